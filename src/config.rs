@@ -1,0 +1,698 @@
+//! The user's configuration file.
+//!
+//! Looked up as `--config FILE`, else `$XDG_CONFIG_HOME/helmdeck/config.yaml`, else
+//! `~/.config/helmdeck/config.yaml`. A missing default file means the defaults; a missing file
+//! given with `--config` is an error. Unknown fields are refused with their line and column, so
+//! a typo never silently turns a setting off. `assets/helmdeck.sample.yaml` documents every
+//! field.
+//!
+//! Secrets stay out of the file: a Kafka property whose name contains `password` or `secret`
+//! is refused; the password comes from `password_file` or `password_env` instead.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::tui::keymap::KeyMapConfig;
+
+/// Everything the configuration file can say. Every field is optional.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// A theme name (`dark`, `light`, `high-contrast`, or `<config dir>/themes/<name>.yaml`) or
+    /// a path to a theme file.
+    pub theme: Option<String>,
+    /// New keys for some actions.
+    pub keys: KeyMapConfig,
+    /// Read-only everywhere: no scale, cordon, drain, delete, upgrade or rollback.
+    pub readonly: bool,
+    /// Settings per kubeconfig context.
+    pub contexts: BTreeMap<String, ContextConfig>,
+    /// Where the console writes its log (default: `<data dir>/helmdeck.log`).
+    pub log_file: Option<PathBuf>,
+    /// The platforms (a Helm release and its Kafka topics) the console knows about.
+    pub platforms: Vec<Platform>,
+    /// Where values are backed up before an upgrade or rollback.
+    pub backup_dir: Option<PathBuf>,
+    /// A git repository holding the history of deployed values.
+    pub values_repo: Option<PathBuf>,
+    /// The file this configuration was read from; `None` for the built-in defaults.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+/// Settings for one kubeconfig context.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContextConfig {
+    /// Read-only in this context (the global `readonly: true` cannot be relaxed here).
+    pub readonly: bool,
+    /// The namespace to start in.
+    pub namespace: Option<String>,
+}
+
+/// A platform: one Helm release in one namespace, and the Kafka topics its workloads use.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Platform {
+    pub name: String,
+    pub namespace: String,
+    /// The Helm release name.
+    #[serde(default)]
+    pub release: Option<String>,
+    /// Prefix of the platform's topics (`mr-ee-` → `mr-ee-main`, `mr-ee-pinterest`…).
+    #[serde(default)]
+    pub topic_prefix: Option<String>,
+    /// Destinations; each has a topic `<topic_prefix><destination>`.
+    #[serde(default)]
+    pub destinations: Vec<String>,
+    /// Topics outside the prefix scheme.
+    #[serde(default)]
+    pub custom_topics: Vec<String>,
+    /// Which workload consumes which topics.
+    #[serde(default)]
+    pub consumers: Vec<Consumer>,
+    #[serde(default)]
+    pub kafka: Option<KafkaConfig>,
+}
+
+/// A workload and the topics it reads.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Consumer {
+    /// `<kind>/<name>`, as kubectl writes it: `deploy/forwarder-pinterest`.
+    pub workload: String,
+    #[serde(default)]
+    pub topics: Vec<String>,
+}
+
+/// How to reach the platform's Kafka cluster.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// librdkafka properties, as with `kcat -X`: `bootstrap.servers`, `security.protocol`…
+    #[serde(deserialize_with = "string_map")]
+    pub properties: BTreeMap<String, String>,
+    /// A file holding the password (`sasl.password`); trailing newlines are ignored.
+    pub password_file: Option<PathBuf>,
+    /// An environment variable holding the password (`sasl.password`).
+    pub password_env: Option<String>,
+}
+
+impl KafkaConfig {
+    /// The password from `password_file` or `password_env`, if either is set.
+    pub fn password(&self) -> anyhow::Result<Option<String>> {
+        use anyhow::Context as _;
+        if let Some(path) = &self.password_file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read Kafka password file {}", path.display()))?;
+            return Ok(Some(text.trim_end_matches(['\r', '\n']).to_string()));
+        }
+        if let Some(var) = &self.password_env {
+            let value = std::env::var(var).with_context(|| {
+                format!("environment variable {var} (Kafka password_env) is not set")
+            })?;
+            return Ok(Some(value));
+        }
+        Ok(None)
+    }
+
+    /// The properties to give librdkafka: `properties`, plus `sasl.password` from
+    /// `password_file` or `password_env`.
+    pub fn client_properties(&self) -> anyhow::Result<BTreeMap<String, String>> {
+        let mut properties = self.properties.clone();
+        if let Some(password) = self.password()? {
+            properties.insert("sasl.password".to_string(), password);
+        }
+        Ok(properties)
+    }
+}
+
+/// Property values may be written as YAML numbers or booleans (`session.timeout.ms: 6000`).
+fn string_map<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        String(String),
+        Int(i64),
+        Float(f64),
+        Bool(bool),
+    }
+    let map = BTreeMap::<String, Scalar>::deserialize(deserializer)?;
+    Ok(map
+        .into_iter()
+        .map(|(key, value)| {
+            let value = match value {
+                Scalar::String(s) => s,
+                Scalar::Int(i) => i.to_string(),
+                Scalar::Float(f) => f.to_string(),
+                Scalar::Bool(b) => b.to_string(),
+            };
+            (key, value)
+        })
+        .collect())
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {} not found", path.display())]
+    NotFound { path: PathBuf },
+    #[error("cannot read config file {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not valid YAML, or a field that does not exist; the message carries line and column.
+    #[error("invalid config file {}: {source}", path.display())]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: serde_yaml::Error,
+    },
+    #[error(
+        "config file {}: platform `{platform}` has the Kafka property `{key}` in plain text; \
+         remove it and put the secret in a file named by `password_file` or in an environment \
+         variable named by `password_env`",
+        path.display()
+    )]
+    PlaintextSecret {
+        path: PathBuf,
+        platform: String,
+        key: String,
+    },
+    #[error("config file {}: {message}", path.display())]
+    Invalid { path: PathBuf, message: String },
+}
+
+impl Config {
+    /// Loads the configuration: `explicit` (from `--config`) if given, else the default file if
+    /// it exists, else the defaults.
+    pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        Config::load_from(explicit, Config::default_path().as_deref())
+    }
+
+    fn load_from(explicit: Option<&Path>, default: Option<&Path>) -> Result<Config, ConfigError> {
+        if let Some(path) = explicit {
+            return Config::load_file(path);
+        }
+        match default {
+            Some(path) if path.exists() => Config::load_file(path),
+            _ => Ok(Config::default()),
+        }
+    }
+
+    /// `<config dir>/config.yaml`.
+    pub fn default_path() -> Option<PathBuf> {
+        config_dir().map(|dir| dir.join("config.yaml"))
+    }
+
+    /// Reads one configuration file.
+    pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                ConfigError::NotFound {
+                    path: path.to_path_buf(),
+                }
+            } else {
+                ConfigError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            }
+        })?;
+        Config::from_yaml(&text, path)
+    }
+
+    /// Parses configuration YAML; `path` names the file in error messages and becomes
+    /// [`Config::source`].
+    pub fn from_yaml(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let is_blank = text.lines().all(|line| {
+            let line = line.trim();
+            line.is_empty() || line.starts_with('#')
+        });
+        let mut config: Config = if is_blank {
+            Config::default()
+        } else {
+            serde_yaml::from_str(text).map_err(|source| ConfigError::Parse {
+                path: path.to_path_buf(),
+                source,
+            })?
+        };
+        config.validate(path)?;
+        config.expand_home(home_dir().as_deref());
+        config.source = Some(path.to_path_buf());
+        Ok(config)
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        let mut names = std::collections::BTreeSet::new();
+        for platform in &self.platforms {
+            if !names.insert(platform.name.as_str()) {
+                return Err(invalid(format!(
+                    "platform `{}` is defined twice",
+                    platform.name
+                )));
+            }
+            for consumer in &platform.consumers {
+                let well_formed = consumer
+                    .workload
+                    .split_once('/')
+                    .is_some_and(|(kind, name)| {
+                        !kind.is_empty() && !name.is_empty() && !name.contains('/')
+                    });
+                if !well_formed {
+                    return Err(invalid(format!(
+                        "platform `{}`: consumer workload `{}` must be <kind>/<name>, like \
+                         deploy/forwarder-pinterest",
+                        platform.name, consumer.workload
+                    )));
+                }
+            }
+            let Some(kafka) = &platform.kafka else {
+                continue;
+            };
+            if let Some(key) = kafka.properties.keys().find(|key| {
+                let key = key.to_ascii_lowercase();
+                key.contains("password") || key.contains("secret")
+            }) {
+                return Err(ConfigError::PlaintextSecret {
+                    path: path.to_path_buf(),
+                    platform: platform.name.clone(),
+                    key: key.clone(),
+                });
+            }
+            if kafka.password_file.is_some() && kafka.password_env.is_some() {
+                return Err(invalid(format!(
+                    "platform `{}`: set either kafka.password_file or kafka.password_env, not both",
+                    platform.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces a leading `~/` in paths with the home directory.
+    fn expand_home(&mut self, home: Option<&Path>) {
+        let Some(home) = home else {
+            return;
+        };
+        let expand = |path: &mut PathBuf| {
+            if let Ok(rest) = path.strip_prefix("~") {
+                *path = home.join(rest);
+            }
+        };
+        for path in [
+            &mut self.log_file,
+            &mut self.backup_dir,
+            &mut self.values_repo,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            expand(path);
+        }
+        for platform in &mut self.platforms {
+            if let Some(path) = platform
+                .kafka
+                .as_mut()
+                .and_then(|kafka| kafka.password_file.as_mut())
+            {
+                expand(path);
+            }
+        }
+    }
+
+    /// Whether changes are forbidden in `context`: the global `readonly`, or the context's own.
+    pub fn is_readonly(&self, context: &str) -> bool {
+        self.readonly || self.contexts.get(context).is_some_and(|c| c.readonly)
+    }
+
+    /// The namespace configured for `context`, if any.
+    pub fn context_namespace(&self, context: &str) -> Option<&str> {
+        self.contexts.get(context)?.namespace.as_deref()
+    }
+
+    /// The platform named `name`.
+    pub fn platform(&self, name: &str) -> Option<&Platform> {
+        self.platforms.iter().find(|p| p.name == name)
+    }
+
+    /// Where user themes live: `<config dir>/themes`.
+    pub fn themes_dir() -> Option<PathBuf> {
+        config_dir().map(|dir| dir.join("themes"))
+    }
+}
+
+impl Platform {
+    /// Every topic of the platform: `<topic_prefix><destination>` for each destination, then
+    /// the custom topics, then any other topic a consumer reads; without duplicates.
+    pub fn topics(&self) -> Vec<String> {
+        let prefix = self.topic_prefix.as_deref().unwrap_or("");
+        let mut topics: Vec<String> = Vec::new();
+        let candidates = self
+            .destinations
+            .iter()
+            .map(|d| format!("{prefix}{d}"))
+            .chain(self.custom_topics.iter().cloned())
+            .chain(self.consumers.iter().flat_map(|c| c.topics.iter().cloned()));
+        for topic in candidates {
+            if !topics.contains(&topic) {
+                topics.push(topic);
+            }
+        }
+        topics
+    }
+}
+
+/// helmdeck's configuration directory: `$XDG_CONFIG_HOME/helmdeck`, else
+/// `~/.config/helmdeck`.
+pub fn config_dir() -> Option<PathBuf> {
+    xdg_dir(|var| std::env::var_os(var), "XDG_CONFIG_HOME", ".config")
+}
+
+/// helmdeck's data directory (logs, backups): `$XDG_DATA_HOME/helmdeck`, else
+/// `~/.local/share/helmdeck`.
+pub fn data_dir() -> Option<PathBuf> {
+    xdg_dir(|var| std::env::var_os(var), "XDG_DATA_HOME", ".local/share")
+}
+
+fn home_dir() -> Option<PathBuf> {
+    non_empty_absolute(std::env::var_os("HOME"))
+}
+
+fn non_empty_absolute(value: Option<OsString>) -> Option<PathBuf> {
+    let path = PathBuf::from(value?);
+    // The XDG spec says relative paths are invalid and must be ignored.
+    path.is_absolute().then_some(path)
+}
+
+fn xdg_dir(
+    env: impl Fn(&str) -> Option<OsString>,
+    xdg_var: &str,
+    home_fallback: &str,
+) -> Option<PathBuf> {
+    let base = non_empty_absolute(env(xdg_var))
+        .or_else(|| non_empty_absolute(env("HOME")).map(|home| home.join(home_fallback)))?;
+    Some(base.join("helmdeck"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::keymap::{Action, KeySpec, Screen};
+
+    fn sample_path() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/helmdeck.sample.yaml")
+    }
+
+    fn parse(yaml: &str) -> Result<Config, ConfigError> {
+        Config::from_yaml(yaml, Path::new("/etc/helmdeck/test.yaml"))
+    }
+
+    #[test]
+    fn the_sample_file_parses_with_the_expected_values() {
+        let config = Config::load(Some(&sample_path())).unwrap();
+        assert_eq!(config.source.as_deref(), Some(sample_path().as_path()));
+        assert_eq!(config.theme.as_deref(), Some("dark"));
+        assert!(!config.readonly);
+        assert!(config.is_readonly("prod"));
+        assert!(!config.is_readonly("staging"));
+        assert!(!config.is_readonly("some-other-context"));
+        assert_eq!(config.context_namespace("prod"), Some("mr-ee"));
+
+        let scale = &config.keys.0[&Action::Scale];
+        assert_eq!(
+            scale.keys,
+            vec![KeySpec::parse("s").unwrap(), KeySpec::parse("S").unwrap()]
+        );
+        let drain = &config.keys.0[&Action::Drain];
+        assert_eq!(drain.screens, Some(vec![Screen::Nodes]));
+        crate::tui::keymap::KeyMap::with_overrides(&config.keys).unwrap();
+
+        let p = config.platform("mr-ee").unwrap();
+        assert_eq!(p.namespace, "mr-ee");
+        assert_eq!(p.release.as_deref(), Some("ee"));
+        assert_eq!(p.topic_prefix.as_deref(), Some("mr-ee-"));
+        assert_eq!(
+            p.destinations,
+            ["google-analytics", "adobe-analytics", "pinterest"]
+        );
+        for dest in &p.destinations {
+            let consumer = p
+                .consumers
+                .iter()
+                .find(|c| c.workload == format!("deploy/forwarder-{dest}"))
+                .unwrap_or_else(|| panic!("no forwarder for {dest}"));
+            assert_eq!(consumer.topics, [format!("mr-ee-{dest}")]);
+        }
+        let routers = p
+            .consumers
+            .iter()
+            .filter(|c| c.workload.contains("router"))
+            .collect::<Vec<_>>();
+        assert!(!routers.is_empty());
+        assert!(routers.iter().all(|c| c.topics == ["mr-ee-main"]));
+        assert!(p.topics().contains(&"mr-ee-main".to_string()));
+        assert!(p.topics().contains(&"mr-ee-pinterest".to_string()));
+
+        let kafka = p.kafka.as_ref().unwrap();
+        assert_eq!(
+            kafka.properties["bootstrap.servers"],
+            "NAMESPACE.servicebus.windows.net:9093"
+        );
+        assert_eq!(kafka.properties["security.protocol"], "SASL_SSL");
+        assert_eq!(kafka.properties["sasl.mechanism"], "PLAIN");
+        assert_eq!(kafka.properties["sasl.username"], "$ConnectionString");
+        assert!(kafka.password_env.is_some());
+        assert!(kafka.password_file.is_none());
+
+        for path in [&config.log_file, &config.backup_dir, &config.values_repo] {
+            let path = path.as_ref().expect("the sample sets every path");
+            assert!(!path.starts_with("~"), "{} not expanded", path.display());
+        }
+    }
+
+    #[test]
+    fn an_unknown_field_is_reported_with_its_location() {
+        let err = parse("theme: dark\nread_only: true\n").unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, ConfigError::Parse { .. }));
+        assert!(text.contains("read_only"), "{text}");
+        assert!(text.contains("line 2 column 1"), "{text}");
+        assert!(text.contains("/etc/helmdeck/test.yaml"), "{text}");
+
+        let err = parse("platforms:\n  - name: a\n    namespace: a\n    topicprefix: a-\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("topicprefix") && err.contains("line 4"),
+            "{err}"
+        );
+
+        let err = parse("keys:\n  scael: [S]\n").unwrap_err().to_string();
+        assert!(err.contains("scael") && err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn a_plaintext_kafka_secret_is_refused() {
+        for key in [
+            "sasl.password",
+            "ssl.key.password",
+            "sasl.oauthbearer.client.secret",
+        ] {
+            let yaml = format!(
+                "platforms:\n  - name: p\n    namespace: p\n    kafka:\n      properties:\n        \
+                 bootstrap.servers: b:9093\n        {key}: hunter2\n"
+            );
+            let err = parse(&yaml).unwrap_err();
+            let text = err.to_string();
+            assert!(matches!(err, ConfigError::PlaintextSecret { .. }), "{text}");
+            assert!(text.contains(key), "{text}");
+            assert!(
+                text.contains("password_file") && text.contains("password_env"),
+                "{text}"
+            );
+            assert!(
+                !text.contains("hunter2"),
+                "the secret must not be echoed: {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_one_password_source() {
+        let err = parse(
+            "platforms:\n  - name: p\n    namespace: p\n    kafka:\n      password_file: /x\n      \
+             password_env: X\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("not both"), "{err}");
+    }
+
+    #[test]
+    fn kafka_password_comes_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, "Endpoint=sb://x/;SharedAccessKey=abc\n").unwrap();
+        let kafka = KafkaConfig {
+            properties: BTreeMap::from([("sasl.username".into(), "$ConnectionString".into())]),
+            password_file: Some(secret),
+            password_env: None,
+        };
+        let props = kafka.client_properties().unwrap();
+        assert_eq!(
+            props["sasl.password"],
+            "Endpoint=sb://x/;SharedAccessKey=abc"
+        );
+        assert_eq!(props["sasl.username"], "$ConnectionString");
+    }
+
+    #[test]
+    fn property_values_may_be_numbers_or_booleans() {
+        let config = parse(
+            "platforms:\n  - name: p\n    namespace: p\n    kafka:\n      properties:\n        \
+             session.timeout.ms: 6000\n        enable.auto.commit: false\n",
+        )
+        .unwrap();
+        let props = &config.platforms[0].kafka.as_ref().unwrap().properties;
+        assert_eq!(props["session.timeout.ms"], "6000");
+        assert_eq!(props["enable.auto.commit"], "false");
+    }
+
+    #[test]
+    fn a_malformed_consumer_workload_is_refused() {
+        let err = parse(
+            "platforms:\n  - name: p\n    namespace: p\n    consumers:\n      - workload: forwarder\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("`forwarder`") && err.contains("<kind>/<name>"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_missing_explicit_file_is_an_error_but_a_missing_default_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.yaml");
+        let err = Config::load_from(Some(&missing), None).unwrap_err();
+        assert!(matches!(err, ConfigError::NotFound { .. }), "{err}");
+        assert!(err.to_string().contains("nope.yaml"));
+
+        let config = Config::load_from(None, Some(&missing)).unwrap();
+        assert_eq!(config, Config::default());
+        assert_eq!(Config::load_from(None, None).unwrap(), Config::default());
+
+        let present = dir.path().join("config.yaml");
+        std::fs::write(&present, "readonly: true\n").unwrap();
+        let config = Config::load_from(None, Some(&present)).unwrap();
+        assert!(config.is_readonly("anything"));
+        // An explicit file wins over the default one.
+        let explicit = dir.path().join("other.yaml");
+        std::fs::write(&explicit, "# nothing set\n").unwrap();
+        let config = Config::load_from(Some(&explicit), Some(&present)).unwrap();
+        assert!(!config.readonly);
+        assert_eq!(config.source.as_deref(), Some(explicit.as_path()));
+    }
+
+    #[test]
+    fn empty_sections_are_defaults() {
+        let config = parse("theme:\nkeys:\ncontexts:\nplatforms:\n").unwrap();
+        assert_eq!(
+            config,
+            Config {
+                source: config.source.clone(),
+                ..Config::default()
+            }
+        );
+    }
+
+    #[test]
+    fn global_readonly_cannot_be_relaxed_per_context() {
+        let config = parse("readonly: true\ncontexts:\n  dev: { readonly: false }\n").unwrap();
+        assert!(config.is_readonly("dev"));
+    }
+
+    #[test]
+    fn home_is_expanded_in_paths() {
+        let mut config = Config {
+            log_file: Some("~/logs/helmdeck.log".into()),
+            backup_dir: Some("/abs/backups".into()),
+            platforms: vec![Platform {
+                name: "p".into(),
+                namespace: "p".into(),
+                release: None,
+                topic_prefix: None,
+                destinations: vec![],
+                custom_topics: vec![],
+                consumers: vec![],
+                kafka: Some(KafkaConfig {
+                    password_file: Some("~/.secrets/p".into()),
+                    ..KafkaConfig::default()
+                }),
+            }],
+            ..Config::default()
+        };
+        config.expand_home(Some(Path::new("/home/op")));
+        assert_eq!(config.log_file, Some("/home/op/logs/helmdeck.log".into()));
+        assert_eq!(config.backup_dir, Some("/abs/backups".into()));
+        assert_eq!(
+            config.platforms[0].kafka.as_ref().unwrap().password_file,
+            Some("/home/op/.secrets/p".into())
+        );
+    }
+
+    #[test]
+    fn xdg_directories() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |var: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == var)
+                    .map(|(_, v)| OsString::from(*v))
+            }
+        };
+        assert_eq!(
+            xdg_dir(
+                env(&[("XDG_CONFIG_HOME", "/xdg"), ("HOME", "/home/op")]),
+                "XDG_CONFIG_HOME",
+                ".config"
+            ),
+            Some("/xdg/helmdeck".into())
+        );
+        assert_eq!(
+            xdg_dir(env(&[("HOME", "/home/op")]), "XDG_CONFIG_HOME", ".config"),
+            Some("/home/op/.config/helmdeck".into())
+        );
+        // Empty or relative XDG values are ignored, as the spec says.
+        assert_eq!(
+            xdg_dir(
+                env(&[("XDG_DATA_HOME", ""), ("HOME", "/home/op")]),
+                "XDG_DATA_HOME",
+                ".local/share"
+            ),
+            Some("/home/op/.local/share/helmdeck".into())
+        );
+        assert_eq!(
+            xdg_dir(
+                env(&[("XDG_DATA_HOME", "rel"), ("HOME", "/home/op")]),
+                "XDG_DATA_HOME",
+                ".local/share"
+            ),
+            Some("/home/op/.local/share/helmdeck".into())
+        );
+        assert_eq!(xdg_dir(env(&[]), "XDG_DATA_HOME", ".local/share"), None);
+    }
+}

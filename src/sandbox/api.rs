@@ -1,0 +1,940 @@
+//! The HTTP face of the sandbox: discovery, CRUD, watch, patch, the scale, eviction, status
+//! and log subresources, and metrics.k8s.io — answered as a kube-apiserver would.
+
+use super::error::ApiError;
+use super::faults::Faults;
+use super::patch::{self, PatchType};
+use super::resources::{self, RESOURCES, ResourceType, Storage};
+use super::selector::{FieldSelector, LabelSelector};
+use super::store::{EventType, Obj, Store, UpdateScope, WatchEvent, now_rfc3339};
+use super::{convert, logs, metrics};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use bytes::Bytes;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+
+/// The largest request body taken, as the API server caps it (3 MiB).
+pub const MAX_BODY: usize = 3 * 1024 * 1024;
+/// The Kubernetes version the sandbox reports.
+pub const KUBE_MINOR: &str = "33";
+
+/// What every request handler shares.
+#[derive(Clone)]
+pub struct ApiState {
+    pub store: Store,
+    pub faults: Arc<Faults>,
+    pub load: metrics::LoadModel,
+    /// How often idle watches get a BOOKMARK when they asked for bookmarks.
+    pub bookmark_every: Duration,
+}
+
+/// The router serving the whole API.
+pub fn router(state: ApiState) -> Router {
+    Router::new().fallback(handle).with_state(state)
+}
+
+fn json_response(code: StatusCode, body: impl Into<Body>) -> Response {
+    let mut r = Response::new(body.into());
+    *r.status_mut() = code;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let code = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        json_response(code, self.status().to_string())
+    }
+}
+
+fn ok_json(v: &Value) -> Response {
+    json_response(StatusCode::OK, v.to_string())
+}
+
+type Query = HashMap<String, String>;
+
+fn parse_query(uri: &Uri) -> Query {
+    uri.query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default()
+}
+
+fn flag(q: &Query, k: &str) -> bool {
+    matches!(q.get(k).map(|s| s.as_str()), Some("true" | "1"))
+}
+
+async fn handle(
+    State(s): State<ApiState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let path = uri.path().trim_end_matches('/').to_string();
+    let q = parse_query(&uri);
+    let is_api = path.starts_with("/api");
+    if is_api && let Some(err) = s.faults.before_request().await {
+        return err.into_response();
+    }
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => return ApiError::too_large(MAX_BODY).into_response(),
+    };
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    tracing::debug!(%method, %uri, "request");
+    match route(&s, &method, &path, &q, &ct, body).await {
+        Ok(r) => r,
+        Err(e) => {
+            if e.code >= 500 {
+                tracing::warn!(%method, %uri, error = %e, "request failed");
+            }
+            e.into_response()
+        }
+    }
+}
+
+async fn route(
+    s: &ApiState,
+    method: &Method,
+    path: &str,
+    q: &Query,
+    ct: &str,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let segs: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    match segs.as_slice() {
+        ["version"] => Ok(ok_json(&json!({
+            "major": "1", "minor": KUBE_MINOR,
+            "gitVersion": format!("v1.{KUBE_MINOR}.0-helmdeck-sandbox"),
+            "gitCommit": "0000000000000000000000000000000000000000",
+            "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z",
+            "goVersion": "go1.24", "compiler": "gc", "platform": "linux/amd64",
+            "emulationMajor": "1", "emulationMinor": KUBE_MINOR,
+            "minCompatibilityMajor": "1", "minCompatibilityMinor": "32",
+        }))),
+        ["healthz"] | ["livez"] | ["readyz"] => Ok((StatusCode::OK, "ok").into_response()),
+        ["api"] => Ok(ok_json(&json!({
+            "kind": "APIVersions", "versions": ["v1"],
+            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}],
+        }))),
+        ["apis"] => Ok(ok_json(&group_list())),
+        ["api", "v1"] => Ok(ok_json(&resource_list("", "v1"))),
+        ["apis", g] => {
+            let groups = resources::groups();
+            let Some((g, versions)) = groups.iter().find(|(name, _)| name == g) else {
+                return Err(ApiError::no_route(path));
+            };
+            Ok(ok_json(&api_group(g, versions)))
+        }
+        ["apis", g, v] => {
+            if !RESOURCES.iter().any(|r| r.group == *g && r.version == *v) {
+                return Err(ApiError::no_route(path));
+            }
+            Ok(ok_json(&resource_list(g, v)))
+        }
+        ["api", "v1", rest @ ..] => resource(s, method, "", "v1", rest, q, ct, body, path).await,
+        ["apis", g, v, rest @ ..] => resource(s, method, g, v, rest, q, ct, body, path).await,
+        _ => Err(ApiError::no_route(path)),
+    }
+}
+
+fn group_list() -> Value {
+    let groups: Vec<Value> = resources::groups()
+        .iter()
+        .map(|(g, versions)| api_group(g, versions))
+        .collect();
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+}
+
+fn api_group(g: &str, versions: &[&str]) -> Value {
+    let vs: Vec<Value> = versions
+        .iter()
+        .map(|v| json!({"groupVersion": format!("{g}/{v}"), "version": v}))
+        .collect();
+    json!({
+        "kind": "APIGroup", "apiVersion": "v1", "name": g,
+        "versions": vs, "preferredVersion": vs[0],
+    })
+}
+
+fn resource_list(g: &str, v: &str) -> Value {
+    let mut out = Vec::new();
+    for r in RESOURCES.iter().filter(|r| r.group == g && r.version == v) {
+        let mut e = json!({
+            "name": r.plural, "singularName": r.singular, "namespaced": r.namespaced,
+            "kind": r.kind, "verbs": r.verbs,
+        });
+        if !r.short_names.is_empty() {
+            e["shortNames"] = json!(r.short_names);
+        }
+        if !r.categories.is_empty() {
+            e["categories"] = json!(r.categories);
+        }
+        out.push(e);
+        for sub in r.subresources {
+            let (kind, group, version, verbs): (&str, &str, &str, &[&str]) = match *sub {
+                "scale" => ("Scale", "autoscaling", "v1", &["get", "patch", "update"]),
+                "eviction" => ("Eviction", "policy", "v1", &["create"]),
+                "log" => ("Pod", "", "v1", &["get"]),
+                _ => (r.kind, r.group, r.version, &["get", "patch", "update"]),
+            };
+            let mut e = json!({
+                "name": format!("{}/{}", r.plural, sub), "singularName": "",
+                "namespaced": r.namespaced, "kind": kind, "verbs": verbs,
+            });
+            if *sub == "scale" || *sub == "eviction" {
+                e["group"] = json!(group);
+                e["version"] = json!(version);
+            }
+            out.push(e);
+        }
+    }
+    let gv = if g.is_empty() {
+        v.to_string()
+    } else {
+        format!("{g}/{v}")
+    };
+    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": out})
+}
+
+/// Parses a request body: JSON, or YAML as the API server also takes.
+fn parse_body(ct: &str, body: &[u8]) -> Result<Value, ApiError> {
+    let base = ct.split(';').next().unwrap_or("").trim();
+    match base {
+        "" | "application/json" | "*/*" => serde_json::from_slice(body).map_err(|e| {
+            ApiError::bad_request(format!(
+                "the body of the request could not be decoded as JSON: {e}"
+            ))
+        }),
+        super::protobuf::CONTENT_TYPE => super::protobuf::decode(body),
+        "application/yaml" | "application/x-yaml" | "text/yaml" => {
+            let text = std::str::from_utf8(body)
+                .map_err(|_| ApiError::bad_request("the YAML body is not UTF-8"))?;
+            serde_yaml::from_str(text).map_err(|e| {
+                ApiError::bad_request(format!("the YAML body could not be decoded: {e}"))
+            })
+        }
+        _ => Err(ApiError::unsupported_media_type(ct)),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn resource(
+    s: &ApiState,
+    method: &Method,
+    g: &str,
+    v: &str,
+    segs: &[&str],
+    q: &Query,
+    ct: &str,
+    body: Bytes,
+    path: &str,
+) -> Result<Response, ApiError> {
+    // /namespaces/NS/<plural>/... or /<plural>/...
+    let (ns, rest): (Option<&str>, &[&str]) = if segs.len() >= 3
+        && segs[0] == "namespaces"
+        && ResourceType::find(g, v, segs[2]).is_some_and(|r| r.namespaced)
+    {
+        (Some(segs[1]), &segs[2..])
+    } else {
+        (None, segs)
+    };
+    if rest.is_empty() || rest.len() > 3 {
+        return Err(ApiError::no_route(path));
+    }
+    let Some(rt) = ResourceType::find(g, v, rest[0]) else {
+        return Err(ApiError::no_route(path));
+    };
+    let name = rest.get(1).copied();
+    let sub = rest.get(2).copied();
+    if (!rt.namespaced && ns.is_some()) || (rt.namespaced && ns.is_none() && name.is_some()) {
+        return Err(ApiError::no_route(path));
+    }
+    if let Some(sub) = sub
+        && !rt.subresources.contains(&sub)
+    {
+        return Err(ApiError::no_route(path));
+    }
+    if rt.is_virtual() {
+        if method != Method::GET {
+            return Err(ApiError::method_not_allowed(format!(
+                "{} is read-only",
+                rt.plural
+            )));
+        }
+        return metrics::serve(s, rt, ns, name).map(|v| ok_json(&v));
+    }
+    let ns_key = ns.unwrap_or("");
+    match (method.clone(), name, sub) {
+        (Method::GET, None, None) => {
+            if flag(q, "watch") {
+                watch(s, rt, ns, q)
+            } else {
+                list(s, rt, ns, q)
+            }
+        }
+        (Method::GET, Some(n), None | Some("status")) => {
+            let obj = s
+                .store
+                .get(rt.storage, ns_key, n)
+                .ok_or_else(|| ApiError::not_found(rt, n))?;
+            Ok(json_response(StatusCode::OK, convert::out(rt, &obj)))
+        }
+        (Method::GET, Some(n), Some("scale")) => {
+            let obj = s
+                .store
+                .get(rt.storage, ns_key, n)
+                .ok_or_else(|| ApiError::not_found(rt, n))?;
+            Ok(ok_json(&scale_of(&obj.value())))
+        }
+        (Method::GET, Some(n), Some("log")) => logs::serve(s, ns_key, n, q).await,
+        (Method::POST, None, None) => {
+            let mut v = parse_body(ct, &body)?;
+            check_kind(rt, &v)?;
+            convert::into_storage(rt, &mut v);
+            validate(rt, &v)?;
+            if flag_dry_run(q) {
+                return Ok(json_response(StatusCode::CREATED, v.to_string()));
+            }
+            let obj = s.store.create(rt.storage, ns_key, v)?;
+            Ok(json_response(StatusCode::CREATED, convert::out(rt, &obj)))
+        }
+        (Method::POST, Some(n), Some("eviction")) => evict(s, ns_key, n),
+        (Method::PUT, Some(n), None | Some("status")) => {
+            let mut v = parse_body(ct, &body)?;
+            check_kind(rt, &v)?;
+            convert::into_storage(rt, &mut v);
+            validate(rt, &v)?;
+            let scope = if sub == Some("status") {
+                UpdateScope::Status
+            } else {
+                UpdateScope::Main
+            };
+            let obj = s.store.update(rt.storage, ns_key, n, v, scope)?;
+            Ok(json_response(StatusCode::OK, convert::out(rt, &obj)))
+        }
+        (Method::PATCH, Some(n), None | Some("status")) => {
+            let kind = PatchType::from_content_type(ct)?;
+            let cur = s
+                .store
+                .get(rt.storage, ns_key, n)
+                .ok_or_else(|| ApiError::not_found(rt, n))?;
+            let mut curv: Value =
+                serde_json::from_slice(&convert::out(rt, &cur)).map_err(ApiError::internal)?;
+            // A patch that names no resourceVersion applies to the version read here.
+            let rv_before = cur.rv.to_string();
+            curv = patch::apply(&curv, &body, kind)?;
+            if curv["metadata"]["resourceVersion"].as_str() == Some(&rv_before) {
+                // keep: the update below checks it against the stored version (409 if moved)
+            }
+            convert::into_storage(rt, &mut curv);
+            validate(rt, &curv)?;
+            let scope = if sub == Some("status") {
+                UpdateScope::Status
+            } else {
+                UpdateScope::Main
+            };
+            let obj = s.store.update(rt.storage, ns_key, n, curv, scope)?;
+            Ok(json_response(StatusCode::OK, convert::out(rt, &obj)))
+        }
+        (Method::PUT | Method::PATCH, Some(n), Some("scale")) => {
+            let cur = s
+                .store
+                .get(rt.storage, ns_key, n)
+                .ok_or_else(|| ApiError::not_found(rt, n))?;
+            let scale = scale_of(&cur.value());
+            let new_scale = if *method == Method::PUT {
+                parse_body(ct, &body)?
+            } else {
+                patch::apply(&scale, &body, PatchType::from_content_type(ct)?)?
+            };
+            if let Some(rv) = new_scale["metadata"]["resourceVersion"].as_str()
+                && !rv.is_empty()
+                && rv != cur.rv.to_string()
+            {
+                return Err(ApiError::conflict(
+                    rt,
+                    n,
+                    "the object has been modified; please apply your changes to the latest version and try again",
+                ));
+            }
+            let Some(replicas) = new_scale["spec"]["replicas"].as_i64() else {
+                return Err(ApiError::invalid(rt, n, "spec.replicas: Required value"));
+            };
+            if replicas < 0 {
+                return Err(ApiError::invalid(
+                    rt,
+                    n,
+                    &format!(
+                        "spec.replicas: Invalid value: {replicas}: must be greater than or equal to 0"
+                    ),
+                ));
+            }
+            let obj = s
+                .store
+                .mutate(rt.storage, ns_key, n, |v| {
+                    if v["spec"]["replicas"].as_i64() == Some(replicas) {
+                        return false;
+                    }
+                    v["spec"]["replicas"] = json!(replicas);
+                    true
+                })?
+                .unwrap_or(cur);
+            Ok(ok_json(&scale_of(&obj.value())))
+        }
+        (Method::DELETE, Some(n), None) => delete(s, rt, ns_key, n, q, ct, &body),
+        (Method::DELETE, None, None) => {
+            let labels = LabelSelector::parse(q.get("labelSelector").map_or("", |s| s))?;
+            let fields = FieldSelector::parse(q.get("fieldSelector").map_or("", |s| s), rt)?;
+            let page = s.store.list(rt.storage, ns, &labels, &fields, None, None);
+            let mut items = Vec::new();
+            for obj in page.items {
+                if let Ok(v) = delete_one(s, rt, &obj.namespace, &obj.name, q, &Value::Null) {
+                    items.push(v);
+                }
+            }
+            Ok(ok_json(&json!({
+                "kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(),
+                "metadata": {"resourceVersion": s.store.current_rv().to_string()}, "items": items,
+            })))
+        }
+        _ => Err(ApiError::method_not_allowed(format!(
+            "the server does not allow this method on the requested resource ({method} {path})"
+        ))),
+    }
+}
+
+fn flag_dry_run(q: &Query) -> bool {
+    q.get("dryRun").is_some_and(|d| d == "All")
+}
+
+fn check_kind(rt: &ResourceType, v: &Value) -> Result<(), ApiError> {
+    if !v.is_object() {
+        return Err(ApiError::bad_request("the body must be a JSON object"));
+    }
+    if let Some(kind) = v.get("kind").and_then(|k| k.as_str())
+        && kind != rt.kind
+    {
+        return Err(ApiError::bad_request(format!(
+            "the kind of the body ({kind}) does not match the resource ({})",
+            rt.kind
+        )));
+    }
+    Ok(())
+}
+
+/// Checks the object decodes as its Kubernetes type and holds what that type requires.
+fn validate(rt: &ResourceType, v: &Value) -> Result<(), ApiError> {
+    use k8s_openapi::api::{apps::v1 as apps, core::v1 as core};
+    fn decode<T: serde::de::DeserializeOwned>(rt: &ResourceType, v: &Value) -> Result<T, ApiError> {
+        T::deserialize(v).map_err(|e| {
+            ApiError::bad_request(format!("the {} could not be decoded: {e}", rt.kind))
+        })
+    }
+    let name = v["metadata"]["name"].as_str().unwrap_or("");
+    let replicas_ok = |r: Option<i32>| -> Result<(), ApiError> {
+        match r {
+            Some(r) if r < 0 => Err(ApiError::invalid(
+                rt,
+                name,
+                &format!("spec.replicas: Invalid value: {r}: must be greater than or equal to 0"),
+            )),
+            _ => Ok(()),
+        }
+    };
+    match rt.storage {
+        Storage::Pods => {
+            let p: core::Pod = decode(rt, v)?;
+            if p.spec.as_ref().is_none_or(|s| s.containers.is_empty()) {
+                return Err(ApiError::invalid(
+                    rt,
+                    name,
+                    "spec.containers: Required value",
+                ));
+            }
+        }
+        Storage::Deployments => {
+            let d: apps::Deployment = decode(rt, v)?;
+            let spec = d
+                .spec
+                .ok_or_else(|| ApiError::invalid(rt, name, "spec: Required value"))?;
+            replicas_ok(spec.replicas)?;
+            let sel = LabelSelector::from_json(&v["spec"]["selector"]);
+            let labels = spec
+                .template
+                .metadata
+                .and_then(|m| m.labels)
+                .unwrap_or_default();
+            if sel.is_empty() || !sel.matches(&labels) {
+                return Err(ApiError::invalid(
+                    rt,
+                    name,
+                    "spec.template.metadata.labels: Invalid value: `selector` does not match template `labels`",
+                ));
+            }
+        }
+        Storage::StatefulSets => {
+            let d: apps::StatefulSet = decode(rt, v)?;
+            replicas_ok(d.spec.and_then(|s| s.replicas))?;
+        }
+        Storage::ReplicaSets => {
+            let d: apps::ReplicaSet = decode(rt, v)?;
+            replicas_ok(d.spec.and_then(|s| s.replicas))?;
+        }
+        Storage::DaemonSets => {
+            decode::<apps::DaemonSet>(rt, v)?;
+        }
+        Storage::Nodes => {
+            decode::<core::Node>(rt, v)?;
+        }
+        Storage::Secrets => {
+            decode::<core::Secret>(rt, v)?;
+        }
+        Storage::ConfigMaps => {
+            decode::<core::ConfigMap>(rt, v)?;
+        }
+        Storage::Hpas => {
+            let h: k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler = decode(rt, v)?;
+            if let Some(spec) = h.spec
+                && spec.min_replicas.unwrap_or(1) > spec.max_replicas
+            {
+                return Err(ApiError::invalid(
+                    rt,
+                    name,
+                    "spec.maxReplicas: Invalid value: must be greater than or equal to `minReplicas`",
+                ));
+            }
+        }
+        Storage::Leases => {
+            decode::<k8s_openapi::api::coordination::v1::Lease>(rt, v)?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn list(
+    s: &ApiState,
+    rt: &ResourceType,
+    ns: Option<&str>,
+    q: &Query,
+) -> Result<Response, ApiError> {
+    let labels = LabelSelector::parse(q.get("labelSelector").map_or("", |s| s))?;
+    let fields = FieldSelector::parse(q.get("fieldSelector").map_or("", |s| s), rt)?;
+    let limit = match q.get("limit") {
+        Some(l) => match l.parse::<usize>() {
+            Ok(0) => None,
+            Ok(n) => Some(n),
+            Err(_) => return Err(ApiError::bad_request(format!("invalid limit: {l:?}"))),
+        },
+        None => None,
+    };
+    let after = match q.get("continue").filter(|c| !c.is_empty()) {
+        Some(token) => Some(decode_continue(token)?),
+        None => None,
+    };
+    let page = s.store.list(rt.storage, ns, &labels, &fields, limit, after);
+    let mut meta = json!({"resourceVersion": page.rv.to_string()});
+    if let Some(key) = &page.continue_after {
+        meta["continue"] = json!(encode_continue(page.rv, key));
+        if let Some(r) = page.remaining {
+            meta["remainingItemCount"] = json!(r);
+        }
+    }
+    let mut out =
+        Vec::with_capacity(page.items.iter().map(|o| o.json.len() + 1).sum::<usize>() + 256);
+    out.extend_from_slice(
+        format!(
+            "{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"metadata\":{},\"items\":[",
+            rt.kind,
+            rt.api_version(),
+            meta
+        )
+        .as_bytes(),
+    );
+    for (i, obj) in page.items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(&convert::out(rt, obj));
+    }
+    out.extend_from_slice(b"]}");
+    Ok(json_response(StatusCode::OK, out))
+}
+
+fn encode_continue(rv: u64, key: &(String, String)) -> String {
+    let token = json!({"v": "meta.k8s.io/v1", "rv": rv, "start": [key.0, key.1]});
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token.to_string())
+}
+
+fn decode_continue(token: &str) -> Result<(String, String), ApiError> {
+    let bad = || ApiError::bad_request(format!("invalid continue token: {token:?}"));
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| bad())?;
+    let v: Value = serde_json::from_slice(&raw).map_err(|_| bad())?;
+    let start = v["start"].as_array().ok_or_else(bad)?;
+    match (
+        start.first().and_then(|x| x.as_str()),
+        start.get(1).and_then(|x| x.as_str()),
+    ) {
+        (Some(a), Some(b)) => Ok((a.to_string(), b.to_string())),
+        _ => Err(bad()),
+    }
+}
+
+/// One line of a watch stream.
+fn event_line(kind: &str, obj: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(obj.len() + 32);
+    out.extend_from_slice(b"{\"type\":\"");
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(b"\",\"object\":");
+    out.extend_from_slice(obj);
+    out.extend_from_slice(b"}\n");
+    Bytes::from(out)
+}
+
+fn bookmark_line(rt: &ResourceType, rv: u64, initial_end: bool) -> Bytes {
+    let mut meta = json!({"resourceVersion": rv.to_string()});
+    if initial_end {
+        meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+    }
+    let obj = json!({"kind": rt.kind, "apiVersion": rt.api_version(), "metadata": meta});
+    event_line("BOOKMARK", obj.to_string().as_bytes())
+}
+
+struct WatchFilter {
+    ns: Option<String>,
+    labels: LabelSelector,
+    fields: FieldSelector,
+}
+
+impl WatchFilter {
+    fn matches(&self, o: &Obj) -> bool {
+        self.ns.as_deref().is_none_or(|ns| o.namespace == ns)
+            && self.labels.matches(&o.labels)
+            && self.fields.matches(o)
+    }
+
+    /// The event this watcher sees for a change, if any (selector watches see an object
+    /// that stops matching as DELETED and one that starts matching as ADDED).
+    fn translate(&self, e: &WatchEvent) -> Option<&'static str> {
+        let now = self.matches(&e.obj);
+        match e.kind {
+            EventType::Added => now.then_some("ADDED"),
+            EventType::Deleted => now.then_some("DELETED"),
+            EventType::Modified => {
+                let before = e.prev.as_ref().is_some_and(|p| self.matches(p));
+                match (before, now) {
+                    (true, true) => Some("MODIFIED"),
+                    (false, true) => Some("ADDED"),
+                    (true, false) => Some("DELETED"),
+                    (false, false) => None,
+                }
+            }
+        }
+    }
+}
+
+fn watch(
+    s: &ApiState,
+    rt: &'static ResourceType,
+    ns: Option<&str>,
+    q: &Query,
+) -> Result<Response, ApiError> {
+    let filter = WatchFilter {
+        ns: ns.map(String::from),
+        labels: LabelSelector::parse(q.get("labelSelector").map_or("", |s| s))?,
+        fields: FieldSelector::parse(q.get("fieldSelector").map_or("", |s| s), rt)?,
+    };
+    let bookmarks = flag(q, "allowWatchBookmarks");
+    let send_initial = flag(q, "sendInitialEvents");
+    let timeout = q
+        .get("timeoutSeconds")
+        .and_then(|t| t.parse::<u64>().ok())
+        .filter(|t| *t > 0)
+        .map(Duration::from_secs);
+    let rv = q.get("resourceVersion").map(|s| s.as_str()).unwrap_or("");
+    let (initial, sub) = if rv.is_empty() || rv == "0" || send_initial {
+        let (items, sub) =
+            s.store
+                .list_and_subscribe(rt.storage, ns, &filter.labels, &filter.fields);
+        (items, sub)
+    } else {
+        let from: u64 = rv
+            .parse()
+            .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion: {rv:?}")))?;
+        match s.store.subscribe(rt.storage, Some(from)) {
+            Ok(sub) => (Vec::new(), sub),
+            Err(gone) => {
+                // As the API server does: a 200 whose one event is an ERROR carrying 410.
+                let line = event_line("ERROR", gone.status().to_string().as_bytes());
+                return Ok(json_response(StatusCode::OK, line));
+            }
+        }
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(256);
+    let faults = s.faults.clone();
+    let bookmark_every = s.bookmark_every;
+    tokio::spawn(async move {
+        let mut sub = sub;
+        let mut last_rv = sub.rv;
+        for o in &initial {
+            if tx
+                .send(Ok(event_line("ADDED", &convert::out(rt, o))))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+        if send_initial {
+            let _ = tx.send(Ok(bookmark_line(rt, last_rv, true))).await;
+        }
+        for e in sub.replay.drain(..) {
+            last_rv = e.rv;
+            if let Some(kind) = filter.translate(&e)
+                && tx
+                    .send(Ok(event_line(kind, &convert::out(rt, &e.obj))))
+                    .await
+                    .is_err()
+            {
+                return;
+            }
+        }
+        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        let mut tick = tokio::time::interval(bookmark_every);
+        tick.tick().await;
+        loop {
+            let sleep_until = deadline
+                .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86_400));
+            tokio::select! {
+                r = sub.rx.recv() => match r {
+                    Ok(e) => {
+                        last_rv = e.rv;
+                        if let Some(kind) = filter.translate(&e)
+                            && tx.send(Ok(event_line(kind, &convert::out(rt, &e.obj)))).await.is_err()
+                        {
+                            return;
+                        }
+                        if faults.drop_watch_now() {
+                            tracing::debug!("fault injection: dropping a watch");
+                            return;
+                        }
+                    }
+                    // Too far behind: close; the client resumes from its last resourceVersion.
+                    Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return,
+                },
+                _ = tick.tick() => {
+                    if faults.drop_watch_now() {
+                        return;
+                    }
+                    if bookmarks && tx.send(Ok(bookmark_line(rt, last_rv, false))).await.is_err() {
+                        return;
+                    }
+                    if tx.is_closed() {
+                        return;
+                    }
+                }
+                _ = tokio::time::sleep_until(sleep_until) => return,
+                _ = tx.closed() => return,
+            }
+        }
+    });
+    let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
+    Ok(json_response(StatusCode::OK, Body::from_stream(stream)))
+}
+
+/// The autoscaling/v1 Scale of a workload.
+fn scale_of(v: &Value) -> Value {
+    let meta = &v["metadata"];
+    let selector = LabelSelector::from_json(&v["spec"]["selector"]).to_query();
+    json!({
+        "kind": "Scale", "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"],
+            "resourceVersion": meta["resourceVersion"], "creationTimestamp": meta["creationTimestamp"],
+        },
+        "spec": {"replicas": v["spec"]["replicas"].as_i64().unwrap_or(1)},
+        "status": {"replicas": v["status"]["replicas"].as_i64().unwrap_or(0), "selector": selector},
+    })
+}
+
+fn delete(
+    s: &ApiState,
+    rt: &ResourceType,
+    ns: &str,
+    name: &str,
+    q: &Query,
+    ct: &str,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    let opts: Value = if body.is_empty() {
+        Value::Null
+    } else {
+        parse_body(ct, body)?
+    };
+    let v = delete_one(s, rt, ns, name, q, &opts)?;
+    Ok(ok_json(&v))
+}
+
+/// Deletes one object. Pods on a node terminate gracefully (the kubelet removes them);
+/// a namespace takes everything in it along.
+fn delete_one(
+    s: &ApiState,
+    rt: &ResourceType,
+    ns: &str,
+    name: &str,
+    q: &Query,
+    opts: &Value,
+) -> Result<Value, ApiError> {
+    let uid = opts["preconditions"]["uid"].as_str();
+    let grace = q
+        .get("gracePeriodSeconds")
+        .and_then(|g| g.parse::<i64>().ok())
+        .or_else(|| opts["gracePeriodSeconds"].as_i64());
+    if rt.storage == Storage::Pods {
+        let cur = s
+            .store
+            .get(Storage::Pods, ns, name)
+            .ok_or_else(|| ApiError::not_found(rt, name))?;
+        if let Some(uid) = uid
+            && uid != cur.uid
+        {
+            return Err(ApiError::conflict(
+                rt,
+                name,
+                &format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    cur.uid
+                ),
+            ));
+        }
+        let v = cur.value();
+        let scheduled = v["spec"]["nodeName"]
+            .as_str()
+            .is_some_and(|n| !n.is_empty());
+        if scheduled && grace != Some(0) {
+            let grace = grace
+                .or_else(|| v["spec"]["terminationGracePeriodSeconds"].as_i64())
+                .unwrap_or(30);
+            let obj = s.store.mutate(Storage::Pods, ns, name, |v| {
+                if v["metadata"].get("deletionTimestamp").is_some() {
+                    return false;
+                }
+                v["metadata"]["deletionTimestamp"] = json!(now_rfc3339());
+                v["metadata"]["deletionGracePeriodSeconds"] = json!(grace);
+                true
+            })?;
+            let obj = obj.unwrap_or(cur);
+            return Ok(obj.value());
+        }
+    }
+    if rt.storage == Storage::Namespaces {
+        for st in Storage::TABLES {
+            if st.storage_type().namespaced {
+                for o in s
+                    .store
+                    .list(
+                        st,
+                        Some(name),
+                        &LabelSelector::default(),
+                        &FieldSelector::default(),
+                        None,
+                        None,
+                    )
+                    .items
+                {
+                    let _ = s.store.delete(st, &o.namespace, &o.name, None);
+                }
+            }
+        }
+    }
+    let obj = s.store.delete(rt.storage, ns, name, uid)?;
+    let mut v = obj.value();
+    if rt.storage != Storage::Namespaces {
+        v = json!({
+            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+            "details": {"name": name, "group": rt.group, "kind": rt.plural, "uid": obj.uid},
+        });
+    }
+    Ok(v)
+}
+
+/// The eviction subresource: deletes a pod unless a PodDisruptionBudget forbids it (429).
+fn evict(s: &ApiState, ns: &str, name: &str) -> Result<Response, ApiError> {
+    let pods = Storage::Pods.storage_type();
+    let pod = s
+        .store
+        .get(Storage::Pods, ns, name)
+        .ok_or_else(|| ApiError::not_found(pods, name))?;
+    let podv = pod.value();
+    let terminating = podv["metadata"].get("deletionTimestamp").is_some();
+    let all = LabelSelector::default();
+    let no_fields = FieldSelector::default();
+    let pdbs: Vec<Value> = s
+        .store
+        .list(Storage::Pdbs, Some(ns), &all, &no_fields, None, None)
+        .items
+        .iter()
+        .map(|o| o.value())
+        .filter(|p| {
+            let sel = LabelSelector::from_json(&p["spec"]["selector"]);
+            !sel.is_empty() && sel.matches(&pod.labels)
+        })
+        .collect();
+    if pdbs.len() > 1 {
+        return Err(ApiError::internal(
+            "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.",
+        ));
+    }
+    if let Some(pdb) = pdbs.first()
+        && !terminating
+        && super::controllers::pod_is_ready(&podv)
+    {
+        let sel = LabelSelector::from_json(&pdb["spec"]["selector"]);
+        let matching: Vec<Value> = s
+            .store
+            .list(Storage::Pods, Some(ns), &sel, &no_fields, None, None)
+            .items
+            .iter()
+            .map(|o| o.value())
+            .filter(|p| p["metadata"].get("deletionTimestamp").is_none())
+            .collect();
+        let healthy = matching
+            .iter()
+            .filter(|p| super::controllers::pod_is_ready(p))
+            .count() as i64;
+        let desired = super::controllers::pdb_desired_healthy(pdb, matching.len() as i64);
+        if healthy - 1 < desired {
+            let pdb_name = pdb["metadata"]["name"].as_str().unwrap_or("");
+            let mut e = ApiError::too_many_requests(format!(
+                "Cannot evict pod as it would violate the pod's disruption budget. The disruption budget {pdb_name} needs {desired} healthy pods and has {healthy} currently"
+            ));
+            e.details = Some(
+                json!({"causes": [{"reason": "DisruptionBudget", "message": format!("The disruption budget {pdb_name} needs {desired} healthy pods and has {healthy} currently")}]}),
+            );
+            return Err(e);
+        }
+    }
+    delete_one(s, pods, ns, name, &Query::new(), &Value::Null)?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}).to_string(),
+    ))
+}

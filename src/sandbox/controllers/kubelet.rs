@@ -1,0 +1,642 @@
+//! The scheduler and the kubelet: placing pods on nodes and walking their containers
+//! through ContainerCreating, running, Ready — or the failures a scenario asks for.
+
+use super::super::resources::Storage;
+use super::super::selector::{FieldSelector, LabelSelector};
+use super::super::store::now_rfc3339;
+use super::util::{condition, set_condition};
+use super::{Controllers, ImageFault, Key, SimConfig};
+use serde_json::{Value, json};
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Creating,
+    Starting,
+    Running,
+    Crashed,
+    BackOff,
+    PullFailed,
+    PullBackOff,
+    Terminating,
+}
+
+struct PodSim {
+    stage: Stage,
+    due: Instant,
+    fault: Option<ImageFault>,
+    failures: u32,
+}
+
+/// The kubelet's view: pods it is walking through a lifecycle, and their timers.
+#[derive(Default)]
+pub struct Kubelet {
+    pods: HashMap<Key, PodSim>,
+    timers: BinaryHeap<Reverse<(Instant, Key)>>,
+    unscheduled: BTreeSet<Key>,
+    nodes_changed: HashSet<String>,
+}
+
+impl Kubelet {
+    fn set(
+        &mut self,
+        key: Key,
+        stage: Stage,
+        due: Instant,
+        fault: Option<ImageFault>,
+        failures: u32,
+    ) {
+        self.timers.push(Reverse((due, key.clone())));
+        self.pods.insert(
+            key,
+            PodSim {
+                stage,
+                due,
+                fault,
+                failures,
+            },
+        );
+    }
+
+    pub fn forget(&mut self, ns: &str, name: &str) {
+        let key = (ns.to_string(), name.to_string());
+        self.pods.remove(&key);
+        self.unscheduled.remove(&key);
+    }
+
+    pub fn node_changed(&mut self, node: &str) {
+        self.nodes_changed.insert(node.to_string());
+    }
+
+    /// Takes in a pod as stored; starts tracking it when it needs the kubelet.
+    pub fn observe(&mut self, cfg: &SimConfig, ns: &str, name: &str, v: &Value) {
+        let key = (ns.to_string(), name.to_string());
+        let now = Instant::now();
+        if v["metadata"].get("deletionTimestamp").is_some() {
+            self.unscheduled.remove(&key);
+            if self
+                .pods
+                .get(&key)
+                .is_none_or(|p| p.stage != Stage::Terminating)
+            {
+                let on_node = v["spec"]["nodeName"]
+                    .as_str()
+                    .is_some_and(|n| !n.is_empty());
+                let grace = v["metadata"]["deletionGracePeriodSeconds"]
+                    .as_u64()
+                    .unwrap_or(30);
+                let wait = if on_node && grace > 0 {
+                    cfg.terminate_ms.min(grace * 1000)
+                } else {
+                    0
+                };
+                self.set(
+                    key,
+                    Stage::Terminating,
+                    now + Duration::from_millis(wait),
+                    None,
+                    0,
+                );
+            }
+            return;
+        }
+        if v["spec"]["nodeName"].as_str().is_none_or(|n| n.is_empty()) {
+            self.unscheduled.insert(key);
+            return;
+        }
+        self.unscheduled.remove(&key);
+        if self.pods.contains_key(&key) {
+            return;
+        }
+        let fault = cfg.fault_for(v);
+        let phase = v["status"]["phase"].as_str().unwrap_or("Pending");
+        let has_status = v["status"]["containerStatuses"].is_array();
+        match (phase, fault) {
+            ("Succeeded" | "Failed", _) => {}
+            ("Pending", Some(ImageFault::PullFail)) if has_status => self.set(
+                key,
+                Stage::PullBackOff,
+                now + Duration::from_millis(cfg.backoff_base_ms),
+                fault,
+                1,
+            ),
+            ("Pending", _) if !has_status || waiting_reason(v) == Some("ContainerCreating") => self
+                .set(
+                    key,
+                    Stage::Creating,
+                    now + Duration::from_millis(cfg.creating_ms),
+                    fault,
+                    0,
+                ),
+            ("Pending" | "Running", Some(ImageFault::Crash | ImageFault::Oom)) => {
+                let restarts = v["status"]["containerStatuses"][0]["restartCount"]
+                    .as_u64()
+                    .unwrap_or(0) as u32;
+                self.set(
+                    key,
+                    Stage::BackOff,
+                    now + Duration::from_millis(cfg.backoff_base_ms),
+                    fault,
+                    restarts,
+                )
+            }
+            ("Running", None) if !super::util::pod_is_ready(v) => self.set(
+                key,
+                Stage::Starting,
+                now + Duration::from_millis(cfg.ready_ms),
+                None,
+                0,
+            ),
+            _ => {}
+        }
+    }
+}
+
+fn waiting_reason(v: &Value) -> Option<&str> {
+    v["status"]["containerStatuses"][0]["state"]["waiting"]["reason"].as_str()
+}
+
+fn backoff(cfg: &SimConfig, failures: u32) -> Duration {
+    let ms = cfg
+        .backoff_base_ms
+        .saturating_mul(1u64 << failures.saturating_sub(1).min(16));
+    Duration::from_millis(ms.min(cfg.backoff_max_ms))
+}
+
+fn container_names(v: &Value) -> Vec<(String, String)> {
+    v["spec"]["containers"]
+        .as_array()
+        .map(|cs| {
+            cs.iter()
+                .map(|c| {
+                    (
+                        c["name"].as_str().unwrap_or("").to_string(),
+                        c["image"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Writes every container's status with `state`, keeping restart counts and last states.
+fn set_containers(
+    v: &mut Value,
+    state: Value,
+    ready: bool,
+    bump_restart: bool,
+    last: Option<Value>,
+) {
+    let names = container_names(v);
+    let old = v["status"]["containerStatuses"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let statuses: Vec<Value> = names
+        .iter()
+        .map(|(name, image)| {
+            let prev = old.iter().find(|c| c["name"] == name.as_str());
+            let restarts = prev.and_then(|p| p["restartCount"].as_i64()).unwrap_or(0)
+                + i64::from(bump_restart);
+            let mut s = json!({
+                "name": name, "image": image, "imageID": "", "ready": ready,
+                "restartCount": restarts, "started": state.get("running").is_some(),
+                "state": state,
+            });
+            if !image.is_empty() && state.get("waiting").is_none() {
+                s["imageID"] = json!(format!(
+                    "docker.io/library/{image}@sha256:{}",
+                    "0".repeat(64)
+                ));
+                s["containerID"] = json!(format!(
+                    "containerd://{}",
+                    super::util::template_hash(&json!([name, restarts]))
+                ));
+            }
+            match (&last, prev.map(|p| &p["lastState"])) {
+                (Some(l), _) => s["lastState"] = l.clone(),
+                (None, Some(l)) if !l.is_null() => s["lastState"] = l.clone(),
+                _ => s["lastState"] = json!({}),
+            }
+            s
+        })
+        .collect();
+    v["status"]["containerStatuses"] = Value::Array(statuses);
+}
+
+impl Controllers {
+    /// Places unscheduled pods on the Ready, schedulable node with the fewest pods.
+    pub(crate) fn schedule_pending(&mut self) {
+        if self.kubelet.unscheduled.is_empty() {
+            return;
+        }
+        let pending: Vec<Key> = self
+            .kubelet
+            .unscheduled
+            .iter()
+            .take(self.cfg.burst)
+            .cloned()
+            .collect();
+        let mut nodes = self.schedulable_nodes();
+        let total_nodes = self.store.count(Storage::Nodes);
+        for (ns, name) in pending {
+            let Some(pod) = self.store.get(Storage::Pods, &ns, &name) else {
+                self.kubelet.unscheduled.remove(&(ns, name));
+                continue;
+            };
+            let podv = pod.value();
+            let best = nodes.iter_mut().min_by_key(|n| n.1);
+            match best {
+                Some((node, count, idx)) => {
+                    *count += 1;
+                    let (node, idx) = (node.clone(), *idx);
+                    let ip = self.next_ip(idx);
+                    let r = self.store.mutate(Storage::Pods, &ns, &name, |v| {
+                        v["spec"]["nodeName"] = json!(node);
+                        v["status"]["hostIP"] =
+                            json!(format!("192.168.{}.{}", idx / 250, 10 + idx % 250));
+                        v["status"]["podIP"] = json!(ip);
+                        set_condition(v, "PodScheduled", "True", "", "");
+                        true
+                    });
+                    if r.is_ok() {
+                        self.kubelet.unscheduled.remove(&(ns.clone(), name.clone()));
+                        if self.cfg.normal_events {
+                            self.events.record(
+                                &self.store,
+                                &podv,
+                                false,
+                                "Scheduled",
+                                &format!("Successfully assigned {ns}/{name} to {node}"),
+                                "default-scheduler",
+                                None,
+                            );
+                        }
+                    }
+                }
+                None => {
+                    let msg = format!(
+                        "0/{total_nodes} nodes are available: {total_nodes} node(s) were unschedulable or not ready. preemption: 0/{total_nodes} nodes are available: {total_nodes} Preemption is not helpful for scheduling."
+                    );
+                    let changed = self.store.mutate(Storage::Pods, &ns, &name, |v| {
+                        set_condition(v, "PodScheduled", "False", "Unschedulable", &msg)
+                    });
+                    if let Ok(Some(_)) = changed {
+                        self.events.record(
+                            &self.store,
+                            &podv,
+                            true,
+                            "FailedScheduling",
+                            &msg,
+                            "default-scheduler",
+                            None,
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// (name, pods on it, index) of every node a new pod may go to.
+    pub(crate) fn schedulable_nodes(&self) -> Vec<(String, usize, usize)> {
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        for p in self.store.all(Storage::Pods) {
+            if let Some(n) = p.field("spec.nodeName") {
+                *counts.entry(n.to_string()).or_default() += 1;
+            }
+        }
+        self.store
+            .all(Storage::Nodes)
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| {
+                let v = n.value();
+                let ready = condition(&v, "Ready").is_some_and(|c| c["status"] == "True");
+                let cordoned = v["spec"]["unschedulable"] == true;
+                let cap = v["status"]["allocatable"]["pods"]
+                    .as_str()
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(110usize);
+                let count = counts.get(&n.name).copied().unwrap_or(0);
+                (ready && !cordoned && count < cap).then(|| (n.name.clone(), count, i))
+            })
+            .collect()
+    }
+
+    /// Fills a new pod's status as if it had been running since its creation (settling).
+    pub(crate) fn running_status(&mut self, v: &mut Value, node: &str, idx: usize) {
+        v["spec"]["nodeName"] = json!(node);
+        let now = now_rfc3339();
+        let ip = self.next_ip(idx);
+        v["status"] = json!({
+            "phase": "Running", "hostIP": format!("192.168.{}.{}", idx / 250, 10 + idx % 250),
+            "podIP": ip, "podIPs": [{"ip": ip}], "startTime": now, "qosClass": "Burstable",
+        });
+        for c in [
+            "PodReadyToStartContainers",
+            "Initialized",
+            "Ready",
+            "ContainersReady",
+            "PodScheduled",
+        ] {
+            set_condition(v, c, "True", "", "");
+        }
+        set_containers(v, json!({"running": {"startedAt": now}}), true, false, None);
+    }
+
+    /// Runs due kubelet timers and reacts to nodes that changed.
+    pub(crate) fn run_kubelet(&mut self) {
+        let now = Instant::now();
+        let mut due = Vec::new();
+        while let Some(Reverse((t, _))) = self.kubelet.timers.peek() {
+            if *t > now {
+                break;
+            }
+            let Reverse((t, key)) = self.kubelet.timers.pop().expect("peeked");
+            if self.kubelet.pods.get(&key).is_some_and(|p| p.due == t) {
+                due.push(key);
+            }
+        }
+        for key in due {
+            self.step_pod(key);
+        }
+        let nodes: Vec<String> = self.kubelet.nodes_changed.drain().collect();
+        for node in nodes {
+            self.node_pods_follow(&node);
+        }
+    }
+
+    fn step_pod(&mut self, key: Key) {
+        let Some(sim) = self.kubelet.pods.remove(&key) else {
+            return;
+        };
+        let (ns, name) = (&key.0, &key.1);
+        let Some(pod) = self.store.get(Storage::Pods, ns, name) else {
+            return;
+        };
+        let podv = pod.value();
+        let node = podv["spec"]["nodeName"].as_str().unwrap_or("").to_string();
+        let host = Some(node.as_str());
+        let cfg = self.cfg.clone();
+        let now = Instant::now();
+        let ts = now_rfc3339();
+        let names = container_names(&podv);
+        let (first, image) = names.first().cloned().unwrap_or_default();
+        let normal = cfg.normal_events;
+        let events_for = |c: &mut Controllers, warning: bool, reason: &str, msg: &str| {
+            if warning || normal {
+                c.events
+                    .record(&c.store, &podv, warning, reason, msg, "kubelet", host);
+            }
+        };
+        match sim.stage {
+            Stage::Terminating => {
+                for (c, _) in &names {
+                    events_for(self, false, "Killing", &format!("Stopping container {c}"));
+                }
+                let _ = self.store.delete(Storage::Pods, ns, name, None);
+            }
+            Stage::Creating | Stage::PullBackOff if sim.fault == Some(ImageFault::PullFail) => {
+                events_for(
+                    self,
+                    false,
+                    "Pulling",
+                    &format!("Pulling image \"{image}\""),
+                );
+                let msg = format!(
+                    "Failed to pull image \"{image}\": rpc error: code = NotFound desc = failed to pull and unpack image \"docker.io/library/{image}\": not found"
+                );
+                let _ = self.store.mutate(Storage::Pods, ns, name, |v| {
+                    v["status"]["phase"] = json!("Pending");
+                    set_containers(
+                        v,
+                        json!({"waiting": {"reason": "ErrImagePull", "message": msg}}),
+                        false,
+                        false,
+                        None,
+                    );
+                    set_condition(
+                        v,
+                        "Ready",
+                        "False",
+                        "ContainersNotReady",
+                        &format!("containers with unready status: [{first}]"),
+                    );
+                    true
+                });
+                events_for(self, true, "Failed", &msg);
+                events_for(self, true, "Failed", "Error: ErrImagePull");
+                self.kubelet.set(
+                    key,
+                    Stage::PullFailed,
+                    now + Duration::from_millis(1500),
+                    sim.fault,
+                    sim.failures + 1,
+                );
+            }
+            Stage::PullFailed => {
+                let msg = format!("Back-off pulling image \"{image}\"");
+                let _ = self.store.mutate(Storage::Pods, ns, name, |v| {
+                    set_containers(
+                        v,
+                        json!({"waiting": {"reason": "ImagePullBackOff", "message": msg}}),
+                        false,
+                        false,
+                        None,
+                    );
+                    true
+                });
+                events_for(self, false, "BackOff", &msg);
+                events_for(self, true, "Failed", "Error: ImagePullBackOff");
+                self.kubelet.set(
+                    key,
+                    Stage::PullBackOff,
+                    now + backoff(&cfg, sim.failures),
+                    sim.fault,
+                    sim.failures,
+                );
+            }
+            Stage::Creating | Stage::BackOff | Stage::PullBackOff => {
+                if sim.stage == Stage::Creating {
+                    events_for(
+                        self,
+                        false,
+                        "Pulled",
+                        &format!("Successfully pulled image \"{image}\" in 812ms"),
+                    );
+                } else {
+                    events_for(
+                        self,
+                        false,
+                        "Pulled",
+                        &format!("Container image \"{image}\" already present on machine"),
+                    );
+                }
+                for (c, _) in &names {
+                    events_for(self, false, "Created", &format!("Created container: {c}"));
+                    events_for(self, false, "Started", &format!("Started container {c}"));
+                }
+                let _ = self.store.mutate(Storage::Pods, ns, name, |v| {
+                    v["status"]["phase"] = json!("Running");
+                    if v["status"].get("startTime").is_none() {
+                        v["status"]["startTime"] = json!(ts);
+                    }
+                    set_containers(v, json!({"running": {"startedAt": ts}}), false, false, None);
+                    set_condition(v, "PodReadyToStartContainers", "True", "", "");
+                    set_condition(v, "Initialized", "True", "", "");
+                    set_condition(
+                        v,
+                        "ContainersReady",
+                        "False",
+                        "ContainersNotReady",
+                        &format!("containers with unready status: [{first}]"),
+                    );
+                    set_condition(
+                        v,
+                        "Ready",
+                        "False",
+                        "ContainersNotReady",
+                        &format!("containers with unready status: [{first}]"),
+                    );
+                    true
+                });
+                match sim.fault {
+                    Some(ImageFault::Crash | ImageFault::Oom) => self.kubelet.set(
+                        key,
+                        Stage::Running,
+                        now + Duration::from_millis(cfg.crash_after_ms),
+                        sim.fault,
+                        sim.failures,
+                    ),
+                    _ => self.kubelet.set(
+                        key,
+                        Stage::Starting,
+                        now + Duration::from_millis(cfg.ready_ms),
+                        None,
+                        0,
+                    ),
+                }
+            }
+            Stage::Starting => {
+                let node_ready = self.store.get(Storage::Nodes, "", &node).is_some_and(|n| {
+                    condition(&n.value(), "Ready").is_some_and(|c| c["status"] == "True")
+                });
+                if node_ready {
+                    let _ = self.store.mutate(Storage::Pods, ns, name, |v| {
+                        if let Some(cs) = v["status"]["containerStatuses"].as_array_mut() {
+                            for c in cs {
+                                c["ready"] = json!(true);
+                            }
+                        }
+                        set_condition(v, "ContainersReady", "True", "", "");
+                        set_condition(v, "Ready", "True", "", "");
+                        true
+                    });
+                }
+            }
+            Stage::Running => {
+                let (reason, code) = match sim.fault {
+                    Some(ImageFault::Oom) => ("OOMKilled", 137),
+                    _ => ("Error", 1),
+                };
+                let started =
+                    podv["status"]["containerStatuses"][0]["state"]["running"]["startedAt"].clone();
+                let terminated = json!({"terminated": {"exitCode": code, "reason": reason, "startedAt": started, "finishedAt": ts, "containerID": format!("containerd://{}", super::util::template_hash(&json!([name, sim.failures])))}});
+                let _ = self.store.mutate(Storage::Pods, ns, name, |v| {
+                    set_containers(v, terminated.clone(), false, false, None);
+                    true
+                });
+                self.kubelet.set(
+                    key,
+                    Stage::Crashed,
+                    now + Duration::from_millis(800),
+                    sim.fault,
+                    sim.failures,
+                );
+            }
+            Stage::Crashed => {
+                let failures = sim.failures + 1;
+                let wait = backoff(&cfg, failures);
+                let uid = podv["metadata"]["uid"].as_str().unwrap_or("");
+                let msg = format!(
+                    "back-off {}s restarting failed container={first} pod={name}_{ns}({uid})",
+                    wait.as_secs()
+                );
+                let last = podv["status"]["containerStatuses"][0]["state"].clone();
+                let _ = self.store.mutate(Storage::Pods, ns, name, |v| {
+                    set_containers(
+                        v,
+                        json!({"waiting": {"reason": "CrashLoopBackOff", "message": msg}}),
+                        false,
+                        true,
+                        Some(last),
+                    );
+                    true
+                });
+                events_for(
+                    self,
+                    true,
+                    "BackOff",
+                    &format!(
+                        "Back-off restarting failed container {first} in pod {name}_{ns}({uid})"
+                    ),
+                );
+                self.kubelet
+                    .set(key, Stage::BackOff, now + wait, sim.fault, failures);
+            }
+        }
+    }
+
+    /// Pods follow their node: NotReady on a NotReady node, Ready again when it recovers.
+    fn node_pods_follow(&mut self, node: &str) {
+        let Some(n) = self.store.get(Storage::Nodes, "", node) else {
+            return;
+        };
+        let ready = condition(&n.value(), "Ready").is_some_and(|c| c["status"] == "True");
+        let pods = Storage::Pods.storage_type();
+        let Ok(fields) = FieldSelector::parse(&format!("spec.nodeName={node}"), pods) else {
+            return;
+        };
+        let on_node = self.store.list(
+            Storage::Pods,
+            None,
+            &LabelSelector::default(),
+            &fields,
+            None,
+            None,
+        );
+        for p in on_node.items {
+            let key = (p.namespace.clone(), p.name.clone());
+            if self.kubelet.pods.contains_key(&key) {
+                continue;
+            }
+            let _ = self
+                .store
+                .mutate(Storage::Pods, &p.namespace, &p.name, |v| {
+                    if v["status"]["phase"] != "Running" {
+                        return false;
+                    }
+                    if ready {
+                        let mut changed = set_condition(v, "Ready", "True", "", "");
+                        changed |= set_condition(v, "ContainersReady", "True", "", "");
+                        if let Some(cs) = v["status"]["containerStatuses"].as_array_mut() {
+                            for c in cs {
+                                c["ready"] = json!(true);
+                            }
+                        }
+                        changed
+                    } else {
+                        set_condition(
+                            v,
+                            "Ready",
+                            "False",
+                            "NodeNotReady",
+                            "the node this pod runs on is not ready",
+                        )
+                    }
+                });
+        }
+    }
+}

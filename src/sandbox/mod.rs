@@ -1,0 +1,92 @@
+//! The embedded sandbox cluster: a Kubernetes-API-compatible server on 127.0.0.1 with
+//! simulated controllers, Helm release Secrets and a scenario of the platforms we serve.
+
+pub mod api;
+pub mod controllers;
+pub mod convert;
+pub mod error;
+pub mod faults;
+pub mod logs;
+pub mod metrics;
+pub mod patch;
+pub mod protobuf;
+pub mod resources;
+pub mod scenario;
+pub mod selector;
+pub mod server;
+pub mod store;
+
+use std::net::SocketAddr;
+
+/// How to start a sandbox.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub listen: SocketAddr,
+    /// A shipped scenario name or a YAML file.
+    pub scenario: String,
+    /// Grow the scenario to at least this many pods (benchmarks).
+    pub pods: Option<usize>,
+    pub faults: faults::Faults,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            scenario: "default".into(),
+            pods: None,
+            faults: faults::Faults::default(),
+        }
+    }
+}
+
+/// A running sandbox: the API server and the simulated controllers behind it.
+pub struct Sandbox {
+    pub server: server::Server,
+    pub store: store::Store,
+    controllers: tokio::task::JoinHandle<()>,
+}
+
+impl Sandbox {
+    /// Loads the scenario, settles it (pods already running), starts the controllers and
+    /// the server. Needs a multi-threaded tokio runtime.
+    pub async fn start(opts: Options) -> anyhow::Result<Sandbox> {
+        let mut sc = scenario::Scenario::load(&opts.scenario)?;
+        if let Some(p) = opts.pods {
+            sc.grow(p);
+        }
+        let store = store::Store::new();
+        let load = metrics::LoadModel::default();
+        let cfg = sc.sim.clone();
+        let st = store.clone();
+        let ld = load.clone();
+        let ctrl =
+            tokio::task::spawn_blocking(move || -> anyhow::Result<controllers::Controllers> {
+                let mut feed = st.changes();
+                sc.populate(&st, &ld)?;
+                let mut c = controllers::Controllers::new(st.clone(), ld, cfg);
+                c.settle(&mut feed, 50);
+                sc.apply_node_state(&st);
+                Ok(c)
+            })
+            .await??;
+        let controllers = tokio::spawn(ctrl.run());
+        let server = server::Server::start(opts.listen, store.clone(), load, opts.faults).await?;
+        Ok(Sandbox {
+            server,
+            store,
+            controllers,
+        })
+    }
+
+    /// The API server's URL.
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+
+    /// Stops the server and the controllers.
+    pub async fn stop(self) {
+        self.controllers.abort();
+        self.server.stop().await;
+    }
+}

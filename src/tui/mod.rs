@@ -1,0 +1,5 @@
+//! The interactive console.
+
+pub mod keymap;
+pub mod terminal;
+pub mod theme;
