@@ -18,6 +18,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Start the sandbox cluster in-process, with the trouble-free default scenario, and
+    /// show how to reach it.
+    Demo {
+        /// A shipped scenario (default, trouble) or a scenario YAML file.
+        #[arg(long, default_value = "default")]
+        scenario: String,
+    },
     /// Run the sandbox cluster: a Kubernetes-API-compatible server with simulated controllers.
     Sandbox {
         /// Address to listen on; port 0 picks a free port.
@@ -50,6 +57,7 @@ fn main() -> std::process::ExitCode {
                 pods,
                 faults,
             }) => run_sandbox(listen, kubeconfig, scenario, pods, &faults).await,
+            Some(Command::Demo { scenario }) => run_demo(scenario).await,
             None => Err(anyhow::anyhow!(
                 "the console is not built yet; try `helmdeck sandbox`"
             )),
@@ -91,6 +99,20 @@ async fn run_sandbox(
     wait_for_signal().await;
     sb.stop().await;
     Ok(())
+}
+
+async fn run_demo(scenario: String) -> anyhow::Result<()> {
+    let dir = helmdeck::config::data_dir()
+        .unwrap_or_else(|| std::env::temp_dir().join("helmdeck"));
+    let kubeconfig = dir.join("demo.kubeconfig");
+    run_sandbox(
+        "127.0.0.1:0".parse().expect("address"),
+        Some(kubeconfig),
+        scenario,
+        None,
+        "",
+    )
+    .await
 }
 
 async fn wait_for_signal() {

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every test of helmdeck on a fresh machine: installs what the tests need, then
+# formatting, lints, unit, integration and end-to-end tests.
+#
+#   bash scripts/test-all.sh
+#
+# Needs: a Rust toolchain (cargo), and the Debian package archive for what is missing
+# (kubectl for the sandbox's acceptance tests, tmux for the terminal tests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v kubectl >/dev/null 2>&1 || need_apt+=(kubernetes-client)
+command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "==> installing ${need_apt[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
+fi
+
+echo "==> kubectl: $(kubectl version --client 2>/dev/null | head -1)"
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+echo "==> cargo clippy --all-targets"
+cargo clippy --all-targets --quiet -- -D warnings
+echo "==> cargo test"
+cargo test --all-targets --no-fail-fast 2>&1 | tee target/test-all.log
+grep -E '^test result:' target/test-all.log | awk '
+  { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
+  END { printf "%d passed, %d failed\n", p, f }'
