@@ -225,8 +225,8 @@ pub async fn serve(
         let t = start + i * LINE_EVERY;
         lines.push((t, format!("{} {}", ts(t), line_at(&c, run_seed, i))));
     }
-    for (k, l) in trailer.into_iter().enumerate() {
-        let t = end.max(start) + k as i64 * 0;
+    for l in trailer {
+        let t = end.max(start);
         lines.push((t, format!("{} {l}", ts(t))));
     }
     if let Some(since) = since {

@@ -95,7 +95,7 @@ pub fn pod_workload(pod: &Value) -> Option<String> {
 pub fn pod_cpu_percent(pod: &Value, load: &LoadModel, now_secs: f64) -> f64 {
     let ns = pod["metadata"]["namespace"].as_str().unwrap_or("");
     let name = pod["metadata"]["name"].as_str().unwrap_or("");
-    let wobble = (now_secs / 40.0 + hash01(name) * 6.28).sin() * 3.0;
+    let wobble = (now_secs / 40.0 + hash01(name) * std::f64::consts::TAU).sin() * 3.0;
     match pod_workload(pod).and_then(|w| load.get(ns, &w)) {
         Some(p) => (p + wobble).max(1.0),
         None => 8.0 + hash01(name) * 35.0 + wobble,

@@ -105,8 +105,7 @@ fn strategic_merge(target: &mut Value, patch: &Value, field: &str) {
         if k.starts_with("$setElementOrder/") || k == "$retainKeys" || k == "$patch" {
             continue;
         }
-        if k.starts_with("$deleteFromPrimitiveList/") {
-            let name = &k["$deleteFromPrimitiveList/".len()..];
+        if let Some(name) = k.strip_prefix("$deleteFromPrimitiveList/") {
             if let (Some(Value::Array(list)), Some(del)) = (tobj.get_mut(name), pv.as_array()) {
                 list.retain(|x| !del.contains(x));
             }

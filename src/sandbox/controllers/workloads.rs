@@ -464,14 +464,13 @@ impl Controllers {
                     );
                 }
             }
-            if progressed
-                || condition(v, "Progressing").is_some_and(|c| c.get("lastUpdateTime").is_none())
+            if (progressed
+                || condition(v, "Progressing").is_some_and(|c| c.get("lastUpdateTime").is_none()))
+                && let Some(cs) = v["status"]["conditions"].as_array_mut()
             {
-                if let Some(cs) = v["status"]["conditions"].as_array_mut() {
-                    for c in cs {
-                        if c["type"] == "Progressing" || c.get("lastUpdateTime").is_none() {
-                            c["lastUpdateTime"] = json!(now);
-                        }
+                for c in cs {
+                    if c["type"] == "Progressing" || c.get("lastUpdateTime").is_none() {
+                        c["lastUpdateTime"] = json!(now);
                     }
                 }
             }
