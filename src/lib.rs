@@ -7,6 +7,7 @@
 //! - [`tui`]: the interactive console.
 //! - [`config`]: the user's configuration file.
 
+pub mod cli;
 pub mod config;
 pub mod core;
 pub mod logging;

@@ -1,7 +1,7 @@
 //! The `helmdeck` command line.
 
 use clap::{Parser, Subcommand};
-use helmdeck::sandbox;
+use helmdeck::{cli, sandbox};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -14,12 +14,13 @@ use std::path::PathBuf;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    #[command(flatten)]
+    console: cli::console::ConsoleArgs,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Start the sandbox cluster in-process, with the trouble-free default scenario, and
-    /// show how to reach it.
+    /// Start the sandbox cluster in-process and open the console on it.
     Demo {
         /// A shipped scenario (default, trouble) or a scenario YAML file.
         #[arg(long, default_value = "default")]
@@ -43,11 +44,26 @@ enum Command {
         #[arg(long, default_value = "")]
         faults: String,
     },
+    /// Scale a Deployment or StatefulSet (deploy/NAME, sts/NAME) and follow it until it converges.
+    Scale(cli::scale::ScaleArgs),
+    /// Create a HorizontalPodAutoscaler for a Deployment or StatefulSet.
+    Autoscale(cli::scale::AutoscaleArgs),
+    /// Mark a node unschedulable.
+    Cordon(cli::scale::NodeArgs),
+    /// Mark a node schedulable again.
+    Uncordon(cli::scale::NodeArgs),
+    /// Cordon a node and evict its pods, as kubectl drain does, with live progress.
+    Drain(cli::scale::DrainArgs),
+    /// Health roll-up of the cluster (nodes, workloads, pods, releases) and its problems.
+    /// Exits 0 when nothing is failing, 1 when something is, 2 when the cluster cannot be reached.
+    Status(cli::status::StatusArgs),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+    // Commands with their own exit codes set this.
+    let mut exit_code = None;
     let result = rt.block_on(async {
         match cli.command {
             Some(Command::Sandbox {
@@ -57,14 +73,21 @@ fn main() -> std::process::ExitCode {
                 pods,
                 faults,
             }) => run_sandbox(listen, kubeconfig, scenario, pods, &faults).await,
-            Some(Command::Demo { scenario }) => run_demo(scenario).await,
-            None => Err(anyhow::anyhow!(
-                "the console is not built yet; try `helmdeck sandbox`"
-            )),
+            Some(Command::Demo { scenario }) => cli::console::demo(cli.console, scenario).await,
+            Some(Command::Scale(a)) => cli::scale::scale(a).await,
+            Some(Command::Autoscale(a)) => cli::scale::autoscale(a).await,
+            Some(Command::Cordon(a)) => cli::scale::cordon(a).await,
+            Some(Command::Uncordon(a)) => cli::scale::uncordon(a).await,
+            Some(Command::Drain(a)) => cli::scale::drain(a).await,
+            Some(Command::Status(a)) => {
+                exit_code = Some(cli::status::run(a).await);
+                Ok(())
+            }
+            None => cli::console::run(cli.console).await,
         }
     });
     match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(()) => exit_code.unwrap_or(std::process::ExitCode::SUCCESS),
         Err(e) => {
             eprintln!("helmdeck: {e:#}");
             std::process::ExitCode::FAILURE
@@ -99,20 +122,6 @@ async fn run_sandbox(
     wait_for_signal().await;
     sb.stop().await;
     Ok(())
-}
-
-async fn run_demo(scenario: String) -> anyhow::Result<()> {
-    let dir = helmdeck::config::data_dir()
-        .unwrap_or_else(|| std::env::temp_dir().join("helmdeck"));
-    let kubeconfig = dir.join("demo.kubeconfig");
-    run_sandbox(
-        "127.0.0.1:0".parse().expect("address"),
-        Some(kubeconfig),
-        scenario,
-        None,
-        "",
-    )
-    .await
 }
 
 async fn wait_for_signal() {

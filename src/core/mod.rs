@@ -1,4 +1,5 @@
 //! Domain types and rules. Nothing here draws on a terminal.
 
+pub mod cluster;
 pub mod health;
 pub mod release;

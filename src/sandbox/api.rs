@@ -7,6 +7,7 @@ use super::patch::{self, PatchType};
 use super::resources::{self, RESOURCES, ResourceType, Storage};
 use super::selector::{FieldSelector, LabelSelector};
 use super::store::{EventType, Obj, Store, UpdateScope, WatchEvent, now_rfc3339};
+use super::table::{self, TableOpts};
 use super::{convert, logs, metrics};
 use axum::Router;
 use axum::body::Body;
@@ -96,8 +97,13 @@ async fn handle(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let as_table = table::wanted(accept, &q);
     tracing::debug!(%method, %uri, "request");
-    match route(&s, &method, &path, &q, &ct, body).await {
+    match route(&s, &method, &path, &q, &ct, body, as_table).await {
         Ok(r) => r,
         Err(e) => {
             if e.code >= 500 {
@@ -115,6 +121,7 @@ async fn route(
     q: &Query,
     ct: &str,
     body: Bytes,
+    as_table: Option<TableOpts>,
 ) -> Result<Response, ApiError> {
     let segs: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
     match segs.as_slice() {
@@ -147,8 +154,16 @@ async fn route(
             }
             Ok(ok_json(&resource_list(g, v)))
         }
-        ["api", "v1", rest @ ..] => resource(s, method, "", "v1", rest, q, ct, body, path).await,
-        ["apis", g, v, rest @ ..] => resource(s, method, g, v, rest, q, ct, body, path).await,
+        ["openapi", "v3"] => Ok(ok_json(&super::openapi::index())),
+        ["openapi", "v3", gv @ ..] => super::openapi::group_version(&gv.join("/"))
+            .map(|doc| ok_json(&doc))
+            .ok_or_else(|| ApiError::no_route(path)),
+        ["api", "v1", rest @ ..] => {
+            resource(s, method, "", "v1", rest, q, ct, body, path, as_table).await
+        }
+        ["apis", g, v, rest @ ..] => {
+            resource(s, method, g, v, rest, q, ct, body, path, as_table).await
+        }
         _ => Err(ApiError::no_route(path)),
     }
 }
@@ -244,6 +259,7 @@ async fn resource(
     ct: &str,
     body: Bytes,
     path: &str,
+    as_table: Option<TableOpts>,
 ) -> Result<Response, ApiError> {
     // /namespaces/NS/<plural>/... or /<plural>/...
     let (ns, rest): (Option<&str>, &[&str]) = if segs.len() >= 3
@@ -283,9 +299,9 @@ async fn resource(
     match (method.clone(), name, sub) {
         (Method::GET, None, None) => {
             if flag(q, "watch") {
-                watch(s, rt, ns, q)
+                watch(s, rt, ns, q, as_table)
             } else {
-                list(s, rt, ns, q)
+                list(s, rt, ns, q, as_table)
             }
         }
         (Method::GET, Some(n), None | Some("status")) => {
@@ -293,6 +309,10 @@ async fn resource(
                 .store
                 .get(rt.storage, ns_key, n)
                 .ok_or_else(|| ApiError::not_found(rt, n))?;
+            if let Some(t) = as_table {
+                let meta = json!({"resourceVersion": obj.rv.to_string()});
+                return Ok(ok_json(&table::table(rt, &[obj], meta, t)));
+            }
             Ok(json_response(StatusCode::OK, convert::out(rt, &obj)))
         }
         (Method::GET, Some(n), Some("scale")) => {
@@ -533,6 +553,7 @@ fn list(
     rt: &ResourceType,
     ns: Option<&str>,
     q: &Query,
+    as_table: Option<TableOpts>,
 ) -> Result<Response, ApiError> {
     let labels = LabelSelector::parse(q.get("labelSelector").map_or("", |s| s))?;
     let fields = FieldSelector::parse(q.get("fieldSelector").map_or("", |s| s), rt)?;
@@ -555,6 +576,9 @@ fn list(
         if let Some(r) = page.remaining {
             meta["remainingItemCount"] = json!(r);
         }
+    }
+    if let Some(t) = as_table {
+        return Ok(ok_json(&table::table(rt, &page.items, meta, t)));
     }
     let mut out =
         Vec::with_capacity(page.items.iter().map(|o| o.json.len() + 1).sum::<usize>() + 256);
@@ -656,6 +680,7 @@ fn watch(
     rt: &'static ResourceType,
     ns: Option<&str>,
     q: &Query,
+    as_table: Option<TableOpts>,
 ) -> Result<Response, ApiError> {
     let filter = WatchFilter {
         ns: ns.map(String::from),
@@ -691,15 +716,20 @@ fn watch(
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(256);
     let faults = s.faults.clone();
     let bookmark_every = s.bookmark_every;
+    // What an event carries: the object, or a one-row Table when the client asked for Tables.
+    let render = move |o: &Arc<Obj>| -> Bytes {
+        match as_table {
+            Some(t) => {
+                Bytes::from(table::table(rt, std::slice::from_ref(o), json!({}), t).to_string())
+            }
+            None => convert::out(rt, o),
+        }
+    };
     tokio::spawn(async move {
         let mut sub = sub;
         let mut last_rv = sub.rv;
         for o in &initial {
-            if tx
-                .send(Ok(event_line("ADDED", &convert::out(rt, o))))
-                .await
-                .is_err()
-            {
+            if tx.send(Ok(event_line("ADDED", &render(o)))).await.is_err() {
                 return;
             }
         }
@@ -710,7 +740,7 @@ fn watch(
             last_rv = e.rv;
             if let Some(kind) = filter.translate(&e)
                 && tx
-                    .send(Ok(event_line(kind, &convert::out(rt, &e.obj))))
+                    .send(Ok(event_line(kind, &render(&e.obj))))
                     .await
                     .is_err()
             {
@@ -728,7 +758,7 @@ fn watch(
                     Ok(e) => {
                         last_rv = e.rv;
                         if let Some(kind) = filter.translate(&e)
-                            && tx.send(Ok(event_line(kind, &convert::out(rt, &e.obj)))).await.is_err()
+                            && tx.send(Ok(event_line(kind, &render(&e.obj)))).await.is_err()
                         {
                             return;
                         }

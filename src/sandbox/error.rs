@@ -104,13 +104,28 @@ impl ApiError {
         }
     }
 
+    /// A field failed validation; `why` is `field.path: Invalid value: …` as the API server
+    /// words it. The details name the kind and carry the field as a cause (kubectl prints them).
     pub fn invalid(rt: &ResourceType, name: &str, why: &str) -> Self {
+        let (field, detail) = why.split_once(": ").unwrap_or(("", why));
+        let reason = if detail.starts_with("Required value") {
+            "FieldValueRequired"
+        } else {
+            "FieldValueInvalid"
+        };
+        let mut d = json!({"name": name, "kind": rt.kind,
+            "causes": [{"reason": reason, "message": detail, "field": field}]});
+        let mut kind = rt.kind.to_string();
+        if !rt.group.is_empty() {
+            d["group"] = json!(rt.group);
+            kind = format!("{kind}.{}", rt.group);
+        }
         ApiError {
-            details: Some(details(rt, name)),
+            details: Some(d),
             ..Self::new(
                 422,
                 "Invalid",
-                format!("{} \"{name}\" is invalid: {why}", rt.kind),
+                format!("{kind} \"{name}\" is invalid: {why}"),
             )
         }
     }
@@ -172,5 +187,31 @@ impl ApiError {
             s["details"] = d.clone();
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::resources::{ResourceType, Storage};
+
+    #[test]
+    fn invalid_names_the_kind_and_the_field_as_kubectl_prints_them() {
+        let rt = Storage::Deployments.storage_type();
+        let e = ApiError::invalid(rt, "bad", "spec.replicas: Required value");
+        assert_eq!(e.code, 422);
+        assert_eq!(
+            e.message,
+            "Deployment.apps \"bad\" is invalid: spec.replicas: Required value"
+        );
+        let d = e.details.unwrap();
+        assert_eq!(d["kind"], "Deployment");
+        assert_eq!(d["group"], "apps");
+        assert_eq!(d["causes"][0]["field"], "spec.replicas");
+        assert_eq!(d["causes"][0]["reason"], "FieldValueRequired");
+        let pod = ResourceType::find("", "v1", "pods").unwrap();
+        let e = ApiError::invalid(pod, "p", "spec.containers: Required value");
+        assert!(e.message.starts_with("Pod \"p\" is invalid"));
+        assert!(e.details.unwrap().get("group").is_none());
     }
 }

@@ -8,6 +8,7 @@ pub mod error;
 pub mod faults;
 pub mod logs;
 pub mod metrics;
+pub mod openapi;
 pub mod patch;
 pub mod protobuf;
 pub mod resources;
@@ -15,6 +16,7 @@ pub mod scenario;
 pub mod selector;
 pub mod server;
 pub mod store;
+pub mod table;
 
 use std::net::SocketAddr;
 

@@ -1,7 +1,8 @@
 //! Decoding of the Kubernetes protobuf request bodies that kubectl's typed clients send
 //! (`application/vnd.kubernetes.protobuf`: the `k8s\0` magic, a `runtime.Unknown` envelope,
 //! then the object). Only the types kubectl creates that way are known: Namespace,
-//! Deployment, Eviction, DeleteOptions and HorizontalPodAutoscaler (autoscaling/v1 and v2).
+//! ConfigMap, Secret, Deployment, Eviction, DeleteOptions and HorizontalPodAutoscaler
+//! (autoscaling/v1 and v2).
 //! Responses are always JSON, which every client accepts.
 
 use super::error::ApiError;
@@ -23,6 +24,8 @@ enum T {
     MapStr,
     /// map<string,Quantity>
     MapQty,
+    /// map<string,bytes>, as JSON shows it: base64 strings
+    MapBytes,
     Time,
     Qty,
 }
@@ -64,6 +67,19 @@ const DELETE_OPTIONS: &[F] = &[
 const EVICTION: &[F] = &[
     (1, "metadata", T::Msg(META)),
     (2, "deleteOptions", T::Msg(DELETE_OPTIONS)),
+];
+const CONFIG_MAP: &[F] = &[
+    (1, "metadata", T::Msg(META)),
+    (2, "data", T::MapStr),
+    (3, "binaryData", T::MapBytes),
+    (4, "immutable", T::Bool),
+];
+const SECRET: &[F] = &[
+    (1, "metadata", T::Msg(META)),
+    (2, "data", T::MapBytes),
+    (3, "type", T::Str),
+    (4, "stringData", T::MapStr),
+    (5, "immutable", T::Bool),
 ];
 const NS_SPEC: &[F] = &[(1, "finalizers", T::Rep(&T::Str))];
 const NAMESPACE: &[F] = &[(1, "metadata", T::Msg(META)), (2, "spec", T::Msg(NS_SPEC))];
@@ -149,6 +165,8 @@ const DEPLOYMENT: &[F] = &[
 fn schema(api_version: &str, kind: &str) -> Option<&'static [F]> {
     Some(match (api_version, kind) {
         ("v1", "Namespace") => NAMESPACE,
+        ("v1", "ConfigMap") => CONFIG_MAP,
+        ("v1", "Secret") => SECRET,
         ("policy/v1", "Eviction") | ("policy/v1beta1", "Eviction") => EVICTION,
         ("v1", "DeleteOptions") | ("meta.k8s.io/v1", "DeleteOptions") => DELETE_OPTIONS,
         ("autoscaling/v1", "HorizontalPodAutoscaler") => HPA_V1,
@@ -241,7 +259,7 @@ fn scalar(r: &mut Reader, t: T, wire: u8) -> Result<Value, ApiError> {
             let m = message(r.bytes()?, &[(1, "string", T::Str)])?;
             m["string"].clone()
         }
-        T::Rep(_) | T::MapStr | T::MapQty => {
+        T::Rep(_) | T::MapStr | T::MapQty | T::MapBytes => {
             r.skip(wire)?;
             Value::Null
         }
@@ -265,15 +283,8 @@ fn message(buf: &[u8], fields: &[F]) -> Result<Value, ApiError> {
                     .expect("array")
                     .push(v);
             }
-            T::MapStr | T::MapQty => {
-                let value_type = if matches!(t, T::MapQty) {
-                    T::Qty
-                } else {
-                    T::Str
-                };
-                let entry = message(r.bytes()?, &[(1, "k", T::Str), (2, "v", value_type)])?;
-                let k = entry["k"].as_str().unwrap_or("").to_string();
-                let v = entry.get("v").cloned().unwrap_or(json!(""));
+            T::MapStr | T::MapQty | T::MapBytes => {
+                let (k, v) = map_entry(r.bytes()?, *t)?;
                 out.entry(name.to_string())
                     .or_insert_with(|| Value::Object(Map::new()))
                     .as_object_mut()
@@ -287,6 +298,25 @@ fn message(buf: &[u8], fields: &[F]) -> Result<Value, ApiError> {
         }
     }
     Ok(Value::Object(out))
+}
+
+/// One `map<string, _>` entry: its key and its value as JSON shows it.
+fn map_entry(buf: &[u8], t: T) -> Result<(String, Value), ApiError> {
+    let mut r = Reader { buf, pos: 0 };
+    let (mut k, mut v) = (String::new(), json!(""));
+    while let Some((num, wire)) = r.next()? {
+        match (num, t) {
+            (1, _) => k = string(r.bytes()?)?,
+            (2, T::MapQty) => v = scalar(&mut r, T::Qty, wire)?,
+            (2, T::MapBytes) => {
+                use base64::Engine;
+                v = json!(base64::engine::general_purpose::STANDARD.encode(r.bytes()?));
+            }
+            (2, _) => v = json!(string(r.bytes()?)?),
+            _ => r.skip(wire)?,
+        }
+    }
+    Ok((k, v))
 }
 
 /// Decodes a protobuf body into the JSON object it stands for.
@@ -321,14 +351,18 @@ pub fn decode(body: &[u8]) -> Result<Value, ApiError> {
 }
 
 /// Go's protobuf writes empty strings and zero times for unset non-pointer fields; JSON omits them.
+/// Maps keep their entries: an empty label or ConfigMap value is a value.
 fn prune_zero_values(v: &mut Value) {
+    const MAPS: [&str; 5] = ["labels", "annotations", "data", "stringData", "binaryData"];
     match v {
         Value::Object(m) => {
             m.retain(|_, x| {
                 !(x.as_str() == Some("") || x.as_str() == Some("1970-01-01T00:00:00Z"))
             });
-            for x in m.values_mut() {
-                prune_zero_values(x);
+            for (k, x) in m.iter_mut() {
+                if !MAPS.contains(&k.as_str()) {
+                    prune_zero_values(x);
+                }
             }
         }
         Value::Array(a) => a.iter_mut().for_each(prune_zero_values),
@@ -374,6 +408,34 @@ mod tests {
         assert_eq!(v["kind"], "Eviction");
         assert_eq!(v["metadata"]["name"], "web-1");
         assert_eq!(v["metadata"]["namespace"], "mr-ee");
+    }
+
+    #[test]
+    fn decodes_a_secret_with_bytes_and_empty_values() {
+        let mut meta = Vec::new();
+        field(1, b"creds", &mut meta);
+        let mut entry = Vec::new();
+        field(1, b"password", &mut entry);
+        field(2, b"s3cr\xff", &mut entry);
+        let mut empty = Vec::new();
+        field(1, b"note", &mut empty);
+        field(2, b"", &mut empty);
+        let mut secret = Vec::new();
+        field(1, &meta, &mut secret);
+        field(2, &entry, &mut secret);
+        field(4, &empty, &mut secret);
+        field(3, b"Opaque", &mut secret);
+        let mut tm = Vec::new();
+        field(1, b"v1", &mut tm);
+        field(2, b"Secret", &mut tm);
+        let mut body = b"k8s\0".to_vec();
+        field(1, &tm, &mut body);
+        field(2, &secret, &mut body);
+        let v = decode(&body).unwrap();
+        assert_eq!(v["metadata"]["name"], "creds");
+        assert_eq!(v["type"], "Opaque");
+        assert_eq!(v["data"]["password"], "czNjcv8=");
+        assert_eq!(v["stringData"]["note"], "");
     }
 
     #[test]

@@ -1,5 +1,9 @@
 //! The interactive console.
 
+pub mod app;
+pub mod format;
 pub mod keymap;
+pub mod run;
 pub mod terminal;
 pub mod theme;
+pub mod views;

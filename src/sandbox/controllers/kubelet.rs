@@ -37,6 +37,9 @@ pub struct Kubelet {
     timers: BinaryHeap<Reverse<(Instant, Key)>>,
     unscheduled: BTreeSet<Key>,
     nodes_changed: HashSet<String>,
+    /// The schedulable nodes with their pod counts, built once per tick and counted forward
+    /// as pods are placed (rescanning every pod per placement is quadratic at 50,000 pods).
+    pub(super) node_slots: Option<Vec<(String, usize, usize, usize)>>,
 }
 
 impl Kubelet {
@@ -239,7 +242,6 @@ impl Controllers {
             .take(self.cfg.burst)
             .cloned()
             .collect();
-        let mut nodes = self.schedulable_nodes();
         let total_nodes = self.store.count(Storage::Nodes);
         for (ns, name) in pending {
             let Some(pod) = self.store.get(Storage::Pods, &ns, &name) else {
@@ -247,11 +249,8 @@ impl Controllers {
                 continue;
             };
             let podv = pod.value();
-            let best = nodes.iter_mut().min_by_key(|n| n.1);
-            match best {
-                Some((node, count, idx)) => {
-                    *count += 1;
-                    let (node, idx) = (node.clone(), *idx);
+            match self.pick_node() {
+                Some((node, idx)) => {
                     let ip = self.next_ip(idx);
                     let r = self.store.mutate(Storage::Pods, &ns, &name, |v| {
                         v["spec"]["nodeName"] = json!(node);
@@ -299,8 +298,23 @@ impl Controllers {
         }
     }
 
-    /// (name, pods on it, index) of every node a new pod may go to.
-    pub(crate) fn schedulable_nodes(&self) -> Vec<(String, usize, usize)> {
+    /// The node for a new pod: the Ready, schedulable node with the fewest pods and room
+    /// for one more, as (name, index). Counts the pod on it.
+    pub(crate) fn pick_node(&mut self) -> Option<(String, usize)> {
+        if self.kubelet.node_slots.is_none() {
+            self.kubelet.node_slots = Some(self.schedulable_nodes());
+        }
+        let slots = self.kubelet.node_slots.as_mut().expect("just built");
+        let (node, count, idx, _) = slots
+            .iter_mut()
+            .filter(|n| n.1 < n.3)
+            .min_by_key(|n| n.1)?;
+        *count += 1;
+        Some((node.clone(), *idx))
+    }
+
+    /// (name, pods on it, index, pod capacity) of every node a new pod may go to.
+    fn schedulable_nodes(&self) -> Vec<(String, usize, usize, usize)> {
         let mut counts: HashMap<String, usize> = HashMap::new();
         for p in self.store.all(Storage::Pods) {
             if let Some(n) = p.field("spec.nodeName") {
@@ -320,7 +334,7 @@ impl Controllers {
                     .and_then(|p| p.parse().ok())
                     .unwrap_or(110usize);
                 let count = counts.get(&n.name).copied().unwrap_or(0);
-                (ready && !cordoned && count < cap).then(|| (n.name.clone(), count, i))
+                (ready && !cordoned && count < cap).then(|| (n.name.clone(), count, i, cap))
             })
             .collect()
     }

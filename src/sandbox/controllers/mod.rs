@@ -195,6 +195,13 @@ impl Controllers {
         for ns in self.store.all(Storage::Namespaces) {
             self.dirty_pdb_ns.insert(ns.name.clone());
         }
+        // Pods on a node that is not Ready follow it (the feed that said so may predate us).
+        for node in self.store.all(Storage::Nodes) {
+            let ready = util::condition(&node.value(), "Ready").is_some_and(|c| c["status"] == "True");
+            if !ready {
+                self.kubelet.node_changed(&node.name);
+            }
+        }
     }
 
     fn index(
@@ -358,6 +365,7 @@ impl Controllers {
 
     /// One round: take in changes, reconcile what is dirty, run the kubelet's timers.
     pub fn tick(&mut self, feed: &mut tokio::sync::broadcast::Receiver<Arc<WatchEvent>>) {
+        self.kubelet.node_slots = None;
         loop {
             match feed.try_recv() {
                 Ok(e) => self.observe(&e),

@@ -36,6 +36,37 @@ pub fn pdb_desired_healthy(pdb: &Value, expected: i64) -> i64 {
     expected
 }
 
+/// The replicas an HPA wants for a target at `current` replicas, from the CPU utilisation
+/// (percent of the request) of its ready pods, as the HPA's replica calculator decides: no
+/// change within a 10% tolerance, and pods without metrics (`missing`: not ready yet) count
+/// as at 100% of the request on a scale-down and at 0% on a scale-up, so a drain or a
+/// rollout does not make it shrink or grow the target.
+pub fn hpa_desired_replicas(current: i64, ready_utils: &[f64], missing: usize, target: i64) -> i64 {
+    const TOLERANCE: f64 = 0.1;
+    if ready_utils.is_empty() || target <= 0 {
+        return current;
+    }
+    let target = target as f64;
+    let ratio = ready_utils.iter().sum::<f64>() / ready_utils.len() as f64 / target;
+    if (ratio - 1.0).abs() <= TOLERANCE {
+        return current;
+    }
+    if missing == 0 {
+        return (ratio * ready_utils.len() as f64).ceil() as i64;
+    }
+    let fallback = if ratio < 1.0 { target.max(100.0) } else { 0.0 };
+    let n = (ready_utils.len() + missing) as f64;
+    let new_ratio = (ready_utils.iter().sum::<f64>() + fallback * missing as f64) / n / target;
+    if (new_ratio - 1.0).abs() <= TOLERANCE || (ratio < 1.0) != (new_ratio < 1.0) {
+        return current;
+    }
+    let new = (new_ratio * n).ceil() as i64;
+    if (new_ratio < 1.0 && new > current) || (new_ratio > 1.0 && new < current) {
+        return current;
+    }
+    new
+}
+
 /// A condition of an object's status by type.
 pub fn condition<'a>(v: &'a Value, kind: &str) -> Option<&'a Value> {
     v["status"]["conditions"]
@@ -127,5 +158,34 @@ pub fn set_node_condition(v: &mut Value, kind: &str, status: &str, reason: &str,
         for c in cs.iter_mut().filter(|c| c["type"] == kind) {
             c["lastHeartbeatTime"] = Value::String(super::super::store::now_rfc3339());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hpa_follows_utilisation_outside_the_tolerance() {
+        // 3 pods at ~42% of a 50% target: within reach of 3, stays.
+        assert_eq!(hpa_desired_replicas(3, &[42.0, 41.0, 44.0], 0, 50), 3);
+        // Idle: scales down; busy: scales up.
+        assert_eq!(hpa_desired_replicas(4, &[10.0; 4], 0, 50), 1);
+        assert_eq!(hpa_desired_replicas(2, &[100.0, 100.0], 0, 50), 4);
+        // Within 10% of the target: no change.
+        assert_eq!(hpa_desired_replicas(3, &[52.0; 3], 0, 50), 3);
+        // No metrics at all: no change.
+        assert_eq!(hpa_desired_replicas(3, &[], 3, 50), 3);
+    }
+
+    #[test]
+    fn hpa_does_not_shrink_while_a_pod_is_replaced() {
+        // One of three pods evicted and not ready again: two ready at 42% would say 2, but
+        // the missing pod counts as 100% on a scale-down, which turns the ratio: stay at 3.
+        assert_eq!(hpa_desired_replicas(3, &[42.0, 42.0], 1, 50), 3);
+        // A real scale-down still happens with a pod missing.
+        assert_eq!(hpa_desired_replicas(10, &[5.0; 9], 1, 50), 3);
+        // On a scale-up the missing pod counts as 0%.
+        assert_eq!(hpa_desired_replicas(3, &[90.0, 90.0], 1, 50), 4);
     }
 }

@@ -8,7 +8,8 @@ use super::super::selector::{FieldSelector, LabelSelector};
 use super::super::store::now_rfc3339;
 use super::Controllers;
 use super::util::{
-    condition, int_or_percent, pdb_desired_healthy, pod_is_ready, set_condition, template_hash,
+    condition, hpa_desired_replicas, int_or_percent, pdb_desired_healthy, pod_is_ready,
+    set_condition, template_hash,
 };
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -79,11 +80,7 @@ impl Controllers {
             if !self.instant {
                 return None;
             }
-            let nodes = self.schedulable_nodes();
-            nodes
-                .into_iter()
-                .min_by_key(|n| n.1)
-                .map(|(n, _, i)| (n, i))
+            self.pick_node()
         });
         if let Some((node, idx)) = node {
             if self.instant && self.cfg.fault_for(&pod).is_none() {
@@ -747,25 +744,16 @@ impl Controllers {
                 .items
                 .iter()
                 .map(|o| o.value())
-                .filter(|p| pod_is_ready(p) && !is_terminating(p))
+                .filter(|p| !is_terminating(p))
                 .collect();
-            let util = if pods.is_empty() {
-                None
-            } else {
-                Some(
-                    pods.iter()
-                        .map(|p| metrics::pod_cpu_percent(p, &self.load, now_secs))
-                        .sum::<f64>()
-                        / pods.len() as f64,
-                )
-            };
-            let mut desired = current;
-            if let Some(u) = util {
-                let ratio = u / target_util as f64;
-                if (ratio - 1.0).abs() > 0.1 {
-                    desired = (pods.len() as f64 * ratio).ceil() as i64;
-                }
-            }
+            let (pods, unready): (Vec<Value>, Vec<Value>) =
+                pods.into_iter().partition(pod_is_ready);
+            let utils: Vec<f64> = pods
+                .iter()
+                .map(|p| metrics::pod_cpu_percent(p, &self.load, now_secs))
+                .collect();
+            let util = (!utils.is_empty()).then(|| utils.iter().sum::<f64>() / utils.len() as f64);
+            let desired = hpa_desired_replicas(current, &utils, unready.len(), target_util);
             let limited = desired.clamp(min, max);
             let key = (ns.clone(), tname.clone());
             let recently = self

@@ -1,0 +1,5 @@
+//! Subcommands of the `helmdeck` command line other than the console itself.
+
+pub mod console;
+pub mod scale;
+pub mod status;

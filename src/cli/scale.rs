@@ -1,0 +1,288 @@
+//! `helmdeck scale | autoscale | cordon | uncordon | drain`: the console's writes from the
+//! command line, with live progress lines. The work is in [`crate::core::cluster::actions`].
+
+use crate::core::cluster::WorkloadKind;
+use crate::core::cluster::actions::{self, DrainOptions, DrainProgress, Progress};
+use anyhow::bail;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Which cluster to talk to.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ClusterArgs {
+    /// The kubeconfig file (default: $KUBECONFIG or ~/.kube/config).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context (default: the current one).
+    #[arg(long)]
+    pub context: Option<String>,
+}
+
+impl ClusterArgs {
+    async fn client(&self) -> anyhow::Result<kube::Client> {
+        let (client, _context) = crate::core::cluster::watch::client_for(
+            self.kubeconfig.as_deref(),
+            self.context.as_deref(),
+        )
+        .await?;
+        Ok(client)
+    }
+}
+
+/// `helmdeck scale KIND/NAME REPLICAS`.
+#[derive(clap::Args, Debug)]
+pub struct ScaleArgs {
+    /// The workload: deploy/NAME or sts/NAME.
+    pub workload: String,
+    /// The number of replicas wanted.
+    pub replicas: i32,
+    /// The namespace (default: the context's).
+    #[arg(short, long)]
+    pub namespace: Option<String>,
+    /// Confirm scaling to 0.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// How long to follow the rollout, e.g. 90s, 5m.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub timeout: Duration,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// `helmdeck autoscale KIND/NAME --min --max --cpu-percent`.
+#[derive(clap::Args, Debug)]
+pub struct AutoscaleArgs {
+    /// The workload: deploy/NAME or sts/NAME.
+    pub workload: String,
+    /// The fewest replicas.
+    #[arg(long, default_value_t = 1)]
+    pub min: i32,
+    /// The most replicas.
+    #[arg(long)]
+    pub max: i32,
+    /// The average CPU utilisation (percent of requests) to aim at.
+    #[arg(long, default_value_t = 80)]
+    pub cpu_percent: i32,
+    /// The namespace (default: the context's).
+    #[arg(short, long)]
+    pub namespace: Option<String>,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// `helmdeck cordon|uncordon NODE`.
+#[derive(clap::Args, Debug)]
+pub struct NodeArgs {
+    pub node: String,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// `helmdeck drain NODE`.
+#[derive(clap::Args, Debug)]
+pub struct DrainArgs {
+    pub node: String,
+    /// Leave DaemonSet pods on the node instead of refusing to drain.
+    #[arg(long)]
+    pub ignore_daemonsets: bool,
+    /// Evict pods with emptyDir volumes (their data is lost).
+    #[arg(long)]
+    pub delete_emptydir_data: bool,
+    /// How long the whole drain may take, e.g. 90s, 5m.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Seconds each pod gets to terminate (default: the pod's own grace period).
+    #[arg(long)]
+    pub grace_period: Option<i64>,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// `90`, `90s`, `5m`, `1h`, `1m30s`, `500ms`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if let Ok(n) = s.parse::<u64>() {
+        return Ok(Duration::from_secs(n));
+    }
+    let bad = || format!("{s:?} is not a duration (e.g. 90s, 5m, 1h30m)");
+    let mut total = Duration::ZERO;
+    let mut rest = s;
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+        if digits == 0 {
+            return Err(bad());
+        }
+        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit = match &rest[..unit_len] {
+            "ms" => Duration::from_millis(n),
+            "s" => Duration::from_secs(n),
+            "m" => Duration::from_secs(n * 60),
+            "h" => Duration::from_secs(n * 3600),
+            _ => return Err(bad()),
+        };
+        total += unit;
+        rest = &rest[unit_len..];
+    }
+    Ok(total)
+}
+
+fn noun(kind: WorkloadKind) -> String {
+    kind.name().to_lowercase()
+}
+
+/// Scales a workload (refusing one under an HPA, and 0 without --yes) and prints its
+/// progress until it converges or the timeout passes.
+pub async fn scale(args: ScaleArgs) -> anyhow::Result<()> {
+    let (kind, name) = actions::parse_workload_ref(&args.workload)?;
+    let client = args.cluster.client().await?;
+    let ns = args
+        .namespace
+        .clone()
+        .unwrap_or_else(|| client.default_namespace().to_string());
+    let plan = actions::scale_plan(&client, kind, &ns, &name).await?;
+    plan.check(args.replicas, args.yes)?;
+    let out = actions::scale(&client, kind, &ns, &name, args.replicas).await?;
+    if out.changed() {
+        println!(
+            "{} {ns}/{name} scaled from {} to {}",
+            noun(kind),
+            out.previous,
+            out.replicas
+        );
+    } else {
+        println!(
+            "{} {ns}/{name} already has {} replicas",
+            noun(kind),
+            out.replicas
+        );
+    }
+    let (tx, mut rx) = mpsc::channel::<Progress>(64);
+    let print = async {
+        while let Some(p) = rx.recv().await {
+            println!("  {p}");
+        }
+    };
+    let (done, ()) = tokio::join!(
+        actions::watch_rollout(&client, kind, &ns, &name, tx, args.timeout),
+        print
+    );
+    let p = done?;
+    println!(
+        "{} {ns}/{name} converged: {}/{} ready",
+        noun(kind),
+        p.ready,
+        p.desired
+    );
+    Ok(())
+}
+
+/// Creates an HPA for a workload.
+pub async fn autoscale(args: AutoscaleArgs) -> anyhow::Result<()> {
+    let (kind, name) = actions::parse_workload_ref(&args.workload)?;
+    let client = args.cluster.client().await?;
+    let ns = args
+        .namespace
+        .clone()
+        .unwrap_or_else(|| client.default_namespace().to_string());
+    let h = actions::autoscale(
+        &client,
+        kind,
+        &ns,
+        &name,
+        args.min,
+        args.max,
+        args.cpu_percent,
+    )
+    .await?;
+    println!(
+        "horizontalpodautoscaler {ns}/{} created for {} {name} (min {}, max {}, cpu {}%)",
+        h.name,
+        noun(kind),
+        h.min,
+        h.max,
+        args.cpu_percent
+    );
+    Ok(())
+}
+
+/// Marks a node unschedulable.
+pub async fn cordon(args: NodeArgs) -> anyhow::Result<()> {
+    let client = args.cluster.client().await?;
+    if actions::cordon(&client, &args.node).await? {
+        println!("node {} cordoned", args.node);
+    } else {
+        println!("node {} already cordoned", args.node);
+    }
+    Ok(())
+}
+
+/// Marks a node schedulable again.
+pub async fn uncordon(args: NodeArgs) -> anyhow::Result<()> {
+    let client = args.cluster.client().await?;
+    if actions::uncordon(&client, &args.node).await? {
+        println!("node {} uncordoned", args.node);
+    } else {
+        println!("node {} already schedulable", args.node);
+    }
+    Ok(())
+}
+
+/// Drains a node, printing each step.
+pub async fn drain(args: DrainArgs) -> anyhow::Result<()> {
+    let client = args.cluster.client().await?;
+    let opts = DrainOptions {
+        ignore_daemonsets: args.ignore_daemonsets,
+        delete_emptydir_data: args.delete_emptydir_data,
+        timeout: args.timeout,
+        grace_period: args.grace_period,
+    };
+    let (tx, mut rx) = mpsc::channel::<DrainProgress>(256);
+    let print = async {
+        while let Some(p) = rx.recv().await {
+            println!("{p}");
+        }
+    };
+    let (done, ()) = tokio::join!(actions::drain(&client, &args.node, opts, tx), print);
+    let report = done?;
+    println!(
+        "node {} drained: {} pod(s) evicted, {} DaemonSet pod(s) left",
+        report.node,
+        report.evicted.len(),
+        report.skipped_daemonset.len()
+    );
+    if !report.failures.is_empty() {
+        let list: Vec<String> = report.failures.iter().map(|f| f.to_string()).collect();
+        bail!(
+            "{} eviction(s) failed: {}",
+            report.failures.len(),
+            list.join("; ")
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("5x").is_err());
+        assert!(parse_duration("m5").is_err());
+    }
+}

@@ -1,0 +1,10 @@
+//! The cluster as the console sees it: watches (kube-rs watchers, never re-listing loops)
+//! turned into compact rows, owned by one task, and rolled up into health and problems.
+
+pub mod actions;
+pub mod convert;
+pub mod model;
+pub mod rollup;
+pub mod watch;
+
+pub use model::*;

@@ -1,0 +1,396 @@
+//! What the console knows of a cluster: compact rows built from watched objects (never the
+//! objects themselves, so 50,000 pods stay small), and the state of each watch.
+
+use crate::core::health::{Health, PodStatus};
+use crate::core::release::ReleaseStatus;
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// (namespace, name); namespace is empty for cluster-scoped objects.
+pub type Key = (String, String);
+
+/// The owner that controls an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnerRef {
+    pub kind: String,
+    pub name: String,
+}
+
+/// One pod, as the Pods view and the roll-up need it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PodRow {
+    pub namespace: String,
+    pub name: String,
+    pub status: PodStatus,
+    pub node: String,
+    pub ip: String,
+    pub created: Option<jiff::Timestamp>,
+    pub owner: Option<OwnerRef>,
+    /// The workload (Deployment, StatefulSet, DaemonSet) behind the owner, when known from names.
+    pub workload: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub containers: Vec<String>,
+    pub deleting: bool,
+}
+
+/// One node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeRow {
+    pub name: String,
+    /// Ready condition: Some(true) Ready, Some(false) NotReady, None Unknown.
+    pub ready: Option<bool>,
+    pub unschedulable: bool,
+    pub memory_pressure: bool,
+    pub disk_pressure: bool,
+    pub pid_pressure: bool,
+    pub roles: Vec<String>,
+    pub version: String,
+    pub internal_ip: String,
+    pub created: Option<jiff::Timestamp>,
+    /// Allocatable CPU in millicores and memory in bytes.
+    pub cpu_millis: u64,
+    pub memory_bytes: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub enum WorkloadKind {
+    Deployment,
+    StatefulSet,
+    DaemonSet,
+}
+
+impl WorkloadKind {
+    pub fn short(self) -> &'static str {
+        match self {
+            WorkloadKind::Deployment => "deploy",
+            WorkloadKind::StatefulSet => "sts",
+            WorkloadKind::DaemonSet => "ds",
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            WorkloadKind::Deployment => "Deployment",
+            WorkloadKind::StatefulSet => "StatefulSet",
+            WorkloadKind::DaemonSet => "DaemonSet",
+        }
+    }
+}
+
+/// A Deployment, StatefulSet or DaemonSet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkloadRow {
+    pub kind: WorkloadKind,
+    pub namespace: String,
+    pub name: String,
+    pub desired: i32,
+    pub ready: i32,
+    pub updated: i32,
+    pub available: i32,
+    pub health: Health,
+    pub images: Vec<String>,
+    /// spec.selector.matchLabels.
+    pub selector: BTreeMap<String, String>,
+    pub created: Option<jiff::Timestamp>,
+    /// The Helm release that manages it (meta.helm.sh/release-name).
+    pub release: Option<String>,
+}
+
+/// A HorizontalPodAutoscaler.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HpaRow {
+    pub namespace: String,
+    pub name: String,
+    pub target_kind: String,
+    pub target_name: String,
+    pub min: i32,
+    pub max: i32,
+    pub current: i32,
+    pub desired: i32,
+    pub cpu_target: Option<i32>,
+    pub cpu_current: Option<i32>,
+    pub health: Health,
+}
+
+/// A core/v1 Event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRow {
+    pub namespace: String,
+    pub name: String,
+    pub warning: bool,
+    pub reason: String,
+    pub message: String,
+    pub object_kind: String,
+    pub object_name: String,
+    pub count: i32,
+    pub last_seen: Option<jiff::Timestamp>,
+    pub source: String,
+}
+
+/// The newest revision of a Helm release, from its release Secrets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReleaseRow {
+    pub namespace: String,
+    pub name: String,
+    pub chart: String,
+    pub chart_version: String,
+    pub app_version: String,
+    pub revision: i64,
+    pub status: ReleaseStatus,
+    pub updated: Option<jiff::Timestamp>,
+    pub description: String,
+}
+
+/// One decoded release Secret (a revision), kept small: no manifest, no values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReleaseRevision {
+    pub secret: String,
+    pub namespace: String,
+    pub release: String,
+    pub revision: i64,
+    pub chart: String,
+    pub chart_version: String,
+    pub app_version: String,
+    pub status: ReleaseStatus,
+    pub updated: Option<jiff::Timestamp>,
+    pub description: String,
+    /// Set when the Secret could not be decoded.
+    pub error: Option<String>,
+}
+
+/// CPU (millicores) and memory (bytes) in use, from metrics.k8s.io.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Usage {
+    pub cpu_millis: u64,
+    pub memory_bytes: u64,
+}
+
+/// The resources the console watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Resource {
+    Nodes,
+    Pods,
+    Deployments,
+    StatefulSets,
+    DaemonSets,
+    Hpas,
+    Events,
+    Releases,
+    Metrics,
+}
+
+impl Resource {
+    pub const ALL: [Resource; 9] = [
+        Resource::Nodes,
+        Resource::Pods,
+        Resource::Deployments,
+        Resource::StatefulSets,
+        Resource::DaemonSets,
+        Resource::Hpas,
+        Resource::Events,
+        Resource::Releases,
+        Resource::Metrics,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            Resource::Nodes => "nodes",
+            Resource::Pods => "pods",
+            Resource::Deployments => "deployments",
+            Resource::StatefulSets => "statefulsets",
+            Resource::DaemonSets => "daemonsets",
+            Resource::Hpas => "horizontalpodautoscalers",
+            Resource::Events => "events",
+            Resource::Releases => "helm releases",
+            Resource::Metrics => "metrics",
+        }
+    }
+}
+
+/// How a watch is doing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SourceStatus {
+    /// The first full list has arrived.
+    pub synced: bool,
+    /// The last error, while it lasts (cleared by the next good update).
+    pub error: Option<String>,
+    /// When data last arrived.
+    pub updated: Option<Instant>,
+}
+
+/// A change to one kind of row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change<T> {
+    /// Added or modified.
+    Upsert(T),
+    Delete(Key),
+    /// A full (re)list: replaces every row of the kind.
+    Reset(Vec<T>),
+}
+
+/// What the watch layer sends to the state's owner.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClusterUpdate {
+    Nodes(Vec<Change<NodeRow>>),
+    Pods(Vec<Change<PodRow>>),
+    Workloads(WorkloadKind, Vec<Change<WorkloadRow>>),
+    Hpas(Vec<Change<HpaRow>>),
+    Events(Vec<Change<EventRow>>),
+    Releases(Vec<Change<ReleaseRevision>>),
+    /// Usage of pods (namespace, name) and nodes (name), replacing the previous sample.
+    Metrics {
+        pods: BTreeMap<Key, Usage>,
+        nodes: BTreeMap<String, Usage>,
+    },
+    /// A watch failed; it retries with back-off.
+    Error(Resource, String),
+}
+
+/// Everything known of the cluster. Owned by one task (the UI loop, or `helmdeck status`).
+#[derive(Debug, Default, Clone)]
+pub struct ClusterState {
+    pub nodes: BTreeMap<String, NodeRow>,
+    pub pods: BTreeMap<Key, PodRow>,
+    pub workloads: BTreeMap<(WorkloadKind, String, String), WorkloadRow>,
+    pub hpas: BTreeMap<Key, HpaRow>,
+    pub events: BTreeMap<Key, EventRow>,
+    /// Release revisions by Secret (namespace, secret name).
+    pub revisions: BTreeMap<Key, ReleaseRevision>,
+    pub pod_usage: BTreeMap<Key, Usage>,
+    pub node_usage: BTreeMap<String, Usage>,
+    pub sources: BTreeMap<Resource, SourceStatus>,
+    /// Bumped on every change, so views know when to rebuild their rows.
+    pub generation: u64,
+}
+
+fn apply<K: Ord + Clone, T: Clone>(
+    map: &mut BTreeMap<K, T>,
+    changes: Vec<Change<T>>,
+    key_of: impl Fn(&T) -> K,
+    key_from: impl Fn(Key) -> K,
+) {
+    for c in changes {
+        match c {
+            Change::Upsert(row) => {
+                map.insert(key_of(&row), row);
+            }
+            Change::Delete(k) => {
+                map.remove(&key_from(k));
+            }
+            Change::Reset(rows) => {
+                map.clear();
+                for row in rows {
+                    map.insert(key_of(&row), row);
+                }
+            }
+        }
+    }
+}
+
+impl ClusterState {
+    /// Takes in one update from the watch layer.
+    pub fn apply(&mut self, update: ClusterUpdate) {
+        self.generation += 1;
+        let now = Some(Instant::now());
+        let resource = match update {
+            ClusterUpdate::Nodes(c) => {
+                apply(&mut self.nodes, c, |r| r.name.clone(), |k| k.1);
+                Resource::Nodes
+            }
+            ClusterUpdate::Pods(c) => {
+                apply(&mut self.pods, c, |r| (r.namespace.clone(), r.name.clone()), |k| k);
+                Resource::Pods
+            }
+            ClusterUpdate::Workloads(kind, c) => {
+                // Workloads of one kind only: keep the others.
+                let mut mine: BTreeMap<(WorkloadKind, String, String), WorkloadRow> = self
+                    .workloads
+                    .iter()
+                    .filter(|(k, _)| k.0 == kind)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                let has_reset = c.iter().any(|c| matches!(c, Change::Reset(_)));
+                apply(
+                    &mut mine,
+                    c,
+                    |r| (r.kind, r.namespace.clone(), r.name.clone()),
+                    |k| (kind, k.0, k.1),
+                );
+                if has_reset {
+                    self.workloads.retain(|k, _| k.0 != kind);
+                }
+                self.workloads.retain(|k, _| k.0 != kind || mine.contains_key(k));
+                self.workloads.extend(mine);
+                match kind {
+                    WorkloadKind::Deployment => Resource::Deployments,
+                    WorkloadKind::StatefulSet => Resource::StatefulSets,
+                    WorkloadKind::DaemonSet => Resource::DaemonSets,
+                }
+            }
+            ClusterUpdate::Hpas(c) => {
+                apply(&mut self.hpas, c, |r| (r.namespace.clone(), r.name.clone()), |k| k);
+                Resource::Hpas
+            }
+            ClusterUpdate::Events(c) => {
+                apply(&mut self.events, c, |r| (r.namespace.clone(), r.name.clone()), |k| k);
+                Resource::Events
+            }
+            ClusterUpdate::Releases(c) => {
+                apply(&mut self.revisions, c, |r| (r.namespace.clone(), r.secret.clone()), |k| k);
+                Resource::Releases
+            }
+            ClusterUpdate::Metrics { pods, nodes } => {
+                self.pod_usage = pods;
+                self.node_usage = nodes;
+                Resource::Metrics
+            }
+            ClusterUpdate::Error(r, message) => {
+                let s = self.sources.entry(r).or_default();
+                s.error = Some(message);
+                return;
+            }
+        };
+        let s = self.sources.entry(resource).or_default();
+        s.synced = true;
+        s.error = None;
+        s.updated = now;
+    }
+
+    /// Every Helm release with its newest revision (by decoded revision number).
+    pub fn releases(&self) -> Vec<ReleaseRow> {
+        let mut latest: BTreeMap<Key, &ReleaseRevision> = BTreeMap::new();
+        for r in self.revisions.values().filter(|r| r.error.is_none()) {
+            let k = (r.namespace.clone(), r.release.clone());
+            if latest.get(&k).is_none_or(|cur| cur.revision < r.revision) {
+                latest.insert(k, r);
+            }
+        }
+        latest
+            .into_values()
+            .map(|r| ReleaseRow {
+                namespace: r.namespace.clone(),
+                name: r.release.clone(),
+                chart: r.chart.clone(),
+                chart_version: r.chart_version.clone(),
+                app_version: r.app_version.clone(),
+                revision: r.revision,
+                status: r.status,
+                updated: r.updated,
+                description: r.description.clone(),
+            })
+            .collect()
+    }
+
+    /// The HPA that scales a workload, if any.
+    pub fn hpa_for(&self, kind: WorkloadKind, namespace: &str, name: &str) -> Option<&HpaRow> {
+        self.hpas.values().find(|h| {
+            h.namespace == namespace && h.target_name == name && h.target_kind == kind.name()
+        })
+    }
+
+    /// Whether every watched resource (metrics aside) has had its first full list.
+    pub fn synced(&self) -> bool {
+        Resource::ALL
+            .iter()
+            .filter(|r| **r != Resource::Metrics)
+            .all(|r| self.sources.get(r).is_some_and(|s| s.synced))
+    }
+}

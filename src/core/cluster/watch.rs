@@ -1,0 +1,794 @@
+//! The watch layer: one kube-runtime watcher per resource, turned into batched
+//! [`ClusterUpdate`]s on a bounded channel. Objects are converted to rows as they arrive
+//! and never kept; the owner of [`super::ClusterState`] applies the updates.
+//!
+//! Batching: changes of one kind are sent together at most every [`BATCH_INTERVAL`] or
+//! every [`BATCH_MAX`] changes, and a full (re)list goes out as a single
+//! [`Change::Reset`], so a 50,000-pod initial list is one message, not 50,000.
+
+use super::convert::key_of;
+use super::model::{
+    Change, ClusterUpdate, EventRow, HpaRow, Key, NodeRow, PodRow, ReleaseRevision, Resource,
+    Usage, WorkloadKind, WorkloadRow,
+};
+use anyhow::Context as _;
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{Event, Node, Pod, Secret};
+use kube::api::{Api, ApiResource, DynamicObject, ListParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, watcher};
+use kube::{Client, Resource as KubeResource, ResourceExt};
+use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
+use std::error::Error as _;
+use std::fmt::Debug;
+use std::path::Path;
+use std::time::Duration;
+use tokio::sync::mpsc::Sender;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// Longest time a change waits before it is sent.
+pub const BATCH_INTERVAL: Duration = Duration::from_millis(50);
+/// Most changes in one update (a [`Change::Reset`] counts as one).
+pub const BATCH_MAX: usize = 1_000;
+/// Page size of the watchers' initial lists.
+pub const PAGE_SIZE: u32 = 500;
+/// Release Secrets carry whole charts and manifests (up to 1 MiB each): list them in
+/// smaller pages so one page cannot take hundreds of megabytes.
+pub const SECRET_PAGE_SIZE: u32 = 50;
+/// How often metrics.k8s.io is polled.
+pub const METRICS_INTERVAL: Duration = Duration::from_secs(10);
+/// How often metrics.k8s.io is polled while it is absent.
+pub const METRICS_ABSENT_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The message sent (once) when the metrics API is not served.
+pub const METRICS_ABSENT: &str = "metrics.k8s.io not available";
+
+/// The running watch tasks; dropping it stops them.
+#[derive(Debug)]
+pub struct WatchHandle {
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl WatchHandle {
+    /// Stops every watch now (also done on drop).
+    pub fn abort(&self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl Drop for WatchHandle {
+    fn drop(&mut self) {
+        self.abort();
+    }
+}
+
+/// How one resource's objects become updates.
+struct Feed<K, T> {
+    resource: Resource,
+    convert: fn(&K) -> T,
+    wrap: fn(Vec<Change<T>>) -> ClusterUpdate,
+    /// Convert on the blocking pool (release Secrets: gunzip and JSON of whole releases).
+    blocking: bool,
+}
+
+/// Starts a watcher per resource and the metrics poller. `namespace: Some(ns)` limits
+/// pods, workloads, HPAs, events and release Secrets to `ns` (nodes stay cluster-wide).
+/// Must be called within a tokio runtime.
+pub fn spawn_watches(
+    client: Client,
+    namespace: Option<String>,
+    tx: Sender<ClusterUpdate>,
+) -> WatchHandle {
+    let ns = namespace.as_deref();
+    let cfg = watcher::Config::default().page_size(PAGE_SIZE);
+    let tasks = vec![
+        spawn_feed(
+            Api::<Node>::all(client.clone()),
+            cfg.clone(),
+            Feed {
+                resource: Resource::Nodes,
+                convert: NodeRow::from_node,
+                wrap: ClusterUpdate::Nodes,
+                blocking: false,
+            },
+            tx.clone(),
+        ),
+        spawn_feed(
+            scoped::<Pod>(&client, ns),
+            cfg.clone(),
+            Feed {
+                resource: Resource::Pods,
+                convert: PodRow::from_pod,
+                wrap: ClusterUpdate::Pods,
+                blocking: false,
+            },
+            tx.clone(),
+        ),
+        spawn_feed(
+            scoped::<Deployment>(&client, ns),
+            cfg.clone(),
+            Feed {
+                resource: Resource::Deployments,
+                convert: WorkloadRow::from_deployment,
+                wrap: |c| ClusterUpdate::Workloads(WorkloadKind::Deployment, c),
+                blocking: false,
+            },
+            tx.clone(),
+        ),
+        spawn_feed(
+            scoped::<StatefulSet>(&client, ns),
+            cfg.clone(),
+            Feed {
+                resource: Resource::StatefulSets,
+                convert: WorkloadRow::from_statefulset,
+                wrap: |c| ClusterUpdate::Workloads(WorkloadKind::StatefulSet, c),
+                blocking: false,
+            },
+            tx.clone(),
+        ),
+        spawn_feed(
+            scoped::<DaemonSet>(&client, ns),
+            cfg.clone(),
+            Feed {
+                resource: Resource::DaemonSets,
+                convert: WorkloadRow::from_daemonset,
+                wrap: |c| ClusterUpdate::Workloads(WorkloadKind::DaemonSet, c),
+                blocking: false,
+            },
+            tx.clone(),
+        ),
+        spawn_feed(
+            scoped::<HorizontalPodAutoscaler>(&client, ns),
+            cfg.clone(),
+            Feed {
+                resource: Resource::Hpas,
+                convert: HpaRow::from_hpa,
+                wrap: ClusterUpdate::Hpas,
+                blocking: false,
+            },
+            tx.clone(),
+        ),
+        spawn_feed(
+            scoped::<Event>(&client, ns),
+            cfg.clone(),
+            Feed {
+                resource: Resource::Events,
+                convert: EventRow::from_event,
+                wrap: ClusterUpdate::Events,
+                blocking: false,
+            },
+            tx.clone(),
+        ),
+        spawn_feed(
+            scoped::<Secret>(&client, ns),
+            watcher::Config::default()
+                .page_size(SECRET_PAGE_SIZE)
+                .labels("owner=helm"),
+            Feed {
+                resource: Resource::Releases,
+                convert: ReleaseRevision::from_secret,
+                wrap: ClusterUpdate::Releases,
+                blocking: true,
+            },
+            tx.clone(),
+        ),
+        tokio::spawn(poll_metrics(client, namespace, tx)),
+    ];
+    WatchHandle { tasks }
+}
+
+fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: KubeResource<Scope = k8s_openapi::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+fn spawn_feed<K, T>(
+    api: Api<K>,
+    cfg: watcher::Config,
+    feed: Feed<K, T>,
+    tx: Sender<ClusterUpdate>,
+) -> JoinHandle<()>
+where
+    K: KubeResource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K::DynamicType: Default,
+    T: Send + 'static,
+{
+    tokio::spawn(run_feed(api, cfg, feed, tx))
+}
+
+/// Drops what the console never reads, as soon as an object arrives.
+fn slim<K: KubeResource>(obj: &mut K) {
+    obj.managed_fields_mut().clear();
+    obj.annotations_mut()
+        .remove("kubectl.kubernetes.io/last-applied-configuration");
+}
+
+/// Changes waiting to be sent.
+struct Batch<T> {
+    changes: Vec<Change<T>>,
+    /// When the oldest waiting change must go out.
+    due: Option<Instant>,
+}
+
+impl<T> Batch<T> {
+    fn push(&mut self, change: Change<T>) {
+        self.changes.push(change);
+        self.due
+            .get_or_insert_with(|| Instant::now() + BATCH_INTERVAL);
+    }
+
+    fn take(&mut self) -> Vec<Change<T>> {
+        self.due = None;
+        std::mem::take(&mut self.changes)
+    }
+}
+
+async fn run_feed<K, T>(
+    api: Api<K>,
+    cfg: watcher::Config,
+    feed: Feed<K, T>,
+    tx: Sender<ClusterUpdate>,
+) where
+    K: KubeResource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K::DynamicType: Default,
+    T: Send + 'static,
+{
+    let stream = watcher(api, cfg).default_backoff().modify(slim::<K>);
+    pump(stream, feed, tx).await;
+}
+
+/// Turns a watcher's events into batched updates until the stream ends or the receiver
+/// goes away.
+async fn pump<S, K, T>(stream: S, feed: Feed<K, T>, tx: Sender<ClusterUpdate>)
+where
+    S: futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send,
+    K: KubeResource + Send + 'static,
+    T: Send + 'static,
+{
+    let mut stream = std::pin::pin!(stream);
+    let mut batch = Batch {
+        changes: Vec::new(),
+        due: None,
+    };
+    // Rows of a (re)list in progress.
+    let mut listing: Option<Vec<T>> = None;
+    // An error was sent: the next good event clears it at once.
+    let mut failing = false;
+    // The first list has been sent.
+    let mut listed = false;
+    loop {
+        let far = Instant::now() + Duration::from_secs(3600);
+        let next = tokio::select! {
+            ev = stream.next() => ev,
+            _ = tokio::time::sleep_until(batch.due.unwrap_or(far)), if batch.due.is_some() => {
+                if tx.send((feed.wrap)(batch.take())).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+        };
+        match next {
+            None => {
+                if !batch.changes.is_empty() {
+                    let _ = tx.send((feed.wrap)(batch.take())).await;
+                }
+                return;
+            }
+            Some(Err(e)) => {
+                if let Some(message) = describe_watch_error(&e) {
+                    tracing::warn!(resource = feed.resource.name(), "watch failed: {message}");
+                    failing = true;
+                    if tx
+                        .send(ClusterUpdate::Error(feed.resource, message))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                continue;
+            }
+            Some(Ok(event)) => {
+                // Data flows again: an empty update clears the error (once listed, so
+                // that it cannot mark the resource synced before its first list).
+                let mut flush_now = std::mem::take(&mut failing) && listed;
+                match event {
+                    watcher::Event::Init => listing = Some(Vec::new()),
+                    watcher::Event::InitApply(obj) => {
+                        let row = convert(&feed, obj).await;
+                        listing.get_or_insert_with(Vec::new).extend(row);
+                    }
+                    watcher::Event::InitDone => {
+                        batch.push(Change::Reset(listing.take().unwrap_or_default()));
+                        listed = true;
+                        flush_now = true;
+                    }
+                    watcher::Event::Apply(obj) => {
+                        if let Some(row) = convert(&feed, obj).await {
+                            batch.push(Change::Upsert(row));
+                        }
+                    }
+                    watcher::Event::Delete(obj) => {
+                        batch.push(Change::Delete(key_of(obj.meta())));
+                    }
+                }
+                if (flush_now || batch.changes.len() >= BATCH_MAX)
+                    && tx.send((feed.wrap)(batch.take())).await.is_err()
+                {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+async fn convert<K, T>(feed: &Feed<K, T>, obj: K) -> Option<T>
+where
+    K: Send + 'static,
+    T: Send + 'static,
+{
+    let f = feed.convert;
+    if feed.blocking {
+        tokio::task::spawn_blocking(move || f(&obj)).await.ok()
+    } else {
+        Some(f(&obj))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Metrics
+// ---------------------------------------------------------------------------
+
+fn metrics_resource(kind: &str, plural: &str) -> ApiResource {
+    ApiResource {
+        group: "metrics.k8s.io".into(),
+        version: "v1beta1".into(),
+        api_version: "metrics.k8s.io/v1beta1".into(),
+        kind: kind.into(),
+        plural: plural.into(),
+    }
+}
+
+fn as_value(obj: &DynamicObject) -> serde_json::Value {
+    serde_json::to_value(obj).unwrap_or_default()
+}
+
+/// Polls metrics.k8s.io (it cannot be watched): pods (in `namespace`, or all) and nodes.
+async fn poll_metrics(client: Client, namespace: Option<String>, tx: Sender<ClusterUpdate>) {
+    let pods_ar = metrics_resource("PodMetrics", "pods");
+    let nodes_ar = metrics_resource("NodeMetrics", "nodes");
+    let pods_api: Api<DynamicObject> = match &namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &pods_ar),
+        None => Api::all_with(client.clone(), &pods_ar),
+    };
+    let nodes_api: Api<DynamicObject> = Api::all_with(client, &nodes_ar);
+    let lp = ListParams::default();
+    let mut absent_reported = false;
+    loop {
+        let (pods, nodes) = tokio::join!(pods_api.list(&lp), nodes_api.list(&lp));
+        let update = match pods {
+            Ok(list) => {
+                absent_reported = false;
+                let pods: BTreeMap<Key, Usage> = list
+                    .items
+                    .iter()
+                    .filter_map(|o| super::convert::pod_metrics_usage(&as_value(o)))
+                    .collect();
+                // Node metrics may be forbidden to a namespaced user: pods alone still help.
+                let nodes: BTreeMap<String, Usage> = nodes
+                    .map(|l| {
+                        l.items
+                            .iter()
+                            .filter_map(|o| super::convert::node_metrics_usage(&as_value(o)))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                Some(ClusterUpdate::Metrics { pods, nodes })
+            }
+            Err(e) if api_code(&e) == Some(404) => {
+                if absent_reported {
+                    None
+                } else {
+                    absent_reported = true;
+                    Some(ClusterUpdate::Error(
+                        Resource::Metrics,
+                        METRICS_ABSENT.into(),
+                    ))
+                }
+            }
+            Err(e) => Some(ClusterUpdate::Error(
+                Resource::Metrics,
+                describe_kube_error(&e),
+            )),
+        };
+        if let Some(u) = update
+            && tx.send(u).await.is_err()
+        {
+            return;
+        }
+        let wait = if absent_reported {
+            METRICS_ABSENT_INTERVAL
+        } else {
+            METRICS_INTERVAL
+        };
+        tokio::time::sleep(wait).await;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------
+
+fn api_code(e: &kube::Error) -> Option<u16> {
+    match e {
+        kube::Error::Api(s) => Some(s.code),
+        _ => None,
+    }
+}
+
+fn describe_status(s: &kube::core::Status) -> String {
+    let what = match s.code {
+        401 => "unauthorized".to_string(),
+        403 => "forbidden".to_string(),
+        404 => "not found".to_string(),
+        c if c >= 500 => format!("server error {c}"),
+        0 => "error".to_string(),
+        c if s.reason.is_empty() => format!("error {c}"),
+        c => format!("{} ({c})", s.reason),
+    };
+    if s.message.is_empty() {
+        what
+    } else {
+        format!("{what}: {}", s.message)
+    }
+}
+
+/// A kube client error as one human line: the API's status, or the causes of a
+/// transport error ("cannot reach the API server: … Connection refused").
+pub fn describe_kube_error(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => describe_status(s),
+        kube::Error::HyperError(_) | kube::Error::Service(_) => match e.source() {
+            // The wrapper's own text only repeats its source's.
+            Some(cause) => format!("cannot reach the API server: {}", error_chain(cause)),
+            None => format!("cannot reach the API server: {e}"),
+        },
+        _ => error_chain(e),
+    }
+}
+
+/// `e` and its sources joined by ": ", skipping repeated text.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        let text = err.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            // A wrapper often repeats its source ("HyperError: …"): keep the longer one.
+            parts.retain(|p| !text.contains(p.as_str()));
+            parts.push(text);
+        }
+        cur = err.source();
+    }
+    parts.join(": ")
+}
+
+/// A watcher error as one line, or None for routine ones (410 Gone: the watcher re-lists).
+fn describe_watch_error(e: &watcher::Error) -> Option<String> {
+    match e {
+        watcher::Error::InitialListFailed(e)
+        | watcher::Error::WatchStartFailed(e)
+        | watcher::Error::WatchFailed(e) => Some(describe_kube_error(e)),
+        watcher::Error::WatchError(s) if s.code == 410 => None,
+        watcher::Error::WatchError(s) => Some(describe_status(s)),
+        watcher::Error::NoResourceVersion => Some(e.to_string()),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Client
+// ---------------------------------------------------------------------------
+
+/// The kube Config for a kubeconfig file (or KUBECONFIG, or ~/.kube/config) and
+/// context (or the current one), with the context's name.
+pub async fn config_for(
+    kubeconfig: Option<&Path>,
+    context: Option<&str>,
+) -> anyhow::Result<(kube::Config, String)> {
+    let read = |path: &Path| {
+        if !path.exists() {
+            anyhow::bail!("kubeconfig {} does not exist", path.display());
+        }
+        Kubeconfig::read_from(path).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot read kubeconfig {}: {}",
+                path.display(),
+                error_chain(&e)
+            )
+        })
+    };
+    let kc = match kubeconfig {
+        Some(path) => read(path)?,
+        None => match Kubeconfig::from_env()
+            .map_err(|e| anyhow::anyhow!("cannot read KUBECONFIG: {}", error_chain(&e)))?
+        {
+            Some(kc) => kc,
+            None => {
+                let default =
+                    std::env::var_os("HOME").map(|h| Path::new(&h).join(".kube").join("config"));
+                match default.filter(|p| p.exists()) {
+                    Some(path) => read(&path)?,
+                    None if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() => {
+                        let config = kube::Config::incluster()
+                            .context("no kubeconfig, and the in-cluster configuration failed")?;
+                        return Ok((config, "in-cluster".into()));
+                    }
+                    None => anyhow::bail!(
+                        "no kubeconfig found: set KUBECONFIG, create ~/.kube/config, or pass --kubeconfig FILE"
+                    ),
+                }
+            }
+        },
+    };
+    let name = match context {
+        Some(c) => c.to_string(),
+        None => kc
+            .current_context
+            .clone()
+            .filter(|c| !c.is_empty())
+            .context("the kubeconfig has no current-context: pass --context NAME")?,
+    };
+    if !kc.contexts.iter().any(|c| c.name == name) {
+        let known: Vec<&str> = kc.contexts.iter().map(|c| c.name.as_str()).collect();
+        anyhow::bail!(
+            "context {name:?} is not in the kubeconfig (contexts: {})",
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        );
+    }
+    let options = KubeConfigOptions {
+        context: Some(name.clone()),
+        ..Default::default()
+    };
+    let config = kube::Config::from_custom_kubeconfig(kc, &options)
+        .await
+        .with_context(|| format!("cannot use context {name:?}"))?;
+    Ok((config, name))
+}
+
+/// A client for a kubeconfig file (or KUBECONFIG, or ~/.kube/config) and context (or
+/// the current one), with the context's name.
+pub async fn client_for(
+    kubeconfig: Option<&Path>,
+    context: Option<&str>,
+) -> anyhow::Result<(Client, String)> {
+    let (config, name) = config_for(kubeconfig, context).await?;
+    let client = Client::try_from(config)
+        .with_context(|| format!("cannot build a client for context {name:?}"))?;
+    Ok((client, name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_errors_read_well() {
+        let s = kube::core::Status::failure(
+            "pods is forbidden: User \"dev\" cannot list resource \"pods\"",
+            "Forbidden",
+        )
+        .with_code(403);
+        assert_eq!(
+            describe_status(&s),
+            "forbidden: pods is forbidden: User \"dev\" cannot list resource \"pods\""
+        );
+        let s = kube::core::Status::failure("etcdserver: request timed out", "InternalError")
+            .with_code(500);
+        assert_eq!(
+            describe_status(&s),
+            "server error 500: etcdserver: request timed out"
+        );
+        let gone = watcher::Error::WatchError(Box::new(
+            kube::core::Status::failure("too old resource version", "Expired").with_code(410),
+        ));
+        assert_eq!(describe_watch_error(&gone), None);
+    }
+
+    #[test]
+    fn error_chain_skips_repeats() {
+        #[derive(Debug)]
+        struct Outer(std::io::Error);
+        impl std::fmt::Display for Outer {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "client error: {}", self.0)
+            }
+        }
+        impl std::error::Error for Outer {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let e = Outer(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "Connection refused",
+        ));
+        assert_eq!(error_chain(&e), "client error: Connection refused");
+    }
+
+    fn pod(name: &str) -> Pod {
+        Pod {
+            metadata: kube::api::ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some("shop".into()),
+                managed_fields: Some(vec![Default::default()]),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    fn pods_feed() -> Feed<Pod, PodRow> {
+        Feed {
+            resource: Resource::Pods,
+            convert: PodRow::from_pod,
+            wrap: ClusterUpdate::Pods,
+            blocking: false,
+        }
+    }
+
+    async fn next(rx: &mut tokio::sync::mpsc::Receiver<ClusterUpdate>) -> Vec<Change<PodRow>> {
+        match tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
+            Ok(Some(ClusterUpdate::Pods(c))) => c,
+            other => panic!("expected a pods update, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn lists_are_one_reset_and_changes_are_batched() {
+        type Item = Result<watcher::Event<Pod>, watcher::Error>;
+        let mut events: Vec<Item> = vec![Ok(watcher::Event::Init)];
+        events.extend((0..2500).map(|i| Ok(watcher::Event::InitApply(pod(&format!("p{i}"))))));
+        events.push(Ok(watcher::Event::InitDone));
+        events.extend((0..2500).map(|i| Ok(watcher::Event::Apply(pod(&format!("q{i}"))))));
+        events.push(Ok(watcher::Event::Delete(pod("p0"))));
+        let stream = futures::stream::iter(events).chain(futures::stream::pending());
+        let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+        let task = tokio::spawn(pump(stream, pods_feed(), tx));
+
+        let first = next(&mut rx).await;
+        assert_eq!(first.len(), 1);
+        match &first[0] {
+            Change::Reset(rows) => {
+                assert_eq!(rows.len(), 2500);
+                assert_eq!(rows[0].name, "p0");
+            }
+            other => panic!("expected a reset, got {other:?}"),
+        }
+        assert_eq!(next(&mut rx).await.len(), BATCH_MAX);
+        assert_eq!(next(&mut rx).await.len(), BATCH_MAX);
+        // The rest goes out when the batch interval ends, although the stream is idle.
+        let started = Instant::now();
+        let last = next(&mut rx).await;
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert_eq!(last.len(), 501);
+        assert_eq!(
+            last.last(),
+            Some(&Change::Delete(("shop".to_string(), "p0".to_string())))
+        );
+        task.abort();
+    }
+
+    #[tokio::test]
+    async fn errors_are_reported_and_cleared() {
+        type Item = Result<watcher::Event<Pod>, watcher::Error>;
+        let events: Vec<Item> = vec![
+            Err(watcher::Error::InitialListFailed(kube::Error::Api(
+                Box::new(
+                    kube::core::Status::failure("pods is forbidden", "Forbidden").with_code(403),
+                ),
+            ))),
+            Ok(watcher::Event::Init),
+            Ok(watcher::Event::InitApply(pod("a"))),
+            Ok(watcher::Event::InitDone),
+            Err(watcher::Error::WatchError(Box::new(
+                kube::core::Status::failure("too old", "Expired").with_code(410),
+            ))),
+            Err(watcher::Error::WatchFailed(kube::Error::Api(Box::new(
+                kube::core::Status::failure("etcd timeout", "InternalError").with_code(500),
+            )))),
+            Ok(watcher::Event::Init),
+        ];
+        let stream = futures::stream::iter(events).chain(futures::stream::pending());
+        let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+        let task = tokio::spawn(pump(stream, pods_feed(), tx));
+        let mut got = Vec::new();
+        for _ in 0..4 {
+            got.push(
+                tokio::time::timeout(Duration::from_secs(5), rx.recv())
+                    .await
+                    .expect("an update")
+                    .expect("open"),
+            );
+        }
+        assert_eq!(
+            got[0],
+            ClusterUpdate::Error(Resource::Pods, "forbidden: pods is forbidden".into())
+        );
+        assert!(
+            matches!(&got[1], ClusterUpdate::Pods(c) if matches!(&c[..], [Change::Reset(r)] if r.len() == 1))
+        );
+        // 410 Gone is routine and not reported.
+        assert_eq!(
+            got[2],
+            ClusterUpdate::Error(Resource::Pods, "server error 500: etcd timeout".into())
+        );
+        // The next good event (a re-list starting) clears the error with an empty update.
+        assert_eq!(got[3], ClusterUpdate::Pods(vec![]));
+        task.abort();
+    }
+
+    #[test]
+    fn slim_drops_managed_fields() {
+        let mut p = pod("a");
+        p.metadata.annotations = Some(BTreeMap::from([
+            (
+                "kubectl.kubernetes.io/last-applied-configuration".to_string(),
+                "{}".to_string(),
+            ),
+            ("keep".to_string(), "me".to_string()),
+        ]));
+        slim(&mut p);
+        assert_eq!(p.metadata.managed_fields, Some(vec![]));
+        assert_eq!(
+            p.metadata.annotations,
+            Some(BTreeMap::from([("keep".to_string(), "me".to_string())]))
+        );
+    }
+
+    #[tokio::test]
+    async fn missing_kubeconfig_file_is_a_clear_error() {
+        let err = config_for(Some(Path::new("/nonexistent/helmdeck/kubeconfig")), None)
+            .await
+            .expect_err("no such file");
+        let text = format!("{err:#}");
+        assert!(
+            text.contains("kubeconfig /nonexistent/helmdeck/kubeconfig does not exist"),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_context_is_a_clear_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("config");
+        crate::sandbox::server::write_kubeconfig(&path, "http://127.0.0.1:1").expect("write");
+        let err = config_for(Some(&path), Some("prod"))
+            .await
+            .expect_err("unknown context");
+        let text = format!("{err:#}");
+        assert!(text.contains("\"prod\" is not in the kubeconfig"), "{text}");
+        assert!(text.contains("helmdeck-sandbox"), "{text}");
+        let (config, name) = config_for(Some(&path), None)
+            .await
+            .expect("current context");
+        assert_eq!(name, "helmdeck-sandbox");
+        assert_eq!(config.cluster_url.to_string(), "http://127.0.0.1:1/");
+    }
+}

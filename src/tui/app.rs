@@ -1,0 +1,855 @@
+//! The console's state and behaviour, with no I/O: keys and messages go in, effects (work
+//! for the runtime to do on background tasks) come out, and `draw` renders the current
+//! state. One owner of UI state; the watch layer and the tasks only send messages.
+
+use crate::core::cluster::{ClusterState, ClusterUpdate, Key, WorkloadKind};
+use crate::tui::keymap::{Action, KeyMap, Screen};
+use crate::tui::theme::Theme;
+use crate::tui::views::tables::{self, Filter, RowRef};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use std::collections::{HashMap, VecDeque};
+
+/// Work for the runtime: every one of these runs off the UI thread.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Ask what scaling a workload involves (HPA, current replicas).
+    PlanScale { kind: WorkloadKind, namespace: String, name: String },
+    Scale { kind: WorkloadKind, namespace: String, name: String, replicas: i32 },
+    SetHpaRange { namespace: String, name: String, min: i32, max: i32 },
+    Cordon(String),
+    Uncordon(String),
+    Drain(String),
+    /// Fetch a pod in full and start its log stream.
+    OpenPod { key: Key },
+    Logs { key: Key, container: Option<String>, previous: bool },
+    StopLogs,
+    SwitchContext(String),
+}
+
+/// What a scale dialog learned about its workload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScaleInfo {
+    pub current: i32,
+    /// (hpa name, min, max) when an HPA manages the workload.
+    pub hpa: Option<(String, i32, i32)>,
+}
+
+/// A pod's containers, as the detail screen shows them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainerInfo {
+    pub name: String,
+    pub image: String,
+    pub state: String,
+    pub ready: bool,
+    pub restarts: i32,
+    pub last_termination: Option<String>,
+}
+
+/// Results coming back from the runtime.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Msg {
+    Cluster(ClusterUpdate),
+    ScalePlanned(Result<ScaleInfo, String>),
+    /// A write finished: Ok(message) or Err(message).
+    Done { what: String, result: Result<String, String> },
+    /// Progress of a long task (scale converging, drain), by task name.
+    Progress { what: String, text: String },
+    Pod { key: Key, result: Result<Vec<ContainerInfo>, String> },
+    LogLines(Vec<String>),
+    LogEnded(Option<String>),
+    Contexts(Vec<String>),
+}
+
+/// A dialog on top of the screen.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Dialog {
+    Scale {
+        kind: WorkloadKind,
+        namespace: String,
+        name: String,
+        input: String,
+        info: Option<ScaleInfo>,
+        /// Typing into the HPA's min (false) or max (true) when an HPA manages it.
+        editing_max: bool,
+        max_input: String,
+        error: Option<String>,
+        busy: bool,
+        confirm_zero: bool,
+    },
+    Confirm { question: String, effect: Effect },
+}
+
+/// How keys are read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mode {
+    Normal,
+    Command(String),
+    Filter(String),
+    Help,
+    Dialog(Dialog),
+    /// Typing a search in the log pane.
+    LogSearch(String),
+}
+
+/// A pod's detail screen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PodDetail {
+    pub key: Key,
+    pub containers: Option<Result<Vec<ContainerInfo>, String>>,
+    pub container: Option<String>,
+    pub logs: VecDeque<String>,
+    pub follow: bool,
+    pub previous: bool,
+    pub search: Option<String>,
+    /// Lines scrolled back from the end when not following.
+    pub scroll: usize,
+    pub log_error: Option<String>,
+    pub log_ended: bool,
+    /// The pod's row when its containers were last fetched.
+    pub seen: Option<crate::core::cluster::PodRow>,
+}
+
+/// Most log lines kept in memory for one pod.
+pub const MAX_LOG_LINES: usize = 10_000;
+
+/// A message shown in the status line for a while.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flash {
+    pub text: String,
+    pub error: bool,
+}
+
+/// The table screens, in tab order.
+pub const TABS: [Screen; 7] = [
+    Screen::Overview,
+    Screen::Nodes,
+    Screen::Workloads,
+    Screen::Pods,
+    Screen::Events,
+    Screen::Releases,
+    Screen::Topics,
+];
+
+/// The `:` commands, for completion and help.
+pub const COMMANDS: &[(&str, &str)] = &[
+    ("overview", "the health roll-up and current problems"),
+    ("nodes", "nodes"),
+    ("deploy", "deployments, stateful sets and daemon sets"),
+    ("workloads", "deployments, stateful sets and daemon sets"),
+    ("pods", "pods"),
+    ("events", "events, warnings first"),
+    ("rel", "Helm releases"),
+    ("topics", "Kafka topics"),
+    ("ctx", "switch context: ctx NAME"),
+    ("ns", "namespace: ns NAME, or ns all"),
+    ("q", "quit"),
+];
+
+/// Cached index of a table screen.
+struct ViewCache {
+    screen: Screen,
+    generation: u64,
+    filter: String,
+    namespace: Option<String>,
+    rows: Vec<RowRef>,
+}
+
+/// The console.
+pub struct App {
+    pub state: ClusterState,
+    pub screen: Screen,
+    pub keymap: KeyMap,
+    pub theme: Theme,
+    pub context: String,
+    pub contexts: Vec<String>,
+    pub namespace: Option<String>,
+    pub readonly: bool,
+    pub mode: Mode,
+    pub filters: HashMap<Screen, String>,
+    pub selected: HashMap<Screen, usize>,
+    pub detail: Option<PodDetail>,
+    pub flash: Option<Flash>,
+    /// Long tasks and their last progress line.
+    pub tasks: Vec<(String, String)>,
+    pub quit: bool,
+    pub now: jiff::Timestamp,
+    /// Rows per page, as last drawn (for page up/down).
+    pub page: usize,
+    cache: Option<ViewCache>,
+    derived_generation: u64,
+    pub(crate) pods_per_node: HashMap<String, usize>,
+    pub(crate) releases: Vec<crate::core::cluster::ReleaseRow>,
+}
+
+impl App {
+    pub fn new(keymap: KeyMap, theme: Theme, context: String, namespace: Option<String>, readonly: bool) -> App {
+        App {
+            state: ClusterState::default(),
+            screen: Screen::Overview,
+            keymap,
+            theme,
+            context,
+            contexts: Vec::new(),
+            namespace,
+            readonly,
+            mode: Mode::Normal,
+            filters: HashMap::new(),
+            selected: HashMap::new(),
+            detail: None,
+            flash: None,
+            tasks: Vec::new(),
+            quit: false,
+            now: jiff::Timestamp::now(),
+            page: 20,
+            cache: None,
+            derived_generation: u64::MAX,
+            pods_per_node: HashMap::new(),
+            releases: Vec::new(),
+        }
+    }
+
+    /// Brings derived data up to date with the state (once per change, not per frame).
+    pub fn refresh_derived(&mut self) {
+        if self.derived_generation != self.state.generation {
+            self.pods_per_node = tables::pods_per_node(&self.state);
+            self.releases = self.state.releases();
+            self.derived_generation = self.state.generation;
+        }
+    }
+
+    /// The rows of the current table screen (cached until data, filter or namespace change).
+    pub fn rows(&mut self) -> &[RowRef] {
+        let filter = self.filters.get(&self.screen).cloned().unwrap_or_default();
+        let fresh = self.cache.as_ref().is_some_and(|c| {
+            c.screen == self.screen && c.generation == self.state.generation && c.filter == filter && c.namespace == self.namespace
+        });
+        if !fresh {
+            let rows = tables::index(self.screen, &self.state, &Filter::parse(&filter), self.namespace.as_deref());
+            self.cache = Some(ViewCache {
+                screen: self.screen,
+                generation: self.state.generation,
+                filter,
+                namespace: self.namespace.clone(),
+                rows,
+            });
+        }
+        &self.cache.as_ref().expect("just set").rows
+    }
+
+    /// The cached rows as last computed by [`App::rows`].
+    pub(crate) fn cache_rows(&self) -> &[RowRef] {
+        self.cache.as_ref().map_or(&[], |c| &c.rows)
+    }
+
+    pub fn selected_index(&self) -> usize {
+        self.selected.get(&self.screen).copied().unwrap_or(0)
+    }
+
+    /// The row under the cursor.
+    pub fn selected_row(&mut self) -> Option<RowRef> {
+        let i = self.selected_index();
+        let rows = self.rows();
+        rows.get(i.min(rows.len().saturating_sub(1))).cloned()
+    }
+
+    fn move_cursor(&mut self, delta: isize) {
+        let len = self.rows().len();
+        let cur = self.selected_index() as isize;
+        let next = (cur + delta).clamp(0, len.saturating_sub(1) as isize) as usize;
+        self.selected.insert(self.screen, next);
+    }
+
+    fn flash(&mut self, text: impl Into<String>, error: bool) {
+        self.flash = Some(Flash { text: text.into(), error });
+    }
+
+    /// Takes in a message from the runtime.
+    pub fn on_msg(&mut self, msg: Msg) -> Vec<Effect> {
+        match msg {
+            Msg::Cluster(u) => {
+                self.state.apply(u);
+                // The detail screen's containers come from a GET: fetch again when the pod changed.
+                if let Some(d) = &mut self.detail {
+                    let row = self.state.pods.get(&d.key).cloned();
+                    if row != d.seen {
+                        d.seen = row;
+                        return vec![Effect::OpenPod { key: d.key.clone() }];
+                    }
+                }
+            }
+            Msg::ScalePlanned(r) => {
+                if let Mode::Dialog(Dialog::Scale { info, error, input, max_input, .. }) = &mut self.mode {
+                    match r {
+                        Ok(i) => {
+                            if input.is_empty() {
+                                *input = match &i.hpa {
+                                    Some((_, min, _)) => min.to_string(),
+                                    None => i.current.to_string(),
+                                };
+                            }
+                            if let Some((_, _, max)) = &i.hpa
+                                && max_input.is_empty()
+                            {
+                                *max_input = max.to_string();
+                            }
+                            *info = Some(i);
+                        }
+                        Err(e) => *error = Some(e),
+                    }
+                }
+            }
+            Msg::Done { what, result } => {
+                let dialog_open = matches!(&self.mode, Mode::Dialog(Dialog::Scale { .. }));
+                match result {
+                    Ok(text) => {
+                        if dialog_open && what.starts_with("scale ") {
+                            self.mode = Mode::Normal;
+                        }
+                        self.tasks.retain(|(w, _)| *w != what);
+                        self.flash(text, false);
+                    }
+                    Err(e) => {
+                        // A failed scale keeps its dialog open with the error; nothing typed is lost.
+                        if let Mode::Dialog(Dialog::Scale { error, busy, .. }) = &mut self.mode {
+                            *error = Some(e.clone());
+                            *busy = false;
+                        }
+                        self.tasks.retain(|(w, _)| *w != what);
+                        self.flash(format!("{what}: {e}"), true);
+                    }
+                }
+            }
+            Msg::Progress { what, text } => match self.tasks.iter_mut().find(|(w, _)| *w == what) {
+                Some((_, t)) => *t = text,
+                None => self.tasks.push((what, text)),
+            },
+            Msg::Pod { key, result } => {
+                if let Some(d) = &mut self.detail
+                    && d.key == key
+                {
+                    if d.container.is_none()
+                        && let Ok(cs) = &result
+                    {
+                        d.container = cs.first().map(|c| c.name.clone());
+                    }
+                    d.containers = Some(result);
+                }
+            }
+            Msg::LogLines(lines) => {
+                if let Some(d) = &mut self.detail {
+                    for l in lines {
+                        if d.logs.len() == MAX_LOG_LINES {
+                            d.logs.pop_front();
+                        }
+                        d.logs.push_back(l);
+                        if !d.follow {
+                            d.scroll += 1;
+                        }
+                    }
+                }
+            }
+            Msg::LogEnded(err) => {
+                if let Some(d) = &mut self.detail {
+                    d.log_ended = true;
+                    d.log_error = err;
+                }
+            }
+            Msg::Contexts(c) => self.contexts = c,
+        }
+        Vec::new()
+    }
+
+    fn switch(&mut self, screen: Screen) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        if self.screen == Screen::PodDetail && screen != Screen::PodDetail {
+            self.detail = None;
+            effects.push(Effect::StopLogs);
+        }
+        self.screen = screen;
+        effects
+    }
+
+    /// Runs a `:` command line.
+    pub fn run_command(&mut self, line: &str) -> Vec<Effect> {
+        let mut words = line.split_whitespace();
+        let Some(cmd) = words.next() else {
+            return Vec::new();
+        };
+        let arg = words.next();
+        let screen = match cmd {
+            "overview" | "o" | "home" => Some(Screen::Overview),
+            "nodes" | "node" | "no" => Some(Screen::Nodes),
+            "deploy" | "deployments" | "sts" | "statefulsets" | "ds" | "workloads" | "wl" => Some(Screen::Workloads),
+            "pods" | "pod" | "po" => Some(Screen::Pods),
+            "events" | "ev" => Some(Screen::Events),
+            "rel" | "releases" | "helm" => Some(Screen::Releases),
+            "topics" | "topic" => Some(Screen::Topics),
+            _ => None,
+        };
+        if let Some(s) = screen {
+            return self.switch(s);
+        }
+        match (cmd, arg) {
+            ("q" | "quit" | "q!", _) => {
+                self.quit = true;
+                Vec::new()
+            }
+            ("ctx" | "context", Some(name)) => {
+                if !self.contexts.is_empty() && !self.contexts.iter().any(|c| c == name) {
+                    self.flash(format!("no context named '{name}' (known: {})", self.contexts.join(", ")), true);
+                    return Vec::new();
+                }
+                vec![Effect::SwitchContext(name.to_string())]
+            }
+            ("ctx" | "context", None) => {
+                let list = if self.contexts.is_empty() { self.context.clone() } else { self.contexts.join(", ") };
+                self.flash(format!("contexts: {list} (current: {}); :ctx NAME switches", self.context), false);
+                Vec::new()
+            }
+            ("ns" | "namespace", Some("all" | "-A")) => {
+                self.namespace = None;
+                Vec::new()
+            }
+            ("ns" | "namespace", Some(ns)) => {
+                self.namespace = Some(ns.to_string());
+                Vec::new()
+            }
+            _ => {
+                self.flash(format!("unknown command ':{line}' — try :pods, :nodes, :deploy, :events, :rel, :ctx"), true);
+                Vec::new()
+            }
+        }
+    }
+
+    /// Completes a `:` command line from the known commands (and contexts after `ctx `).
+    pub fn complete(&self, line: &str) -> Option<String> {
+        if let Some(prefix) = line.strip_prefix("ctx ") {
+            let m: Vec<&String> = self.contexts.iter().filter(|c| c.starts_with(prefix)).collect();
+            return (m.len() == 1).then(|| format!("ctx {}", m[0]));
+        }
+        let m: Vec<&str> = COMMANDS.iter().map(|(c, _)| *c).filter(|c| c.starts_with(line)).collect();
+        match m.as_slice() {
+            [one] => Some(one.to_string()),
+            _ => None,
+        }
+    }
+
+    /// Takes in a key press.
+    pub fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        if key.kind == crossterm::event::KeyEventKind::Release {
+            return Vec::new();
+        }
+        match self.mode.clone() {
+            Mode::Command(mut line) => {
+                match key.code {
+                    KeyCode::Esc => self.mode = Mode::Normal,
+                    KeyCode::Enter => {
+                        self.mode = Mode::Normal;
+                        return self.run_command(&line);
+                    }
+                    KeyCode::Tab => {
+                        if let Some(c) = self.complete(&line) {
+                            self.mode = Mode::Command(c);
+                        }
+                    }
+                    KeyCode::Backspace => {
+                        line.pop();
+                        self.mode = Mode::Command(line);
+                    }
+                    KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                        line.push(c);
+                        self.mode = Mode::Command(line);
+                    }
+                    _ => {}
+                }
+                Vec::new()
+            }
+            Mode::Filter(mut text) => {
+                match key.code {
+                    KeyCode::Esc => {
+                        self.filters.remove(&self.screen);
+                        self.mode = Mode::Normal;
+                    }
+                    KeyCode::Enter => self.mode = Mode::Normal,
+                    KeyCode::Backspace => {
+                        text.pop();
+                        self.filters.insert(self.screen, text.clone());
+                        self.mode = Mode::Filter(text);
+                    }
+                    KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                        text.push(c);
+                        self.filters.insert(self.screen, text.clone());
+                        self.selected.insert(self.screen, 0);
+                        self.mode = Mode::Filter(text);
+                    }
+                    _ => {}
+                }
+                Vec::new()
+            }
+            Mode::LogSearch(mut text) => {
+                match key.code {
+                    KeyCode::Esc => self.mode = Mode::Normal,
+                    KeyCode::Enter => {
+                        if let Some(d) = &mut self.detail {
+                            d.search = (!text.is_empty()).then_some(text);
+                        }
+                        self.mode = Mode::Normal;
+                    }
+                    KeyCode::Backspace => {
+                        text.pop();
+                        self.mode = Mode::LogSearch(text);
+                    }
+                    KeyCode::Char(c) => {
+                        text.push(c);
+                        self.mode = Mode::LogSearch(text);
+                    }
+                    _ => {}
+                }
+                Vec::new()
+            }
+            Mode::Help => {
+                if matches!(key.code, KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') | KeyCode::Enter) {
+                    self.mode = Mode::Normal;
+                }
+                Vec::new()
+            }
+            Mode::Dialog(d) => self.on_dialog_key(d, key),
+            Mode::Normal => {
+                let Some(action) = self.keymap.action_for(self.screen, &key) else {
+                    return Vec::new();
+                };
+                self.on_action(action)
+            }
+        }
+    }
+
+    fn refuse_readonly(&mut self, what: &str) -> bool {
+        if self.readonly {
+            self.flash(format!("read-only: {what} is disabled (--readonly or this context's readonly setting)"), true);
+        }
+        self.readonly
+    }
+
+    /// Performs an action of the key map.
+    pub fn on_action(&mut self, action: Action) -> Vec<Effect> {
+        self.flash = None;
+        match action {
+            Action::Quit => {
+                self.quit = true;
+                Vec::new()
+            }
+            Action::Help => {
+                self.mode = Mode::Help;
+                Vec::new()
+            }
+            Action::CommandMode => {
+                self.mode = Mode::Command(String::new());
+                Vec::new()
+            }
+            Action::FilterMode => {
+                if self.screen == Screen::PodDetail {
+                    self.mode = Mode::LogSearch(String::new());
+                } else {
+                    let cur = self.filters.get(&self.screen).cloned().unwrap_or_default();
+                    self.mode = Mode::Filter(cur);
+                }
+                Vec::new()
+            }
+            Action::Up => self.scroll(-1),
+            Action::Down => self.scroll(1),
+            Action::PageUp => self.scroll(-(self.page as isize)),
+            Action::PageDown => self.scroll(self.page as isize),
+            Action::Top => self.scroll(isize::MIN / 2),
+            Action::Bottom => self.scroll(isize::MAX / 2),
+            Action::Back => {
+                if self.screen == Screen::PodDetail {
+                    return self.switch(Screen::Pods);
+                }
+                if self.filters.remove(&self.screen).is_none() && self.screen != Screen::Overview {
+                    return self.switch(Screen::Overview);
+                }
+                Vec::new()
+            }
+            Action::Enter => self.enter(),
+            Action::NextView | Action::PrevView => {
+                let cur = TABS.iter().position(|s| *s == self.screen).unwrap_or(0);
+                let n = TABS.len();
+                let next = if action == Action::NextView { (cur + 1) % n } else { (cur + n - 1) % n };
+                self.switch(TABS[next])
+            }
+            Action::ViewOverview => self.switch(Screen::Overview),
+            Action::ViewNodes => self.switch(Screen::Nodes),
+            Action::ViewWorkloads => self.switch(Screen::Workloads),
+            Action::ViewPods => self.switch(Screen::Pods),
+            Action::ViewEvents => self.switch(Screen::Events),
+            Action::ViewReleases => self.switch(Screen::Releases),
+            Action::ViewTopics => self.switch(Screen::Topics),
+            Action::ToggleAllNamespaces => {
+                self.namespace = None;
+                self.flash("all namespaces", false);
+                Vec::new()
+            }
+            Action::Scale => {
+                if self.refuse_readonly("scaling") {
+                    return Vec::new();
+                }
+                let Some(RowRef::Workload(kind, ns, name)) = self.selected_row() else {
+                    return Vec::new();
+                };
+                if kind == WorkloadKind::DaemonSet {
+                    self.flash("a DaemonSet runs one pod per node and cannot be scaled", true);
+                    return Vec::new();
+                }
+                self.mode = Mode::Dialog(Dialog::Scale {
+                    kind,
+                    namespace: ns.clone(),
+                    name: name.clone(),
+                    input: String::new(),
+                    info: None,
+                    editing_max: false,
+                    max_input: String::new(),
+                    error: None,
+                    busy: false,
+                    confirm_zero: false,
+                });
+                vec![Effect::PlanScale { kind, namespace: ns, name }]
+            }
+            Action::Cordon | Action::Uncordon | Action::Drain => {
+                let what = match action {
+                    Action::Cordon => "cordon",
+                    Action::Uncordon => "uncordon",
+                    _ => "drain",
+                };
+                if self.refuse_readonly(what) {
+                    return Vec::new();
+                }
+                let Some(RowRef::Node(node)) = self.selected_row() else {
+                    return Vec::new();
+                };
+                let (question, effect) = match action {
+                    Action::Cordon => (format!("Cordon {node}? New pods will not be scheduled on it."), Effect::Cordon(node)),
+                    Action::Uncordon => (format!("Uncordon {node}? Pods may be scheduled on it again."), Effect::Uncordon(node)),
+                    _ => (
+                        format!("Drain {node}? It is cordoned, then every pod but DaemonSet pods is evicted (PodDisruptionBudgets are honoured)."),
+                        Effect::Drain(node),
+                    ),
+                };
+                self.mode = Mode::Dialog(Dialog::Confirm { question, effect });
+                Vec::new()
+            }
+            Action::Logs | Action::Describe if self.screen == Screen::Pods => self.enter(),
+            Action::Logs if self.screen == Screen::Workloads => {
+                // Jump to the workload's pods.
+                if let Some(RowRef::Workload(_, ns, name)) = self.selected_row() {
+                    self.filters.insert(Screen::Pods, name);
+                    self.namespace = Some(ns);
+                    return self.switch(Screen::Pods);
+                }
+                Vec::new()
+            }
+            Action::FollowToggle => {
+                if let Some(d) = &mut self.detail {
+                    d.follow = !d.follow;
+                    if d.follow {
+                        d.scroll = 0;
+                    }
+                }
+                Vec::new()
+            }
+            Action::PreviousLogs => {
+                let key = match (&self.screen, &mut self.detail) {
+                    (Screen::PodDetail, Some(d)) => {
+                        d.previous = !d.previous;
+                        d.logs.clear();
+                        d.scroll = 0;
+                        d.log_error = None;
+                        d.log_ended = false;
+                        return vec![Effect::Logs { key: d.key.clone(), container: d.container.clone(), previous: d.previous }];
+                    }
+                    (Screen::Pods, _) => match self.selected_row() {
+                        Some(RowRef::Pod(k)) => k,
+                        _ => return Vec::new(),
+                    },
+                    _ => return Vec::new(),
+                };
+                let mut effects = self.open_pod(key.clone());
+                if let Some(d) = &mut self.detail {
+                    d.previous = true;
+                }
+                effects.retain(|e| !matches!(e, Effect::Logs { .. }));
+                effects.push(Effect::Logs { key, container: None, previous: true });
+                effects
+            }
+            _ => {
+                self.flash(format!("'{}' is not available here", action.name()), false);
+                Vec::new()
+            }
+        }
+    }
+
+    fn scroll(&mut self, delta: isize) -> Vec<Effect> {
+        if self.screen == Screen::PodDetail {
+            if let Some(d) = &mut self.detail {
+                let max = d.logs.len();
+                let s = (d.scroll as isize - delta).clamp(0, max as isize) as usize;
+                d.scroll = s;
+                d.follow = s == 0;
+            }
+            return Vec::new();
+        }
+        self.move_cursor(delta);
+        Vec::new()
+    }
+
+    fn open_pod(&mut self, key: Key) -> Vec<Effect> {
+        self.detail = Some(PodDetail {
+            key: key.clone(),
+            containers: None,
+            container: None,
+            logs: VecDeque::new(),
+            follow: true,
+            previous: false,
+            search: None,
+            scroll: 0,
+            log_error: None,
+            log_ended: false,
+            seen: self.state.pods.get(&key).cloned(),
+        });
+        self.screen = Screen::PodDetail;
+        vec![Effect::OpenPod { key: key.clone() }, Effect::Logs { key, container: None, previous: false }]
+    }
+
+    /// Drills down from the selected row.
+    fn enter(&mut self) -> Vec<Effect> {
+        if self.screen == Screen::Overview {
+            return self.jump_to_problem();
+        }
+        match self.selected_row() {
+            Some(RowRef::Pod(key)) => self.open_pod(key),
+            Some(RowRef::Workload(_, ns, name)) => {
+                self.filters.insert(Screen::Pods, name);
+                self.namespace = Some(ns);
+                self.selected.insert(Screen::Pods, 0);
+                self.switch(Screen::Pods)
+            }
+            Some(RowRef::Node(node)) => {
+                self.filters.insert(Screen::Pods, node);
+                self.selected.insert(Screen::Pods, 0);
+                self.switch(Screen::Pods)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn jump_to_problem(&mut self) -> Vec<Effect> {
+        use crate::core::cluster::rollup::{TargetKind, rollup};
+        let r = rollup(&self.state, self.now);
+        let i = self.selected_index();
+        let Some(t) = r.problems.get(i).and_then(|p| p.target.clone()) else {
+            return Vec::new();
+        };
+        match t.kind {
+            TargetKind::Node => {
+                self.filters.insert(Screen::Nodes, t.name);
+                self.switch(Screen::Nodes)
+            }
+            TargetKind::Pod => self.open_pod((t.namespace, t.name)),
+            TargetKind::Workload(_) => {
+                self.filters.insert(Screen::Workloads, t.name);
+                self.namespace = None;
+                self.switch(Screen::Workloads)
+            }
+            TargetKind::Release => {
+                self.filters.insert(Screen::Releases, t.name);
+                self.switch(Screen::Releases)
+            }
+        }
+    }
+
+    fn on_dialog_key(&mut self, dialog: Dialog, key: KeyEvent) -> Vec<Effect> {
+        match dialog {
+            Dialog::Confirm { effect, .. } => {
+                match key.code {
+                    KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => {
+                        self.mode = Mode::Normal;
+                        let what = match &effect {
+                            Effect::Drain(n) => format!("drain {n}"),
+                            Effect::Cordon(n) => format!("cordon {n}"),
+                            Effect::Uncordon(n) => format!("uncordon {n}"),
+                            _ => "task".into(),
+                        };
+                        self.tasks.push((what, "starting…".into()));
+                        return vec![effect];
+                    }
+                    KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => self.mode = Mode::Normal,
+                    _ => {}
+                }
+                Vec::new()
+            }
+            Dialog::Scale { kind, namespace, name, mut input, info, mut editing_max, mut max_input, error, busy, confirm_zero } => {
+                if busy {
+                    if key.code == KeyCode::Esc {
+                        self.mode = Mode::Normal;
+                    }
+                    return Vec::new();
+                }
+                let hpa = info.as_ref().and_then(|i| i.hpa.clone());
+                let mut error = error;
+                let mut confirm_zero = confirm_zero;
+                match key.code {
+                    KeyCode::Esc => {
+                        self.mode = Mode::Normal;
+                        return Vec::new();
+                    }
+                    KeyCode::Tab | KeyCode::BackTab if hpa.is_some() => editing_max = !editing_max,
+                    KeyCode::Backspace => {
+                        if editing_max { max_input.pop(); } else { input.pop(); }
+                        confirm_zero = false;
+                    }
+                    KeyCode::Char(c) if c.is_ascii_digit() => {
+                        if editing_max { max_input.push(c); } else { input.push(c); }
+                        confirm_zero = false;
+                    }
+                    KeyCode::Char('y') if confirm_zero => {
+                        self.mode = Mode::Dialog(Dialog::Scale { kind, namespace: namespace.clone(), name: name.clone(), input, info, editing_max, max_input, error: None, busy: true, confirm_zero: false });
+                        self.tasks.push((format!("scale {namespace}/{name}"), "scaling to 0…".into()));
+                        return vec![Effect::Scale { kind, namespace, name, replicas: 0 }];
+                    }
+                    KeyCode::Enter => {
+                        let parse = |s: &str| s.parse::<i32>().map_err(|_| format!("'{s}' is not a number"));
+                        match (&hpa, parse(&input)) {
+                            (_, Err(e)) => error = Some(e),
+                            (Some((hpa_name, _, _)), Ok(min)) => match parse(&max_input) {
+                                Err(e) => error = Some(e),
+                                Ok(max) if min < 1 => {
+                                    let _ = max;
+                                    error = Some("an HPA's minimum must be at least 1".into())
+                                }
+                                Ok(max) if max < min => error = Some(format!("max ({max}) must be at least min ({min})")),
+                                Ok(max) => {
+                                    let hpa_name = hpa_name.clone();
+                                    self.mode = Mode::Dialog(Dialog::Scale { kind, namespace: namespace.clone(), name: name.clone(), input, info, editing_max, max_input, error: None, busy: true, confirm_zero: false });
+                                    self.tasks.push((format!("scale {namespace}/{name}"), format!("setting HPA {hpa_name} to {min}–{max}…")));
+                                    return vec![Effect::SetHpaRange { namespace, name: hpa_name, min, max }];
+                                }
+                            },
+                            (None, Ok(n)) if n < 0 => error = Some("replicas cannot be negative".into()),
+                            (None, Ok(0)) if !confirm_zero => {
+                                confirm_zero = true;
+                                error = None;
+                            }
+                            (None, Ok(n)) => {
+                                self.mode = Mode::Dialog(Dialog::Scale { kind, namespace: namespace.clone(), name: name.clone(), input, info, editing_max, max_input, error: None, busy: true, confirm_zero: false });
+                                self.tasks.push((format!("scale {namespace}/{name}"), format!("scaling to {n}…")));
+                                return vec![Effect::Scale { kind, namespace, name, replicas: n }];
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+                self.mode = Mode::Dialog(Dialog::Scale { kind, namespace, name, input, info, editing_max, max_input, error, busy, confirm_zero });
+                Vec::new()
+            }
+        }
+    }
+}

@@ -1,0 +1,315 @@
+//! The console's runtime: the terminal, the event loop (keys | cluster updates | task
+//! results | tick → update → draw), and the effects the app asks for, each run on a
+//! background task so the UI thread never waits on the network.
+
+use crate::core::cluster::watch::{WatchHandle, client_for, spawn_watches};
+use crate::core::cluster::{ClusterUpdate, Key, WorkloadKind, actions};
+use crate::tui::app::{App, ContainerInfo, Effect, Msg, ScaleInfo};
+use crate::tui::keymap::KeyMap;
+use crate::tui::terminal::{Tui, install_panic_hook};
+use crate::tui::theme::Theme;
+use crate::tui::views;
+use crossterm::event::{Event, EventStream};
+use futures::{AsyncBufReadExt, StreamExt};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, LogParams};
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// How the console starts.
+pub struct Options {
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+    pub namespace: Option<String>,
+    /// `--readonly`: every context is read-only.
+    pub readonly: bool,
+    pub config: crate::config::Config,
+    pub theme: Theme,
+    pub keymap: KeyMap,
+}
+
+struct Connection {
+    client: kube::Client,
+    _watches: WatchHandle,
+    updates: mpsc::Receiver<ClusterUpdate>,
+}
+
+async fn connect(opts: &Options, context: Option<&str>) -> anyhow::Result<(Connection, String)> {
+    let (client, ctx) = client_for(opts.kubeconfig.as_deref(), context).await?;
+    let (tx, updates) = mpsc::channel(256);
+    let watches = spawn_watches(client.clone(), opts.namespace.clone(), tx);
+    Ok((Connection { client, _watches: watches, updates }, ctx))
+}
+
+/// The context names of the kubeconfig in use.
+fn context_names(path: Option<&std::path::Path>) -> Vec<String> {
+    let kc = match path {
+        Some(p) => kube::config::Kubeconfig::read_from(p).ok(),
+        None => kube::config::Kubeconfig::read().ok(),
+    };
+    kc.map(|k| k.contexts.into_iter().map(|c| c.name).collect()).unwrap_or_default()
+}
+
+/// Runs the console until the user quits. The terminal is restored on every exit.
+pub async fn run(opts: Options) -> anyhow::Result<()> {
+    let (mut conn, ctx) = connect(&opts, opts.context.as_deref()).await?;
+    install_panic_hook();
+    let mut tui = Tui::enter()?;
+    let result = event_loop(&mut tui, &opts, &mut conn, ctx).await;
+    tui.exit()?;
+    result
+}
+
+async fn event_loop(tui: &mut Tui, opts: &Options, conn: &mut Connection, ctx: String) -> anyhow::Result<()> {
+    let readonly = opts.readonly || opts.config.is_readonly(&ctx);
+    let namespace = opts.namespace.clone().or_else(|| opts.config.context_namespace(&ctx).map(String::from));
+    let mut app = App::new(opts.keymap.clone(), opts.theme.clone(), ctx, namespace, readonly);
+    app.contexts = context_names(opts.kubeconfig.as_deref());
+    let (msg_tx, mut msg_rx) = mpsc::unbounded_channel::<Msg>();
+    let mut keys = EventStream::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut logs: Option<tokio::task::JoinHandle<()>> = None;
+    let mut dirty = true;
+    loop {
+        if dirty {
+            app.now = jiff::Timestamp::now();
+            tui.draw(|f| views::draw(f, &mut app))?;
+            dirty = false;
+        }
+        let mut effects = Vec::new();
+        tokio::select! {
+            ev = keys.next() => match ev {
+                Some(Ok(Event::Key(k))) => { effects = app.on_key(k); dirty = true; }
+                Some(Ok(Event::Resize(..))) => dirty = true,
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e.into()),
+                None => break,
+            },
+            u = conn.updates.recv() => {
+                if let Some(u) = u {
+                    effects = app.on_msg(Msg::Cluster(u));
+                    // Coalesce a burst into one frame.
+                    while let Ok(u) = conn.updates.try_recv() {
+                        effects.extend(app.on_msg(Msg::Cluster(u)));
+                    }
+                    effects.dedup();
+                    dirty = true;
+                }
+            }
+            Some(m) = msg_rx.recv() => { effects = app.on_msg(m); dirty = true; }
+            _ = tick.tick() => dirty = true,
+        }
+        for e in effects {
+            match e {
+                Effect::SwitchContext(name) => match connect(opts, Some(&name)).await {
+                    Ok((c, ctx)) => {
+                        *conn = c;
+                        app.state = Default::default();
+                        app.readonly = opts.readonly || opts.config.is_readonly(&ctx);
+                        app.context = ctx;
+                        app.detail = None;
+                        app.screen = crate::tui::keymap::Screen::Overview;
+                    }
+                    Err(e) => {
+                        let _ = msg_tx.send(Msg::Done { what: format!("switch to {name}"), result: Err(format!("{e:#}")) });
+                    }
+                },
+                Effect::StopLogs => {
+                    if let Some(h) = logs.take() {
+                        h.abort();
+                    }
+                }
+                Effect::Logs { key, container, previous } => {
+                    if let Some(h) = logs.take() {
+                        h.abort();
+                    }
+                    logs = Some(tokio::spawn(stream_logs(conn.client.clone(), key, container, previous, msg_tx.clone())));
+                }
+                other => {
+                    tokio::spawn(execute(other, conn.client.clone(), msg_tx.clone()));
+                }
+            }
+        }
+        if app.quit {
+            break;
+        }
+    }
+    if let Some(h) = logs.take() {
+        h.abort();
+    }
+    Ok(())
+}
+
+/// Streams a container's log into the app, in batches.
+async fn stream_logs(client: kube::Client, key: Key, container: Option<String>, previous: bool, tx: mpsc::UnboundedSender<Msg>) {
+    let api: Api<Pod> = Api::namespaced(client, &key.0);
+    let params = LogParams {
+        container,
+        follow: !previous,
+        previous,
+        tail_lines: Some(500),
+        ..Default::default()
+    };
+    let stream = match api.log_stream(&key.1, &params).await {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = tx.send(Msg::LogEnded(Some(kube_message(&e))));
+            return;
+        }
+    };
+    let mut lines = stream.lines();
+    let mut batch = Vec::new();
+    let mut flush = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            l = lines.next() => match l {
+                Some(Ok(line)) => batch.push(line),
+                Some(Err(e)) => {
+                    let _ = tx.send(Msg::LogLines(std::mem::take(&mut batch)));
+                    let _ = tx.send(Msg::LogEnded(Some(e.to_string())));
+                    return;
+                }
+                None => {
+                    let _ = tx.send(Msg::LogLines(std::mem::take(&mut batch)));
+                    let _ = tx.send(Msg::LogEnded(None));
+                    return;
+                }
+            },
+            _ = flush.tick() => {
+                if !batch.is_empty() && tx.send(Msg::LogLines(std::mem::take(&mut batch))).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The message a user should see for a kube error.
+pub fn kube_message(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => s.message.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn containers_of(pod: &Pod) -> Vec<ContainerInfo> {
+    let spec = pod.spec.clone().unwrap_or_default();
+    let statuses = pod.status.as_ref().and_then(|s| s.container_statuses.clone()).unwrap_or_default();
+    spec.containers
+        .iter()
+        .map(|c| {
+            let st = statuses.iter().find(|s| s.name == c.name);
+            let state = st.and_then(|s| s.state.as_ref()).map_or("unknown".to_string(), |s| {
+                if let Some(w) = &s.waiting {
+                    format!("Waiting: {}", w.reason.clone().unwrap_or_default())
+                } else if let Some(t) = &s.terminated {
+                    format!("Terminated: {} ({})", t.reason.clone().unwrap_or_default(), t.exit_code)
+                } else if s.running.is_some() {
+                    "Running".to_string()
+                } else {
+                    "unknown".to_string()
+                }
+            });
+            let last = st
+                .and_then(|s| s.last_state.as_ref())
+                .and_then(|l| l.terminated.as_ref())
+                .map(|t| format!("{} (exit {})", t.reason.clone().unwrap_or_default(), t.exit_code));
+            ContainerInfo {
+                name: c.name.clone(),
+                image: c.image.clone().unwrap_or_default(),
+                state,
+                ready: st.is_some_and(|s| s.ready),
+                restarts: st.map_or(0, |s| s.restart_count),
+                last_termination: last,
+            }
+        })
+        .collect()
+}
+
+/// Runs one effect on a background task, reporting back through `tx`.
+async fn execute(effect: Effect, client: kube::Client, tx: mpsc::UnboundedSender<Msg>) {
+    match effect {
+        Effect::OpenPod { key } => {
+            let api: Api<Pod> = Api::namespaced(client, &key.0);
+            let result = api.get(&key.1).await.map(|p| containers_of(&p)).map_err(|e| kube_message(&e));
+            let _ = tx.send(Msg::Pod { key, result });
+        }
+        Effect::PlanScale { kind, namespace, name } => {
+            let r = actions::scale_plan(&client, kind, &namespace, &name).await;
+            let _ = tx.send(Msg::ScalePlanned(r.map(|p| ScaleInfo { current: p.current, hpa: p.hpa.map(|h| (h.name, h.min, h.max)) }).map_err(|e| format!("{e:#}"))));
+        }
+        Effect::Scale { kind, namespace, name, replicas } => {
+            let what = format!("scale {namespace}/{name}");
+            match actions::scale(&client, kind, &namespace, &name, replicas).await {
+                Err(e) => {
+                    let _ = tx.send(Msg::Done { what, result: Err(format!("{e:#}")) });
+                }
+                Ok(_) => {
+                    let _ = tx.send(Msg::Done { what, result: Ok(format!("{namespace}/{name} scaled to {replicas}; converging…")) });
+                    follow_rollout(client, kind, namespace, name, tx).await;
+                }
+            }
+        }
+        Effect::SetHpaRange { namespace, name, min, max } => {
+            let what = format!("scale {namespace}/{name}");
+            let result = actions::set_hpa_range(&client, &namespace, &name, min, max)
+                .await
+                .map(|_| format!("HPA {namespace}/{name} now scales between {min} and {max}"))
+                .map_err(|e| format!("{e:#}"));
+            let _ = tx.send(Msg::Done { what, result });
+        }
+        Effect::Cordon(node) => {
+            let result = actions::cordon(&client, &node).await.map(|_| format!("{node} cordoned")).map_err(|e| format!("{e:#}"));
+            let _ = tx.send(Msg::Done { what: format!("cordon {node}"), result });
+        }
+        Effect::Uncordon(node) => {
+            let result = actions::uncordon(&client, &node).await.map(|_| format!("{node} uncordoned")).map_err(|e| format!("{e:#}"));
+            let _ = tx.send(Msg::Done { what: format!("uncordon {node}"), result });
+        }
+        Effect::Drain(node) => drain(client, node, tx).await,
+        Effect::Logs { .. } | Effect::StopLogs | Effect::SwitchContext(_) => {}
+    }
+}
+
+async fn follow_rollout(client: kube::Client, kind: WorkloadKind, namespace: String, name: String, tx: mpsc::UnboundedSender<Msg>) {
+    let what = format!("rollout {namespace}/{name}");
+    let (ptx, mut prx) = mpsc::channel(32);
+    let watcher = tokio::spawn({
+        let (client, namespace, name) = (client.clone(), namespace.clone(), name.clone());
+        async move { actions::watch_rollout(&client, kind, &namespace, &name, ptx, Duration::from_secs(300)).await }
+    });
+    while let Some(p) = prx.recv().await {
+        let _ = tx.send(Msg::Progress { what: what.clone(), text: format!("{}/{} ready, {} updated — {}", p.ready, p.desired, p.updated, p.message) });
+    }
+    let result = match watcher.await {
+        Ok(Ok(_)) => Ok(format!("{namespace}/{name} rolled out")),
+        Ok(Err(e)) => Err(format!("{e:#}")),
+        Err(e) => Err(e.to_string()),
+    };
+    let _ = tx.send(Msg::Done { what, result });
+}
+
+async fn drain(client: kube::Client, node: String, tx: mpsc::UnboundedSender<Msg>) {
+    let what = format!("drain {node}");
+    let (ptx, mut prx) = mpsc::channel(64);
+    let opts = actions::DrainOptions { ignore_daemonsets: true, delete_emptydir_data: true, timeout: Duration::from_secs(300), grace_period: None };
+    let task = tokio::spawn({
+        let (client, node) = (client.clone(), node.clone());
+        async move { actions::drain(&client, &node, opts, ptx).await }
+    });
+    while let Some(p) = prx.recv().await {
+        let _ = tx.send(Msg::Progress { what: what.clone(), text: p.to_string() });
+    }
+    let result = match task.await {
+        Ok(Ok(report)) => Ok(format!(
+            "{node} drained: {} pods evicted, {} DaemonSet pods left{}",
+            report.evicted.len(),
+            report.skipped_daemonset.len(),
+            if report.failures.is_empty() { String::new() } else { format!(", {} failed", report.failures.len()) }
+        )),
+        Ok(Err(e)) => Err(format!("{e:#}")),
+        Err(e) => Err(e.to_string()),
+    };
+    let _ = tx.send(Msg::Done { what, result });
+}

@@ -1,0 +1,592 @@
+//! The watch layer and the roll-up against the in-process sandbox, and `helmdeck status`
+//! as a real process against `helmdeck sandbox`.
+
+use helmdeck::core::cluster::rollup::{AreaKind, Level, Problem, Rollup, TargetKind, rollup};
+use helmdeck::core::cluster::watch::{WatchHandle, spawn_watches};
+use helmdeck::core::cluster::{Change, ClusterState, ClusterUpdate, WorkloadKind};
+use helmdeck::core::release::ReleaseStatus;
+use helmdeck::sandbox::resources::Storage;
+use helmdeck::sandbox::{Options, Sandbox};
+use k8s_openapi::api::core::v1::Pod;
+use kube::Client;
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+async fn start(scenario: &str, pods: Option<usize>) -> anyhow::Result<(Sandbox, Client)> {
+    let sb = Sandbox::start(Options {
+        scenario: scenario.into(),
+        pods,
+        ..Default::default()
+    })
+    .await?;
+    let client = Client::try_from(kube::Config::new(sb.url().parse()?))?;
+    Ok((sb, client))
+}
+
+/// A state fed by the watches, as the UI loop would own it.
+struct Watched {
+    state: ClusterState,
+    rx: mpsc::Receiver<ClusterUpdate>,
+    _watches: WatchHandle,
+}
+
+impl Watched {
+    fn start(client: Client, namespace: Option<&str>) -> Watched {
+        let (tx, rx) = mpsc::channel(64);
+        let watches = spawn_watches(client, namespace.map(String::from), tx);
+        Watched {
+            state: ClusterState::default(),
+            rx,
+            _watches: watches,
+        }
+    }
+
+    /// Applies updates until `done` holds, for at most `limit`.
+    async fn until(
+        &mut self,
+        limit: Duration,
+        what: &str,
+        done: impl Fn(&ClusterState) -> bool,
+    ) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + limit;
+        while !done(&self.state) {
+            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                Ok(Some(u)) => self.state.apply(u),
+                Ok(None) => anyhow::bail!("the watches stopped while waiting for {what}"),
+                Err(_) => anyhow::bail!(
+                    "timed out after {limit:?} waiting for {what}; sources: {:?}",
+                    self.state.sources
+                ),
+            }
+        }
+        Ok(())
+    }
+
+    async fn synced(&mut self) -> anyhow::Result<()> {
+        self.until(Duration::from_secs(20), "the first lists", |s| s.synced())
+            .await
+    }
+}
+
+fn store_pods(sb: &Sandbox, namespace: Option<&str>) -> BTreeSet<(String, String)> {
+    sb.store
+        .all(Storage::Pods)
+        .iter()
+        .filter(|o| namespace.is_none_or(|ns| o.namespace == ns))
+        .map(|o| (o.namespace.clone(), o.name.clone()))
+        .collect()
+}
+
+fn state_pods(s: &ClusterState) -> BTreeSet<(String, String)> {
+    s.pods.keys().cloned().collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn default_scenario_syncs() -> anyhow::Result<()> {
+    let (sb, client) = start("default", None).await?;
+    let mut w = Watched::start(client, None);
+    w.synced().await?;
+    // The watch layer mirrors the store (the controllers may still be settling).
+    let expected = store_pods(&sb, None);
+    assert!(
+        expected.len() >= 20,
+        "{} pods in the scenario",
+        expected.len()
+    );
+    w.until(Duration::from_secs(15), "the pods of the store", |s| {
+        state_pods(s) == store_pods(&sb, None)
+    })
+    .await?;
+    let s = &w.state;
+
+    let nodes: Vec<&str> = s.nodes.keys().map(String::as_str).collect();
+    assert_eq!(nodes, vec!["worker-1", "worker-2", "worker-3", "worker-4"]);
+    assert!(s.nodes.values().all(|n| n.ready == Some(true)));
+    assert!(s.nodes.values().all(|n| n.cpu_millis == 8000));
+
+    let count = |k: WorkloadKind| s.workloads.keys().filter(|w| w.0 == k).count();
+    assert_eq!(count(WorkloadKind::Deployment), 9);
+    assert_eq!(count(WorkloadKind::StatefulSet), 3);
+    assert_eq!(count(WorkloadKind::DaemonSet), 1);
+    let router = &s.workloads[&(WorkloadKind::Deployment, "mr-ee".into(), "router".into())];
+    assert_eq!(router.desired, 2);
+    assert_eq!(router.release.as_deref(), Some("ee"));
+    let minio = &s.workloads[&(WorkloadKind::StatefulSet, "iomete".into(), "minio".into())];
+    assert_eq!(minio.desired, 2);
+    let exporter = &s.workloads[&(
+        WorkloadKind::DaemonSet,
+        "kube-system".into(),
+        "node-exporter".into(),
+    )];
+    assert_eq!(exporter.desired, 4);
+
+    // Every pod of a workload knows it.
+    for p in s.pods.values().filter(|p| p.namespace == "mr-ee") {
+        let kind = p.workload_kind().expect("a workload kind");
+        let name = p.workload.clone().expect("a workload");
+        assert!(
+            s.workloads
+                .contains_key(&(kind, p.namespace.clone(), name.clone())),
+            "{}: no workload {kind:?} {name}",
+            p.name
+        );
+    }
+
+    let hpa = s
+        .hpa_for(WorkloadKind::Deployment, "migratorydata", "migratorydata")
+        .expect("the migratorydata HPA");
+    assert_eq!((hpa.min, hpa.max), (2, 5));
+
+    assert_eq!(s.revisions.len(), 4 + 3 + 2);
+    assert!(s.revisions.values().all(|r| r.error.is_none()));
+    let releases: Vec<(String, String, i64, ReleaseStatus)> = s
+        .releases()
+        .into_iter()
+        .map(|r| (r.namespace, r.name, r.revision, r.status))
+        .collect();
+    assert_eq!(
+        releases,
+        vec![
+            (
+                "iomete".into(),
+                "iomete-dataplane".into(),
+                3,
+                ReleaseStatus::Deployed
+            ),
+            (
+                "migratorydata".into(),
+                "migratorydata".into(),
+                2,
+                ReleaseStatus::Deployed
+            ),
+            ("mr-ee".into(), "ee".into(), 4, ReleaseStatus::Deployed),
+        ]
+    );
+
+    // Metrics are polled, not watched.
+    w.until(Duration::from_secs(15), "metrics", |s| {
+        !s.pod_usage.is_empty() && !s.node_usage.is_empty()
+    })
+    .await?;
+    assert!(w.state.pod_usage.values().any(|u| u.cpu_millis > 0));
+    sb.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pod_changes_show_up() -> anyhow::Result<()> {
+    let (sb, client) = start("default", None).await?;
+    let mut w = Watched::start(client.clone(), Some("mr-ee"));
+    w.synced().await?;
+    // Namespaced: only mr-ee's pods, workloads and releases; nodes stay cluster-wide.
+    assert!(!w.state.pods.is_empty());
+    assert!(w.state.pods.keys().all(|k| k.0 == "mr-ee"));
+    assert!(w.state.workloads.keys().all(|k| k.1 == "mr-ee"));
+    assert!(w.state.revisions.keys().all(|k| k.0 == "mr-ee"));
+    assert_eq!(w.state.nodes.len(), 4);
+
+    let victim = w
+        .state
+        .pods
+        .values()
+        .find(|p| p.workload.as_deref() == Some("router"))
+        .expect("a router pod")
+        .name
+        .clone();
+    let pods: Api<Pod> = Api::namespaced(client, "mr-ee");
+
+    // A modification is an upsert.
+    let patch = serde_json::json!({"metadata": {"labels": {"helmdeck-test": "touched"}}});
+    pods.patch(&victim, &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    let key = ("mr-ee".to_string(), victim.clone());
+    w.until(Duration::from_secs(10), "the label", |s| {
+        s.pods
+            .get(&key)
+            .is_some_and(|p| p.labels.get("helmdeck-test").map(String::as_str) == Some("touched"))
+    })
+    .await?;
+
+    // A deletion removes the row; the ReplicaSet's replacement appears.
+    let before: BTreeSet<String> = w
+        .state
+        .pods
+        .values()
+        .filter(|p| p.workload.as_deref() == Some("router"))
+        .map(|p| p.name.clone())
+        .collect();
+    pods.delete(&victim, &DeleteParams::default()).await?;
+    w.until(Duration::from_secs(20), "the pod to go", |s| {
+        !s.pods.contains_key(&key)
+    })
+    .await?;
+    w.until(Duration::from_secs(20), "a replacement router pod", |s| {
+        s.pods
+            .values()
+            .any(|p| p.workload.as_deref() == Some("router") && !before.contains(&p.name))
+    })
+    .await?;
+    sb.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_initial_list_is_one_update() -> anyhow::Result<()> {
+    let (sb, client) = start("default", Some(1500)).await?;
+    let expected = store_pods(&sb, None).len();
+    assert!(expected >= 1500, "{expected} pods");
+    let (tx, mut rx) = mpsc::channel(64);
+    let _watches = spawn_watches(client, None, tx);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let first_pods = loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(ClusterUpdate::Pods(changes))) => break changes,
+            Ok(Some(_)) => continue,
+            other => anyhow::bail!("no pods update: {other:?}"),
+        }
+    };
+    assert_eq!(first_pods.len(), 1, "one change: the reset");
+    match &first_pods[0] {
+        Change::Reset(rows) => assert!(rows.len() >= 1500, "{} rows", rows.len()),
+        other => anyhow::bail!("expected a reset, got {other:?}"),
+    }
+    sb.stop().await;
+    Ok(())
+}
+
+fn find<'a>(r: &'a Rollup, pred: impl Fn(&Problem) -> bool) -> Option<&'a Problem> {
+    r.problems.iter().find(|p| pred(p))
+}
+
+fn trouble_seen(r: &Rollup) -> bool {
+    crash_loop(r).is_some() && image_pull(r).is_some()
+}
+
+fn crash_loop(r: &Rollup) -> Option<&Problem> {
+    find(r, |p| {
+        p.area == AreaKind::Pods
+            && p.level == Level::Failing
+            && p.message.contains("CrashLoopBackOff")
+            && p.message.contains("forwarder-pinterest")
+    })
+}
+
+fn image_pull(r: &Rollup) -> Option<&Problem> {
+    find(r, |p| {
+        p.area == AreaKind::Pods
+            && p.level == Level::Failing
+            && p.message.contains("jupyter-gateway")
+            && (p.message.contains("ErrImagePull") || p.message.contains("ImagePullBackOff"))
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn trouble_rollup_reports_the_incidents() -> anyhow::Result<()> {
+    let (sb, client) = start("trouble", None).await?;
+    let mut w = Watched::start(client, None);
+    w.synced().await?;
+    // The crash loop needs a crash and a back-off first.
+    w.until(Duration::from_secs(60), "the crash loop", |s| {
+        trouble_seen(&rollup(s, jiff::Timestamp::now()))
+    })
+    .await?;
+    let r = rollup(&w.state, jiff::Timestamp::now());
+    let messages: Vec<&str> = r.problems.iter().map(|p| p.message.as_str()).collect();
+
+    let crash = crash_loop(&r).expect("crash loop");
+    let target = crash.target.as_ref().expect("a target");
+    assert_eq!(target.namespace, "mr-ee");
+    assert!(target.name.starts_with("forwarder-pinterest"), "{target:?}");
+    assert!(
+        matches!(
+            target.kind,
+            TargetKind::Pod | TargetKind::Workload(WorkloadKind::Deployment)
+        ),
+        "{target:?}"
+    );
+    assert!(image_pull(&r).is_some(), "{messages:#?}");
+
+    let node = find(&r, |p| p.message.starts_with("node worker-3 NotReady")).expect("worker-3");
+    assert_eq!(node.level, Level::Failing);
+    assert_eq!(
+        node.target.as_ref().map(|t| (t.kind, t.name.as_str())),
+        Some((TargetKind::Node, "worker-3"))
+    );
+    assert!(
+        messages.contains(&"node worker-2 has MemoryPressure"),
+        "{messages:#?}"
+    );
+
+    let pending = find(&r, |p| {
+        p.message
+            .starts_with("release iomete-dataplane in iomete is pending-upgrade")
+    })
+    .expect("the pending release");
+    assert_eq!(
+        pending
+            .target
+            .as_ref()
+            .map(|t| (t.kind, t.namespace.as_str(), t.name.as_str())),
+        Some((TargetKind::Release, "iomete", "iomete-dataplane"))
+    );
+    assert!(
+        find(&r, |p| p.message.starts_with(
+            "deployment mr-ee/forwarder-pinterest: 0/1 available"
+        ))
+        .is_some(),
+        "{messages:#?}"
+    );
+
+    let level = |a: AreaKind| r.area(a).map(|a| a.level);
+    assert_eq!(level(AreaKind::Cluster), Some(Level::Failing));
+    assert_eq!(level(AreaKind::Pods), Some(Level::Failing));
+    assert_eq!(level(AreaKind::Releases), Some(Level::Degraded));
+    assert_eq!(level(AreaKind::Topics), Some(Level::Unknown));
+    assert!(r.failing());
+    // Worst first.
+    assert!(r.problems.windows(2).all(|w| w[0].level >= w[1].level));
+    sb.stop().await;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// `helmdeck status`, the real binary
+// ---------------------------------------------------------------------------
+
+const BIN: &str = env!("CARGO_BIN_EXE_helmdeck");
+
+/// A `helmdeck sandbox` child process, killed on drop.
+struct SandboxProcess {
+    child: Child,
+}
+
+impl SandboxProcess {
+    fn start(scenario: &str, kubeconfig: &Path) -> anyhow::Result<SandboxProcess> {
+        let mut child = Command::new(BIN)
+            .args(["sandbox", "--scenario", scenario, "--kubeconfig"])
+            .arg(kubeconfig)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut guard = SandboxProcess { child };
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        if !line.starts_with("sandbox listening on") {
+            let _ = guard.child.kill();
+            anyhow::bail!("unexpected sandbox output: {line:?}");
+        }
+        Ok(guard)
+    }
+}
+
+impl Drop for SandboxProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct StatusRun {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+fn status(args: &[&str], kubeconfig: &Path) -> anyhow::Result<StatusRun> {
+    let out = Command::new(BIN)
+        .arg("status")
+        .args(args)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .output()?;
+    Ok(StatusRun {
+        code: out.status.code(),
+        stdout: String::from_utf8(out.stdout)?,
+        stderr: String::from_utf8(out.stderr)?,
+    })
+}
+
+/// Runs `helmdeck status -o json` until `done` holds on its output, for at most `limit`.
+fn status_until(
+    kubeconfig: &Path,
+    limit: Duration,
+    what: &str,
+    done: impl Fn(&StatusRun, &serde_json::Value) -> bool,
+) -> anyhow::Result<(StatusRun, serde_json::Value)> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let run = status(&["-o", "json"], kubeconfig)?;
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+        let json: serde_json::Value = serde_json::from_str(&run.stdout).map_err(|e| {
+            anyhow::anyhow!(
+                "status -o json gave no JSON ({e}): {}{}",
+                run.stdout,
+                run.stderr
+            )
+        })?;
+        if done(&run, &json) {
+            return Ok((run, json));
+        }
+        if Instant::now() >= deadline {
+            anyhow::bail!(
+                "timed out after {limit:?} waiting for {what}; last exit {:?}: {json:#}",
+                run.code
+            );
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn messages(json: &serde_json::Value) -> Vec<String> {
+    json["problems"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["message"].as_str().map(String::from))
+        .collect()
+}
+
+#[test]
+fn status_reports_trouble_and_exits_1() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let kubeconfig = dir.path().join("kubeconfig");
+    let _sandbox = SandboxProcess::start("trouble", &kubeconfig)?;
+    let (run, json) = status_until(
+        &kubeconfig,
+        Duration::from_secs(60),
+        "the crash loop",
+        |_, j| {
+            messages(j)
+                .iter()
+                .any(|m| m.contains("CrashLoopBackOff") && m.contains("forwarder-pinterest"))
+        },
+    )?;
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    let m = messages(&json);
+    assert!(
+        m.iter().any(|m| m.contains("jupyter-gateway")
+            && (m.contains("ErrImagePull") || m.contains("ImagePullBackOff"))),
+        "{m:#?}"
+    );
+    assert!(
+        m.iter().any(|m| m.starts_with("node worker-3 NotReady")),
+        "{m:#?}"
+    );
+    assert!(
+        m.iter()
+            .any(|m| m.starts_with("release iomete-dataplane in iomete is pending-upgrade")),
+        "{m:#?}"
+    );
+    let areas: Vec<(&str, &str)> = json["areas"]
+        .as_array()
+        .expect("areas")
+        .iter()
+        .map(|a| {
+            (
+                a["area"].as_str().unwrap_or(""),
+                a["level"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert!(areas.contains(&("Cluster", "Failing")), "{areas:?}");
+    assert!(areas.contains(&("Pods", "Failing")), "{areas:?}");
+    let node = json["problems"]
+        .as_array()
+        .expect("problems")
+        .iter()
+        .find(|p| {
+            p["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("node worker-3"))
+        })
+        .expect("worker-3");
+    assert_eq!(node["target"]["kind"], "Node");
+    assert_eq!(node["target"]["name"], "worker-3");
+
+    // The text report says the same, with glyphs.
+    let text = status(&[], &kubeconfig)?;
+    assert_eq!(text.code, Some(1));
+    assert!(
+        text.stdout
+            .starts_with("✖ Failing · context helmdeck-sandbox · all namespaces\n"),
+        "{}",
+        text.stdout
+    );
+    assert!(text.stdout.contains("✖ Cluster"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("✖ node worker-3 NotReady"),
+        "{}",
+        text.stdout
+    );
+
+    // Namespaced: iomete's trouble only (the cluster's nodes still count).
+    let ns = status(&["-o", "json", "-n", "iomete"], &kubeconfig)?;
+    let json: serde_json::Value = serde_json::from_str(&ns.stdout)?;
+    let m = messages(&json);
+    assert!(!m.iter().any(|m| m.contains("mr-ee")), "{m:#?}");
+    assert!(m.iter().any(|m| m.contains("iomete-dataplane")), "{m:#?}");
+    Ok(())
+}
+
+#[test]
+fn status_exits_0_on_a_healthy_cluster() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let kubeconfig = dir.path().join("kubeconfig");
+    let _sandbox = SandboxProcess::start("default", &kubeconfig)?;
+    let (run, json) = status_until(&kubeconfig, Duration::from_secs(60), "exit 0", |r, _| {
+        r.code == Some(0)
+    })?;
+    let levels: Vec<&str> = json["areas"]
+        .as_array()
+        .expect("areas")
+        .iter()
+        .filter_map(|a| a["level"].as_str())
+        .collect();
+    assert!(!levels.contains(&"Failing"), "{levels:?}");
+    assert_eq!(json["areas"][0]["summary"], "4/4 nodes ready");
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+    Ok(())
+}
+
+#[test]
+fn status_on_an_unreachable_cluster_exits_2() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let kubeconfig = dir.path().join("kubeconfig");
+    // A port that was free a moment ago: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    helmdeck::sandbox::server::write_kubeconfig(&kubeconfig, &format!("http://127.0.0.1:{port}"))?;
+    let started = Instant::now();
+    let run = status(&["-o", "json"], &kubeconfig)?;
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(started.elapsed() < Duration::from_secs(15));
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    assert!(
+        run.stderr.contains(&format!(
+            "cannot reach the cluster at http://127.0.0.1:{port}/"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("Connection refused"), "{}", run.stderr);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+
+    // No kubeconfig anywhere.
+    let out = Command::new(BIN)
+        .arg("status")
+        .env_remove("KUBECONFIG")
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .env("HOME", dir.path())
+        .output()?;
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr)?;
+    assert!(stderr.contains("no kubeconfig found"), "{stderr}");
+    Ok(())
+}
