@@ -253,16 +253,15 @@ impl Controllers {
         if let Some(uid) = util::controller_uid(v)
             && let Some(key) = self.by_uid.get(uid).cloned()
         {
+            // The replica set's own owner, from the index rather than by parsing it.
             if key.0 == Storage::ReplicaSets
-                && let Some(rs) = self.store.get(Storage::ReplicaSets, &key.1, &key.2)
-            {
-                let rsv = rs.value();
-                if let Some(d) = util::controller_uid(&rsv)
+                && let Some(d) = self
+                    .owner_of
+                    .get(&key)
                     .and_then(|u| self.by_uid.get(u))
                     .cloned()
-                {
-                    self.dirty.insert(d);
-                }
+            {
+                self.dirty.insert(d);
             }
             self.dirty.insert(key);
         }
@@ -291,8 +290,17 @@ impl Controllers {
         self.index(st, &obj.namespace, &obj.name, &obj.uid, &v, deleted);
         match st {
             Storage::Pods => {
-                self.mark_owner_dirty(&v);
-                self.dirty_pdb_ns.insert(obj.namespace.clone());
+                // A change its owner and budgets cannot see (an annotation, a container's
+                // status) leaves them alone.
+                let relevant = e.kind != EventType::Modified
+                    || match (&e.prev, util::PodSlim::parse(&obj.json)) {
+                        (Some(prev), Some(now)) => util::PodSlim::parse(&prev.json) != Some(now),
+                        _ => true,
+                    };
+                if relevant {
+                    self.mark_owner_dirty(&v);
+                    self.dirty_pdb_ns.insert(obj.namespace.clone());
+                }
                 if deleted {
                     self.kubelet.forget(&obj.namespace, &obj.name);
                 } else {

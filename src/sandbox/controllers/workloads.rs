@@ -8,10 +8,11 @@ use super::super::selector::{FieldSelector, LabelSelector};
 use super::super::store::now_rfc3339;
 use super::Controllers;
 use super::util::{
-    condition, hpa_desired_replicas, int_or_percent, pdb_desired_healthy, pod_is_ready,
+    PodSlim, condition, hpa_desired_replicas, int_or_percent, pdb_desired_healthy, pod_is_ready,
     set_condition, template_hash,
 };
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 fn owner_ref(v: &Value) -> Value {
@@ -99,12 +100,22 @@ impl Controllers {
         }
     }
 
+    /// The pods an owner controls, as their slim view (name, labels, times, node, phase,
+    /// conditions: what the workload controllers read).
     fn pods_of(&self, uid: &str) -> Vec<Value> {
         self.children_of(uid, Storage::Pods)
             .iter()
             .filter_map(|(ns, n)| self.store.get(Storage::Pods, ns, n))
-            .map(|o| o.value())
+            .map(|o| PodSlim::value_of(&o.json))
             .collect()
+    }
+
+    /// How many of an owner's pods are live (not terminating), and how many of those ready.
+    fn live_and_ready(&self, uid: &str) -> (i64, i64) {
+        let pods = self.pods_of(uid);
+        let live: Vec<&Value> = pods.iter().filter(|p| !is_terminating(p)).collect();
+        let ready = live.iter().filter(|p| pod_is_ready(p)).count();
+        (live.len() as i64, ready as i64)
     }
 
     pub(crate) fn reconcile_replicaset(&mut self, ns: &str, name: &str) {
@@ -244,14 +255,22 @@ impl Controllers {
             .as_str()
             .unwrap_or("")
             .to_string();
-        // Ready pods per replica set.
-        let ready_of = |c: &Controllers, v: &Value| -> i64 {
+        // Live and ready pods per replica set, counted once (the pods do not change here).
+        let counts: HashMap<String, (i64, i64)> = rses
+            .iter()
+            .map(|r| {
+                let uid = r["metadata"]["uid"].as_str().unwrap_or("");
+                (uid.to_string(), self.live_and_ready(uid))
+            })
+            .collect();
+        let count_of = |c: &Controllers, v: &Value| -> (i64, i64) {
             let uid = v["metadata"]["uid"].as_str().unwrap_or("");
-            c.pods_of(uid)
-                .iter()
-                .filter(|p| !is_terminating(p) && pod_is_ready(p))
-                .count() as i64
+            counts
+                .get(uid)
+                .copied()
+                .unwrap_or_else(|| c.live_and_ready(uid))
         };
+        let ready_of = |c: &Controllers, v: &Value| -> i64 { count_of(c, v).1 };
         let strategy = &dv["spec"]["strategy"];
         let recreate = strategy["type"] == "Recreate";
         let mut surge = int_or_percent(&strategy["rollingUpdate"]["maxSurge"], want, true, "25%");
@@ -346,27 +365,12 @@ impl Controllers {
             .filter_map(|(ns, n)| self.store.get(Storage::ReplicaSets, ns, n))
             .map(|o| o.value())
             .collect();
-        let total: i64 = rses
-            .iter()
-            .map(|r| {
-                self.pods_of(r["metadata"]["uid"].as_str().unwrap_or(""))
-                    .iter()
-                    .filter(|p| !is_terminating(p))
-                    .count() as i64
-            })
-            .sum();
+        let total: i64 = rses.iter().map(|r| count_of(self, r).0).sum();
         let ready: i64 = rses.iter().map(|r| ready_of(self, r)).sum();
         let new_rs = rses
             .iter()
             .find(|r| r["metadata"]["labels"]["pod-template-hash"] == hash.as_str());
-        let updated = new_rs
-            .map(|r| {
-                self.pods_of(r["metadata"]["uid"].as_str().unwrap_or(""))
-                    .iter()
-                    .filter(|p| !is_terminating(p))
-                    .count() as i64
-            })
-            .unwrap_or(0);
+        let updated = new_rs.map(|r| count_of(self, r).0).unwrap_or(0);
         let revision = new_rs
             .map(|r| r["metadata"]["annotations"]["deployment.kubernetes.io/revision"].clone())
             .unwrap_or(json!("1"));

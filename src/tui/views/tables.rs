@@ -22,7 +22,8 @@ pub enum RowRef {
     Release(Key),
 }
 
-/// What `/` narrows a table to: a substring of the name (or namespace), or `label=value`.
+/// What `/` narrows a table to: a substring of what the row shows (name, namespace, status,
+/// node…), case-insensitive, or `label=value`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Filter {
     #[default]
@@ -130,19 +131,19 @@ pub fn index(screen: Screen, state: &ClusterState, filter: &Filter, ns: Option<&
         Screen::Nodes => state
             .nodes
             .values()
-            .filter(|n| filter.text(&[&n.name]))
+            .filter(|n| filter.text(&[&n.name, if n.ready == Some(true) { "Ready" } else { "NotReady" }]))
             .map(|n| RowRef::Node(n.name.clone()))
             .collect(),
         Screen::Workloads => state
             .workloads
             .values()
-            .filter(|w| in_ns(ns, &w.namespace) && filter.labels(&w.selector, &[&w.name, &w.namespace]))
+            .filter(|w| in_ns(ns, &w.namespace) && filter.labels(&w.selector, &[&w.name, &w.namespace, w.health.status.label()]))
             .map(|w| RowRef::Workload(w.kind, w.namespace.clone(), w.name.clone()))
             .collect(),
         Screen::Pods => state
             .pods
             .values()
-            .filter(|p| in_ns(ns, &p.namespace) && filter.labels(&p.labels, &[&p.name, &p.namespace, &p.node]))
+            .filter(|p| in_ns(ns, &p.namespace) && filter.labels(&p.labels, &[&p.name, &p.namespace, &p.node, &p.status.text]))
             .map(|p| RowRef::Pod((p.namespace.clone(), p.name.clone())))
             .collect(),
         Screen::Events => {
