@@ -1076,14 +1076,10 @@ fn trouble_scenario_shows_the_incidents() {
         matches!(reason, "ErrImagePull" | "ImagePullBackOff").then_some(())
     });
     let text = sb.ok(&["get", "pods", "-n", "iomete"]);
-    let l = row(&text, "jupyter-gateway").map_or_else(
-        || {
-            text.lines()
-                .find(|l| l.starts_with("jupyter-gateway-"))
-                .unwrap()
-        },
-        |l| l,
-    );
+    let l = text
+        .lines()
+        .find(|l| l.starts_with("jupyter-gateway-"))
+        .unwrap_or_else(|| panic!("no jupyter-gateway pod:\n{text}"));
     assert!(
         l.contains("ErrImagePull") || l.contains("ImagePullBackOff"),
         "{l}"

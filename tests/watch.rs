@@ -363,6 +363,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_helmdeck");
 /// A `helmdeck sandbox` child process, killed on drop.
 struct SandboxProcess {
     child: Child,
+    /// Kept open: the sandbox prints more, and a closed pipe would kill it.
+    _stdout: BufReader<std::process::ChildStdout>,
 }
 
 impl SandboxProcess {
@@ -374,9 +376,12 @@ impl SandboxProcess {
             .stderr(Stdio::null())
             .spawn()?;
         let stdout = child.stdout.take().expect("piped stdout");
-        let mut guard = SandboxProcess { child };
+        let mut guard = SandboxProcess {
+            child,
+            _stdout: BufReader::new(stdout),
+        };
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
+        guard._stdout.read_line(&mut line)?;
         if !line.starts_with("sandbox listening on") {
             let _ = guard.child.kill();
             anyhow::bail!("unexpected sandbox output: {line:?}");

@@ -224,11 +224,8 @@ pub fn row(ctx: &RowCtx, r: &RowRef) -> Row<'static> {
             let Some(n) = state.nodes.get(name) else {
                 return Row::new(vec![Cell::from(name.clone()), Cell::from("(gone)")]);
             };
-            let mut status = match n.ready {
-                Some(true) => "Ready".to_string(),
-                Some(false) => "NotReady".to_string(),
-                None => "Unknown".to_string(),
-            };
+            // As kubectl prints it: anything but Ready=True is NotReady.
+            let mut status = if n.ready == Some(true) { "Ready".to_string() } else { "NotReady".to_string() };
             if n.unschedulable {
                 status.push_str(",SchedulingDisabled");
             }

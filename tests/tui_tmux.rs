@@ -1,0 +1,143 @@
+//! The real binary in a real terminal (tmux), driven as a person would: keys in, screen out.
+//! `helmdeck demo` opens on the sandbox; a filter narrows the pods; a drill-down shows a
+//! pod's logs; a scale converges; `q` quits and the terminal is restored.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+    _home: tempfile::TempDir,
+}
+
+impl Tmux {
+    fn start(args: &str, width: u16, height: u16) -> Tmux {
+        let home = tempfile::tempdir().unwrap();
+        let socket = format!("helmdeck-test-{}-{}", std::process::id(), fastrand_suffix());
+        let bin = env!("CARGO_BIN_EXE_helmdeck");
+        let h = home.path().display();
+        // After the console exits, print its exit code and whether the terminal is back in
+        // canonical mode (raw mode off), then linger so the pane can be read.
+        let script = format!(
+            "HOME={h} XDG_CONFIG_HOME={h}/config XDG_DATA_HOME={h}/data {bin} {args}; echo EXITED $?; stty -a | tr ' ' '\\n' | grep -x -- '-\\?icanon'; sleep 120"
+        );
+        let status = Command::new("tmux")
+            .args(["-L", &socket, "-f", "/dev/null", "new-session", "-d", "-x", &width.to_string(), "-y", &height.to_string(), &script])
+            .status()
+            .expect("tmux runs");
+        assert!(status.success());
+        Tmux { socket, _home: home }
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux").args(["-L", &self.socket, "capture-pane", "-p"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            let st = Command::new("tmux").args(["-L", &self.socket, "send-keys", k]).status().unwrap();
+            assert!(st.success());
+            std::thread::sleep(Duration::from_millis(60));
+        }
+    }
+
+    fn type_text(&self, text: &str) {
+        let st = Command::new("tmux").args(["-L", &self.socket, "send-keys", "-l", text]).status().unwrap();
+        assert!(st.success());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    /// Waits until the screen satisfies `ok`, or fails showing the last screen.
+    fn wait(&self, what: &str, secs: u64, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let s = self.screen();
+            if ok(&s) {
+                return s;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out waiting for {what}; the screen was:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).status();
+    }
+}
+
+fn fastrand_suffix() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64
+}
+
+fn line_with<'a>(screen: &'a str, needle: &str) -> Option<&'a str> {
+    screen.lines().find(|l| l.contains(needle))
+}
+
+#[test]
+fn demo_filter_logs_scale_and_quit() {
+    let t = Tmux::start("demo", 170, 45);
+    t.wait("the overview", 30, |s| s.contains("Problems") && s.contains("Cluster"));
+    t.wait("every watch synced", 30, |s| !s.contains("loading"));
+
+    // A filter narrows the pods.
+    t.keys(&["4"]);
+    t.wait("the pods screen", 10, |s| s.contains("Pods (") && s.contains("forwarder-"));
+    t.keys(&["/"]);
+    t.type_text("router");
+    t.keys(&["Enter"]);
+    let s = t.wait("only router pods", 10, |s| s.contains("/router") && s.contains("router-") && !s.contains("forwarder-"));
+    assert!(s.contains("Pods (2)"), "{s}");
+
+    // Drill down: the pod's containers, events and log.
+    t.keys(&["Enter"]);
+    t.wait("the router pod's log", 20, |s| s.contains("Logs [router]") && s.contains("INFO"));
+    t.keys(&["Escape"]);
+    t.wait("back on pods", 10, |s| s.contains("Pods (2)"));
+
+    // Scale router from 2 to 3 and watch it converge.
+    t.keys(&["3"]);
+    t.keys(&["/"]);
+    t.type_text("router");
+    t.keys(&["Enter"]);
+    t.wait("the router deployment", 10, |s| s.contains("Workloads (1)"));
+    t.keys(&["s"]);
+    t.wait("the scale dialog", 10, |s| s.contains("Currently 2 replicas"));
+    t.keys(&["BSpace"]);
+    t.type_text("3");
+    t.keys(&["Enter"]);
+    t.wait("router at 3/3", 40, |s| line_with(s, " router ").is_some_and(|l| l.contains("3/3")));
+
+    // q quits and the terminal is restored.
+    t.keys(&["q"]);
+    let s = t.wait("the exit", 15, |s| s.contains("EXITED"));
+    assert!(s.contains("EXITED 0"), "{s}");
+    let canon = t.wait("the terminal mode", 5, |s| s.lines().any(|l| l.trim() == "icanon" || l.trim() == "-icanon"));
+    assert!(canon.lines().any(|l| l.trim() == "icanon"), "raw mode left on:\n{canon}");
+}
+
+#[test]
+fn trouble_shows_in_the_overview_and_jumps_to_the_object() {
+    let t = Tmux::start("demo --scenario trouble", 170, 45);
+    let s = t.wait("the crash loop among the problems", 40, |s| s.contains("forwarder-pinterest") && s.contains("NotReady"));
+    assert!(s.contains("✖ Failing"), "{s}");
+    // The first problem is the NotReady node: enter jumps to it on the Nodes screen.
+    t.keys(&["Enter"]);
+    t.wait("the node screen filtered to the node", 10, |s| s.contains("Nodes (1)") && s.contains("worker-3") && s.contains("NotReady"));
+    t.keys(&["q"]);
+    t.wait("the exit", 15, |s| s.contains("EXITED 0"));
+}
+
+#[test]
+fn no_kubeconfig_is_a_clear_error_not_a_garbled_terminal() {
+    let t = Tmux::start("--kubeconfig /nonexistent/kubeconfig", 120, 20);
+    let s = t.wait("the exit", 20, |s| s.contains("EXITED"));
+    assert!(s.contains("EXITED 1"), "{s}");
+    assert!(s.contains("kubeconfig"), "the error names the kubeconfig:\n{s}");
+    let canon = t.wait("the terminal mode", 5, |s| s.lines().any(|l| l.trim() == "icanon" || l.trim() == "-icanon"));
+    assert!(canon.lines().any(|l| l.trim() == "icanon"), "{canon}");
+}
