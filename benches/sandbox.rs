@@ -679,8 +679,9 @@ struct Started {
     settle: Duration,
 }
 
-/// Starts a sandbox grown to `pods` pods, then waits until its resourceVersion has been
-/// still for a second (the controllers have nothing left to do), at most 60 s.
+/// Starts a sandbox grown to `pods` pods, then waits until it is quiet: its
+/// resourceVersion still and the process using under a tenth of a core, for a second (the
+/// controllers have nothing left to do), at most 60 s.
 async fn start(pods: usize) -> anyhow::Result<Started> {
     let t = Instant::now();
     let sb = Sandbox::start(Options {
@@ -690,15 +691,15 @@ async fn start(pods: usize) -> anyhow::Result<Started> {
     .await?;
     let start = t.elapsed();
     let t = Instant::now();
-    let mut last = sb.store.current_rv();
-    let mut still_since = Instant::now();
+    let mut last = (sb.store.current_rv(), cpu_secs());
+    let mut quiet_since = Instant::now();
     while t.elapsed() < Duration::from_secs(60) {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let rv = sb.store.current_rv();
-        if rv != last {
-            last = rv;
-            still_since = Instant::now();
-        } else if still_since.elapsed() >= Duration::from_secs(1) {
+        let now = (sb.store.current_rv(), cpu_secs());
+        if now.0 != last.0 || now.1 - last.1 > 0.1 {
+            last = now;
+            quiet_since = Instant::now();
+        } else if quiet_since.elapsed() >= Duration::from_secs(1) {
             break;
         }
     }

@@ -364,7 +364,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_helmdeck");
 struct SandboxProcess {
     child: Child,
     /// Kept open: the sandbox prints more, and a closed pipe would kill it.
-    _stdout: BufReader<std::process::ChildStdout>,
+    stdout: BufReader<std::process::ChildStdout>,
 }
 
 impl SandboxProcess {
@@ -378,10 +378,10 @@ impl SandboxProcess {
         let stdout = child.stdout.take().expect("piped stdout");
         let mut guard = SandboxProcess {
             child,
-            _stdout: BufReader::new(stdout),
+            stdout: BufReader::new(stdout),
         };
         let mut line = String::new();
-        guard._stdout.read_line(&mut line)?;
+        guard.stdout.read_line(&mut line)?;
         if !line.starts_with("sandbox listening on") {
             let _ = guard.child.kill();
             anyhow::bail!("unexpected sandbox output: {line:?}");
