@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use helmdeck::{cli, sandbox};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -115,10 +116,13 @@ async fn run_sandbox(
     if let Some(path) = &kubeconfig {
         sandbox::server::write_kubeconfig(path, &sb.url())?;
     }
-    println!("sandbox listening on {}", sb.url());
+    // A reader that went away (a closed pipe) must not stop the sandbox: ignore write errors.
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "sandbox listening on {}", sb.url());
     if let Some(path) = &kubeconfig {
-        println!("try: kubectl --kubeconfig {} get pods -A", path.display());
+        let _ = writeln!(out, "try: kubectl --kubeconfig {} get pods -A", path.display());
     }
+    let _ = out.flush();
     wait_for_signal().await;
     sb.stop().await;
     Ok(())

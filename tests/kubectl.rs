@@ -41,27 +41,8 @@ fn run(mut cmd: Command, stdin: Option<&str>, limit: Duration) -> Out {
         let mut w = child.stdin.take().expect("stdin");
         w.write_all(input.as_bytes()).expect("write stdin");
     }
-    let drain = |r: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut s = String::new();
-            if let Some(mut r) = r {
-                let _ = r.read_to_string(&mut s);
-            }
-            s
-        })
-    };
-    let out = drain(
-        child
-            .stdout
-            .take()
-            .map(|r| Box::new(r) as Box<dyn Read + Send>),
-    );
-    let err = drain(
-        child
-            .stderr
-            .take()
-            .map(|r| Box::new(r) as Box<dyn Read + Send>),
-    );
+    let out = read_all(child.stdout.take().expect("stdout"));
+    let err = read_all(child.stderr.take().expect("stderr"));
     let deadline = Instant::now() + limit;
     let status = loop {
         if let Some(s) = child.try_wait().expect("wait") {
@@ -82,6 +63,15 @@ fn run(mut cmd: Command, stdin: Option<&str>, limit: Duration) -> Out {
         stdout: out.join().unwrap_or_default(),
         stderr: err.join().unwrap_or_default(),
     }
+}
+
+/// Reads a pipe to its end on a thread (so a chatty command never blocks on a full pipe).
+fn read_all(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = r.read_to_string(&mut s);
+        s
+    })
 }
 
 /// Polls `f` until it gives a value, failing the test after `limit`.
@@ -933,6 +923,69 @@ fn autoscale_creates_an_hpa_that_gets_status() {
     assert!(
         l.contains("Deployment/router") && l.contains("%/50%"),
         "{text}"
+    );
+}
+
+#[test]
+fn apply_updates_and_takes_lists() {
+    let sb = Sandbox::start();
+    let out = sb.kubectl_in(&["apply", "-f", "-"], Some(SOLO), CMD_LIMIT);
+    assert!(out.ok, "apply: {}", out.stderr);
+    let out = sb.kubectl_in(&["apply", "-f", "-"], Some(SOLO), CMD_LIMIT);
+    assert!(
+        out.stdout.contains("deployment.apps/solo unchanged"),
+        "{}",
+        out.stdout
+    );
+    let newer = SOLO.replace("nginx:1.27", "nginx:1.28");
+    let out = sb.kubectl_in(&["apply", "-f", "-"], Some(&newer), CMD_LIMIT);
+    assert!(
+        out.stdout.contains("deployment.apps/solo configured"),
+        "{}",
+        out.stdout
+    );
+    let out = sb.kubectl_in(
+        &[
+            "rollout",
+            "status",
+            "deploy/solo",
+            "-n",
+            "mr-ee",
+            "--timeout=60s",
+        ],
+        None,
+        Duration::from_secs(75),
+    );
+    assert!(out.ok, "rollout status: {}", out.stderr);
+    wait_for("the solo pod on the new image", WAIT, || {
+        let pods = sb.items(&["get", "pods", "-n", "mr-ee", "-l", "app=solo"]);
+        (pods.len() == 1
+            && pods[0]["spec"]["containers"][0]["image"] == "nginx:1.28"
+            && is_ready(&pods[0]))
+        .then_some(())
+    });
+
+    // What `kubectl get -o json` prints (a List) applies back as it is.
+    let list = sb.ok(&["get", "deploy", "-n", "mr-ee", "-o", "json"]);
+    let path = sb.dir.path().join("deployments.json");
+    std::fs::write(&path, &list).unwrap();
+    let out = sb.kubectl(&["apply", "-f", path.to_str().unwrap()]);
+    assert!(out.ok, "apply of a List: {}", out.stderr);
+    assert_eq!(out.stdout.lines().count(), 5, "{}", out.stdout);
+
+    // Fields the type does not have are refused (kubectl asks for strict validation).
+    let typo = SOLO
+        .split("---")
+        .next()
+        .unwrap()
+        .replace("replicas: 1", "replica: 1");
+    let out = sb.kubectl_in(&["apply", "-f", "-"], Some(&typo), CMD_LIMIT);
+    assert!(!out.ok, "{}", out.stdout);
+    assert!(
+        out.stderr
+            .contains("strict decoding error: unknown field \"spec.replica\""),
+        "{}",
+        out.stderr
     );
 }
 

@@ -259,7 +259,45 @@ async fn a_large_initial_list_is_one_update() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn find<'a>(r: &'a Rollup, pred: impl Fn(&Problem) -> bool) -> Option<&'a Problem> {
+#[tokio::test(flavor = "multi_thread")]
+async fn watches_survive_server_errors_and_dropped_watches() -> anyhow::Result<()> {
+    let sb = Sandbox::start(Options {
+        faults: helmdeck::sandbox::faults::Faults::parse("5xx=0.3,drop-watch=0.05")
+            .map_err(anyhow::Error::msg)?,
+        ..Default::default()
+    })
+    .await?;
+    let client = Client::try_from(kube::Config::new(sb.url().parse()?))?;
+    let (tx, mut rx) = mpsc::channel(64);
+    let _watches = spawn_watches(client, None, tx);
+    let mut state = ClusterState::default();
+    let mut errors = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    // Until the faults have shown, and the state has caught up with the store anyway.
+    while !(state.synced() && !errors.is_empty() && state_pods(&state) == store_pods(&sb, None)) {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(u)) => {
+                if let ClusterUpdate::Error(r, m) = &u {
+                    errors.push((*r, m.clone()));
+                }
+                state.apply(u);
+            }
+            other => anyhow::bail!(
+                "not synced through the faults: {other:?}; sources {:?}",
+                state.sources
+            ),
+        }
+    }
+    assert!(
+        errors.iter().any(|(_, m)| m.starts_with("server error 50")),
+        "{errors:?}"
+    );
+    assert_eq!(state.nodes.len(), 4);
+    sb.stop().await;
+    Ok(())
+}
+
+fn find(r: &Rollup, pred: impl Fn(&Problem) -> bool) -> Option<&Problem> {
     r.problems.iter().find(|p| pred(p))
 }
 

@@ -101,9 +101,8 @@ async fn handle(
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let as_table = table::wanted(accept, &q);
     tracing::debug!(%method, %uri, "request");
-    match route(&s, &method, &path, &q, &ct, body, as_table).await {
+    match route(&s, &method, &path, &q, &ct, accept, body).await {
         Ok(r) => r,
         Err(e) => {
             if e.code >= 500 {
@@ -120,9 +119,10 @@ async fn route(
     path: &str,
     q: &Query,
     ct: &str,
+    accept: &str,
     body: Bytes,
-    as_table: Option<TableOpts>,
 ) -> Result<Response, ApiError> {
+    let as_table = table::wanted(accept, q);
     let segs: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
     match segs.as_slice() {
         ["version"] => Ok(ok_json(&json!({
@@ -154,6 +154,7 @@ async fn route(
             }
             Ok(ok_json(&resource_list(g, v)))
         }
+        ["openapi", "v2"] => Ok(super::openapi::v2(accept)),
         ["openapi", "v3"] => Ok(ok_json(&super::openapi::index())),
         ["openapi", "v3", gv @ ..] => super::openapi::group_version(&gv.join("/"))
             .map(|doc| ok_json(&doc))
@@ -327,7 +328,7 @@ async fn resource(
             let mut v = parse_body(ct, &body)?;
             check_kind(rt, &v)?;
             convert::into_storage(rt, &mut v);
-            validate(rt, &v)?;
+            validate(rt, &v, strict_fields(q))?;
             if flag_dry_run(q) {
                 return Ok(json_response(StatusCode::CREATED, v.to_string()));
             }
@@ -339,7 +340,7 @@ async fn resource(
             let mut v = parse_body(ct, &body)?;
             check_kind(rt, &v)?;
             convert::into_storage(rt, &mut v);
-            validate(rt, &v)?;
+            validate(rt, &v, strict_fields(q))?;
             let scope = if sub == Some("status") {
                 UpdateScope::Status
             } else {
@@ -363,7 +364,7 @@ async fn resource(
                 // keep: the update below checks it against the stored version (409 if moved)
             }
             convert::into_storage(rt, &mut curv);
-            validate(rt, &curv)?;
+            validate(rt, &curv, strict_fields(q))?;
             let scope = if sub == Some("status") {
                 UpdateScope::Status
             } else {
@@ -439,6 +440,10 @@ async fn resource(
     }
 }
 
+fn strict_fields(q: &Query) -> bool {
+    q.get("fieldValidation").is_some_and(|f| f == "Strict")
+}
+
 fn flag_dry_run(q: &Query) -> bool {
     q.get("dryRun").is_some_and(|d| d == "All")
 }
@@ -459,12 +464,35 @@ fn check_kind(rt: &ResourceType, v: &Value) -> Result<(), ApiError> {
 }
 
 /// Checks the object decodes as its Kubernetes type and holds what that type requires.
-fn validate(rt: &ResourceType, v: &Value) -> Result<(), ApiError> {
+/// `strict` (`?fieldValidation=Strict`, as kubectl sends) also refuses fields the type lacks.
+fn validate(rt: &ResourceType, v: &Value, strict: bool) -> Result<(), ApiError> {
     use k8s_openapi::api::{apps::v1 as apps, core::v1 as core};
-    fn decode<T: serde::de::DeserializeOwned>(rt: &ResourceType, v: &Value) -> Result<T, ApiError> {
-        T::deserialize(v).map_err(|e| {
+    fn decode<T: serde::de::DeserializeOwned + serde::Serialize>(
+        rt: &ResourceType,
+        v: &Value,
+        strict: bool,
+    ) -> Result<T, ApiError> {
+        let t = T::deserialize(v).map_err(|e| {
             ApiError::bad_request(format!("the {} could not be decoded: {e}", rt.kind))
-        })
+        })?;
+        if strict {
+            let known = serde_json::to_value(&t).map_err(ApiError::internal)?;
+            let mut unknown = Vec::new();
+            unknown_fields(v, &known, "", &mut unknown);
+            if !unknown.is_empty() {
+                let fields: Vec<String> = unknown
+                    .iter()
+                    .map(|f| format!("unknown field \"{f}\""))
+                    .collect();
+                return Err(ApiError::bad_request(format!(
+                    "{kind} in version \"{}\" cannot be handled as a {kind}: strict decoding error: {}",
+                    rt.version,
+                    fields.join(", "),
+                    kind = rt.kind,
+                )));
+            }
+        }
+        Ok(t)
     }
     let name = v["metadata"]["name"].as_str().unwrap_or("");
     let replicas_ok = |r: Option<i32>| -> Result<(), ApiError> {
@@ -479,7 +507,7 @@ fn validate(rt: &ResourceType, v: &Value) -> Result<(), ApiError> {
     };
     match rt.storage {
         Storage::Pods => {
-            let p: core::Pod = decode(rt, v)?;
+            let p: core::Pod = decode(rt, v, strict)?;
             if p.spec.as_ref().is_none_or(|s| s.containers.is_empty()) {
                 return Err(ApiError::invalid(
                     rt,
@@ -489,7 +517,7 @@ fn validate(rt: &ResourceType, v: &Value) -> Result<(), ApiError> {
             }
         }
         Storage::Deployments => {
-            let d: apps::Deployment = decode(rt, v)?;
+            let d: apps::Deployment = decode(rt, v, strict)?;
             let spec = d
                 .spec
                 .ok_or_else(|| ApiError::invalid(rt, name, "spec: Required value"))?;
@@ -509,27 +537,28 @@ fn validate(rt: &ResourceType, v: &Value) -> Result<(), ApiError> {
             }
         }
         Storage::StatefulSets => {
-            let d: apps::StatefulSet = decode(rt, v)?;
+            let d: apps::StatefulSet = decode(rt, v, strict)?;
             replicas_ok(d.spec.and_then(|s| s.replicas))?;
         }
         Storage::ReplicaSets => {
-            let d: apps::ReplicaSet = decode(rt, v)?;
+            let d: apps::ReplicaSet = decode(rt, v, strict)?;
             replicas_ok(d.spec.and_then(|s| s.replicas))?;
         }
         Storage::DaemonSets => {
-            decode::<apps::DaemonSet>(rt, v)?;
+            decode::<apps::DaemonSet>(rt, v, strict)?;
         }
         Storage::Nodes => {
-            decode::<core::Node>(rt, v)?;
+            decode::<core::Node>(rt, v, strict)?;
         }
         Storage::Secrets => {
-            decode::<core::Secret>(rt, v)?;
+            decode::<core::Secret>(rt, v, strict)?;
         }
         Storage::ConfigMaps => {
-            decode::<core::ConfigMap>(rt, v)?;
+            decode::<core::ConfigMap>(rt, v, strict)?;
         }
         Storage::Hpas => {
-            let h: k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler = decode(rt, v)?;
+            let h: k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler =
+                decode(rt, v, strict)?;
             if let Some(spec) = h.spec
                 && spec.min_replicas.unwrap_or(1) > spec.max_replicas
             {
@@ -541,11 +570,38 @@ fn validate(rt: &ResourceType, v: &Value) -> Result<(), ApiError> {
             }
         }
         Storage::Leases => {
-            decode::<k8s_openapi::api::coordination::v1::Lease>(rt, v)?;
+            decode::<k8s_openapi::api::coordination::v1::Lease>(rt, v, strict)?;
         }
         _ => {}
     }
     Ok(())
+}
+
+/// The paths of fields in `given` that its typed round trip `known` lost: the fields its
+/// type does not declare (`spec.replica`, `spec.template.spec.containers[0].imag`).
+fn unknown_fields(given: &Value, known: &Value, path: &str, out: &mut Vec<String>) {
+    match (given, known) {
+        (Value::Object(g), Value::Object(k)) => {
+            for (key, gv) in g {
+                let p = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                match k.get(key) {
+                    Some(kv) => unknown_fields(gv, kv, &p, out),
+                    None if !gv.is_null() => out.push(p),
+                    None => {}
+                }
+            }
+        }
+        (Value::Array(g), Value::Array(k)) => {
+            for (i, (gv, kv)) in g.iter().zip(k).enumerate() {
+                unknown_fields(gv, kv, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
 }
 
 fn list(
@@ -967,4 +1023,38 @@ fn evict(s: &ApiState, ns: &str, name: &str) -> Result<Response, ApiError> {
         StatusCode::CREATED,
         json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}).to_string(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strict_validation_names_the_unknown_fields() {
+        let rt = Storage::Deployments.storage_type();
+        let d = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "labels": {"app": "web"}, "annotations": {"x": ""}},
+            "spec": {
+                "replica": 3, "paused": null,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {"metadata": {"labels": {"app": "web"}},
+                             "spec": {"containers": [{"name": "web", "imag": "nginx"}]}},
+            },
+        });
+        assert!(validate(rt, &d, false).is_ok());
+        let e = validate(rt, &d, true).unwrap_err();
+        assert_eq!(e.code, 400);
+        assert!(
+            e.message.ends_with(
+                "strict decoding error: unknown field \"spec.replica\", unknown field \"spec.template.spec.containers[0].imag\""
+            ),
+            "{}",
+            e.message
+        );
+        let mut ok = d.clone();
+        ok["spec"].as_object_mut().unwrap().remove("replica");
+        ok["spec"]["template"]["spec"]["containers"][0] = json!({"name": "web", "image": "nginx"});
+        assert!(validate(rt, &ok, true).is_ok());
+    }
 }

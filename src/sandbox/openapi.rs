@@ -3,9 +3,36 @@
 //! and the `fieldValidation` parameter. kubectl looks for that parameter before it sends
 //! objects (`kubectl apply`, `create -f`, `replace`): found, it leaves validation to the server;
 //! not found (or no document at all), it refuses to send anything without `--validate=false`.
+//! A `List` it checks against the OpenAPI v2 document, served without schemas: kubectl skips
+//! the kinds it has no schema for, and the server validates each object as it comes.
 
 use super::resources::{RESOURCES, ResourceType};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
+
+/// The protobuf media type of `/openapi/v2` (clients also ask for it with `@v1.0`, a form
+/// Go cannot parse as a Content-Type).
+const V2_PROTOBUF: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+
+/// `GET /openapi/v2`: a document without paths or definitions, in protobuf when asked (an
+/// empty message) or JSON.
+pub fn v2(accept: &str) -> Response {
+    let (ct, body) = if accept.contains("com.github.proto-openapi.spec.v2") {
+        (V2_PROTOBUF, Vec::new())
+    } else {
+        let doc = json!({
+            "swagger": "2.0",
+            "info": {"title": "Kubernetes", "version": format!("v1.{}.0", super::api::KUBE_MINOR)},
+            "paths": {}, "definitions": {},
+        });
+        ("application/json", doc.to_string().into_bytes())
+    };
+    let mut r = (StatusCode::OK, body).into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    r
+}
 
 /// The `api/v1`, `apis/apps/v1`… paths the index lists.
 fn gv_path(r: &ResourceType) -> String {

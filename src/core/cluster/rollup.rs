@@ -261,11 +261,9 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 }
 
 fn percent(part: u64, whole: u64) -> u64 {
-    if whole == 0 {
-        0
-    } else {
-        (part.saturating_mul(100) + whole / 2) / whole
-    }
+    (part.saturating_mul(100) + whole / 2)
+        .checked_div(whole)
+        .unwrap_or(0)
 }
 
 /// Human age: `45s`, `12m`, `3h`, `2d`.

@@ -763,6 +763,48 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn absent_metrics_api_is_reported_once() {
+        // An API server without metrics.k8s.io: every path is 404.
+        let app = axum::Router::new().fallback(|| async {
+            (
+                axum::http::StatusCode::NOT_FOUND,
+                axum::Json(serde_json::json!({
+                    "kind": "Status", "apiVersion": "v1", "metadata": {},
+                    "status": "Failure", "message": "the server could not find the requested resource",
+                    "reason": "NotFound", "code": 404
+                })),
+            )
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let client =
+            Client::try_from(kube::Config::new(url.parse().expect("url"))).expect("client");
+        let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+        let poller = tokio::spawn(poll_metrics(client, None, tx));
+        let first = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .expect("an update");
+        assert_eq!(
+            first,
+            Some(ClusterUpdate::Error(
+                Resource::Metrics,
+                METRICS_ABSENT.into()
+            ))
+        );
+        // Polled slowly afterwards, and not reported again.
+        assert!(
+            tokio::time::timeout(Duration::from_millis(1500), rx.recv())
+                .await
+                .is_err()
+        );
+        poller.abort();
+        server.abort();
+    }
+
+    #[tokio::test]
     async fn missing_kubeconfig_file_is_a_clear_error() {
         let err = config_for(Some(Path::new("/nonexistent/helmdeck/kubeconfig")), None)
             .await

@@ -429,6 +429,9 @@ impl Controllers {
             }
         }
         self.instant = false;
+        // The HPAs look at the settled pods, not at the empty cluster of the first tick.
+        self.reconcile_hpas();
+        self.last_hpa = Instant::now();
     }
 
     /// Runs forever, ticking.
