@@ -295,3 +295,16 @@ fn a_failing_watch_is_said_in_its_pane_with_the_data_kept() {
     assert!(text.contains("pods watch failing: connection refused"), "{text}");
     assert_eq!(a.rows().len(), before, "the last known pods stay on screen");
 }
+
+#[test]
+fn overview_cursor_walks_the_problems_and_enter_jumps() {
+    let mut a = app();
+    let problems = a.rollup().problems.clone();
+    assert!(problems.len() >= 2);
+    a.on_key(key('j'));
+    assert_eq!(a.selected_index(), 1);
+    let target = problems[1].target.clone().expect("a target");
+    a.on_key(code(KeyCode::Enter));
+    let text = render(&mut a, 160, 30);
+    assert!(text.contains(&target.name), "jumped to {}:\n{text}", target.name);
+}

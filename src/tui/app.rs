@@ -179,6 +179,8 @@ pub struct App {
     derived_generation: u64,
     pub(crate) pods_per_node: HashMap<String, usize>,
     pub(crate) releases: Vec<crate::core::cluster::ReleaseRow>,
+    /// The roll-up, recomputed when the data changes or a second has passed.
+    rollup: Option<(u64, i64, std::rc::Rc<crate::core::cluster::rollup::Rollup>)>,
 }
 
 impl App {
@@ -205,6 +207,7 @@ impl App {
             derived_generation: u64::MAX,
             pods_per_node: HashMap::new(),
             releases: Vec::new(),
+            rollup: None,
         }
     }
 
@@ -236,6 +239,19 @@ impl App {
         &self.cache.as_ref().expect("just set").rows
     }
 
+    /// The health roll-up of the current state (cached per change and per second).
+    pub fn rollup(&mut self) -> std::rc::Rc<crate::core::cluster::rollup::Rollup> {
+        let sec = self.now.as_second();
+        match &self.rollup {
+            Some((generation, at, r)) if *generation == self.state.generation && *at == sec => r.clone(),
+            _ => {
+                let r = std::rc::Rc::new(crate::core::cluster::rollup::rollup(&self.state, self.now));
+                self.rollup = Some((self.state.generation, sec, r.clone()));
+                r
+            }
+        }
+    }
+
     /// The cached rows as last computed by [`App::rows`].
     pub(crate) fn cache_rows(&self) -> &[RowRef] {
         self.cache.as_ref().map_or(&[], |c| &c.rows)
@@ -253,7 +269,11 @@ impl App {
     }
 
     fn move_cursor(&mut self, delta: isize) {
-        let len = self.rows().len();
+        let len = if self.screen == Screen::Overview {
+            self.rollup().problems.len()
+        } else {
+            self.rows().len()
+        };
         let cur = self.selected_index() as isize;
         let next = (cur + delta).clamp(0, len.saturating_sub(1) as isize) as usize;
         self.selected.insert(self.screen, next);
@@ -742,8 +762,8 @@ impl App {
     }
 
     fn jump_to_problem(&mut self) -> Vec<Effect> {
-        use crate::core::cluster::rollup::{TargetKind, rollup};
-        let r = rollup(&self.state, self.now);
+        use crate::core::cluster::rollup::TargetKind;
+        let r = self.rollup();
         let i = self.selected_index();
         let Some(t) = r.problems.get(i).and_then(|p| p.target.clone()) else {
             return Vec::new();

@@ -3,7 +3,7 @@
 
 pub mod tables;
 
-use crate::core::cluster::rollup::{Level, rollup};
+use crate::core::cluster::rollup::Level;
 use crate::core::cluster::{Resource, SourceStatus};
 use crate::tui::app::{App, Dialog, Mode, TABS};
 use crate::tui::format::age;
@@ -213,7 +213,7 @@ fn level_role(l: Level) -> Role {
 }
 
 fn draw_overview(f: &mut Frame, app: &mut App, area: Rect) {
-    let r = rollup(&app.state, app.now);
+    let r = app.rollup();
     let area_lines = r.areas.len() as u16 + 2;
     let [top, bottom] = Layout::vertical([Constraint::Length(area_lines), Constraint::Min(3)]).areas(area);
     let t = &app.theme;
