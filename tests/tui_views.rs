@@ -120,16 +120,16 @@ fn pods_show_kubectl_statuses_and_health_is_not_colour_only() {
 fn filter_narrows_pods_and_esc_clears_it() {
     let mut a = app();
     a.on_key(key('4'));
-    let all = a.rows().len();
+    let all = a.row_count();
     a.on_key(key('/'));
     type_str(&mut a, "crash");
     a.on_key(code(KeyCode::Enter));
-    let rows = a.rows().len();
+    let rows = a.row_count();
     assert!(rows >= 1 && rows < all, "{rows} of {all}");
     let text = render(&mut a, 160, 30);
     assert!(text.contains("CrashLoopBackOff") && !text.contains("ImagePullBackOff"), "{text}");
     a.on_key(code(KeyCode::Esc));
-    assert_eq!(a.rows().len(), all);
+    assert_eq!(a.row_count(), all);
 }
 
 #[test]
@@ -140,7 +140,7 @@ fn label_filter_matches_labels() {
     a.on_key(key('/'));
     type_str(&mut a, &format!("{k}={v}"));
     let want = a.state.pods.values().filter(|p| p.labels.get(&k) == Some(&v)).count();
-    assert_eq!(a.rows().len(), want);
+    assert_eq!(a.row_count(), want);
 }
 
 #[test]
@@ -289,11 +289,11 @@ fn help_lists_the_keys_of_the_current_screen() {
 fn a_failing_watch_is_said_in_its_pane_with_the_data_kept() {
     let mut a = app();
     a.on_key(key('4'));
-    let before = a.rows().len();
+    let before = a.row_count();
     a.on_msg(Msg::Cluster(ClusterUpdate::Error(helmdeck::core::cluster::Resource::Pods, "connection refused".into())));
     let text = render(&mut a, 160, 30);
     assert!(text.contains("pods watch failing: connection refused"), "{text}");
-    assert_eq!(a.rows().len(), before, "the last known pods stay on screen");
+    assert_eq!(a.row_count(), before, "the last known pods stay on screen");
 }
 
 #[test]

@@ -3,3 +3,5 @@
 pub mod cluster;
 pub mod health;
 pub mod release;
+pub mod releases;
+pub mod topics;

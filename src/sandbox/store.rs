@@ -281,7 +281,7 @@ impl Store {
         };
         let mut items = Vec::new();
         let mut continue_after = None;
-        let mut remaining = None;
+        let remaining = None;
         let mut iter = table.objects.range((lower, Bound::Unbounded));
         for (key, obj) in iter.by_ref() {
             if let Some(ns) = ns
@@ -301,14 +301,13 @@ impl Store {
             }
         }
         if continue_after.is_some() {
-            let rest = iter
+            // Only whether anything is left: counting the rest would make a paged list of
+            // N objects cost N²/limit (remainingItemCount is optional in the API).
+            let more = iter
                 .take_while(|(k, _)| ns.is_none_or(|ns| k.0 == ns))
-                .filter(|(_, o)| labels.matches(&o.labels) && fields.matches(o))
-                .count() as u64;
-            if rest == 0 {
+                .any(|(_, o)| labels.matches(&o.labels) && fields.matches(o));
+            if !more {
                 continue_after = None;
-            } else {
-                remaining = Some(rest);
             }
         }
         ListPage {

@@ -5,7 +5,7 @@
 use crate::core::cluster::{ClusterState, ClusterUpdate, Key, WorkloadKind};
 use crate::tui::keymap::{Action, KeyMap, Screen};
 use crate::tui::theme::Theme;
-use crate::tui::views::tables::{self, Filter, RowRef};
+use crate::tui::views::tables::{self, Filter, RowIndex, RowRef};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::collections::{HashMap, VecDeque};
 
@@ -151,7 +151,7 @@ struct ViewCache {
     generation: u64,
     filter: String,
     namespace: Option<String>,
-    rows: Vec<RowRef>,
+    rows: RowIndex,
 }
 
 /// The console.
@@ -176,7 +176,7 @@ pub struct App {
     /// Rows per page, as last drawn (for page up/down).
     pub page: usize,
     cache: Option<ViewCache>,
-    derived_generation: u64,
+    derived_for: Option<(u64, Screen)>,
     pub(crate) pods_per_node: HashMap<String, usize>,
     pub(crate) releases: Vec<crate::core::cluster::ReleaseRow>,
     /// The roll-up, recomputed when the data changes or a second has passed.
@@ -204,24 +204,29 @@ impl App {
             now: jiff::Timestamp::now(),
             page: 20,
             cache: None,
-            derived_generation: u64::MAX,
+            derived_for: None,
             pods_per_node: HashMap::new(),
             releases: Vec::new(),
             rollup: None,
         }
     }
 
-    /// Brings derived data up to date with the state (once per change, not per frame).
+    /// Brings derived data up to date with the state: once per change, and only what the
+    /// current screen shows.
     pub fn refresh_derived(&mut self) {
-        if self.derived_generation != self.state.generation {
-            self.pods_per_node = tables::pods_per_node(&self.state);
-            self.releases = self.state.releases();
-            self.derived_generation = self.state.generation;
+        let key = (self.state.generation, self.screen);
+        if self.derived_for != Some(key) {
+            if self.screen == Screen::Nodes {
+                self.pods_per_node = tables::pods_per_node(&self.state);
+            }
+            if self.screen == Screen::Releases {
+                self.releases = self.state.releases();
+            }
+            self.derived_for = Some(key);
         }
     }
 
-    /// The rows of the current table screen (cached until data, filter or namespace change).
-    pub fn rows(&mut self) -> &[RowRef] {
+    fn index(&mut self) -> &RowIndex {
         let filter = self.filters.get(&self.screen).cloned().unwrap_or_default();
         let fresh = self.cache.as_ref().is_some_and(|c| {
             c.screen == self.screen && c.generation == self.state.generation && c.filter == filter && c.namespace == self.namespace
@@ -239,6 +244,19 @@ impl App {
         &self.cache.as_ref().expect("just set").rows
     }
 
+    /// How many rows the current table screen shows (cached until data, filter or
+    /// namespace change).
+    pub fn row_count(&mut self) -> usize {
+        self.index().len()
+    }
+
+    /// The rows of the current table screen from `offset`, at most `n`.
+    pub fn visible_rows(&mut self, offset: usize, n: usize) -> Vec<RowRef> {
+        self.index();
+        let c = self.cache.as_ref().expect("indexed");
+        c.rows.window(&self.state, offset, n)
+    }
+
     /// The health roll-up of the current state (cached per change and per second).
     pub fn rollup(&mut self) -> std::rc::Rc<crate::core::cluster::rollup::Rollup> {
         let sec = self.now.as_second();
@@ -252,27 +270,21 @@ impl App {
         }
     }
 
-    /// The cached rows as last computed by [`App::rows`].
-    pub(crate) fn cache_rows(&self) -> &[RowRef] {
-        self.cache.as_ref().map_or(&[], |c| &c.rows)
-    }
-
     pub fn selected_index(&self) -> usize {
         self.selected.get(&self.screen).copied().unwrap_or(0)
     }
 
     /// The row under the cursor.
     pub fn selected_row(&mut self) -> Option<RowRef> {
-        let i = self.selected_index();
-        let rows = self.rows();
-        rows.get(i.min(rows.len().saturating_sub(1))).cloned()
+        let i = self.selected_index().min(self.row_count().saturating_sub(1));
+        self.visible_rows(i, 1).pop()
     }
 
     fn move_cursor(&mut self, delta: isize) {
         let len = if self.screen == Screen::Overview {
             self.rollup().problems.len()
         } else {
-            self.rows().len()
+            self.row_count()
         };
         let cur = self.selected_index() as isize;
         let next = (cur + delta).clamp(0, len.saturating_sub(1) as isize) as usize;
@@ -782,6 +794,10 @@ impl App {
             TargetKind::Release => {
                 self.filters.insert(Screen::Releases, t.name);
                 self.switch(Screen::Releases)
+            }
+            TargetKind::Topic | TargetKind::Group => {
+                self.filters.insert(Screen::Topics, t.name);
+                self.switch(Screen::Topics)
             }
         }
     }

@@ -300,25 +300,23 @@ impl ClusterState {
                 Resource::Pods
             }
             ClusterUpdate::Workloads(kind, c) => {
-                // Workloads of one kind only: keep the others.
-                let mut mine: BTreeMap<(WorkloadKind, String, String), WorkloadRow> = self
-                    .workloads
-                    .iter()
-                    .filter(|(k, _)| k.0 == kind)
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
-                let has_reset = c.iter().any(|c| matches!(c, Change::Reset(_)));
-                apply(
-                    &mut mine,
-                    c,
-                    |r| (r.kind, r.namespace.clone(), r.name.clone()),
-                    |k| (kind, k.0, k.1),
-                );
-                if has_reset {
-                    self.workloads.retain(|k, _| k.0 != kind);
+                for change in c {
+                    match change {
+                        Change::Upsert(row) => {
+                            self.workloads.insert((row.kind, row.namespace.clone(), row.name.clone()), row);
+                        }
+                        Change::Delete((ns, name)) => {
+                            self.workloads.remove(&(kind, ns, name));
+                        }
+                        Change::Reset(rows) => {
+                            // Workloads of this kind only: the others stay.
+                            self.workloads.retain(|k, _| k.0 != kind);
+                            for row in rows {
+                                self.workloads.insert((row.kind, row.namespace.clone(), row.name.clone()), row);
+                            }
+                        }
+                    }
                 }
-                self.workloads.retain(|k, _| k.0 != kind || mine.contains_key(k));
-                self.workloads.extend(mine);
                 match kind {
                     WorkloadKind::Deployment => Resource::Deployments,
                     WorkloadKind::StatefulSet => Resource::StatefulSets,

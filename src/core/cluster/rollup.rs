@@ -118,6 +118,10 @@ pub enum TargetKind {
     Pod,
     Workload(WorkloadKind),
     Release,
+    /// A Kafka topic (namespace empty).
+    Topic,
+    /// A Kafka consumer group (namespace empty).
+    Group,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -160,11 +164,11 @@ pub struct Rollup {
 }
 
 impl Rollup {
-    /// The worst area level (Topics, a placeholder, aside).
+    /// The worst area level (Topics aside when no topic source is configured).
     pub fn level(&self) -> Level {
         self.areas
             .iter()
-            .filter(|a| a.area != AreaKind::Topics)
+            .filter(|a| !(a.area == AreaKind::Topics && a.summary == TOPICS_NOT_CONFIGURED))
             .map(|a| a.level)
             .max()
             .unwrap_or(Level::Unknown)
@@ -180,8 +184,20 @@ impl Rollup {
     }
 }
 
+/// The Topics area's summary when no topic source is configured.
+pub const TOPICS_NOT_CONFIGURED: &str = "not configured";
+
 /// Rolls the state up into areas and ranked problems.
 pub fn rollup(state: &ClusterState, now: jiff::Timestamp) -> Rollup {
+    rollup_with_topics(state, None, now)
+}
+
+/// [`rollup`], with the Topics area from a topic source when one is configured.
+pub fn rollup_with_topics(
+    state: &ClusterState,
+    topics: Option<&crate::core::topics::TopicsState>,
+    now: jiff::Timestamp,
+) -> Rollup {
     let mut problems = Vec::new();
     let mut areas = Vec::new();
     for kind in AreaKind::ALL {
@@ -191,11 +207,20 @@ pub fn rollup(state: &ClusterState, now: jiff::Timestamp) -> Rollup {
             AreaKind::Workloads => workloads(state, now, &mut mine),
             AreaKind::Pods => pods(state, now, &mut mine),
             AreaKind::Releases => releases(state, now, &mut mine),
-            AreaKind::Topics => ("not configured".to_string(), Vec::new()),
+            AreaKind::Topics => match topics {
+                Some(t) => {
+                    let (summary, details, found) = t.area(now.as_millisecond());
+                    mine.extend(found);
+                    (summary, details)
+                }
+                None => (TOPICS_NOT_CONFIGURED.to_string(), Vec::new()),
+            },
         };
         let unsynced = source_problems(state, kind, &mut mine);
         let mut level = mine.iter().map(|p| p.level).max().unwrap_or(Level::Healthy);
-        if unsynced || kind == AreaKind::Topics {
+        let topics_unknown = kind == AreaKind::Topics
+            && topics.is_none_or(|t| t.snapshot.is_none() || t.error.is_some());
+        if unsynced || topics_unknown {
             level = level.max(Level::Unknown);
         }
         let summary = if unsynced && summary.is_empty() {

@@ -145,7 +145,7 @@ fn block<'a>(app: &App, title: String) -> Block<'a> {
 fn draw_table(f: &mut Frame, app: &mut App, area: Rect) {
     let screen = app.screen;
     let cols = tables::columns(screen);
-    let total = app.rows().len();
+    let total = app.row_count();
     let filter = app.filters.get(&screen).cloned().unwrap_or_default();
     let mut title = format!(" {} ({total})", screen_title(screen));
     if !filter.is_empty() {
@@ -170,6 +170,7 @@ fn draw_table(f: &mut Frame, app: &mut App, area: Rect) {
     let selected = app.selected_index().min(total.saturating_sub(1));
     // Only the rows on screen are built.
     let offset = selected.saturating_sub(visible.saturating_sub(1));
+    let rows_ref = app.visible_rows(offset, visible);
     let ctx = tables::RowCtx {
         state: &app.state,
         now: app.now,
@@ -177,7 +178,6 @@ fn draw_table(f: &mut Frame, app: &mut App, area: Rect) {
         pods_per_node: &app.pods_per_node,
         releases: &app.releases,
     };
-    let rows_ref: Vec<_> = app.cache_rows().iter().skip(offset).take(visible).cloned().collect();
     let rows: Vec<Row> = rows_ref.iter().map(|r| tables::row(&ctx, r)).collect();
     let header = Row::new(cols.iter().map(|(h, _)| Cell::from(*h))).style(app.theme.style(Role::Header));
     let widths: Vec<Constraint> = cols.iter().map(|(_, w)| *w).collect();

@@ -126,7 +126,43 @@ fn in_ns(ns: Option<&str>, row_ns: &str) -> bool {
 }
 
 /// Which rows a screen shows, in order.
-pub fn index(screen: Screen, state: &ClusterState, filter: &Filter, ns: Option<&str>) -> Vec<RowRef> {
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowIndex {
+    /// Every pod, in the state's own order: nothing to build, however many pods there are.
+    AllPods(usize),
+    List(Vec<RowRef>),
+}
+
+impl RowIndex {
+    pub fn len(&self) -> usize {
+        match self {
+            RowIndex::AllPods(n) => *n,
+            RowIndex::List(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The rows from `offset`, at most `n` of them.
+    pub fn window(&self, state: &ClusterState, offset: usize, n: usize) -> Vec<RowRef> {
+        match self {
+            RowIndex::AllPods(_) => state.pods.keys().skip(offset).take(n).map(|k| RowRef::Pod(k.clone())).collect(),
+            RowIndex::List(v) => v.iter().skip(offset).take(n).cloned().collect(),
+        }
+    }
+}
+
+/// Which rows a screen shows, in order.
+pub fn index(screen: Screen, state: &ClusterState, filter: &Filter, ns: Option<&str>) -> RowIndex {
+    if screen == Screen::Pods && *filter == Filter::None && ns.is_none() {
+        return RowIndex::AllPods(state.pods.len());
+    }
+    RowIndex::List(list(screen, state, filter, ns))
+}
+
+fn list(screen: Screen, state: &ClusterState, filter: &Filter, ns: Option<&str>) -> Vec<RowRef> {
     match screen {
         Screen::Nodes => state
             .nodes
@@ -206,11 +242,16 @@ pub struct RowCtx<'a> {
     pub releases: &'a [crate::core::cluster::ReleaseRow],
 }
 
-/// Pods per node, for the Nodes screen.
+/// Pods per node, for the Nodes screen (one allocation per node, not per pod).
 pub fn pods_per_node(state: &ClusterState) -> std::collections::HashMap<String, usize> {
-    let mut m = std::collections::HashMap::new();
+    let mut m: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for p in state.pods.values() {
-        *m.entry(p.node.clone()).or_insert(0) += 1;
+        match m.get_mut(p.node.as_str()) {
+            Some(n) => *n += 1,
+            None => {
+                m.insert(p.node.clone(), 1);
+            }
+        }
     }
     m
 }

@@ -1,0 +1,4 @@
+//! Helm releases beyond decoding ([`crate::core::release`]): chart repositories and
+//! semver classification, release history and diffs, the values git repo, backups.
+
+pub mod repo;

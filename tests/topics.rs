@@ -1,0 +1,260 @@
+//! Topics against a real Kafka-protocol broker (tansu, started per test on a free port):
+//! metadata, log-end offsets, consumer groups and lag, the plan and `create --missing`,
+//! lag statuses over time, and names refused before anything is sent.
+
+use helmdeck::config::{Consumer, Platform};
+use helmdeck::core::topics::kafka::KafkaSource;
+use helmdeck::core::topics::tansu::Tansu;
+use helmdeck::core::topics::{
+    Connection, LagRules, LagStatus, NewTopicSpec, TopicError, TopicPlan, TopicSource,
+    TopicUpdate, TopicsState,
+};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer as _};
+use rdkafka::{Offset, TopicPartitionList};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+fn source(broker: &Tansu) -> KafkaSource {
+    KafkaSource::new(Connection::bootstrap(&broker.addr), TIMEOUT).unwrap()
+}
+
+fn create(src: &KafkaSource, name: &str, partitions: i32) {
+    let r = src
+        .create_topics(&[NewTopicSpec {
+            name: name.into(),
+            partitions,
+            replication_factor: 1,
+        }])
+        .unwrap();
+    assert_eq!(r[0].result, Ok(()), "{r:?}");
+}
+
+/// Produces `n` records to one partition, one record per batch (tansu gives one offset
+/// per batch).
+fn produce(broker: &Tansu, topic: &str, partition: i32, n: usize) {
+    let p: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &broker.addr)
+        .set("linger.ms", "0")
+        .create()
+        .unwrap();
+    for i in 0..n {
+        let payload = format!("event {i}");
+        p.send(
+            BaseRecord::<(), _>::to(topic)
+                .partition(partition)
+                .payload(&payload),
+        )
+        .map_err(|(e, _)| e)
+        .unwrap();
+        p.flush(TIMEOUT).unwrap();
+    }
+}
+
+/// Commits `offset` for `group` without joining it.
+fn commit(broker: &Tansu, group: &str, topic: &str, partition: i32, offset: i64) {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &broker.addr)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, partition, Offset::Offset(offset))
+        .unwrap();
+    c.commit(&tpl, CommitMode::Sync).unwrap();
+}
+
+#[test]
+fn topics_offsets_groups_and_lag() {
+    let Some(broker) = Tansu::for_test() else {
+        return;
+    };
+    let src = source(&broker);
+    create(&src, "orders", 3);
+    produce(&broker, "orders", 0, 10);
+    produce(&broker, "orders", 1, 2);
+    commit(&broker, "billing", "orders", 0, 4);
+
+    let s = src.snapshot().unwrap();
+    let t = &s.topics["orders"];
+    assert_eq!(t.partitions.len(), 3);
+    assert_eq!(t.replication_factor(), 1);
+    assert_eq!(t.offline(), 0);
+    assert_eq!(t.partitions[0].log_end, Some(10));
+    assert_eq!(t.partitions[1].log_end, Some(2));
+    assert_eq!(t.partitions[2].log_end, Some(0));
+    let g = s.groups.get("billing").expect("the group is listed");
+    assert_eq!(g.committed.get(&("orders".to_string(), 0)), Some(&4));
+    assert_eq!(g.committed.get(&("orders".to_string(), 1)), None);
+
+    let mut state = TopicsState::new(src.describe(), None, LagRules::default());
+    state.apply(TopicUpdate::Snapshot(s));
+    let g = state.groups.iter().find(|g| g.name == "billing").unwrap();
+    assert_eq!(g.lag, 6);
+    assert_eq!(g.uncommitted, 2, "partitions without a commit are said, not zero");
+    let p1 = g.partitions.iter().find(|p| p.partition == 1).unwrap();
+    assert_eq!((p1.committed, p1.lag), (None, None));
+    let row = state.topics.iter().find(|t| t.name == "orders").unwrap();
+    assert_eq!(row.log_end, 12);
+    assert_eq!(row.groups, ["billing"]);
+}
+
+#[test]
+fn a_consumer_that_stops_committing_warns_then_stops_and_recovers() {
+    let Some(broker) = Tansu::for_test() else {
+        return;
+    };
+    let src = source(&broker);
+    create(&src, "clicks", 1);
+    let mut state = TopicsState::new(
+        src.describe(),
+        None,
+        LagRules {
+            window: 3,
+            min_samples: 3,
+        },
+    );
+    let mut sample = |state: &mut TopicsState| {
+        state.apply(TopicUpdate::Snapshot(src.snapshot().unwrap()));
+        state
+            .groups
+            .iter()
+            .find(|g| g.name == "forwarder")
+            .map(|g| g.status)
+    };
+    // Producing 3 per sample, consuming 1: lag keeps growing.
+    let mut committed = 0;
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        produce(&broker, "clicks", 0, 3);
+        committed += 1;
+        commit(&broker, "forwarder", "clicks", 0, committed);
+        seen.push(sample(&mut state));
+    }
+    assert_eq!(seen.last(), Some(&Some(LagStatus::Warn)), "{seen:?}");
+    // Stops committing while events keep coming.
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        produce(&broker, "clicks", 0, 2);
+        seen.push(sample(&mut state));
+    }
+    assert_eq!(seen.last(), Some(&Some(LagStatus::Stop)), "{seen:?}");
+    assert!(state.failing());
+    // Catches up.
+    let end = state.topics.iter().find(|t| t.name == "clicks").unwrap().log_end;
+    commit(&broker, "forwarder", "clicks", 0, end);
+    assert_eq!(sample(&mut state), Some(LagStatus::Ok));
+    assert!(!state.failing());
+}
+
+fn platform() -> Platform {
+    Platform {
+        name: "shop".into(),
+        namespace: "shop".into(),
+        release: None,
+        topic_prefix: Some("shop-".into()),
+        destinations: vec!["Google Analytics".into(), "pinterest".into(), "redis".into()],
+        custom_topics: vec!["audit".into()],
+        consumers: vec![Consumer {
+            workload: "deploy/router".into(),
+            topics: vec!["shop-main".into()],
+        }],
+        kafka: None,
+    }
+}
+
+#[test]
+fn the_plan_and_create_missing_against_the_broker() {
+    let Some(broker) = Tansu::for_test() else {
+        return;
+    };
+    let src = source(&broker);
+    create(&src, "shop-main", 2);
+    create(&src, "unrelated", 1);
+    let existing = |src: &KafkaSource| -> BTreeMap<String, i32> {
+        src.snapshot()
+            .unwrap()
+            .topics
+            .values()
+            .map(|t| (t.name.clone(), t.partitions.len() as i32))
+            .collect()
+    };
+    let replicas = |w: &str| (w == "deploy/router").then_some(2);
+    let plan = TopicPlan::build(&platform(), replicas, &existing(&src));
+    let missing: Vec<&str> = plan.missing().map(|t| t.name.as_str()).collect();
+    assert_eq!(missing, ["shop-google-analytics", "shop-pinterest", "audit"]);
+    assert_eq!(plan.idle_consumers.len(), 0, "2 partitions for 2 replicas");
+
+    let created = src.create_topics(&plan.to_create(false, 1)).unwrap();
+    assert!(created.iter().all(|c| c.result.is_ok()), "{created:?}");
+    let after = existing(&src);
+    assert_eq!(after["shop-pinterest"], 3);
+    assert!(!after.contains_key("shop-redis"), "reserved without --force");
+    assert_eq!(after["unrelated"], 1, "nothing else is touched");
+    assert_eq!(after["shop-main"], 2, "an existing topic is never changed");
+    let plan = TopicPlan::build(&platform(), replicas, &after);
+    assert_eq!(plan.missing().count(), 0);
+    // Forced: the reserved destination too.
+    let created = src.create_topics(&plan.to_create(true, 1)).unwrap();
+    assert_eq!(created.len(), 1);
+    assert_eq!(created[0].name, "shop-redis");
+    // Creating what exists is refused by the broker, per topic.
+    let again = src
+        .create_topics(&[NewTopicSpec {
+            name: "shop-main".into(),
+            partitions: 3,
+            replication_factor: 1,
+        }])
+        .unwrap();
+    assert!(again[0].result.is_err(), "{again:?}");
+    assert_eq!(existing(&src)["shop-main"], 2);
+}
+
+#[test]
+fn invalid_names_are_refused_before_anything_is_sent() {
+    let Some(broker) = Tansu::for_test() else {
+        return;
+    };
+    let src = source(&broker);
+    for bad in ["bad name", "..", "a/b", &"x".repeat(250)] {
+        let err = src
+            .create_topics(&[
+                NewTopicSpec {
+                    name: "fine".into(),
+                    partitions: 1,
+                    replication_factor: 1,
+                },
+                NewTopicSpec {
+                    name: bad.into(),
+                    partitions: 1,
+                    replication_factor: 1,
+                },
+            ])
+            .unwrap_err();
+        assert!(matches!(err, TopicError::Invalid(_)), "{err}");
+    }
+    // The valid one of the batch was not sent either.
+    assert!(!src.snapshot().unwrap().topics.contains_key("fine"));
+}
+
+#[test]
+fn an_unreachable_broker_is_said() {
+    // A port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let src = KafkaSource::new(
+        Connection::bootstrap(&format!("127.0.0.1:{port}")),
+        Duration::from_secs(2),
+    )
+    .unwrap();
+    let err = src.snapshot().unwrap_err();
+    assert!(matches!(err, TopicError::Unreachable { .. }), "{err}");
+    assert!(err.to_string().contains(&format!("127.0.0.1:{port}")), "{err}");
+}
