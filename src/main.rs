@@ -26,6 +26,9 @@ enum Command {
         /// A shipped scenario (default, trouble) or a scenario YAML file.
         #[arg(long, default_value = "default")]
         scenario: String,
+        /// A Kafka broker (HOST:PORT) for the Topics view instead of the simulated topics.
+        #[arg(long, value_name = "HOST:PORT")]
+        kafka: Option<String>,
     },
     /// Run the sandbox cluster: a Kubernetes-API-compatible server with simulated controllers.
     Sandbox {
@@ -58,6 +61,10 @@ enum Command {
     /// Health roll-up of the cluster (nodes, workloads, pods, releases) and its problems.
     /// Exits 0 when nothing is failing, 1 when something is, 2 when the cluster cannot be reached.
     Status(cli::status::StatusArgs),
+    /// Kafka topics, consumer groups, lag and lag status; `plan` and `create --missing`.
+    /// Exits 1 when a group is STALL/STOP or a topic is offline or missing, 2 when the
+    /// broker cannot be reached.
+    Topics(cli::topics::TopicsArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -74,7 +81,13 @@ fn main() -> std::process::ExitCode {
                 pods,
                 faults,
             }) => run_sandbox(listen, kubeconfig, scenario, pods, &faults).await,
-            Some(Command::Demo { scenario }) => cli::console::demo(cli.console, scenario).await,
+            Some(Command::Demo { scenario, kafka }) => {
+                cli::console::demo(cli.console, scenario, kafka).await
+            }
+            Some(Command::Topics(a)) => {
+                exit_code = Some(cli::topics::run(a).await);
+                Ok(())
+            }
             Some(Command::Scale(a)) => cli::scale::scale(a).await,
             Some(Command::Autoscale(a)) => cli::scale::autoscale(a).await,
             Some(Command::Cordon(a)) => cli::scale::cordon(a).await,
@@ -120,7 +133,11 @@ async fn run_sandbox(
     let mut out = std::io::stdout();
     let _ = writeln!(out, "sandbox listening on {}", sb.url());
     if let Some(path) = &kubeconfig {
-        let _ = writeln!(out, "try: kubectl --kubeconfig {} get pods -A", path.display());
+        let _ = writeln!(
+            out,
+            "try: kubectl --kubeconfig {} get pods -A",
+            path.display()
+        );
     }
     let _ = out.flush();
     wait_for_signal().await;

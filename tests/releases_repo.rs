@@ -198,3 +198,42 @@ fn a_missing_ca_file_is_said() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sandbox_serves_a_chart_repository() {
+    let sb = helmdeck::sandbox::Sandbox::start(Default::default())
+        .await
+        .unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let repo = ChartRepo::new(options(format!("{}/charts", sb.url()), &cache)).unwrap();
+    let fetched = repo.fetch_index().await.unwrap();
+    assert!(!fetched.from_cache);
+    let offers = newer_versions(
+        fetched.index.chart("mr-ee", &fetched.url).unwrap(),
+        "1.4.2",
+        false,
+    )
+    .unwrap();
+    let listed: Vec<String> = offers.iter().map(|o| o.headline()).collect();
+    assert_eq!(
+        listed,
+        [
+            "1.4.2 → 2.0.0: MAJOR — breaking changes possible; read the changelog",
+            "1.4.2 → 1.5.1: minor — new features, backwards compatible",
+            "1.4.2 → 1.5.0: minor — new features, backwards compatible",
+            "1.4.2 → 1.4.3: patch — fixes only, backwards compatible",
+        ]
+    );
+    assert!(offers[0].changes[0].contains("destinations.* moved to forwarders.*"));
+    // Revalidation: the sandbox answers If-None-Match with 304.
+    assert!(repo.fetch_index().await.unwrap().from_cache);
+    // A version's record.
+    let body = reqwest::get(format!("{}/charts/mr-ee/1.5.1.yaml", sb.url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains("ghcr.io/mr-ee/router:3.5.1"), "{body}");
+    sb.stop().await;
+}

@@ -6,8 +6,8 @@ use helmdeck::config::{Consumer, Platform};
 use helmdeck::core::topics::kafka::KafkaSource;
 use helmdeck::core::topics::tansu::Tansu;
 use helmdeck::core::topics::{
-    Connection, LagRules, LagStatus, NewTopicSpec, TopicError, TopicPlan, TopicSource,
-    TopicUpdate, TopicsState,
+    Connection, LagRules, LagStatus, NewTopicSpec, TopicError, TopicPlan, TopicSource, TopicUpdate,
+    TopicsState,
 };
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _};
@@ -95,7 +95,10 @@ fn topics_offsets_groups_and_lag() {
     state.apply(TopicUpdate::Snapshot(s));
     let g = state.groups.iter().find(|g| g.name == "billing").unwrap();
     assert_eq!(g.lag, 6);
-    assert_eq!(g.uncommitted, 2, "partitions without a commit are said, not zero");
+    assert_eq!(
+        g.uncommitted, 2,
+        "partitions without a commit are said, not zero"
+    );
     let p1 = g.partitions.iter().find(|p| p.partition == 1).unwrap();
     assert_eq!((p1.committed, p1.lag), (None, None));
     let row = state.topics.iter().find(|t| t.name == "orders").unwrap();
@@ -118,7 +121,7 @@ fn a_consumer_that_stops_committing_warns_then_stops_and_recovers() {
             min_samples: 3,
         },
     );
-    let mut sample = |state: &mut TopicsState| {
+    let sample = |state: &mut TopicsState| {
         state.apply(TopicUpdate::Snapshot(src.snapshot().unwrap()));
         state
             .groups
@@ -145,7 +148,12 @@ fn a_consumer_that_stops_committing_warns_then_stops_and_recovers() {
     assert_eq!(seen.last(), Some(&Some(LagStatus::Stop)), "{seen:?}");
     assert!(state.failing());
     // Catches up.
-    let end = state.topics.iter().find(|t| t.name == "clicks").unwrap().log_end;
+    let end = state
+        .topics
+        .iter()
+        .find(|t| t.name == "clicks")
+        .unwrap()
+        .log_end;
     commit(&broker, "forwarder", "clicks", 0, end);
     assert_eq!(sample(&mut state), Some(LagStatus::Ok));
     assert!(!state.failing());
@@ -157,7 +165,11 @@ fn platform() -> Platform {
         namespace: "shop".into(),
         release: None,
         topic_prefix: Some("shop-".into()),
-        destinations: vec!["Google Analytics".into(), "pinterest".into(), "redis".into()],
+        destinations: vec![
+            "Google Analytics".into(),
+            "pinterest".into(),
+            "redis".into(),
+        ],
         custom_topics: vec!["audit".into()],
         consumers: vec![Consumer {
             workload: "deploy/router".into(),
@@ -186,14 +198,20 @@ fn the_plan_and_create_missing_against_the_broker() {
     let replicas = |w: &str| (w == "deploy/router").then_some(2);
     let plan = TopicPlan::build(&platform(), replicas, &existing(&src));
     let missing: Vec<&str> = plan.missing().map(|t| t.name.as_str()).collect();
-    assert_eq!(missing, ["shop-google-analytics", "shop-pinterest", "audit"]);
+    assert_eq!(
+        missing,
+        ["shop-google-analytics", "shop-pinterest", "audit"]
+    );
     assert_eq!(plan.idle_consumers.len(), 0, "2 partitions for 2 replicas");
 
     let created = src.create_topics(&plan.to_create(false, 1)).unwrap();
     assert!(created.iter().all(|c| c.result.is_ok()), "{created:?}");
     let after = existing(&src);
     assert_eq!(after["shop-pinterest"], 3);
-    assert!(!after.contains_key("shop-redis"), "reserved without --force");
+    assert!(
+        !after.contains_key("shop-redis"),
+        "reserved without --force"
+    );
     assert_eq!(after["unrelated"], 1, "nothing else is touched");
     assert_eq!(after["shop-main"], 2, "an existing topic is never changed");
     let plan = TopicPlan::build(&platform(), replicas, &after);
@@ -256,5 +274,8 @@ fn an_unreachable_broker_is_said() {
     .unwrap();
     let err = src.snapshot().unwrap_err();
     assert!(matches!(err, TopicError::Unreachable { .. }), "{err}");
-    assert!(err.to_string().contains(&format!("127.0.0.1:{port}")), "{err}");
+    assert!(
+        err.to_string().contains(&format!("127.0.0.1:{port}")),
+        "{err}"
+    );
 }

@@ -22,28 +22,52 @@ impl Tmux {
             "HOME={h} XDG_CONFIG_HOME={h}/config XDG_DATA_HOME={h}/data {bin} {args}; echo EXITED $?; stty -a | tr ' ' '\\n' | grep -x -- '-\\?icanon'; sleep 120"
         );
         let status = Command::new("tmux")
-            .args(["-L", &socket, "-f", "/dev/null", "new-session", "-d", "-x", &width.to_string(), "-y", &height.to_string(), &script])
+            .args([
+                "-L",
+                &socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-x",
+                &width.to_string(),
+                "-y",
+                &height.to_string(),
+                &script,
+            ])
             .status()
             .expect("tmux runs");
         assert!(status.success());
-        Tmux { socket, _home: home }
+        Tmux {
+            socket,
+            _home: home,
+        }
     }
 
     fn screen(&self) -> String {
-        let out = Command::new("tmux").args(["-L", &self.socket, "capture-pane", "-p"]).output().unwrap();
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p"])
+            .output()
+            .unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     fn keys(&self, keys: &[&str]) {
         for k in keys {
-            let st = Command::new("tmux").args(["-L", &self.socket, "send-keys", k]).status().unwrap();
+            let st = Command::new("tmux")
+                .args(["-L", &self.socket, "send-keys", k])
+                .status()
+                .unwrap();
             assert!(st.success());
             std::thread::sleep(Duration::from_millis(60));
         }
     }
 
     fn type_text(&self, text: &str) {
-        let st = Command::new("tmux").args(["-L", &self.socket, "send-keys", "-l", text]).status().unwrap();
+        let st = Command::new("tmux")
+            .args(["-L", &self.socket, "send-keys", "-l", text])
+            .status()
+            .unwrap();
         assert!(st.success());
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -66,12 +90,17 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).status();
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
     }
 }
 
 fn fastrand_suffix() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as u64
 }
 
 fn line_with<'a>(screen: &'a str, needle: &str) -> Option<&'a str> {
@@ -81,21 +110,29 @@ fn line_with<'a>(screen: &'a str, needle: &str) -> Option<&'a str> {
 #[test]
 fn demo_filter_logs_scale_and_quit() {
     let t = Tmux::start("demo", 170, 45);
-    t.wait("the overview", 30, |s| s.contains("Problems") && s.contains("Cluster"));
+    t.wait("the overview", 30, |s| {
+        s.contains("Problems") && s.contains("Cluster")
+    });
     t.wait("every watch synced", 30, |s| !s.contains("loading"));
 
     // A filter narrows the pods.
     t.keys(&["4"]);
-    t.wait("the pods screen", 10, |s| s.contains("Pods (") && s.contains("forwarder-"));
+    t.wait("the pods screen", 10, |s| {
+        s.contains("Pods (") && s.contains("forwarder-")
+    });
     t.keys(&["/"]);
     t.type_text("router");
     t.keys(&["Enter"]);
-    let s = t.wait("only router pods", 10, |s| s.contains("/router") && s.contains("router-") && !s.contains("forwarder-"));
+    let s = t.wait("only router pods", 10, |s| {
+        s.contains("/router") && s.contains("router-") && !s.contains("forwarder-")
+    });
     assert!(s.contains("Pods (2)"), "{s}");
 
     // Drill down: the pod's containers, events and log.
     t.keys(&["Enter"]);
-    t.wait("the router pod's log", 20, |s| s.contains("Logs [router]") && s.contains("INFO"));
+    t.wait("the router pod's log", 20, |s| {
+        s.contains("Logs [router]") && s.contains("INFO")
+    });
     t.keys(&["Escape"]);
     t.wait("back on pods", 10, |s| s.contains("Pods (2)"));
 
@@ -106,28 +143,42 @@ fn demo_filter_logs_scale_and_quit() {
     t.keys(&["Enter"]);
     t.wait("the router deployment", 10, |s| s.contains("Workloads (1)"));
     t.keys(&["s"]);
-    t.wait("the scale dialog", 10, |s| s.contains("Currently 2 replicas"));
+    t.wait("the scale dialog", 10, |s| {
+        s.contains("Currently 2 replicas")
+    });
     t.keys(&["BSpace"]);
     t.type_text("3");
     t.keys(&["Enter"]);
-    t.wait("router at 3/3", 40, |s| line_with(s, " router ").is_some_and(|l| l.contains("3/3")));
+    t.wait("router at 3/3", 40, |s| {
+        line_with(s, " router ").is_some_and(|l| l.contains("3/3"))
+    });
 
     // q quits and the terminal is restored.
     t.keys(&["q"]);
     let s = t.wait("the exit", 15, |s| s.contains("EXITED"));
     assert!(s.contains("EXITED 0"), "{s}");
-    let canon = t.wait("the terminal mode", 5, |s| s.lines().any(|l| l.trim() == "icanon" || l.trim() == "-icanon"));
-    assert!(canon.lines().any(|l| l.trim() == "icanon"), "raw mode left on:\n{canon}");
+    let canon = t.wait("the terminal mode", 5, |s| {
+        s.lines()
+            .any(|l| l.trim() == "icanon" || l.trim() == "-icanon")
+    });
+    assert!(
+        canon.lines().any(|l| l.trim() == "icanon"),
+        "raw mode left on:\n{canon}"
+    );
 }
 
 #[test]
 fn trouble_shows_in_the_overview_and_jumps_to_the_object() {
     let t = Tmux::start("demo --scenario trouble", 170, 45);
-    let s = t.wait("the crash loop among the problems", 40, |s| s.contains("forwarder-pinterest") && s.contains("NotReady"));
+    let s = t.wait("the crash loop among the problems", 40, |s| {
+        s.contains("forwarder-pinterest") && s.contains("NotReady")
+    });
     assert!(s.contains("✖ Failing"), "{s}");
     // The first problem is the NotReady node: enter jumps to it on the Nodes screen.
     t.keys(&["Enter"]);
-    t.wait("the node screen filtered to the node", 10, |s| s.contains("Nodes (1)") && s.contains("worker-3") && s.contains("NotReady"));
+    t.wait("the node screen filtered to the node", 10, |s| {
+        s.contains("Nodes (1)") && s.contains("worker-3") && s.contains("NotReady")
+    });
     t.keys(&["q"]);
     t.wait("the exit", 15, |s| s.contains("EXITED 0"));
 }
@@ -137,7 +188,13 @@ fn no_kubeconfig_is_a_clear_error_not_a_garbled_terminal() {
     let t = Tmux::start("--kubeconfig /nonexistent/kubeconfig", 120, 20);
     let s = t.wait("the exit", 20, |s| s.contains("EXITED"));
     assert!(s.contains("EXITED 1"), "{s}");
-    assert!(s.contains("kubeconfig"), "the error names the kubeconfig:\n{s}");
-    let canon = t.wait("the terminal mode", 5, |s| s.lines().any(|l| l.trim() == "icanon" || l.trim() == "-icanon"));
+    assert!(
+        s.contains("kubeconfig"),
+        "the error names the kubeconfig:\n{s}"
+    );
+    let canon = t.wait("the terminal mode", 5, |s| {
+        s.lines()
+            .any(|l| l.trim() == "icanon" || l.trim() == "-icanon")
+    });
     assert!(canon.lines().any(|l| l.trim() == "icanon"), "{canon}");
 }

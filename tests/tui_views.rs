@@ -3,7 +3,8 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use helmdeck::core::cluster::{
-    Change, ClusterState, ClusterUpdate, EventRow, HpaRow, NodeRow, PodRow, ReleaseRevision, WorkloadKind, WorkloadRow,
+    Change, ClusterState, ClusterUpdate, EventRow, HpaRow, NodeRow, PodRow, ReleaseRevision,
+    WorkloadKind, WorkloadRow,
 };
 use helmdeck::tui::app::{App, Dialog, Effect, Mode, Msg, ScaleInfo};
 use helmdeck::tui::keymap::{KeyMap, Screen};
@@ -12,7 +13,11 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 fn fixture<T: serde::de::DeserializeOwned>(path: &str) -> T {
-    let text = std::fs::read_to_string(format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let text = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
@@ -20,37 +25,79 @@ fn fixture<T: serde::de::DeserializeOwned>(path: &str) -> T {
 fn state() -> ClusterState {
     let mut s = ClusterState::default();
     let pods = [
-        "running-ready", "crashloopbackoff", "imagepullbackoff", "pending-unscheduled", "oomkilled", "terminating",
-        "init-running", "completed-job", "evicted",
+        "running-ready",
+        "crashloopbackoff",
+        "imagepullbackoff",
+        "pending-unscheduled",
+        "oomkilled",
+        "terminating",
+        "init-running",
+        "completed-job",
+        "evicted",
     ];
-    let rows: Vec<PodRow> = pods.iter().map(|p| PodRow::from_pod(&fixture(&format!("pods/{p}.json")))).collect();
-    s.apply(ClusterUpdate::Pods(vec![Change::Reset(rows)]));
-    let nodes: Vec<NodeRow> = ["ready", "notready-cordoned"].iter().map(|n| NodeRow::from_node(&fixture(&format!("nodes/{n}.json")))).collect();
-    s.apply(ClusterUpdate::Nodes(vec![Change::Reset(nodes)]));
-    let deploys: Vec<WorkloadRow> = ["deployment-healthy", "deployment-degraded", "deployment-progressing", "deployment-paused"]
+    let rows: Vec<PodRow> = pods
         .iter()
-        .map(|d| WorkloadRow::from_deployment(&fixture(&format!("workloads/{d}.json"))))
+        .map(|p| PodRow::from_pod(&fixture(&format!("pods/{p}.json"))))
         .collect();
-    s.apply(ClusterUpdate::Workloads(WorkloadKind::Deployment, vec![Change::Reset(deploys)]));
+    s.apply(ClusterUpdate::Pods(vec![Change::Reset(rows)]));
+    let nodes: Vec<NodeRow> = ["ready", "notready-cordoned"]
+        .iter()
+        .map(|n| NodeRow::from_node(&fixture(&format!("nodes/{n}.json"))))
+        .collect();
+    s.apply(ClusterUpdate::Nodes(vec![Change::Reset(nodes)]));
+    let deploys: Vec<WorkloadRow> = [
+        "deployment-healthy",
+        "deployment-degraded",
+        "deployment-progressing",
+        "deployment-paused",
+    ]
+    .iter()
+    .map(|d| WorkloadRow::from_deployment(&fixture(&format!("workloads/{d}.json"))))
+    .collect();
+    s.apply(ClusterUpdate::Workloads(
+        WorkloadKind::Deployment,
+        vec![Change::Reset(deploys)],
+    ));
     let sts: Vec<WorkloadRow> = ["statefulset-healthy", "statefulset-progressing"]
         .iter()
         .map(|d| WorkloadRow::from_statefulset(&fixture(&format!("workloads/{d}.json"))))
         .collect();
-    s.apply(ClusterUpdate::Workloads(WorkloadKind::StatefulSet, vec![Change::Reset(sts)]));
+    s.apply(ClusterUpdate::Workloads(
+        WorkloadKind::StatefulSet,
+        vec![Change::Reset(sts)],
+    ));
     s.apply(ClusterUpdate::Workloads(
         WorkloadKind::DaemonSet,
-        vec![Change::Reset(vec![WorkloadRow::from_daemonset(&fixture("workloads/daemonset-healthy.json"))])],
+        vec![Change::Reset(vec![WorkloadRow::from_daemonset(&fixture(
+            "workloads/daemonset-healthy.json",
+        ))])],
     ));
-    s.apply(ClusterUpdate::Hpas(vec![Change::Reset(vec![HpaRow::from_hpa(&fixture("workloads/hpa.json"))])]));
-    let events: Vec<EventRow> = ["backoff-warning", "scheduled-series"].iter().map(|e| EventRow::from_event(&fixture(&format!("events/{e}.json")))).collect();
+    s.apply(ClusterUpdate::Hpas(vec![Change::Reset(vec![
+        HpaRow::from_hpa(&fixture("workloads/hpa.json")),
+    ])]));
+    let events: Vec<EventRow> = ["backoff-warning", "scheduled-series"]
+        .iter()
+        .map(|e| EventRow::from_event(&fixture(&format!("events/{e}.json"))))
+        .collect();
     s.apply(ClusterUpdate::Events(vec![Change::Reset(events)]));
-    s.apply(ClusterUpdate::Releases(vec![Change::Reset(vec![ReleaseRevision::from_secret(&fixture("releases/secret-shop-v3.json"))])]));
-    s.apply(ClusterUpdate::Metrics { pods: Default::default(), nodes: Default::default() });
+    s.apply(ClusterUpdate::Releases(vec![Change::Reset(vec![
+        ReleaseRevision::from_secret(&fixture("releases/secret-shop-v3.json")),
+    ])]));
+    s.apply(ClusterUpdate::Metrics {
+        pods: Default::default(),
+        nodes: Default::default(),
+    });
     s
 }
 
 fn app() -> App {
-    let mut a = App::new(KeyMap::default(), Theme::default(), "fixture".into(), None, false);
+    let mut a = App::new(
+        KeyMap::default(),
+        Theme::default(),
+        "fixture".into(),
+        None,
+        false,
+    );
     a.state = state();
     // Fixed "now" so ages are stable in snapshots.
     a.now = "2025-05-14T10:05:00Z".parse().unwrap();
@@ -107,13 +154,26 @@ fn pods_show_kubectl_statuses_and_health_is_not_colour_only() {
     let mut a = app();
     a.on_key(key('4'));
     let text = render(&mut a, 160, 30);
-    for status in ["Running", "CrashLoopBackOff", "ImagePullBackOff", "Pending", "OOMKilled", "Terminating", "Init:1/2", "Completed", "Evicted"] {
+    for status in [
+        "Running",
+        "CrashLoopBackOff",
+        "ImagePullBackOff",
+        "Pending",
+        "OOMKilled",
+        "Terminating",
+        "Init:1/2",
+        "Completed",
+        "Evicted",
+    ] {
         assert!(text.contains(status), "{status} missing:\n{text}");
     }
     a.on_key(key('3'));
     let text = render(&mut a, 160, 30);
     // Health carries a glyph and a word, not only a colour.
-    assert!(text.contains("✔ Healthy") && text.contains("✖ Degraded") && text.contains("◐ Progressing"), "{text}");
+    assert!(
+        text.contains("✔ Healthy") && text.contains("✖ Degraded") && text.contains("◐ Progressing"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -127,7 +187,10 @@ fn filter_narrows_pods_and_esc_clears_it() {
     let rows = a.row_count();
     assert!(rows >= 1 && rows < all, "{rows} of {all}");
     let text = render(&mut a, 160, 30);
-    assert!(text.contains("CrashLoopBackOff") && !text.contains("ImagePullBackOff"), "{text}");
+    assert!(
+        text.contains("CrashLoopBackOff") && !text.contains("ImagePullBackOff"),
+        "{text}"
+    );
     a.on_key(code(KeyCode::Esc));
     assert_eq!(a.row_count(), all);
 }
@@ -136,10 +199,20 @@ fn filter_narrows_pods_and_esc_clears_it() {
 fn label_filter_matches_labels() {
     let mut a = app();
     a.on_key(key('4'));
-    let (k, v) = a.state.pods.values().find_map(|p| p.labels.iter().next().map(|(k, v)| (k.clone(), v.clone()))).expect("a labelled pod");
+    let (k, v) = a
+        .state
+        .pods
+        .values()
+        .find_map(|p| p.labels.iter().next().map(|(k, v)| (k.clone(), v.clone())))
+        .expect("a labelled pod");
     a.on_key(key('/'));
     type_str(&mut a, &format!("{k}={v}"));
-    let want = a.state.pods.values().filter(|p| p.labels.get(&k) == Some(&v)).count();
+    let want = a
+        .state
+        .pods
+        .values()
+        .filter(|p| p.labels.get(&k) == Some(&v))
+        .count();
     assert_eq!(a.row_count(), want);
 }
 
@@ -150,15 +223,31 @@ fn enter_on_a_pod_opens_its_detail_and_asks_for_logs() {
     let effects = a.on_key(code(KeyCode::Enter));
     assert_eq!(a.screen, Screen::PodDetail);
     assert!(effects.iter().any(|e| matches!(e, Effect::OpenPod { .. })));
-    assert!(effects.iter().any(|e| matches!(e, Effect::Logs { previous: false, .. })));
-    a.on_msg(Msg::LogLines(vec!["first line".into(), "second line".into()]));
+    assert!(effects.iter().any(|e| matches!(
+        e,
+        Effect::Logs {
+            previous: false,
+            ..
+        }
+    )));
+    a.on_msg(Msg::LogLines(vec![
+        "first line".into(),
+        "second line".into(),
+    ]));
     let text = render(&mut a, 120, 30);
-    assert!(text.contains("second line") && text.contains("following"), "{text}");
+    assert!(
+        text.contains("second line") && text.contains("following"),
+        "{text}"
+    );
     // f pauses following; p switches to the previous container's log.
     a.on_key(key('f'));
     assert!(render(&mut a, 120, 30).contains("paused"));
     let effects = a.on_key(key('p'));
-    assert!(effects.iter().any(|e| matches!(e, Effect::Logs { previous: true, .. })));
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Logs { previous: true, .. }))
+    );
     // esc goes back and stops the log stream.
     let effects = a.on_key(code(KeyCode::Esc));
     assert_eq!(a.screen, Screen::Pods);
@@ -171,24 +260,54 @@ fn open_scale(a: &mut App, name: &str) {
     type_str(a, name);
     a.on_key(code(KeyCode::Enter));
     let effects = a.on_key(key('s'));
-    assert!(matches!(effects.as_slice(), [Effect::PlanScale { .. }]), "{effects:?}");
+    assert!(
+        matches!(effects.as_slice(), [Effect::PlanScale { .. }]),
+        "{effects:?}"
+    );
 }
 
 #[test]
 fn scale_dialog_applies_and_keeps_input_on_failure() {
     let mut a = app();
-    let name = a.state.workloads.values().find(|w| w.kind == WorkloadKind::Deployment).unwrap().name.clone();
+    let name = a
+        .state
+        .workloads
+        .values()
+        .find(|w| w.kind == WorkloadKind::Deployment)
+        .unwrap()
+        .name
+        .clone();
     open_scale(&mut a, &name);
-    a.on_msg(Msg::ScalePlanned(Ok(ScaleInfo { current: 2, hpa: None })));
+    a.on_msg(Msg::ScalePlanned(Ok(ScaleInfo {
+        current: 2,
+        hpa: None,
+    })));
     a.on_key(code(KeyCode::Backspace));
     let effects = type_str(&mut a, "5");
     assert!(effects.is_empty());
     let effects = a.on_key(code(KeyCode::Enter));
-    assert!(matches!(effects.as_slice(), [Effect::Scale { replicas: 5, .. }]), "{effects:?}");
+    assert!(
+        matches!(effects.as_slice(), [Effect::Scale { replicas: 5, .. }]),
+        "{effects:?}"
+    );
     // The API refuses: the dialog stays, with the error and what was typed.
-    a.on_msg(Msg::Done { what: format!("scale {}/{}", a.state.workloads.values().find(|w| w.name == name).unwrap().namespace, name), result: Err("forbidden: RBAC says no".into()) });
+    a.on_msg(Msg::Done {
+        what: format!(
+            "scale {}/{}",
+            a.state
+                .workloads
+                .values()
+                .find(|w| w.name == name)
+                .unwrap()
+                .namespace,
+            name
+        ),
+        result: Err("forbidden: RBAC says no".into()),
+    });
     match &a.mode {
-        Mode::Dialog(Dialog::Scale { input, error, busy, .. }) => {
+        Mode::Dialog(Dialog::Scale {
+            input, error, busy, ..
+        }) => {
             assert_eq!(input, "5");
             assert_eq!(error.as_deref(), Some("forbidden: RBAC says no"));
             assert!(!busy);
@@ -201,25 +320,54 @@ fn scale_dialog_applies_and_keeps_input_on_failure() {
 #[test]
 fn scaling_to_zero_needs_confirmation() {
     let mut a = app();
-    let name = a.state.workloads.values().find(|w| w.kind == WorkloadKind::Deployment).unwrap().name.clone();
+    let name = a
+        .state
+        .workloads
+        .values()
+        .find(|w| w.kind == WorkloadKind::Deployment)
+        .unwrap()
+        .name
+        .clone();
     open_scale(&mut a, &name);
-    a.on_msg(Msg::ScalePlanned(Ok(ScaleInfo { current: 2, hpa: None })));
+    a.on_msg(Msg::ScalePlanned(Ok(ScaleInfo {
+        current: 2,
+        hpa: None,
+    })));
     a.on_key(code(KeyCode::Backspace));
     type_str(&mut a, "0");
-    assert!(a.on_key(code(KeyCode::Enter)).is_empty(), "0 must be confirmed first");
+    assert!(
+        a.on_key(code(KeyCode::Enter)).is_empty(),
+        "0 must be confirmed first"
+    );
     assert!(render(&mut a, 160, 30).contains("to 0?"));
     let effects = a.on_key(key('y'));
-    assert!(matches!(effects.as_slice(), [Effect::Scale { replicas: 0, .. }]), "{effects:?}");
+    assert!(
+        matches!(effects.as_slice(), [Effect::Scale { replicas: 0, .. }]),
+        "{effects:?}"
+    );
 }
 
 #[test]
 fn a_workload_under_an_hpa_is_scaled_through_the_hpa() {
     let mut a = app();
-    let name = a.state.workloads.values().find(|w| w.kind == WorkloadKind::Deployment).unwrap().name.clone();
+    let name = a
+        .state
+        .workloads
+        .values()
+        .find(|w| w.kind == WorkloadKind::Deployment)
+        .unwrap()
+        .name
+        .clone();
     open_scale(&mut a, &name);
-    a.on_msg(Msg::ScalePlanned(Ok(ScaleInfo { current: 3, hpa: Some(("web".into(), 2, 5)) })));
+    a.on_msg(Msg::ScalePlanned(Ok(ScaleInfo {
+        current: 3,
+        hpa: Some(("web".into(), 2, 5)),
+    })));
     let text = render(&mut a, 160, 30);
-    assert!(text.contains("Managed by HPA web") && text.contains("edit the HPA"), "{text}");
+    assert!(
+        text.contains("Managed by HPA web") && text.contains("edit the HPA"),
+        "{text}"
+    );
     // min 3 (typed over 2), tab, max 4.
     a.on_key(code(KeyCode::Backspace));
     type_str(&mut a, "3");
@@ -227,7 +375,13 @@ fn a_workload_under_an_hpa_is_scaled_through_the_hpa() {
     a.on_key(code(KeyCode::Backspace));
     type_str(&mut a, "4");
     let effects = a.on_key(code(KeyCode::Enter));
-    assert!(matches!(effects.as_slice(), [Effect::SetHpaRange { min: 3, max: 4, .. }]), "{effects:?}");
+    assert!(
+        matches!(
+            effects.as_slice(),
+            [Effect::SetHpaRange { min: 3, max: 4, .. }]
+        ),
+        "{effects:?}"
+    );
 }
 
 #[test]
@@ -240,7 +394,10 @@ fn readonly_refuses_writes_where_they_would_be() {
     assert!(render(&mut a, 160, 30).contains("read-only: scaling is disabled"));
     a.on_key(key('2'));
     a.on_key(key('d'));
-    assert!(matches!(a.mode, Mode::Normal), "no drain confirmation in read-only mode");
+    assert!(
+        matches!(a.mode, Mode::Normal),
+        "no drain confirmation in read-only mode"
+    );
     assert!(render(&mut a, 160, 30).contains("[READ-ONLY]"));
 }
 
@@ -251,7 +408,10 @@ fn drain_asks_first() {
     a.on_key(key('d'));
     assert!(render(&mut a, 160, 30).contains("Drain"));
     let effects = a.on_key(key('y'));
-    assert!(matches!(effects.as_slice(), [Effect::Drain(_)]), "{effects:?}");
+    assert!(
+        matches!(effects.as_slice(), [Effect::Drain(_)]),
+        "{effects:?}"
+    );
 }
 
 #[test]
@@ -290,9 +450,15 @@ fn a_failing_watch_is_said_in_its_pane_with_the_data_kept() {
     let mut a = app();
     a.on_key(key('4'));
     let before = a.row_count();
-    a.on_msg(Msg::Cluster(ClusterUpdate::Error(helmdeck::core::cluster::Resource::Pods, "connection refused".into())));
+    a.on_msg(Msg::Cluster(ClusterUpdate::Error(
+        helmdeck::core::cluster::Resource::Pods,
+        "connection refused".into(),
+    )));
     let text = render(&mut a, 160, 30);
-    assert!(text.contains("pods watch failing: connection refused"), "{text}");
+    assert!(
+        text.contains("pods watch failing: connection refused"),
+        "{text}"
+    );
     assert_eq!(a.row_count(), before, "the last known pods stay on screen");
 }
 
@@ -306,5 +472,9 @@ fn overview_cursor_walks_the_problems_and_enter_jumps() {
     let target = problems[1].target.clone().expect("a target");
     a.on_key(code(KeyCode::Enter));
     let text = render(&mut a, 160, 30);
-    assert!(text.contains(&target.name), "jumped to {}:\n{text}", target.name);
+    assert!(
+        text.contains(&target.name),
+        "jumped to {}:\n{text}",
+        target.name
+    );
 }

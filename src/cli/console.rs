@@ -67,7 +67,12 @@ fn prepare(args: &ConsoleArgs) -> Result<(Config, Theme, KeyMap)> {
 /// Opens the console on a cluster.
 pub async fn run(args: ConsoleArgs) -> Result<()> {
     let (config, theme, keymap) = prepare(&args)?;
-    let namespace = if args.all_namespaces { None } else { args.namespace.clone() };
+    let namespace = if args.all_namespaces {
+        None
+    } else {
+        args.namespace.clone()
+    };
+    let topics = crate::cli::topics::feed_from_config(&config)?;
     run::run(Options {
         kubeconfig: args.kubeconfig.clone(),
         context: args.context.clone(),
@@ -76,12 +81,14 @@ pub async fn run(args: ConsoleArgs) -> Result<()> {
         config,
         theme,
         keymap,
+        topics,
     })
     .await
 }
 
 /// `helmdeck demo`: the sandbox in-process, and the console on it.
-pub async fn demo(args: ConsoleArgs, scenario: String) -> Result<()> {
+/// Topics come from the sandbox's simulation, or from the broker at `kafka`.
+pub async fn demo(args: ConsoleArgs, scenario: String, kafka: Option<String>) -> Result<()> {
     let (config, theme, keymap) = prepare(&args)?;
     let sandbox = crate::sandbox::Sandbox::start(crate::sandbox::Options {
         scenario,
@@ -92,14 +99,33 @@ pub async fn demo(args: ConsoleArgs, scenario: String) -> Result<()> {
     let kubeconfig = dir.join("demo.kubeconfig");
     crate::sandbox::server::write_kubeconfig(&kubeconfig, &sandbox.url())?;
     tracing::info!(url = %sandbox.url(), kubeconfig = %kubeconfig.display(), "demo sandbox started");
+    let platform = crate::sandbox::topics::demo_platform();
+    let source: std::sync::Arc<dyn crate::core::topics::TopicSource> = match &kafka {
+        Some(servers) => std::sync::Arc::new(crate::core::topics::kafka::KafkaSource::new(
+            crate::core::topics::Connection::bootstrap(servers),
+            std::time::Duration::from_secs(5),
+        )?),
+        None => std::sync::Arc::new(crate::sandbox::topics::SimulatedTopics::for_sandbox(
+            sandbox.store.clone(),
+            &platform,
+        )),
+    };
     let result = run::run(Options {
         kubeconfig: Some(kubeconfig),
         context: None,
-        namespace: if args.all_namespaces { None } else { args.namespace.clone() },
+        namespace: if args.all_namespaces {
+            None
+        } else {
+            args.namespace.clone()
+        },
         readonly: args.readonly,
         config,
         theme,
         keymap,
+        topics: Some(run::TopicFeed {
+            source,
+            platform: Some(platform),
+        }),
     })
     .await;
     sandbox.stop().await;

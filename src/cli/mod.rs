@@ -3,3 +3,4 @@
 pub mod console;
 pub mod scale;
 pub mod status;
+pub mod topics;

@@ -39,7 +39,17 @@ pub struct ApiState {
 
 /// The router serving the whole API.
 pub fn router(state: ApiState) -> Router {
-    Router::new().fallback(handle).with_state(state)
+    Router::new()
+        .route(
+            "/charts/index.yaml",
+            axum::routing::get(super::charts::index),
+        )
+        .route(
+            "/charts/{chart}/{file}",
+            axum::routing::get(super::charts::version),
+        )
+        .fallback(handle)
+        .with_state(state)
 }
 
 fn json_response(code: StatusCode, body: impl Into<Body>) -> Response {
@@ -294,7 +304,14 @@ async fn resource(
                 rt.plural
             )));
         }
-        return metrics::serve(s, rt, ns, name).map(|v| ok_json(&v));
+        // Computing usage reads every pod: off the async workers, so watches keep flowing.
+        let (s, ns, name) = (s.clone(), ns.map(String::from), name.map(String::from));
+        return tokio::task::spawn_blocking(move || {
+            metrics::serve(&s, rt, ns.as_deref(), name.as_deref())
+        })
+        .await
+        .map_err(ApiError::internal)?
+        .map(|v| ok_json(&v));
     }
     let ns_key = ns.unwrap_or("");
     match (method.clone(), name, sub) {

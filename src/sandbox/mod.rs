@@ -2,6 +2,7 @@
 //! simulated controllers, Helm release Secrets and a scenario of the platforms we serve.
 
 pub mod api;
+pub mod charts;
 pub mod controllers;
 pub mod convert;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod selector;
 pub mod server;
 pub mod store;
 pub mod table;
+pub mod topics;
 
 use std::net::SocketAddr;
 

@@ -13,15 +13,35 @@ use std::collections::{HashMap, VecDeque};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// Ask what scaling a workload involves (HPA, current replicas).
-    PlanScale { kind: WorkloadKind, namespace: String, name: String },
-    Scale { kind: WorkloadKind, namespace: String, name: String, replicas: i32 },
-    SetHpaRange { namespace: String, name: String, min: i32, max: i32 },
+    PlanScale {
+        kind: WorkloadKind,
+        namespace: String,
+        name: String,
+    },
+    Scale {
+        kind: WorkloadKind,
+        namespace: String,
+        name: String,
+        replicas: i32,
+    },
+    SetHpaRange {
+        namespace: String,
+        name: String,
+        min: i32,
+        max: i32,
+    },
     Cordon(String),
     Uncordon(String),
     Drain(String),
     /// Fetch a pod in full and start its log stream.
-    OpenPod { key: Key },
-    Logs { key: Key, container: Option<String>, previous: bool },
+    OpenPod {
+        key: Key,
+    },
+    Logs {
+        key: Key,
+        container: Option<String>,
+        previous: bool,
+    },
     StopLogs,
     SwitchContext(String),
 }
@@ -51,13 +71,24 @@ pub enum Msg {
     Cluster(ClusterUpdate),
     ScalePlanned(Result<ScaleInfo, String>),
     /// A write finished: Ok(message) or Err(message).
-    Done { what: String, result: Result<String, String> },
+    Done {
+        what: String,
+        result: Result<String, String>,
+    },
     /// Progress of a long task (scale converging, drain), by task name.
-    Progress { what: String, text: String },
-    Pod { key: Key, result: Result<Vec<ContainerInfo>, String> },
+    Progress {
+        what: String,
+        text: String,
+    },
+    Pod {
+        key: Key,
+        result: Result<Vec<ContainerInfo>, String>,
+    },
     LogLines(Vec<String>),
     LogEnded(Option<String>),
     Contexts(Vec<String>),
+    /// A refresh of the topic source (polled: Kafka offsets have no watch).
+    Topics(crate::core::topics::TopicUpdate),
 }
 
 /// A dialog on top of the screen.
@@ -76,7 +107,10 @@ pub enum Dialog {
         busy: bool,
         confirm_zero: bool,
     },
-    Confirm { question: String, effect: Effect },
+    Confirm {
+        question: String,
+        effect: Effect,
+    },
 }
 
 /// How keys are read.
@@ -181,10 +215,20 @@ pub struct App {
     pub(crate) releases: Vec<crate::core::cluster::ReleaseRow>,
     /// The roll-up, recomputed when the data changes or a second has passed.
     rollup: Option<(u64, i64, std::rc::Rc<crate::core::cluster::rollup::Rollup>)>,
+    /// Topics and consumer lag, when a topic source is configured.
+    pub topics: Option<crate::core::topics::TopicsState>,
+    /// Topics view: the topic drilled into (its groups and partitions), if any.
+    pub topic_detail: Option<String>,
 }
 
 impl App {
-    pub fn new(keymap: KeyMap, theme: Theme, context: String, namespace: Option<String>, readonly: bool) -> App {
+    pub fn new(
+        keymap: KeyMap,
+        theme: Theme,
+        context: String,
+        namespace: Option<String>,
+        readonly: bool,
+    ) -> App {
         App {
             state: ClusterState::default(),
             screen: Screen::Overview,
@@ -208,6 +252,8 @@ impl App {
             pods_per_node: HashMap::new(),
             releases: Vec::new(),
             rollup: None,
+            topics: None,
+            topic_detail: None,
         }
     }
 
@@ -229,10 +275,18 @@ impl App {
     fn index(&mut self) -> &RowIndex {
         let filter = self.filters.get(&self.screen).cloned().unwrap_or_default();
         let fresh = self.cache.as_ref().is_some_and(|c| {
-            c.screen == self.screen && c.generation == self.state.generation && c.filter == filter && c.namespace == self.namespace
+            c.screen == self.screen
+                && c.generation == self.state.generation
+                && c.filter == filter
+                && c.namespace == self.namespace
         });
         if !fresh {
-            let rows = tables::index(self.screen, &self.state, &Filter::parse(&filter), self.namespace.as_deref());
+            let rows = tables::index(
+                self.screen,
+                &self.state,
+                &Filter::parse(&filter),
+                self.namespace.as_deref(),
+            );
             self.cache = Some(ViewCache {
                 screen: self.screen,
                 generation: self.state.generation,
@@ -261,10 +315,24 @@ impl App {
     pub fn rollup(&mut self) -> std::rc::Rc<crate::core::cluster::rollup::Rollup> {
         let sec = self.now.as_second();
         match &self.rollup {
-            Some((generation, at, r)) if *generation == self.state.generation && *at == sec => r.clone(),
+            Some((generation, at, r))
+                if *generation
+                    == self.state.generation + self.topics.as_ref().map_or(0, |t| t.generation)
+                    && *at == sec =>
+            {
+                r.clone()
+            }
             _ => {
-                let r = std::rc::Rc::new(crate::core::cluster::rollup::rollup(&self.state, self.now));
-                self.rollup = Some((self.state.generation, sec, r.clone()));
+                let r = std::rc::Rc::new(crate::core::cluster::rollup::rollup_with_topics(
+                    &self.state,
+                    self.topics.as_ref(),
+                    self.now,
+                ));
+                self.rollup = Some((
+                    self.state.generation + self.topics.as_ref().map_or(0, |t| t.generation),
+                    sec,
+                    r.clone(),
+                ));
                 r
             }
         }
@@ -276,13 +344,17 @@ impl App {
 
     /// The row under the cursor.
     pub fn selected_row(&mut self) -> Option<RowRef> {
-        let i = self.selected_index().min(self.row_count().saturating_sub(1));
+        let i = self
+            .selected_index()
+            .min(self.row_count().saturating_sub(1));
         self.visible_rows(i, 1).pop()
     }
 
     fn move_cursor(&mut self, delta: isize) {
         let len = if self.screen == Screen::Overview {
             self.rollup().problems.len()
+        } else if self.screen == Screen::Topics {
+            crate::tui::views::topics::row_count(self)
         } else {
             self.row_count()
         };
@@ -292,7 +364,10 @@ impl App {
     }
 
     fn flash(&mut self, text: impl Into<String>, error: bool) {
-        self.flash = Some(Flash { text: text.into(), error });
+        self.flash = Some(Flash {
+            text: text.into(),
+            error,
+        });
     }
 
     /// Takes in a message from the runtime.
@@ -300,6 +375,9 @@ impl App {
         match msg {
             Msg::Cluster(u) => {
                 self.state.apply(u);
+                if let Some(t) = &mut self.topics {
+                    t.replan(&self.state);
+                }
                 // The detail screen's containers come from a GET: fetch again when the pod changed.
                 if let Some(d) = &mut self.detail {
                     let row = self.state.pods.get(&d.key).cloned();
@@ -310,7 +388,14 @@ impl App {
                 }
             }
             Msg::ScalePlanned(r) => {
-                if let Mode::Dialog(Dialog::Scale { info, error, input, max_input, .. }) = &mut self.mode {
+                if let Mode::Dialog(Dialog::Scale {
+                    info,
+                    error,
+                    input,
+                    max_input,
+                    ..
+                }) = &mut self.mode
+                {
                     match r {
                         Ok(i) => {
                             if input.is_empty() {
@@ -387,6 +472,12 @@ impl App {
                 }
             }
             Msg::Contexts(c) => self.contexts = c,
+            Msg::Topics(u) => {
+                if let Some(t) = &mut self.topics {
+                    t.apply(u);
+                    t.replan(&self.state);
+                }
+            }
         }
         Vec::new()
     }
@@ -411,7 +502,9 @@ impl App {
         let screen = match cmd {
             "overview" | "o" | "home" => Some(Screen::Overview),
             "nodes" | "node" | "no" => Some(Screen::Nodes),
-            "deploy" | "deployments" | "sts" | "statefulsets" | "ds" | "workloads" | "wl" => Some(Screen::Workloads),
+            "deploy" | "deployments" | "sts" | "statefulsets" | "ds" | "workloads" | "wl" => {
+                Some(Screen::Workloads)
+            }
             "pods" | "pod" | "po" => Some(Screen::Pods),
             "events" | "ev" => Some(Screen::Events),
             "rel" | "releases" | "helm" => Some(Screen::Releases),
@@ -428,14 +521,30 @@ impl App {
             }
             ("ctx" | "context", Some(name)) => {
                 if !self.contexts.is_empty() && !self.contexts.iter().any(|c| c == name) {
-                    self.flash(format!("no context named '{name}' (known: {})", self.contexts.join(", ")), true);
+                    self.flash(
+                        format!(
+                            "no context named '{name}' (known: {})",
+                            self.contexts.join(", ")
+                        ),
+                        true,
+                    );
                     return Vec::new();
                 }
                 vec![Effect::SwitchContext(name.to_string())]
             }
             ("ctx" | "context", None) => {
-                let list = if self.contexts.is_empty() { self.context.clone() } else { self.contexts.join(", ") };
-                self.flash(format!("contexts: {list} (current: {}); :ctx NAME switches", self.context), false);
+                let list = if self.contexts.is_empty() {
+                    self.context.clone()
+                } else {
+                    self.contexts.join(", ")
+                };
+                self.flash(
+                    format!(
+                        "contexts: {list} (current: {}); :ctx NAME switches",
+                        self.context
+                    ),
+                    false,
+                );
                 Vec::new()
             }
             ("ns" | "namespace", Some("all" | "-A")) => {
@@ -456,10 +565,18 @@ impl App {
     /// Completes a `:` command line from the known commands (and contexts after `ctx `).
     pub fn complete(&self, line: &str) -> Option<String> {
         if let Some(prefix) = line.strip_prefix("ctx ") {
-            let m: Vec<&String> = self.contexts.iter().filter(|c| c.starts_with(prefix)).collect();
+            let m: Vec<&String> = self
+                .contexts
+                .iter()
+                .filter(|c| c.starts_with(prefix))
+                .collect();
             return (m.len() == 1).then(|| format!("ctx {}", m[0]));
         }
-        let m: Vec<&str> = COMMANDS.iter().map(|(c, _)| *c).filter(|c| c.starts_with(line)).collect();
+        let m: Vec<&str> = COMMANDS
+            .iter()
+            .map(|(c, _)| *c)
+            .filter(|c| c.starts_with(line))
+            .collect();
         match m.as_slice() {
             [one] => Some(one.to_string()),
             _ => None,
@@ -540,7 +657,10 @@ impl App {
                 Vec::new()
             }
             Mode::Help => {
-                if matches!(key.code, KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') | KeyCode::Enter) {
+                if matches!(
+                    key.code,
+                    KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') | KeyCode::Enter
+                ) {
                     self.mode = Mode::Normal;
                 }
                 Vec::new()
@@ -557,7 +677,12 @@ impl App {
 
     fn refuse_readonly(&mut self, what: &str) -> bool {
         if self.readonly {
-            self.flash(format!("read-only: {what} is disabled (--readonly or this context's readonly setting)"), true);
+            self.flash(
+                format!(
+                    "read-only: {what} is disabled (--readonly or this context's readonly setting)"
+                ),
+                true,
+            );
         }
         self.readonly
     }
@@ -597,6 +722,9 @@ impl App {
                 if self.screen == Screen::PodDetail {
                     return self.switch(Screen::Pods);
                 }
+                if self.screen == Screen::Topics && self.topic_detail.take().is_some() {
+                    return Vec::new();
+                }
                 if self.filters.remove(&self.screen).is_none() && self.screen != Screen::Overview {
                     return self.switch(Screen::Overview);
                 }
@@ -606,7 +734,11 @@ impl App {
             Action::NextView | Action::PrevView => {
                 let cur = TABS.iter().position(|s| *s == self.screen).unwrap_or(0);
                 let n = TABS.len();
-                let next = if action == Action::NextView { (cur + 1) % n } else { (cur + n - 1) % n };
+                let next = if action == Action::NextView {
+                    (cur + 1) % n
+                } else {
+                    (cur + n - 1) % n
+                };
                 self.switch(TABS[next])
             }
             Action::ViewOverview => self.switch(Screen::Overview),
@@ -629,7 +761,10 @@ impl App {
                     return Vec::new();
                 };
                 if kind == WorkloadKind::DaemonSet {
-                    self.flash("a DaemonSet runs one pod per node and cannot be scaled", true);
+                    self.flash(
+                        "a DaemonSet runs one pod per node and cannot be scaled",
+                        true,
+                    );
                     return Vec::new();
                 }
                 self.mode = Mode::Dialog(Dialog::Scale {
@@ -644,7 +779,11 @@ impl App {
                     busy: false,
                     confirm_zero: false,
                 });
-                vec![Effect::PlanScale { kind, namespace: ns, name }]
+                vec![Effect::PlanScale {
+                    kind,
+                    namespace: ns,
+                    name,
+                }]
             }
             Action::Cordon | Action::Uncordon | Action::Drain => {
                 let what = match action {
@@ -659,10 +798,18 @@ impl App {
                     return Vec::new();
                 };
                 let (question, effect) = match action {
-                    Action::Cordon => (format!("Cordon {node}? New pods will not be scheduled on it."), Effect::Cordon(node)),
-                    Action::Uncordon => (format!("Uncordon {node}? Pods may be scheduled on it again."), Effect::Uncordon(node)),
+                    Action::Cordon => (
+                        format!("Cordon {node}? New pods will not be scheduled on it."),
+                        Effect::Cordon(node),
+                    ),
+                    Action::Uncordon => (
+                        format!("Uncordon {node}? Pods may be scheduled on it again."),
+                        Effect::Uncordon(node),
+                    ),
                     _ => (
-                        format!("Drain {node}? It is cordoned, then every pod but DaemonSet pods is evicted (PodDisruptionBudgets are honoured)."),
+                        format!(
+                            "Drain {node}? It is cordoned, then every pod but DaemonSet pods is evicted (PodDisruptionBudgets are honoured)."
+                        ),
                         Effect::Drain(node),
                     ),
                 };
@@ -696,7 +843,11 @@ impl App {
                         d.scroll = 0;
                         d.log_error = None;
                         d.log_ended = false;
-                        return vec![Effect::Logs { key: d.key.clone(), container: d.container.clone(), previous: d.previous }];
+                        return vec![Effect::Logs {
+                            key: d.key.clone(),
+                            container: d.container.clone(),
+                            previous: d.previous,
+                        }];
                     }
                     (Screen::Pods, _) => match self.selected_row() {
                         Some(RowRef::Pod(k)) => k,
@@ -709,7 +860,11 @@ impl App {
                     d.previous = true;
                 }
                 effects.retain(|e| !matches!(e, Effect::Logs { .. }));
-                effects.push(Effect::Logs { key, container: None, previous: true });
+                effects.push(Effect::Logs {
+                    key,
+                    container: None,
+                    previous: true,
+                });
                 effects
             }
             _ => {
@@ -748,13 +903,23 @@ impl App {
             seen: self.state.pods.get(&key).cloned(),
         });
         self.screen = Screen::PodDetail;
-        vec![Effect::OpenPod { key: key.clone() }, Effect::Logs { key, container: None, previous: false }]
+        vec![
+            Effect::OpenPod { key: key.clone() },
+            Effect::Logs {
+                key,
+                container: None,
+                previous: false,
+            },
+        ]
     }
 
     /// Drills down from the selected row.
     fn enter(&mut self) -> Vec<Effect> {
         if self.screen == Screen::Overview {
             return self.jump_to_problem();
+        }
+        if self.screen == Screen::Topics {
+            return self.enter_topics();
         }
         match self.selected_row() {
             Some(RowRef::Pod(key)) => self.open_pod(key),
@@ -770,6 +935,46 @@ impl App {
                 self.switch(Screen::Pods)
             }
             _ => Vec::new(),
+        }
+    }
+
+    /// Topics: a topic drills down to its groups and partitions; a group to its workload.
+    fn enter_topics(&mut self) -> Vec<Effect> {
+        use crate::tui::views::topics::{Selected, selected};
+        match selected(self) {
+            Some(Selected::Topic(name)) => {
+                self.topic_detail = Some(name);
+                self.selected.insert(Screen::Topics, 0);
+                Vec::new()
+            }
+            Some(Selected::Group(name)) => {
+                let workload = self
+                    .topics
+                    .as_ref()
+                    .and_then(|t| t.platform.as_ref())
+                    .and_then(|p| {
+                        p.consumers.iter().find_map(|c| {
+                            let (_, w) = crate::core::topics::plan::parse_workload(&c.workload)?;
+                            (w == name).then(|| (p.namespace.clone(), w.to_string()))
+                        })
+                    });
+                match workload {
+                    Some((ns, w)) => {
+                        self.filters.insert(Screen::Workloads, w);
+                        self.namespace = Some(ns);
+                        self.selected.insert(Screen::Workloads, 0);
+                        self.switch(Screen::Workloads)
+                    }
+                    None => {
+                        self.flash(
+                            format!("no workload of the platform runs group {name}"),
+                            false,
+                        );
+                        Vec::new()
+                    }
+                }
+            }
+            None => Vec::new(),
         }
     }
 
@@ -817,12 +1022,25 @@ impl App {
                         self.tasks.push((what, "starting…".into()));
                         return vec![effect];
                     }
-                    KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => self.mode = Mode::Normal,
+                    KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
+                        self.mode = Mode::Normal
+                    }
                     _ => {}
                 }
                 Vec::new()
             }
-            Dialog::Scale { kind, namespace, name, mut input, info, mut editing_max, mut max_input, error, busy, confirm_zero } => {
+            Dialog::Scale {
+                kind,
+                namespace,
+                name,
+                mut input,
+                info,
+                mut editing_max,
+                mut max_input,
+                error,
+                busy,
+                confirm_zero,
+            } => {
                 if busy {
                     if key.code == KeyCode::Esc {
                         self.mode = Mode::Normal;
@@ -839,20 +1057,48 @@ impl App {
                     }
                     KeyCode::Tab | KeyCode::BackTab if hpa.is_some() => editing_max = !editing_max,
                     KeyCode::Backspace => {
-                        if editing_max { max_input.pop(); } else { input.pop(); }
+                        if editing_max {
+                            max_input.pop();
+                        } else {
+                            input.pop();
+                        }
                         confirm_zero = false;
                     }
                     KeyCode::Char(c) if c.is_ascii_digit() => {
-                        if editing_max { max_input.push(c); } else { input.push(c); }
+                        if editing_max {
+                            max_input.push(c);
+                        } else {
+                            input.push(c);
+                        }
                         confirm_zero = false;
                     }
                     KeyCode::Char('y') if confirm_zero => {
-                        self.mode = Mode::Dialog(Dialog::Scale { kind, namespace: namespace.clone(), name: name.clone(), input, info, editing_max, max_input, error: None, busy: true, confirm_zero: false });
-                        self.tasks.push((format!("scale {namespace}/{name}"), "scaling to 0…".into()));
-                        return vec![Effect::Scale { kind, namespace, name, replicas: 0 }];
+                        self.mode = Mode::Dialog(Dialog::Scale {
+                            kind,
+                            namespace: namespace.clone(),
+                            name: name.clone(),
+                            input,
+                            info,
+                            editing_max,
+                            max_input,
+                            error: None,
+                            busy: true,
+                            confirm_zero: false,
+                        });
+                        self.tasks
+                            .push((format!("scale {namespace}/{name}"), "scaling to 0…".into()));
+                        return vec![Effect::Scale {
+                            kind,
+                            namespace,
+                            name,
+                            replicas: 0,
+                        }];
                     }
                     KeyCode::Enter => {
-                        let parse = |s: &str| s.parse::<i32>().map_err(|_| format!("'{s}' is not a number"));
+                        let parse = |s: &str| {
+                            s.parse::<i32>()
+                                .map_err(|_| format!("'{s}' is not a number"))
+                        };
                         match (&hpa, parse(&input)) {
                             (_, Err(e)) => error = Some(e),
                             (Some((hpa_name, _, _)), Ok(min)) => match parse(&max_input) {
@@ -861,29 +1107,83 @@ impl App {
                                     let _ = max;
                                     error = Some("an HPA's minimum must be at least 1".into())
                                 }
-                                Ok(max) if max < min => error = Some(format!("max ({max}) must be at least min ({min})")),
+                                Ok(max) if max < min => {
+                                    error =
+                                        Some(format!("max ({max}) must be at least min ({min})"))
+                                }
                                 Ok(max) => {
                                     let hpa_name = hpa_name.clone();
-                                    self.mode = Mode::Dialog(Dialog::Scale { kind, namespace: namespace.clone(), name: name.clone(), input, info, editing_max, max_input, error: None, busy: true, confirm_zero: false });
-                                    self.tasks.push((format!("scale {namespace}/{name}"), format!("setting HPA {hpa_name} to {min}–{max}…")));
-                                    return vec![Effect::SetHpaRange { namespace, name: hpa_name, min, max }];
+                                    self.mode = Mode::Dialog(Dialog::Scale {
+                                        kind,
+                                        namespace: namespace.clone(),
+                                        name: name.clone(),
+                                        input,
+                                        info,
+                                        editing_max,
+                                        max_input,
+                                        error: None,
+                                        busy: true,
+                                        confirm_zero: false,
+                                    });
+                                    self.tasks.push((
+                                        format!("scale {namespace}/{name}"),
+                                        format!("setting HPA {hpa_name} to {min}–{max}…"),
+                                    ));
+                                    return vec![Effect::SetHpaRange {
+                                        namespace,
+                                        name: hpa_name,
+                                        min,
+                                        max,
+                                    }];
                                 }
                             },
-                            (None, Ok(n)) if n < 0 => error = Some("replicas cannot be negative".into()),
+                            (None, Ok(n)) if n < 0 => {
+                                error = Some("replicas cannot be negative".into())
+                            }
                             (None, Ok(0)) if !confirm_zero => {
                                 confirm_zero = true;
                                 error = None;
                             }
                             (None, Ok(n)) => {
-                                self.mode = Mode::Dialog(Dialog::Scale { kind, namespace: namespace.clone(), name: name.clone(), input, info, editing_max, max_input, error: None, busy: true, confirm_zero: false });
-                                self.tasks.push((format!("scale {namespace}/{name}"), format!("scaling to {n}…")));
-                                return vec![Effect::Scale { kind, namespace, name, replicas: n }];
+                                self.mode = Mode::Dialog(Dialog::Scale {
+                                    kind,
+                                    namespace: namespace.clone(),
+                                    name: name.clone(),
+                                    input,
+                                    info,
+                                    editing_max,
+                                    max_input,
+                                    error: None,
+                                    busy: true,
+                                    confirm_zero: false,
+                                });
+                                self.tasks.push((
+                                    format!("scale {namespace}/{name}"),
+                                    format!("scaling to {n}…"),
+                                ));
+                                return vec![Effect::Scale {
+                                    kind,
+                                    namespace,
+                                    name,
+                                    replicas: n,
+                                }];
                             }
                         }
                     }
                     _ => {}
                 }
-                self.mode = Mode::Dialog(Dialog::Scale { kind, namespace, name, input, info, editing_max, max_input, error, busy, confirm_zero });
+                self.mode = Mode::Dialog(Dialog::Scale {
+                    kind,
+                    namespace,
+                    name,
+                    input,
+                    info,
+                    editing_max,
+                    max_input,
+                    error,
+                    busy,
+                    confirm_zero,
+                });
                 Vec::new()
             }
         }

@@ -27,10 +27,9 @@ pub fn memory(bytes: u64) -> String {
 
 /// A percentage of a total, or "n/a".
 pub fn percent(part: u64, total: u64) -> String {
-    if total == 0 {
-        "n/a".into()
-    } else {
-        format!("{}%", part * 100 / total)
+    match (part * 100).checked_div(total) {
+        Some(p) => format!("{p}%"),
+        None => "n/a".into(),
     }
 }
 

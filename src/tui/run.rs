@@ -27,6 +27,39 @@ pub struct Options {
     pub config: crate::config::Config,
     pub theme: Theme,
     pub keymap: KeyMap,
+    /// Where topics and consumer lag come from, if anywhere.
+    pub topics: Option<TopicFeed>,
+}
+
+/// A topic source and the platform whose plan it is checked against.
+pub struct TopicFeed {
+    pub source: std::sync::Arc<dyn crate::core::topics::TopicSource>,
+    pub platform: Option<crate::config::Platform>,
+}
+
+/// How often the topic source is polled. Kafka has no watch for offsets (committed offsets
+/// and log-end offsets are only ever asked for), so unlike the cluster's data, which comes
+/// from watches, topics are sampled; the lag status is judged over a window of samples.
+pub const TOPICS_EVERY: Duration = Duration::from_secs(5);
+
+/// Polls the topic source off the UI thread and sends each refresh to the app loop.
+async fn poll_topics(
+    source: std::sync::Arc<dyn crate::core::topics::TopicSource>,
+    tx: mpsc::UnboundedSender<Msg>,
+) {
+    use crate::core::topics::TopicUpdate;
+    loop {
+        let s = source.clone();
+        let update = match tokio::task::spawn_blocking(move || s.snapshot()).await {
+            Ok(Ok(snapshot)) => TopicUpdate::Snapshot(snapshot),
+            Ok(Err(e)) => TopicUpdate::Error(e.to_string()),
+            Err(e) => TopicUpdate::Error(format!("topic refresh failed: {e}")),
+        };
+        if tx.send(Msg::Topics(update)).is_err() {
+            return;
+        }
+        tokio::time::sleep(TOPICS_EVERY).await;
+    }
 }
 
 struct Connection {
@@ -39,7 +72,14 @@ async fn connect(opts: &Options, context: Option<&str>) -> anyhow::Result<(Conne
     let (client, ctx) = client_for(opts.kubeconfig.as_deref(), context).await?;
     let (tx, updates) = mpsc::channel(256);
     let watches = spawn_watches(client.clone(), opts.namespace.clone(), tx);
-    Ok((Connection { client, _watches: watches, updates }, ctx))
+    Ok((
+        Connection {
+            client,
+            _watches: watches,
+            updates,
+        },
+        ctx,
+    ))
 }
 
 /// The context names of the kubeconfig in use.
@@ -48,7 +88,8 @@ fn context_names(path: Option<&std::path::Path>) -> Vec<String> {
         Some(p) => kube::config::Kubeconfig::read_from(p).ok(),
         None => kube::config::Kubeconfig::read().ok(),
     };
-    kc.map(|k| k.contexts.into_iter().map(|c| c.name).collect()).unwrap_or_default()
+    kc.map(|k| k.contexts.into_iter().map(|c| c.name).collect())
+        .unwrap_or_default()
 }
 
 /// Runs the console until the user quits. The terminal is restored on every exit.
@@ -61,12 +102,34 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     result
 }
 
-async fn event_loop(tui: &mut Tui, opts: &Options, conn: &mut Connection, ctx: String) -> anyhow::Result<()> {
+async fn event_loop(
+    tui: &mut Tui,
+    opts: &Options,
+    conn: &mut Connection,
+    ctx: String,
+) -> anyhow::Result<()> {
     let readonly = opts.readonly || opts.config.is_readonly(&ctx);
-    let namespace = opts.namespace.clone().or_else(|| opts.config.context_namespace(&ctx).map(String::from));
-    let mut app = App::new(opts.keymap.clone(), opts.theme.clone(), ctx, namespace, readonly);
+    let namespace = opts
+        .namespace
+        .clone()
+        .or_else(|| opts.config.context_namespace(&ctx).map(String::from));
+    let mut app = App::new(
+        opts.keymap.clone(),
+        opts.theme.clone(),
+        ctx,
+        namespace,
+        readonly,
+    );
     app.contexts = context_names(opts.kubeconfig.as_deref());
     let (msg_tx, mut msg_rx) = mpsc::unbounded_channel::<Msg>();
+    let topics_task = opts.topics.as_ref().map(|feed| {
+        app.topics = Some(crate::core::topics::TopicsState::new(
+            feed.source.describe(),
+            feed.platform.clone(),
+            Default::default(),
+        ));
+        tokio::spawn(poll_topics(feed.source.clone(), msg_tx.clone()))
+    });
     let mut keys = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut logs: Option<tokio::task::JoinHandle<()>> = None;
@@ -112,7 +175,10 @@ async fn event_loop(tui: &mut Tui, opts: &Options, conn: &mut Connection, ctx: S
                         app.screen = crate::tui::keymap::Screen::Overview;
                     }
                     Err(e) => {
-                        let _ = msg_tx.send(Msg::Done { what: format!("switch to {name}"), result: Err(format!("{e:#}")) });
+                        let _ = msg_tx.send(Msg::Done {
+                            what: format!("switch to {name}"),
+                            result: Err(format!("{e:#}")),
+                        });
                     }
                 },
                 Effect::StopLogs => {
@@ -120,11 +186,21 @@ async fn event_loop(tui: &mut Tui, opts: &Options, conn: &mut Connection, ctx: S
                         h.abort();
                     }
                 }
-                Effect::Logs { key, container, previous } => {
+                Effect::Logs {
+                    key,
+                    container,
+                    previous,
+                } => {
                     if let Some(h) = logs.take() {
                         h.abort();
                     }
-                    logs = Some(tokio::spawn(stream_logs(conn.client.clone(), key, container, previous, msg_tx.clone())));
+                    logs = Some(tokio::spawn(stream_logs(
+                        conn.client.clone(),
+                        key,
+                        container,
+                        previous,
+                        msg_tx.clone(),
+                    )));
                 }
                 other => {
                     tokio::spawn(execute(other, conn.client.clone(), msg_tx.clone()));
@@ -138,11 +214,20 @@ async fn event_loop(tui: &mut Tui, opts: &Options, conn: &mut Connection, ctx: S
     if let Some(h) = logs.take() {
         h.abort();
     }
+    if let Some(h) = topics_task {
+        h.abort();
+    }
     Ok(())
 }
 
 /// Streams a container's log into the app, in batches.
-async fn stream_logs(client: kube::Client, key: Key, container: Option<String>, previous: bool, tx: mpsc::UnboundedSender<Msg>) {
+async fn stream_logs(
+    client: kube::Client,
+    key: Key,
+    container: Option<String>,
+    previous: bool,
+    tx: mpsc::UnboundedSender<Msg>,
+) {
     let api: Api<Pod> = Api::namespaced(client, &key.0);
     let params = LogParams {
         container,
@@ -195,26 +280,42 @@ pub fn kube_message(e: &kube::Error) -> String {
 
 fn containers_of(pod: &Pod) -> Vec<ContainerInfo> {
     let spec = pod.spec.clone().unwrap_or_default();
-    let statuses = pod.status.as_ref().and_then(|s| s.container_statuses.clone()).unwrap_or_default();
+    let statuses = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.container_statuses.clone())
+        .unwrap_or_default();
     spec.containers
         .iter()
         .map(|c| {
             let st = statuses.iter().find(|s| s.name == c.name);
-            let state = st.and_then(|s| s.state.as_ref()).map_or("unknown".to_string(), |s| {
-                if let Some(w) = &s.waiting {
-                    format!("Waiting: {}", w.reason.clone().unwrap_or_default())
-                } else if let Some(t) = &s.terminated {
-                    format!("Terminated: {} ({})", t.reason.clone().unwrap_or_default(), t.exit_code)
-                } else if s.running.is_some() {
-                    "Running".to_string()
-                } else {
-                    "unknown".to_string()
-                }
-            });
+            let state = st
+                .and_then(|s| s.state.as_ref())
+                .map_or("unknown".to_string(), |s| {
+                    if let Some(w) = &s.waiting {
+                        format!("Waiting: {}", w.reason.clone().unwrap_or_default())
+                    } else if let Some(t) = &s.terminated {
+                        format!(
+                            "Terminated: {} ({})",
+                            t.reason.clone().unwrap_or_default(),
+                            t.exit_code
+                        )
+                    } else if s.running.is_some() {
+                        "Running".to_string()
+                    } else {
+                        "unknown".to_string()
+                    }
+                });
             let last = st
                 .and_then(|s| s.last_state.as_ref())
                 .and_then(|l| l.terminated.as_ref())
-                .map(|t| format!("{} (exit {})", t.reason.clone().unwrap_or_default(), t.exit_code));
+                .map(|t| {
+                    format!(
+                        "{} (exit {})",
+                        t.reason.clone().unwrap_or_default(),
+                        t.exit_code
+                    )
+                });
             ContainerInfo {
                 name: c.name.clone(),
                 image: c.image.clone().unwrap_or_default(),
@@ -232,26 +333,58 @@ async fn execute(effect: Effect, client: kube::Client, tx: mpsc::UnboundedSender
     match effect {
         Effect::OpenPod { key } => {
             let api: Api<Pod> = Api::namespaced(client, &key.0);
-            let result = api.get(&key.1).await.map(|p| containers_of(&p)).map_err(|e| kube_message(&e));
+            let result = api
+                .get(&key.1)
+                .await
+                .map(|p| containers_of(&p))
+                .map_err(|e| kube_message(&e));
             let _ = tx.send(Msg::Pod { key, result });
         }
-        Effect::PlanScale { kind, namespace, name } => {
+        Effect::PlanScale {
+            kind,
+            namespace,
+            name,
+        } => {
             let r = actions::scale_plan(&client, kind, &namespace, &name).await;
-            let _ = tx.send(Msg::ScalePlanned(r.map(|p| ScaleInfo { current: p.current, hpa: p.hpa.map(|h| (h.name, h.min, h.max)) }).map_err(|e| format!("{e:#}"))));
+            let _ = tx.send(Msg::ScalePlanned(
+                r.map(|p| ScaleInfo {
+                    current: p.current,
+                    hpa: p.hpa.map(|h| (h.name, h.min, h.max)),
+                })
+                .map_err(|e| format!("{e:#}")),
+            ));
         }
-        Effect::Scale { kind, namespace, name, replicas } => {
+        Effect::Scale {
+            kind,
+            namespace,
+            name,
+            replicas,
+        } => {
             let what = format!("scale {namespace}/{name}");
             match actions::scale(&client, kind, &namespace, &name, replicas).await {
                 Err(e) => {
-                    let _ = tx.send(Msg::Done { what, result: Err(format!("{e:#}")) });
+                    let _ = tx.send(Msg::Done {
+                        what,
+                        result: Err(format!("{e:#}")),
+                    });
                 }
                 Ok(_) => {
-                    let _ = tx.send(Msg::Done { what, result: Ok(format!("{namespace}/{name} scaled to {replicas}; converging…")) });
+                    let _ = tx.send(Msg::Done {
+                        what,
+                        result: Ok(format!(
+                            "{namespace}/{name} scaled to {replicas}; converging…"
+                        )),
+                    });
                     follow_rollout(client, kind, namespace, name, tx).await;
                 }
             }
         }
-        Effect::SetHpaRange { namespace, name, min, max } => {
+        Effect::SetHpaRange {
+            namespace,
+            name,
+            min,
+            max,
+        } => {
             let what = format!("scale {namespace}/{name}");
             let result = actions::set_hpa_range(&client, &namespace, &name, min, max)
                 .await
@@ -260,27 +393,61 @@ async fn execute(effect: Effect, client: kube::Client, tx: mpsc::UnboundedSender
             let _ = tx.send(Msg::Done { what, result });
         }
         Effect::Cordon(node) => {
-            let result = actions::cordon(&client, &node).await.map(|_| format!("{node} cordoned")).map_err(|e| format!("{e:#}"));
-            let _ = tx.send(Msg::Done { what: format!("cordon {node}"), result });
+            let result = actions::cordon(&client, &node)
+                .await
+                .map(|_| format!("{node} cordoned"))
+                .map_err(|e| format!("{e:#}"));
+            let _ = tx.send(Msg::Done {
+                what: format!("cordon {node}"),
+                result,
+            });
         }
         Effect::Uncordon(node) => {
-            let result = actions::uncordon(&client, &node).await.map(|_| format!("{node} uncordoned")).map_err(|e| format!("{e:#}"));
-            let _ = tx.send(Msg::Done { what: format!("uncordon {node}"), result });
+            let result = actions::uncordon(&client, &node)
+                .await
+                .map(|_| format!("{node} uncordoned"))
+                .map_err(|e| format!("{e:#}"));
+            let _ = tx.send(Msg::Done {
+                what: format!("uncordon {node}"),
+                result,
+            });
         }
         Effect::Drain(node) => drain(client, node, tx).await,
         Effect::Logs { .. } | Effect::StopLogs | Effect::SwitchContext(_) => {}
     }
 }
 
-async fn follow_rollout(client: kube::Client, kind: WorkloadKind, namespace: String, name: String, tx: mpsc::UnboundedSender<Msg>) {
+async fn follow_rollout(
+    client: kube::Client,
+    kind: WorkloadKind,
+    namespace: String,
+    name: String,
+    tx: mpsc::UnboundedSender<Msg>,
+) {
     let what = format!("rollout {namespace}/{name}");
     let (ptx, mut prx) = mpsc::channel(32);
     let watcher = tokio::spawn({
         let (client, namespace, name) = (client.clone(), namespace.clone(), name.clone());
-        async move { actions::watch_rollout(&client, kind, &namespace, &name, ptx, Duration::from_secs(300)).await }
+        async move {
+            actions::watch_rollout(
+                &client,
+                kind,
+                &namespace,
+                &name,
+                ptx,
+                Duration::from_secs(300),
+            )
+            .await
+        }
     });
     while let Some(p) = prx.recv().await {
-        let _ = tx.send(Msg::Progress { what: what.clone(), text: format!("{}/{} ready, {} updated — {}", p.ready, p.desired, p.updated, p.message) });
+        let _ = tx.send(Msg::Progress {
+            what: what.clone(),
+            text: format!(
+                "{}/{} ready, {} updated — {}",
+                p.ready, p.desired, p.updated, p.message
+            ),
+        });
     }
     let result = match watcher.await {
         Ok(Ok(_)) => Ok(format!("{namespace}/{name} rolled out")),
@@ -293,20 +460,32 @@ async fn follow_rollout(client: kube::Client, kind: WorkloadKind, namespace: Str
 async fn drain(client: kube::Client, node: String, tx: mpsc::UnboundedSender<Msg>) {
     let what = format!("drain {node}");
     let (ptx, mut prx) = mpsc::channel(64);
-    let opts = actions::DrainOptions { ignore_daemonsets: true, delete_emptydir_data: true, timeout: Duration::from_secs(300), grace_period: None };
+    let opts = actions::DrainOptions {
+        ignore_daemonsets: true,
+        delete_emptydir_data: true,
+        timeout: Duration::from_secs(300),
+        grace_period: None,
+    };
     let task = tokio::spawn({
         let (client, node) = (client.clone(), node.clone());
         async move { actions::drain(&client, &node, opts, ptx).await }
     });
     while let Some(p) = prx.recv().await {
-        let _ = tx.send(Msg::Progress { what: what.clone(), text: p.to_string() });
+        let _ = tx.send(Msg::Progress {
+            what: what.clone(),
+            text: p.to_string(),
+        });
     }
     let result = match task.await {
         Ok(Ok(report)) => Ok(format!(
             "{node} drained: {} pods evicted, {} DaemonSet pods left{}",
             report.evicted.len(),
             report.skipped_daemonset.len(),
-            if report.failures.is_empty() { String::new() } else { format!(", {} failed", report.failures.len()) }
+            if report.failures.is_empty() {
+                String::new()
+            } else {
+                format!(", {} failed", report.failures.len())
+            }
         )),
         Ok(Err(e)) => Err(format!("{e:#}")),
         Err(e) => Err(e.to_string()),

@@ -296,14 +296,20 @@ impl ClusterState {
                 Resource::Nodes
             }
             ClusterUpdate::Pods(c) => {
-                apply(&mut self.pods, c, |r| (r.namespace.clone(), r.name.clone()), |k| k);
+                apply(
+                    &mut self.pods,
+                    c,
+                    |r| (r.namespace.clone(), r.name.clone()),
+                    |k| k,
+                );
                 Resource::Pods
             }
             ClusterUpdate::Workloads(kind, c) => {
                 for change in c {
                     match change {
                         Change::Upsert(row) => {
-                            self.workloads.insert((row.kind, row.namespace.clone(), row.name.clone()), row);
+                            self.workloads
+                                .insert((row.kind, row.namespace.clone(), row.name.clone()), row);
                         }
                         Change::Delete((ns, name)) => {
                             self.workloads.remove(&(kind, ns, name));
@@ -312,7 +318,10 @@ impl ClusterState {
                             // Workloads of this kind only: the others stay.
                             self.workloads.retain(|k, _| k.0 != kind);
                             for row in rows {
-                                self.workloads.insert((row.kind, row.namespace.clone(), row.name.clone()), row);
+                                self.workloads.insert(
+                                    (row.kind, row.namespace.clone(), row.name.clone()),
+                                    row,
+                                );
                             }
                         }
                     }
@@ -324,15 +333,30 @@ impl ClusterState {
                 }
             }
             ClusterUpdate::Hpas(c) => {
-                apply(&mut self.hpas, c, |r| (r.namespace.clone(), r.name.clone()), |k| k);
+                apply(
+                    &mut self.hpas,
+                    c,
+                    |r| (r.namespace.clone(), r.name.clone()),
+                    |k| k,
+                );
                 Resource::Hpas
             }
             ClusterUpdate::Events(c) => {
-                apply(&mut self.events, c, |r| (r.namespace.clone(), r.name.clone()), |k| k);
+                apply(
+                    &mut self.events,
+                    c,
+                    |r| (r.namespace.clone(), r.name.clone()),
+                    |k| k,
+                );
                 Resource::Events
             }
             ClusterUpdate::Releases(c) => {
-                apply(&mut self.revisions, c, |r| (r.namespace.clone(), r.secret.clone()), |k| k);
+                apply(
+                    &mut self.revisions,
+                    c,
+                    |r| (r.namespace.clone(), r.secret.clone()),
+                    |k| k,
+                );
                 Resource::Releases
             }
             ClusterUpdate::Metrics { pods, nodes } => {

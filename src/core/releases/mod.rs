@@ -1,4 +1,7 @@
 //! Helm releases beyond decoding ([`crate::core::release`]): chart repositories and
 //! semver classification, release history and diffs, the values git repo, backups.
 
+pub mod backup;
+pub mod history;
 pub mod repo;
+pub mod values_repo;

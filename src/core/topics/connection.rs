@@ -79,7 +79,11 @@ impl Connection {
         self.properties
             .iter()
             .map(|(k, v)| {
-                let v = if is_secret(k) { MASK.to_string() } else { v.clone() };
+                let v = if is_secret(k) {
+                    MASK.to_string()
+                } else {
+                    v.clone()
+                };
                 (k.clone(), v)
             })
             .collect()
@@ -97,7 +101,10 @@ impl Connection {
         if let Some(p) = self.get("security.protocol") {
             extra.push(p.to_string());
         }
-        if let Some(m) = self.get("sasl.mechanism").or_else(|| self.get("sasl.mechanisms")) {
+        if let Some(m) = self
+            .get("sasl.mechanism")
+            .or_else(|| self.get("sasl.mechanisms"))
+        {
             let user = self
                 .get("sasl.username")
                 .map(|u| format!(" as {u}"))
@@ -122,7 +129,10 @@ mod tests {
         std::fs::write(&file, "Endpoint=sb://x/;SharedAccessKey=hunter2\n").unwrap();
         let config = KafkaConfig {
             properties: BTreeMap::from([
-                ("bootstrap.servers".into(), "ns.servicebus.windows.net:9093".into()),
+                (
+                    "bootstrap.servers".into(),
+                    "ns.servicebus.windows.net:9093".into(),
+                ),
                 ("security.protocol".into(), "SASL_SSL".into()),
                 ("sasl.mechanism".into(), "PLAIN".into()),
                 ("sasl.username".into(), "$ConnectionString".into()),
@@ -142,7 +152,10 @@ mod tests {
         assert_eq!(masked["ssl.key.password"], MASK);
         assert_eq!(masked["client.id"], "hd");
         let debug = format!("{c:?}");
-        assert!(!debug.contains("hunter2") && !debug.contains("k3y"), "{debug}");
+        assert!(
+            !debug.contains("hunter2") && !debug.contains("k3y"),
+            "{debug}"
+        );
         assert_eq!(
             c.summary(),
             "ns.servicebus.windows.net:9093 (SASL_SSL, PLAIN as $ConnectionString)"

@@ -48,6 +48,8 @@ impl ClientContext for ErrorContext {
 impl ConsumerContext for ErrorContext {}
 
 type Client = BaseConsumer<ErrorContext>;
+/// Committed offsets of one group, by its index, as the threads report them.
+type GroupResults = Vec<(usize, Result<BTreeMap<(String, i32), i64>, TopicError>)>;
 
 /// A Kafka-protocol broker (Kafka, Event Hubs, tansu, Redpanda…).
 pub struct KafkaSource {
@@ -63,7 +65,9 @@ pub struct KafkaSource {
 
 impl std::fmt::Debug for KafkaSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KafkaSource").field("conn", &self.conn).finish()
+        f.debug_struct("KafkaSource")
+            .field("conn", &self.conn)
+            .finish()
     }
 }
 
@@ -113,7 +117,9 @@ impl KafkaSource {
         };
         let servers = self.conn.servers().to_string();
         let auth = last.as_deref().unwrap_or("").to_ascii_lowercase();
-        if auth.contains("sasl") || auth.contains("authentication") || auth.contains("ssl handshake")
+        if auth.contains("sasl")
+            || auth.contains("authentication")
+            || auth.contains("ssl handshake")
         {
             TopicError::Auth { servers, message }
         } else {
@@ -319,15 +325,14 @@ impl TopicSource for KafkaSource {
             .map(|g| {
                 let mut w: BTreeSet<String> = groups[g].assigned.keys().cloned().collect();
                 match known.get(g) {
-                    Some(k) if round % DISCOVER_EVERY != 0 => w.extend(k.iter().cloned()),
+                    Some(k) if !round.is_multiple_of(DISCOVER_EVERY) => w.extend(k.iter().cloned()),
                     _ => w.extend(all_topics.iter().cloned()),
                 }
                 w
             })
             .collect();
         let next = AtomicUsize::new(0);
-        let results: Mutex<Vec<(usize, Result<BTreeMap<(String, i32), i64>, TopicError>)>> =
-            Mutex::new(Vec::with_capacity(names.len()));
+        let results: Mutex<GroupResults> = Mutex::new(Vec::with_capacity(names.len()));
         std::thread::scope(|scope| {
             for _ in 0..GROUP_THREADS.min(names.len()) {
                 scope.spawn(|| {
@@ -430,12 +435,12 @@ mod tests {
     #[test]
     fn assignments_decode() {
         let mut b = vec![0, 0, 0, 0, 0, 2];
-        for (t, ps) in [("a", vec![0, 2]), ("bb", vec![1])] {
+        for (t, ps) in [("a", vec![0i32, 2]), ("bb", vec![1])] {
             b.extend((t.len() as i16).to_be_bytes());
             b.extend(t.as_bytes());
             b.extend((ps.len() as i32).to_be_bytes());
             for p in ps {
-                b.extend((p as i32).to_be_bytes());
+                b.extend(p.to_be_bytes());
             }
         }
         b.extend(0i32.to_be_bytes());

@@ -153,7 +153,7 @@ pub fn worst(statuses: impl IntoIterator<Item = LagStatus>) -> LagStatus {
         .fold(None, |acc: Option<LagStatus>, s| {
             Some(match acc {
                 None => s,
-                Some(a) if a == LagStatus::Pending => s,
+                Some(LagStatus::Pending) => s,
                 Some(a) if s == LagStatus::Pending => a,
                 Some(a) => a.max(s),
             })
@@ -187,7 +187,12 @@ mod tests {
         let win = w(&[(Some(10), 10), (Some(20), 25), (Some(30), 40)]);
         assert_eq!(evaluate(&win, 1, &R), LagStatus::Ok);
         // A steady small lag, committed offsets moving: OK.
-        let win = w(&[(Some(10), 15), (Some(20), 25), (Some(30), 35), (Some(40), 45)]);
+        let win = w(&[
+            (Some(10), 15),
+            (Some(20), 25),
+            (Some(30), 35),
+            (Some(40), 45),
+        ]);
         assert_eq!(evaluate(&win, 1, &R), LagStatus::Ok);
         // Lag shrinking: OK.
         let win = w(&[(Some(10), 50), (Some(30), 60), (Some(50), 65)]);
@@ -196,10 +201,20 @@ mod tests {
 
     #[test]
     fn growing_lag_is_warn() {
-        let win = w(&[(Some(10), 15), (Some(12), 25), (Some(14), 35), (Some(16), 45)]);
+        let win = w(&[
+            (Some(10), 15),
+            (Some(12), 25),
+            (Some(14), 35),
+            (Some(16), 45),
+        ]);
         assert_eq!(evaluate(&win, 1, &R), LagStatus::Warn);
         // Growing, but one sample shrank: not "keeps growing".
-        let win = w(&[(Some(10), 15), (Some(12), 25), (Some(24), 26), (Some(26), 45)]);
+        let win = w(&[
+            (Some(10), 15),
+            (Some(12), 25),
+            (Some(24), 26),
+            (Some(26), 45),
+        ]);
         assert_eq!(evaluate(&win, 1, &R), LagStatus::Ok);
     }
 

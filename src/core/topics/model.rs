@@ -41,7 +41,10 @@ impl TopicMeta {
         self.partitions.first().map_or(0, |p| p.replicas)
     }
     pub fn under_replicated(&self) -> usize {
-        self.partitions.iter().filter(|p| p.under_replicated()).count()
+        self.partitions
+            .iter()
+            .filter(|p| p.under_replicated())
+            .count()
     }
     pub fn offline(&self) -> usize {
         self.partitions.iter().filter(|p| p.offline()).count()

@@ -198,7 +198,10 @@ mod tests {
 
     #[test]
     fn reserved_destinations() {
-        assert_eq!(reserved_destination("Amazon Kinesis"), Some("amazon-kinesis"));
+        assert_eq!(
+            reserved_destination("Amazon Kinesis"),
+            Some("amazon-kinesis")
+        );
         assert_eq!(reserved_destination("redis"), Some("redis"));
         assert_eq!(reserved_destination("S3"), Some("s3"));
         assert_eq!(reserved_destination("webhook"), Some("webhook"));

@@ -3,8 +3,8 @@
 //! needs for the replicas that consume it, and what is missing or short. Pure: the platform,
 //! live replica counts and the topics that exist go in; the plan comes out.
 
-use super::names::{kebab_case, reserved_destination, validate_topic_name};
 use super::model::NewTopicSpec;
+use super::names::{kebab_case, reserved_destination, validate_topic_name};
 use crate::config::Platform;
 use crate::core::cluster::{ClusterState, WorkloadKind};
 use serde::Serialize;
@@ -124,7 +124,11 @@ impl TopicPlan {
                     replicas: replicas(&c.workload),
                 })
                 .collect();
-            let most = consumers.iter().filter_map(|c| c.replicas).max().unwrap_or(0);
+            let most = consumers
+                .iter()
+                .filter_map(|c| c.replicas)
+                .max()
+                .unwrap_or(0);
             let floor = most.max(1);
             let recommended = if most > 0 {
                 most * PARTITIONS_PER_REPLICA
@@ -300,7 +304,12 @@ mod tests {
         let names: Vec<&str> = plan.topics.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(
             names,
-            ["mr-ee-main", "mr-ee-google-analytics", "mr-ee-pinterest", "audit"]
+            [
+                "mr-ee-main",
+                "mr-ee-google-analytics",
+                "mr-ee-pinterest",
+                "audit"
+            ]
         );
         let main = &plan.topics[0];
         assert_eq!((main.replicas, main.floor, main.recommended), (2, 2, 6));
@@ -327,7 +336,10 @@ mod tests {
         assert!(plan.has_problems());
         let create = plan.to_create(false, 1);
         assert_eq!(
-            create.iter().map(|t| (t.name.as_str(), t.partitions)).collect::<Vec<_>>(),
+            create
+                .iter()
+                .map(|t| (t.name.as_str(), t.partitions))
+                .collect::<Vec<_>>(),
             [("mr-ee-pinterest", 3), ("audit", 3)]
         );
     }
@@ -346,7 +358,10 @@ mod tests {
         assert_eq!(plan.topics[3].state, PlanState::BelowRecommended);
         assert!(!plan.has_problems());
         assert!(plan.idle_consumers.is_empty());
-        assert!(plan.to_create(true, 3).is_empty(), "never touches what exists");
+        assert!(
+            plan.to_create(true, 3).is_empty(),
+            "never touches what exists"
+        );
     }
 
     #[test]
@@ -355,18 +370,34 @@ mod tests {
         p.destinations = vec!["Amazon Kinesis".into(), "redis".into(), "pinterest".into()];
         p.custom_topics = vec!["bad name".into()];
         let plan = TopicPlan::build(&p, replicas, &BTreeMap::new());
-        let state = |n: &str| plan.topics.iter().find(|t| t.name == n).unwrap().state.clone();
-        assert_eq!(state("mr-ee-amazon-kinesis"), PlanState::Reserved("amazon-kinesis".into()));
+        let state = |n: &str| {
+            plan.topics
+                .iter()
+                .find(|t| t.name == n)
+                .unwrap()
+                .state
+                .clone()
+        };
+        assert_eq!(
+            state("mr-ee-amazon-kinesis"),
+            PlanState::Reserved("amazon-kinesis".into())
+        );
         assert_eq!(state("mr-ee-redis"), PlanState::Reserved("redis".into()));
         assert!(matches!(state("bad name"), PlanState::InvalidName(m) if m.contains("a space")));
         let names = |v: Vec<NewTopicSpec>| v.into_iter().map(|t| t.name).collect::<Vec<_>>();
         assert_eq!(
             names(plan.to_create(false, 1)),
-            ["mr-ee-main", "mr-ee-pinterest"]
+            ["mr-ee-main", "mr-ee-pinterest", "mr-ee-google-analytics"]
         );
         assert_eq!(
             names(plan.to_create(true, 1)),
-            ["mr-ee-main", "mr-ee-amazon-kinesis", "mr-ee-redis", "mr-ee-pinterest"]
+            [
+                "mr-ee-main",
+                "mr-ee-amazon-kinesis",
+                "mr-ee-redis",
+                "mr-ee-pinterest",
+                "mr-ee-google-analytics"
+            ]
         );
     }
 

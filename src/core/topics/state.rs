@@ -122,7 +122,10 @@ impl TopicsState {
             let topics = g.topics();
             let mut partitions = Vec::new();
             for t in &topics {
-                topic_groups.entry(t.clone()).or_default().push(g.name.clone());
+                topic_groups
+                    .entry(t.clone())
+                    .or_default()
+                    .push(g.name.clone());
                 let Some(meta) = s.topics.get(t) else {
                     continue;
                 };
@@ -234,7 +237,9 @@ impl TopicsState {
 
     /// The groups reading `topic`.
     pub fn groups_of<'a>(&'a self, topic: &'a str) -> impl Iterator<Item = &'a GroupRow> + 'a {
-        self.groups.iter().filter(move |g| g.topics.iter().any(|t| t == topic))
+        self.groups
+            .iter()
+            .filter(move |g| g.topics.iter().any(|t| t == topic))
     }
 
     /// The Topics area of the roll-up: summary, details and problems.
@@ -256,11 +261,9 @@ impl TopicsState {
             })
         };
         if let Some(e) = &self.error {
-            let age = self
-                .updated_ms
-                .map_or("no data yet".to_string(), |t| {
-                    format!("data {}s old", ((now_ms - t) / 1000).max(0))
-                });
+            let age = self.updated_ms.map_or("no data yet".to_string(), |t| {
+                format!("data {}s old", ((now_ms - t) / 1000).max(0))
+            });
             problems.push(problem(
                 if self.snapshot.is_some() {
                     Level::Degraded
@@ -280,7 +283,10 @@ impl TopicsState {
             if t.offline > 0 {
                 problems.push(problem(
                     Level::Failing,
-                    format!("topic {}: {} of {} partitions offline", t.name, t.offline, t.partitions),
+                    format!(
+                        "topic {}: {} of {} partitions offline",
+                        t.name, t.offline, t.partitions
+                    ),
                     t.offline,
                     topic_target(&t.name),
                 ));
@@ -423,10 +429,22 @@ mod tests {
 
     #[test]
     fn lag_status_rate_and_trend_over_samples() {
-        let mut st = TopicsState::new("test".into(), None, LagRules { window: 3, min_samples: 3 });
+        let mut st = TopicsState::new(
+            "test".into(),
+            None,
+            LagRules {
+                window: 3,
+                min_samples: 3,
+            },
+        );
         // Falling behind while committing: WARN once three samples are in.
         for (i, (end, c)) in [(100, 90), (150, 100), (200, 110)].into_iter().enumerate() {
-            st.apply(TopicUpdate::Snapshot(snapshot(i as i64 * 5, end, Some(c), 1)));
+            st.apply(TopicUpdate::Snapshot(snapshot(
+                i as i64 * 5,
+                end,
+                Some(c),
+                1,
+            )));
         }
         assert_eq!(st.groups[0].status, LagStatus::Warn);
         assert_eq!(st.groups[0].lag, 90);
@@ -435,14 +453,22 @@ mod tests {
         assert_eq!(st.topics[0].groups, ["g"]);
         // Stops committing and leaves the group: STOP once the window holds no commit move.
         for (i, end) in [250, 300, 350].into_iter().enumerate() {
-            st.apply(TopicUpdate::Snapshot(snapshot(15 + i as i64 * 5, end, Some(110), 0)));
+            st.apply(TopicUpdate::Snapshot(snapshot(
+                15 + i as i64 * 5,
+                end,
+                Some(110),
+                0,
+            )));
         }
         assert_eq!(st.groups[0].status, LagStatus::Stop);
         assert!(st.failing());
         let (summary, _, problems) = st.area(40_000);
         assert_eq!(summary, "1 topics · 1 groups: 1 STOP · lag 240");
         assert_eq!(problems[0].level, Level::Failing);
-        assert!(problems[0].message.contains("consumer group g STOP"), "{problems:?}");
+        assert!(
+            problems[0].message.contains("consumer group g STOP"),
+            "{problems:?}"
+        );
         // Catches up: OK.
         st.apply(TopicUpdate::Snapshot(snapshot(35, 350, Some(350), 1)));
         assert_eq!(st.groups[0].status, LagStatus::Ok);
@@ -451,7 +477,10 @@ mod tests {
         st.apply(TopicUpdate::Error("broker down".into()));
         assert_eq!(st.groups.len(), 1);
         let (_, _, problems) = st.area(45_000);
-        assert_eq!(problems[0].message, "topics refresh failing: broker down (data 10s old)");
+        assert_eq!(
+            problems[0].message,
+            "topics refresh failing: broker down (data 10s old)"
+        );
         assert_eq!(problems[0].level, Level::Degraded);
     }
 

@@ -305,10 +305,7 @@ impl Controllers {
             self.kubelet.node_slots = Some(self.schedulable_nodes());
         }
         let slots = self.kubelet.node_slots.as_mut().expect("just built");
-        let (node, count, idx, _) = slots
-            .iter_mut()
-            .filter(|n| n.1 < n.3)
-            .min_by_key(|n| n.1)?;
+        let (node, count, idx, _) = slots.iter_mut().filter(|n| n.1 < n.3).min_by_key(|n| n.1)?;
         *count += 1;
         Some((node.clone(), *idx))
     }

@@ -197,7 +197,8 @@ impl Controllers {
         }
         // Pods on a node that is not Ready follow it (the feed that said so may predate us).
         for node in self.store.all(Storage::Nodes) {
-            let ready = util::condition(&node.value(), "Ready").is_some_and(|c| c["status"] == "True");
+            let ready =
+                util::condition(&node.value(), "Ready").is_some_and(|c| c["status"] == "True");
             if !ready {
                 self.kubelet.node_changed(&node.name);
             }

@@ -2,6 +2,7 @@
 //! is visible.
 
 pub mod tables;
+pub mod topics;
 
 use crate::core::cluster::rollup::Level;
 use crate::core::cluster::{Resource, SourceStatus};
@@ -32,11 +33,21 @@ fn screen_title(s: Screen) -> &'static str {
 fn sources(s: Screen) -> &'static [Resource] {
     match s {
         Screen::Nodes => &[Resource::Nodes],
-        Screen::Workloads => &[Resource::Deployments, Resource::StatefulSets, Resource::DaemonSets, Resource::Hpas],
+        Screen::Workloads => &[
+            Resource::Deployments,
+            Resource::StatefulSets,
+            Resource::DaemonSets,
+            Resource::Hpas,
+        ],
         Screen::Pods | Screen::PodDetail => &[Resource::Pods],
         Screen::Events => &[Resource::Events],
         Screen::Releases => &[Resource::Releases],
-        Screen::Overview => &[Resource::Nodes, Resource::Pods, Resource::Deployments, Resource::Releases],
+        Screen::Overview => &[
+            Resource::Nodes,
+            Resource::Pods,
+            Resource::Deployments,
+            Resource::Releases,
+        ],
         Screen::Topics => &[],
     }
 }
@@ -47,7 +58,9 @@ fn source_note(app: &App, s: Screen) -> Option<String> {
     for r in sources(s) {
         let st: SourceStatus = app.state.sources.get(r).cloned().unwrap_or_default();
         if let Some(e) = &st.error {
-            let data_age = st.updated.map_or("no data yet".to_string(), |t| format!("data {}s old", t.elapsed().as_secs()));
+            let data_age = st.updated.map_or("no data yet".to_string(), |t| {
+                format!("data {}s old", t.elapsed().as_secs())
+            });
             notes.push(format!("⚠ {} watch failing: {e} ({data_age})", r.name()));
         } else if !st.synced {
             notes.push(format!("… loading {}", r.name()));
@@ -80,7 +93,12 @@ pub fn draw(f: &mut Frame, app: &mut App) {
             .tasks
             .iter()
             .take(3)
-            .map(|(what, text)| Line::from(vec![Span::styled(format!("⟳ {what}: "), app.theme.style(Role::Progressing)), Span::raw(text.clone())]))
+            .map(|(what, text)| {
+                Line::from(vec![
+                    Span::styled(format!("⟳ {what}: "), app.theme.style(Role::Progressing)),
+                    Span::raw(text.clone()),
+                ])
+            })
             .collect();
         f.render_widget(Paragraph::new(lines), tasks);
     }
@@ -105,27 +123,57 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
     for (i, s) in TABS.iter().enumerate() {
         let label = format!(" {}:{} ", i + 1, screen_title(*s));
         let current = *s == app.screen || (app.screen == Screen::PodDetail && *s == Screen::Pods);
-        let style = if current { t.style(Role::RowSelected) } else { t.style(Role::Dim) };
+        let style = if current {
+            t.style(Role::RowSelected)
+        } else {
+            t.style(Role::Dim)
+        };
         spans.push(Span::styled(label, style));
     }
-    f.render_widget(Paragraph::new(Line::from(spans)).style(t.style(Role::StatusBar)), area);
+    f.render_widget(
+        Paragraph::new(Line::from(spans)).style(t.style(Role::StatusBar)),
+        area,
+    );
 }
 
 fn draw_status(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
     let line = match &app.mode {
-        Mode::Command(s) => Line::from(vec![Span::styled(format!(":{s}"), t.style(Role::CommandLine)), Span::styled("█", t.style(Role::CommandLine))]),
-        Mode::Filter(s) => Line::from(vec![Span::styled(format!("/{s}"), t.style(Role::Filter)), Span::styled("█  (substring, or label=value; enter keeps, esc clears)", t.style(Role::Dim))]),
-        Mode::LogSearch(s) => Line::from(Span::styled(format!("search logs: {s}█"), t.style(Role::Filter))),
+        Mode::Command(s) => Line::from(vec![
+            Span::styled(format!(":{s}"), t.style(Role::CommandLine)),
+            Span::styled("█", t.style(Role::CommandLine)),
+        ]),
+        Mode::Filter(s) => Line::from(vec![
+            Span::styled(format!("/{s}"), t.style(Role::Filter)),
+            Span::styled(
+                "█  (substring, or label=value; enter keeps, esc clears)",
+                t.style(Role::Dim),
+            ),
+        ]),
+        Mode::LogSearch(s) => Line::from(Span::styled(
+            format!("search logs: {s}█"),
+            t.style(Role::Filter),
+        )),
         _ => match &app.flash {
-            Some(fl) => Line::from(Span::styled(fl.text.clone(), t.style(if fl.error { Role::Error } else { Role::Ok }))),
+            Some(fl) => Line::from(Span::styled(
+                fl.text.clone(),
+                t.style(if fl.error { Role::Error } else { Role::Ok }),
+            )),
             None => {
                 let hints = match app.screen {
                     Screen::Overview => "enter jump · : command · / filter · ? help · q quit",
-                    Screen::Workloads => "s scale · enter pods · / filter · : command · ? help · q quit",
-                    Screen::Nodes => "c cordon · u uncordon · d drain · enter pods · ? help · q quit",
-                    Screen::Pods => "enter logs · p previous logs · / filter · 0 all ns · ? help · q quit",
-                    Screen::PodDetail => "f follow · p previous · / search · j/k scroll · esc back · ? help",
+                    Screen::Workloads => {
+                        "s scale · enter pods · / filter · : command · ? help · q quit"
+                    }
+                    Screen::Nodes => {
+                        "c cordon · u uncordon · d drain · enter pods · ? help · q quit"
+                    }
+                    Screen::Pods => {
+                        "enter logs · p previous logs · / filter · 0 all ns · ? help · q quit"
+                    }
+                    Screen::PodDetail => {
+                        "f follow · p previous · / search · j/k scroll · esc back · ? help"
+                    }
                     _ => "/ filter · : command · ? help · q quit",
                 };
                 Line::from(Span::styled(hints, t.style(Role::KeyHint)))
@@ -161,9 +209,16 @@ fn draw_table(f: &mut Frame, app: &mut App, area: Rect) {
     let b = block(app, title);
     let inner = b.inner(area);
     f.render_widget(b, area);
-    let [note_area, table_area] = Layout::vertical([Constraint::Length(u16::from(note.is_some())), Constraint::Min(1)]).areas(inner);
+    let [note_area, table_area] = Layout::vertical([
+        Constraint::Length(u16::from(note.is_some())),
+        Constraint::Min(1),
+    ])
+    .areas(inner);
     if let Some(n) = note {
-        f.render_widget(Paragraph::new(Span::styled(n, app.theme.style(Role::Warning))), note_area);
+        f.render_widget(
+            Paragraph::new(Span::styled(n, app.theme.style(Role::Warning))),
+            note_area,
+        );
     }
     let visible = table_area.height.saturating_sub(1) as usize;
     app.page = visible.max(1);
@@ -179,7 +234,8 @@ fn draw_table(f: &mut Frame, app: &mut App, area: Rect) {
         releases: &app.releases,
     };
     let rows: Vec<Row> = rows_ref.iter().map(|r| tables::row(&ctx, r)).collect();
-    let header = Row::new(cols.iter().map(|(h, _)| Cell::from(*h))).style(app.theme.style(Role::Header));
+    let header =
+        Row::new(cols.iter().map(|(h, _)| Cell::from(*h))).style(app.theme.style(Role::Header));
     let widths: Vec<Constraint> = cols.iter().map(|(_, w)| *w).collect();
     let table = Table::new(rows, widths)
         .header(header)
@@ -191,14 +247,26 @@ fn draw_table(f: &mut Frame, app: &mut App, area: Rect) {
     }
     f.render_stateful_widget(table, table_area, &mut ts);
     if total == 0 {
-        let msg = if app.state.sources.get(&sources(screen)[0]).is_some_and(|s| s.synced) {
+        let msg = if app
+            .state
+            .sources
+            .get(&sources(screen)[0])
+            .is_some_and(|s| s.synced)
+        {
             "nothing matches".to_string()
         } else {
             "waiting for the first list…".to_string()
         };
         let y = table_area.y + 1;
         if y < table_area.bottom() {
-            f.render_widget(Paragraph::new(Span::styled(msg, app.theme.style(Role::Dim))), Rect { y, height: 1, ..table_area });
+            f.render_widget(
+                Paragraph::new(Span::styled(msg, app.theme.style(Role::Dim))),
+                Rect {
+                    y,
+                    height: 1,
+                    ..table_area
+                },
+            );
         }
     }
 }
@@ -215,21 +283,30 @@ fn level_role(l: Level) -> Role {
 fn draw_overview(f: &mut Frame, app: &mut App, area: Rect) {
     let r = app.rollup();
     let area_lines = r.areas.len() as u16 + 2;
-    let [top, bottom] = Layout::vertical([Constraint::Length(area_lines), Constraint::Min(3)]).areas(area);
+    let [top, bottom] =
+        Layout::vertical([Constraint::Length(area_lines), Constraint::Min(3)]).areas(area);
     let t = &app.theme;
     let lines: Vec<Line> = r
         .areas
         .iter()
         .map(|a| {
             Line::from(vec![
-                Span::styled(format!(" {} {:<9}", a.level.glyph(), a.level.label()), t.style(level_role(a.level))),
+                Span::styled(
+                    format!(" {} {:<9}", a.level.glyph(), a.level.label()),
+                    t.style(level_role(a.level)),
+                ),
                 Span::styled(format!(" {:<10}", a.area.name()), t.style(Role::Header)),
                 Span::raw(a.summary.clone()),
             ])
         })
         .collect();
-    let note = source_note(app, Screen::Overview).map(|n| format!(" {n} ")).unwrap_or_default();
-    f.render_widget(Paragraph::new(lines).block(block(app, format!(" Health {note}"))), top);
+    let note = source_note(app, Screen::Overview)
+        .map(|n| format!(" {n} "))
+        .unwrap_or_default();
+    f.render_widget(
+        Paragraph::new(lines).block(block(app, format!(" Health {note}"))),
+        top,
+    );
     let selected = app.selected_index().min(r.problems.len().saturating_sub(1));
     let visible = bottom.height.saturating_sub(2) as usize;
     app.page = visible.max(1);
@@ -241,7 +318,8 @@ fn draw_overview(f: &mut Frame, app: &mut App, area: Rect) {
         .take(visible)
         .map(|p| {
             Row::new(vec![
-                Cell::from(format!("{} {}", p.level.glyph(), p.level.label())).style(t.style(level_role(p.level))),
+                Cell::from(format!("{} {}", p.level.glyph(), p.level.label()))
+                    .style(t.style(level_role(p.level))),
                 Cell::from(p.message.clone()),
             ])
         })
@@ -249,7 +327,10 @@ fn draw_overview(f: &mut Frame, app: &mut App, area: Rect) {
     let title = if r.problems.is_empty() {
         " Problems: none — all healthy ".to_string()
     } else {
-        format!(" Problems ({}) — enter jumps to the object ", r.problems.len())
+        format!(
+            " Problems ({}) — enter jumps to the object ",
+            r.problems.len()
+        )
     };
     let table = Table::new(rows, [Constraint::Length(12), Constraint::Min(20)])
         .block(block(app, title))
@@ -262,9 +343,8 @@ fn draw_overview(f: &mut Frame, app: &mut App, area: Rect) {
     f.render_stateful_widget(table, bottom, &mut ts);
 }
 
-fn draw_topics(f: &mut Frame, app: &App, area: Rect) {
-    let text = "Topics are not configured yet: Kafka topic, partition and consumer-lag health arrive with the topics feature.\nPlatforms and their topic prefixes go in the config file (see assets/helmdeck.sample.yaml).";
-    f.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }).block(block(app, " Topics ".into())), area);
+fn draw_topics(f: &mut Frame, app: &mut App, area: Rect) {
+    topics::draw(f, app, area);
 }
 
 fn draw_pod_detail(f: &mut Frame, app: &mut App, area: Rect) {
@@ -276,21 +356,38 @@ fn draw_pod_detail(f: &mut Frame, app: &mut App, area: Rect) {
     let head = match &row {
         Some(p) => format!(
             " {}/{}  {}  ready {}  restarts {}  node {}  ip {}  age {} ",
-            p.namespace, p.name, p.status.text, p.status.ready_text(), p.status.restarts, p.node, p.ip, age(p.created, app.now)
+            p.namespace,
+            p.name,
+            p.status.text,
+            p.status.ready_text(),
+            p.status.restarts,
+            p.node,
+            p.ip,
+            age(p.created, app.now)
         ),
         None => format!(" {}/{} — the pod is gone ", d.key.0, d.key.1),
     };
     let containers: Vec<Row> = match &d.containers {
         None => vec![Row::new(vec![Cell::from("loading…")])],
-        Some(Err(e)) => vec![Row::new(vec![Cell::from(format!("⚠ {e}")).style(t.style(Role::Error))])],
+        Some(Err(e)) => vec![Row::new(vec![
+            Cell::from(format!("⚠ {e}")).style(t.style(Role::Error)),
+        ])],
         Some(Ok(cs)) => cs
             .iter()
             .map(|c| {
                 Row::new(vec![
-                    Cell::from(if Some(&c.name) == d.container.as_ref() { format!("▸ {}", c.name) } else { format!("  {}", c.name) }),
+                    Cell::from(if Some(&c.name) == d.container.as_ref() {
+                        format!("▸ {}", c.name)
+                    } else {
+                        format!("  {}", c.name)
+                    }),
                     Cell::from(c.image.clone()),
                     Cell::from(c.state.clone()),
-                    Cell::from(if c.ready { "✔ ready" } else { "✖ not ready" }),
+                    Cell::from(if c.ready {
+                        "✔ ready"
+                    } else {
+                        "✖ not ready"
+                    }),
                     Cell::from(c.restarts.to_string()),
                     Cell::from(c.last_termination.clone().unwrap_or_default()),
                 ])
@@ -298,24 +395,78 @@ fn draw_pod_detail(f: &mut Frame, app: &mut App, area: Rect) {
             .collect(),
     };
     let events: Vec<Line> = {
-        let mut evs: Vec<_> = app.state.events.values().filter(|e| e.namespace == d.key.0 && e.object_name == d.key.1).collect();
-        evs.sort_by(|a, b| b.last_seen.cmp(&a.last_seen));
+        let mut evs: Vec<_> = app
+            .state
+            .events
+            .values()
+            .filter(|e| e.namespace == d.key.0 && e.object_name == d.key.1)
+            .collect();
+        evs.sort_by_key(|e| std::cmp::Reverse(e.last_seen));
         evs.iter()
             .take(4)
             .map(|e| {
-                let style = if e.warning { t.style(Role::Warning) } else { t.style(Role::Dim) };
-                Line::from(Span::styled(format!("{} {} ×{} {} — {}", if e.warning { "⚠" } else { "·" }, age(e.last_seen, app.now), e.count, e.reason, e.message), style))
+                let style = if e.warning {
+                    t.style(Role::Warning)
+                } else {
+                    t.style(Role::Dim)
+                };
+                Line::from(Span::styled(
+                    format!(
+                        "{} {} ×{} {} — {}",
+                        if e.warning { "⚠" } else { "·" },
+                        age(e.last_seen, app.now),
+                        e.count,
+                        e.reason,
+                        e.message
+                    ),
+                    style,
+                ))
             })
             .collect()
     };
     let c_height = (containers.len() as u16 + 3).min(8);
     let e_height = (events.len() as u16).max(1) + 2;
-    let [c_area, e_area, l_area] = Layout::vertical([Constraint::Length(c_height), Constraint::Length(e_height), Constraint::Min(3)]).areas(area);
-    let widths = [Constraint::Length(22), Constraint::Min(20), Constraint::Length(24), Constraint::Length(12), Constraint::Length(8), Constraint::Length(22)];
-    let header = Row::new(["CONTAINER", "IMAGE", "STATE", "READY", "RESTARTS", "LAST TERMINATION"]).style(t.style(Role::Header));
-    f.render_widget(Table::new(containers, widths).header(header).block(block(app, head)), c_area);
-    let events = if events.is_empty() { vec![Line::from(Span::styled("no recent events", t.style(Role::Dim)))] } else { events };
-    f.render_widget(Paragraph::new(events).block(block(app, " Events ".into())), e_area);
+    let [c_area, e_area, l_area] = Layout::vertical([
+        Constraint::Length(c_height),
+        Constraint::Length(e_height),
+        Constraint::Min(3),
+    ])
+    .areas(area);
+    let widths = [
+        Constraint::Length(22),
+        Constraint::Min(20),
+        Constraint::Length(24),
+        Constraint::Length(12),
+        Constraint::Length(8),
+        Constraint::Length(22),
+    ];
+    let header = Row::new([
+        "CONTAINER",
+        "IMAGE",
+        "STATE",
+        "READY",
+        "RESTARTS",
+        "LAST TERMINATION",
+    ])
+    .style(t.style(Role::Header));
+    f.render_widget(
+        Table::new(containers, widths)
+            .header(header)
+            .block(block(app, head)),
+        c_area,
+    );
+    let events = if events.is_empty() {
+        vec![Line::from(Span::styled(
+            "no recent events",
+            t.style(Role::Dim),
+        ))]
+    } else {
+        events
+    };
+    f.render_widget(
+        Paragraph::new(events).block(block(app, " Events ".into())),
+        e_area,
+    );
     // Logs: only the visible window is laid out.
     let inner_h = l_area.height.saturating_sub(2) as usize;
     let total = d.logs.len();
@@ -325,25 +476,51 @@ fn draw_pod_detail(f: &mut Frame, app: &mut App, area: Rect) {
         .logs
         .range(start..end)
         .map(|l| match &d.search {
-            Some(s) if l.contains(s.as_str()) => Line::from(Span::styled(l.clone(), t.style(Role::Filter).add_modifier(Modifier::BOLD))),
+            Some(s) if l.contains(s.as_str()) => Line::from(Span::styled(
+                l.clone(),
+                t.style(Role::Filter).add_modifier(Modifier::BOLD),
+            )),
             _ => Line::from(l.clone()),
         })
         .collect();
     if let Some(e) = &d.log_error {
-        lines.push(Line::from(Span::styled(format!("⚠ {e}"), t.style(Role::Error))));
+        lines.push(Line::from(Span::styled(
+            format!("⚠ {e}"),
+            t.style(Role::Error),
+        )));
     }
     if d.log_ended && d.log_error.is_none() && total > 0 {
-        lines.push(Line::from(Span::styled("— log stream ended (the container exited); p shows the previous container's log —", t.style(Role::Dim))));
+        lines.push(Line::from(Span::styled(
+            "— log stream ended (the container exited); p shows the previous container's log —",
+            t.style(Role::Dim),
+        )));
     }
     if total == 0 && d.log_error.is_none() {
-        lines.push(Line::from(Span::styled(if d.log_ended { "no log lines" } else { "waiting for logs…" }, t.style(Role::Dim))));
+        lines.push(Line::from(Span::styled(
+            if d.log_ended {
+                "no log lines"
+            } else {
+                "waiting for logs…"
+            },
+            t.style(Role::Dim),
+        )));
     }
     let mode = format!(
         " Logs{}{} — {}{} ",
-        d.container.as_ref().map(|c| format!(" [{c}]")).unwrap_or_default(),
-        if d.previous { " (previous container)" } else { "" },
+        d.container
+            .as_ref()
+            .map(|c| format!(" [{c}]"))
+            .unwrap_or_default(),
+        if d.previous {
+            " (previous container)"
+        } else {
+            ""
+        },
         if d.follow { "following" } else { "paused" },
-        d.search.as_ref().map(|s| format!(", search: {s}")).unwrap_or_default()
+        d.search
+            .as_ref()
+            .map(|s| format!(", search: {s}"))
+            .unwrap_or_default()
     );
     f.render_widget(Paragraph::new(lines).block(block(app, mode)), l_area);
 }
@@ -351,17 +528,30 @@ fn draw_pod_detail(f: &mut Frame, app: &mut App, area: Rect) {
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width);
     let h = h.min(area.height);
-    Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h }
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
 }
 
 fn draw_help(f: &mut Frame, app: &App, area: Rect) {
     let bindings = app.keymap.bindings_for(app.screen);
     let mut lines: Vec<Line> = bindings
         .iter()
-        .map(|(key, _, desc)| Line::from(vec![Span::styled(format!("{key:>12}  "), app.theme.style(Role::KeyHint)), Span::raw(desc.to_string())]))
+        .map(|(key, _, desc)| {
+            Line::from(vec![
+                Span::styled(format!("{key:>12}  "), app.theme.style(Role::KeyHint)),
+                Span::raw(desc.to_string()),
+            ])
+        })
         .collect();
     lines.push(Line::from(""));
-    lines.push(Line::from(Span::styled("commands:", app.theme.style(Role::Header))));
+    lines.push(Line::from(Span::styled(
+        "commands:",
+        app.theme.style(Role::Header),
+    )));
     for (c, d) in crate::tui::app::COMMANDS {
         lines.push(Line::from(format!("{:>12}  {d}", format!(":{c}"))));
     }
@@ -369,7 +559,12 @@ fn draw_help(f: &mut Frame, app: &App, area: Rect) {
     let r = centered(area, 70, h);
     f.render_widget(Clear, r);
     f.render_widget(
-        Paragraph::new(lines).block(block(app, format!(" Keys — {} (esc closes) ", screen_title(app.screen)))).style(app.theme.style(Role::Dialog)),
+        Paragraph::new(lines)
+            .block(block(
+                app,
+                format!(" Keys — {} (esc closes) ", screen_title(app.screen)),
+            ))
+            .style(app.theme.style(Role::Dialog)),
         r,
     );
 }
@@ -377,21 +572,63 @@ fn draw_help(f: &mut Frame, app: &App, area: Rect) {
 fn draw_dialog(f: &mut Frame, app: &App, d: &Dialog, area: Rect) {
     let t = &app.theme;
     let (title, mut lines) = match d {
-        Dialog::Confirm { question, .. } => (" Confirm ".to_string(), vec![Line::from(question.clone()), Line::from(""), Line::from(Span::styled("y / enter: yes    n / esc: no", t.style(Role::KeyHint)))]),
-        Dialog::Scale { kind, namespace, name, input, info, editing_max, max_input, error, busy, confirm_zero } => {
+        Dialog::Confirm { question, .. } => (
+            " Confirm ".to_string(),
+            vec![
+                Line::from(question.clone()),
+                Line::from(""),
+                Line::from(Span::styled(
+                    "y / enter: yes    n / esc: no",
+                    t.style(Role::KeyHint),
+                )),
+            ],
+        ),
+        Dialog::Scale {
+            kind,
+            namespace,
+            name,
+            input,
+            info,
+            editing_max,
+            max_input,
+            error,
+            busy,
+            confirm_zero,
+        } => {
             let mut lines = Vec::new();
             match info {
-                None => lines.push(Line::from(Span::styled("reading the workload…", t.style(Role::Dim)))),
+                None => lines.push(Line::from(Span::styled(
+                    "reading the workload…",
+                    t.style(Role::Dim),
+                ))),
                 Some(i) => match &i.hpa {
                     Some((hpa, min, max)) => {
-                        lines.push(Line::from(format!("Managed by HPA {hpa} (min {min}, max {max}; {} running).", i.current)));
+                        lines.push(Line::from(format!(
+                            "Managed by HPA {hpa} (min {min}, max {max}; {} running).",
+                            i.current
+                        )));
                         lines.push(Line::from(Span::styled("Scaling the workload itself would be undone by the autoscaler: edit the HPA's range instead.", t.style(Role::Warning))));
-                        let cur = |on: bool| if on { Style::default().add_modifier(Modifier::REVERSED) } else { Style::default() };
-                        lines.push(Line::from(vec![Span::raw("min: "), Span::styled(format!("{input:<4}"), cur(!editing_max)), Span::raw("   max: "), Span::styled(format!("{max_input:<4}"), cur(*editing_max)), Span::styled("   (tab switches)", t.style(Role::Dim))]));
+                        let cur = |on: bool| {
+                            if on {
+                                Style::default().add_modifier(Modifier::REVERSED)
+                            } else {
+                                Style::default()
+                            }
+                        };
+                        lines.push(Line::from(vec![
+                            Span::raw("min: "),
+                            Span::styled(format!("{input:<4}"), cur(!editing_max)),
+                            Span::raw("   max: "),
+                            Span::styled(format!("{max_input:<4}"), cur(*editing_max)),
+                            Span::styled("   (tab switches)", t.style(Role::Dim)),
+                        ]));
                     }
                     None => {
                         lines.push(Line::from(format!("Currently {} replicas.", i.current)));
-                        lines.push(Line::from(vec![Span::raw("replicas: "), Span::styled(format!("{input}█"), t.style(Role::CommandLine))]));
+                        lines.push(Line::from(vec![
+                            Span::raw("replicas: "),
+                            Span::styled(format!("{input}█"), t.style(Role::CommandLine)),
+                        ]));
                     }
                 },
             }
@@ -399,20 +636,41 @@ fn draw_dialog(f: &mut Frame, app: &App, d: &Dialog, area: Rect) {
                 lines.push(Line::from(Span::styled(format!("Scale {namespace}/{name} to 0? Every pod stops. y: yes, any other key: edit"), t.style(Role::Warning))));
             }
             if let Some(e) = error {
-                lines.push(Line::from(Span::styled(format!("✖ {e}"), t.style(Role::Error))));
+                lines.push(Line::from(Span::styled(
+                    format!("✖ {e}"),
+                    t.style(Role::Error),
+                )));
             }
             if *busy {
-                lines.push(Line::from(Span::styled("applying…", t.style(Role::Progressing))));
+                lines.push(Line::from(Span::styled(
+                    "applying…",
+                    t.style(Role::Progressing),
+                )));
             }
-            lines.push(Line::from(Span::styled("enter: apply    esc: cancel", t.style(Role::KeyHint))));
-            (format!(" Scale {} {namespace}/{name} ", kind.short()), lines)
+            lines.push(Line::from(Span::styled(
+                "enter: apply    esc: cancel",
+                t.style(Role::KeyHint),
+            )));
+            (
+                format!(" Scale {} {namespace}/{name} ", kind.short()),
+                lines,
+            )
         }
     };
     if app.readonly {
-        lines.insert(0, Line::from(Span::styled("read-only", t.style(Role::Warning))));
+        lines.insert(
+            0,
+            Line::from(Span::styled("read-only", t.style(Role::Warning))),
+        );
     }
     let h = lines.len() as u16 + 2;
     let r = centered(area, 80, h);
     f.render_widget(Clear, r);
-    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }).block(block(app, title)).style(t.style(Role::Dialog)), r);
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: true })
+            .block(block(app, title))
+            .style(t.style(Role::Dialog)),
+        r,
+    );
 }

@@ -148,7 +148,13 @@ impl RowIndex {
     /// The rows from `offset`, at most `n` of them.
     pub fn window(&self, state: &ClusterState, offset: usize, n: usize) -> Vec<RowRef> {
         match self {
-            RowIndex::AllPods(_) => state.pods.keys().skip(offset).take(n).map(|k| RowRef::Pod(k.clone())).collect(),
+            RowIndex::AllPods(_) => state
+                .pods
+                .keys()
+                .skip(offset)
+                .take(n)
+                .map(|k| RowRef::Pod(k.clone()))
+                .collect(),
             RowIndex::List(v) => v.iter().skip(offset).take(n).cloned().collect(),
         }
     }
@@ -167,28 +173,53 @@ fn list(screen: Screen, state: &ClusterState, filter: &Filter, ns: Option<&str>)
         Screen::Nodes => state
             .nodes
             .values()
-            .filter(|n| filter.text(&[&n.name, if n.ready == Some(true) { "Ready" } else { "NotReady" }]))
+            .filter(|n| {
+                filter.text(&[
+                    &n.name,
+                    if n.ready == Some(true) {
+                        "Ready"
+                    } else {
+                        "NotReady"
+                    },
+                ])
+            })
             .map(|n| RowRef::Node(n.name.clone()))
             .collect(),
         Screen::Workloads => state
             .workloads
             .values()
-            .filter(|w| in_ns(ns, &w.namespace) && filter.labels(&w.selector, &[&w.name, &w.namespace, w.health.status.label()]))
+            .filter(|w| {
+                in_ns(ns, &w.namespace)
+                    && filter.labels(
+                        &w.selector,
+                        &[&w.name, &w.namespace, w.health.status.label()],
+                    )
+            })
             .map(|w| RowRef::Workload(w.kind, w.namespace.clone(), w.name.clone()))
             .collect(),
         Screen::Pods => state
             .pods
             .values()
-            .filter(|p| in_ns(ns, &p.namespace) && filter.labels(&p.labels, &[&p.name, &p.namespace, &p.node, &p.status.text]))
+            .filter(|p| {
+                in_ns(ns, &p.namespace)
+                    && filter.labels(&p.labels, &[&p.name, &p.namespace, &p.node, &p.status.text])
+            })
             .map(|p| RowRef::Pod((p.namespace.clone(), p.name.clone())))
             .collect(),
         Screen::Events => {
             let mut rows: Vec<_> = state
                 .events
                 .values()
-                .filter(|e| in_ns(ns, &e.namespace) && filter.text(&[&e.object_name, &e.reason, &e.message, &e.namespace]))
+                .filter(|e| {
+                    in_ns(ns, &e.namespace)
+                        && filter.text(&[&e.object_name, &e.reason, &e.message, &e.namespace])
+                })
                 .collect();
-            rows.sort_by(|a, b| b.warning.cmp(&a.warning).then(b.last_seen.cmp(&a.last_seen)));
+            rows.sort_by(|a, b| {
+                b.warning
+                    .cmp(&a.warning)
+                    .then(b.last_seen.cmp(&a.last_seen))
+            });
             rows.into_iter()
                 .map(|e| RowRef::Event((e.namespace.clone(), e.name.clone())))
                 .collect()
@@ -266,21 +297,42 @@ pub fn row(ctx: &RowCtx, r: &RowRef) -> Row<'static> {
                 return Row::new(vec![Cell::from(name.clone()), Cell::from("(gone)")]);
             };
             // As kubectl prints it: anything but Ready=True is NotReady.
-            let mut status = if n.ready == Some(true) { "Ready".to_string() } else { "NotReady".to_string() };
+            let mut status = if n.ready == Some(true) {
+                "Ready".to_string()
+            } else {
+                "NotReady".to_string()
+            };
             if n.unschedulable {
                 status.push_str(",SchedulingDisabled");
             }
-            for (p, label) in [(n.memory_pressure, "MemoryPressure"), (n.disk_pressure, "DiskPressure"), (n.pid_pressure, "PIDPressure")] {
+            for (p, label) in [
+                (n.memory_pressure, "MemoryPressure"),
+                (n.disk_pressure, "DiskPressure"),
+                (n.pid_pressure, "PIDPressure"),
+            ] {
                 if p {
                     status.push(',');
                     status.push_str(label);
                 }
             }
-            let bad = n.ready != Some(true) || n.memory_pressure || n.disk_pressure || n.pid_pressure;
-            let glyph = if n.ready != Some(true) { "✖ " } else if bad || n.unschedulable { "◐ " } else { "✔ " };
+            let bad =
+                n.ready != Some(true) || n.memory_pressure || n.disk_pressure || n.pid_pressure;
+            let glyph = if n.ready != Some(true) {
+                "✖ "
+            } else if bad || n.unschedulable {
+                "◐ "
+            } else {
+                "✔ "
+            };
             let usage = state.node_usage.get(name).copied();
             let pods = ctx.pods_per_node.get(name).copied().unwrap_or(0);
-            let style = if n.ready != Some(true) { theme.style(Role::Failing) } else if bad { theme.style(Role::Warning) } else { plain };
+            let style = if n.ready != Some(true) {
+                theme.style(Role::Failing)
+            } else if bad {
+                theme.style(Role::Warning)
+            } else {
+                plain
+            };
             Row::new(vec![
                 Cell::from(n.name.clone()),
                 Cell::from(format!("{glyph}{status}")).style(style),
@@ -296,7 +348,12 @@ pub fn row(ctx: &RowCtx, r: &RowRef) -> Row<'static> {
         }
         RowRef::Workload(kind, ns, name) => {
             let Some(w) = state.workloads.get(&(*kind, ns.clone(), name.clone())) else {
-                return Row::new(vec![Cell::from(kind.short()), Cell::from(ns.clone()), Cell::from(name.clone()), Cell::from("(gone)")]);
+                return Row::new(vec![
+                    Cell::from(kind.short()),
+                    Cell::from(ns.clone()),
+                    Cell::from(name.clone()),
+                    Cell::from("(gone)"),
+                ]);
             };
             let hpa = state.hpa_for(*kind, ns, name).map_or(String::new(), |h| {
                 format!(
@@ -316,18 +373,30 @@ pub fn row(ctx: &RowCtx, r: &RowRef) -> Row<'static> {
                 Cell::from(format!("{}/{}", w.ready, w.desired)),
                 Cell::from(w.updated.to_string()),
                 Cell::from(w.available.to_string()),
-                Cell::from(format!("{} {}", w.health.status.glyph(), w.health.status.label())).style(health_style(theme, w.health.status)),
+                Cell::from(format!(
+                    "{} {}",
+                    w.health.status.glyph(),
+                    w.health.status.label()
+                ))
+                .style(health_style(theme, w.health.status)),
                 Cell::from(hpa),
                 Cell::from(age(w.created, now)),
             ])
         }
         RowRef::Pod(key) => {
             let Some(p) = state.pods.get(key) else {
-                return Row::new(vec![Cell::from(key.0.clone()), Cell::from(key.1.clone()), Cell::from(""), Cell::from("(gone)")]);
+                return Row::new(vec![
+                    Cell::from(key.0.clone()),
+                    Cell::from(key.1.clone()),
+                    Cell::from(""),
+                    Cell::from("(gone)"),
+                ]);
             };
             let usage: Option<Usage> = state.pod_usage.get(key).copied();
             let restarts = match p.status.last_restart {
-                Some(t) if p.status.restarts > 0 => format!("{} ({} ago)", p.status.restarts, age(Some(t), now)),
+                Some(t) if p.status.restarts > 0 => {
+                    format!("{} ({} ago)", p.status.restarts, age(Some(t), now))
+                }
                 _ => p.status.restarts.to_string(),
             };
             Row::new(vec![
@@ -346,20 +415,36 @@ pub fn row(ctx: &RowCtx, r: &RowRef) -> Row<'static> {
             let Some(e) = state.events.get(key) else {
                 return Row::new(vec![Cell::from("(gone)")]);
             };
-            let (kind, style) = if e.warning { ("⚠ Warning", theme.style(Role::Warning)) } else { ("  Normal", plain) };
+            let (kind, style) = if e.warning {
+                ("⚠ Warning", theme.style(Role::Warning))
+            } else {
+                ("  Normal", plain)
+            };
             Row::new(vec![
                 Cell::from(kind).style(style),
                 Cell::from(e.namespace.clone()),
                 Cell::from(e.reason.clone()),
-                Cell::from(format!("{}/{}", e.object_kind.to_lowercase(), e.object_name)),
+                Cell::from(format!(
+                    "{}/{}",
+                    e.object_kind.to_lowercase(),
+                    e.object_name
+                )),
                 Cell::from(e.message.clone()),
                 Cell::from(e.count.to_string()),
                 Cell::from(age(e.last_seen, now)),
             ])
         }
         RowRef::Release(key) => {
-            let Some(r) = ctx.releases.iter().find(|r| r.namespace == key.0 && r.name == key.1) else {
-                return Row::new(vec![Cell::from(key.0.clone()), Cell::from(key.1.clone()), Cell::from("(gone)")]);
+            let Some(r) = ctx
+                .releases
+                .iter()
+                .find(|r| r.namespace == key.0 && r.name == key.1)
+            else {
+                return Row::new(vec![
+                    Cell::from(key.0.clone()),
+                    Cell::from(key.1.clone()),
+                    Cell::from("(gone)"),
+                ]);
             };
             let glyph = match r.status {
                 ReleaseStatus::Deployed => "✔",
@@ -374,7 +459,8 @@ pub fn row(ctx: &RowCtx, r: &RowRef) -> Row<'static> {
                 Cell::from(r.chart_version.clone()),
                 Cell::from(r.app_version.clone()),
                 Cell::from(r.revision.to_string()),
-                Cell::from(format!("{glyph} {}", r.status.as_str())).style(release_style(theme, r.status)),
+                Cell::from(format!("{glyph} {}", r.status.as_str()))
+                    .style(release_style(theme, r.status)),
                 Cell::from(age(r.updated, now)),
             ])
         }

@@ -1,0 +1,410 @@
+//! The values git repo: every values revision of every release, one commit each, so any
+//! of them can be re-applied (`helmdeck apply --from-commit SHA`).
+//!
+//! Layout: `<namespace>/<release>/values.yaml` (the supplied values) and
+//! `<namespace>/<release>/release.yaml` (a [`ReleaseRecord`]: chart, repository, version).
+//! The outcome of applying a revision (succeeded / failed: why) is a git note on its
+//! commit (`refs/notes/commits`, so `git log` shows it).
+//!
+//! Works in a repository the user made with plain git: commits are built from HEAD's tree
+//! plus the release's two files, so nothing else the user has staged is committed, and a
+//! release file with uncommitted changes is never overwritten. The author comes from git
+//! config (`user.name`, `user.email`).
+//!
+//! git2 blocks: call these from async code through `tokio::task::spawn_blocking`.
+
+use super::repo::Jump;
+use git2::{ErrorCode, IndexEntry, IndexTime, ObjectType, Oid, Repository, Signature, Status};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// File of the supplied values in a release's directory.
+pub const VALUES_FILE: &str = "values.yaml";
+/// File of the release record in a release's directory.
+pub const RECORD_FILE: &str = "release.yaml";
+
+/// Why the values repo refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ValuesRepoError {
+    #[error(
+        "{path} in the values repo {repo} has uncommitted changes; commit or discard them first (git -C {repo} status)"
+    )]
+    Dirty { repo: PathBuf, path: String },
+    #[error("values repo {repo}: {what} not found: {message}")]
+    NotFound {
+        repo: PathBuf,
+        what: String,
+        message: String,
+    },
+    #[error("values repo {repo}: {path} at {commit} is not valid: {message}")]
+    Invalid {
+        repo: PathBuf,
+        path: String,
+        commit: String,
+        message: String,
+    },
+    #[error("values repo {repo}: {0}", repo = .1.display())]
+    Git(git2::Error, PathBuf),
+    #[error("values repo {repo}: {0}", repo = .1.display())]
+    Io(std::io::Error, PathBuf),
+}
+
+/// What is needed to re-apply a revision: chart, repository, version.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReleaseRecord {
+    pub release: String,
+    pub namespace: String,
+    pub chart: String,
+    #[serde(default)]
+    pub repository: String,
+    pub version: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub app_version: String,
+    /// The Helm revision this values revision became, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<i64>,
+}
+
+/// A values revision to commit.
+#[derive(Debug, Clone)]
+pub struct ValuesRevision {
+    pub record: ReleaseRecord,
+    /// The supplied values, as YAML text.
+    pub values_yaml: String,
+    /// The chart version it comes from (`None` for a first install).
+    pub from_version: Option<String>,
+    pub jump: Option<Jump>,
+    /// Why: "upgrade", "rollback to 3", what the operator typed.
+    pub reason: String,
+}
+
+impl ValuesRevision {
+    /// `ee (mr-ee): mr-ee 1.4.2 → 1.5.0 (minor)` and the body.
+    pub fn message(&self) -> String {
+        let r = &self.record;
+        let change = match (&self.from_version, self.jump) {
+            (Some(from), Some(j)) => format!("{from} → {} ({})", r.version, j.as_str()),
+            (Some(from), None) if *from == r.version => format!("{} (values only)", r.version),
+            (Some(from), None) => format!("{from} → {}", r.version),
+            (None, _) => format!("{} (install)", r.version),
+        };
+        let mut msg = format!(
+            "{} ({}): {} {change}\n\nReason: {}\nChart: {} {}",
+            r.release,
+            r.namespace,
+            r.chart,
+            if self.reason.is_empty() {
+                "-"
+            } else {
+                &self.reason
+            },
+            r.chart,
+            r.version
+        );
+        if !r.repository.is_empty() {
+            msg.push_str(&format!(" from {}", r.repository));
+        }
+        if let Some(rev) = r.revision {
+            msg.push_str(&format!("\nRevision: {rev}"));
+        }
+        msg.push('\n');
+        msg
+    }
+}
+
+/// How applying a revision ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Succeeded,
+    Failed(String),
+    RolledBack(String),
+}
+
+impl Outcome {
+    pub fn note(&self) -> String {
+        match self {
+            Outcome::Succeeded => "outcome: succeeded\n".into(),
+            Outcome::Failed(why) => format!("outcome: failed: {why}\n"),
+            Outcome::RolledBack(why) => format!("outcome: rolled back: {why}\n"),
+        }
+    }
+}
+
+/// A commit of the values repo, read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValuesCommit {
+    pub id: String,
+    pub summary: String,
+    pub author: String,
+    pub time: i64,
+    /// The git note on it (the outcome), if any.
+    pub note: Option<String>,
+}
+
+/// The values git repository.
+pub struct ValuesRepo {
+    repo: Repository,
+    root: PathBuf,
+}
+
+impl ValuesRepo {
+    /// Opens the repository at `path`, or creates it (and the directory) if there is none.
+    pub fn open_or_init(path: &Path) -> Result<ValuesRepo, ValuesRepoError> {
+        let io = |e| ValuesRepoError::Io(e, path.to_path_buf());
+        let git = |e| ValuesRepoError::Git(e, path.to_path_buf());
+        let repo = match Repository::open(path) {
+            Ok(r) => r,
+            Err(e) if e.code() == ErrorCode::NotFound => {
+                std::fs::create_dir_all(path).map_err(io)?;
+                Repository::init(path).map_err(git)?
+            }
+            Err(e) => return Err(git(e)),
+        };
+        let root = repo.workdir().map(Path::to_path_buf).ok_or_else(|| {
+            git(git2::Error::from_str(
+                "a bare repository has no working tree",
+            ))
+        })?;
+        Ok(ValuesRepo { repo, root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn git(&self, e: git2::Error) -> ValuesRepoError {
+        ValuesRepoError::Git(e, self.root.clone())
+    }
+
+    /// `<namespace>/<release>` (relative to the repository root).
+    pub fn release_dir(namespace: &str, release: &str) -> String {
+        format!("{namespace}/{release}")
+    }
+
+    /// The author: git config's `user.name` / `user.email`, else `helmdeck <helmdeck@localhost>`.
+    fn signature(&self) -> Result<Signature<'static>, ValuesRepoError> {
+        match self.repo.signature() {
+            Ok(s) => Ok(s),
+            Err(e) => {
+                tracing::warn!(error = %e, "git config has no user.name/user.email; committing as helmdeck");
+                Signature::now("helmdeck", "helmdeck@localhost").map_err(|e| self.git(e))
+            }
+        }
+    }
+
+    /// Fails when `rel_path` has uncommitted changes whose content is not `wanted`.
+    fn check_clean(&self, rel_path: &str, wanted: &[u8]) -> Result<(), ValuesRepoError> {
+        let status = match self.repo.status_file(Path::new(rel_path)) {
+            Ok(s) => s,
+            Err(e) if e.code() == ErrorCode::NotFound => return Ok(()),
+            Err(e) => return Err(self.git(e)),
+        };
+        if status.is_empty() || status.contains(Status::IGNORED) {
+            return Ok(());
+        }
+        // Left by an interrupted run with exactly what is about to be committed: fine.
+        if std::fs::read(self.root.join(rel_path)).ok().as_deref() == Some(wanted) {
+            return Ok(());
+        }
+        Err(ValuesRepoError::Dirty {
+            repo: self.root.clone(),
+            path: rel_path.to_string(),
+        })
+    }
+
+    /// Writes the release's values and record and commits them (one commit, on HEAD's
+    /// branch). Refuses when either file has uncommitted changes of someone else's.
+    pub fn commit_revision(&self, rev: &ValuesRevision) -> Result<Oid, ValuesRepoError> {
+        let dir = Self::release_dir(&rev.record.namespace, &rev.record.release);
+        let record_yaml =
+            serde_yaml::to_string(&rev.record).map_err(|e| ValuesRepoError::Invalid {
+                repo: self.root.clone(),
+                path: format!("{dir}/{RECORD_FILE}"),
+                commit: "(new)".into(),
+                message: e.to_string(),
+            })?;
+        let mut values = rev.values_yaml.clone();
+        if !values.is_empty() && !values.ends_with('\n') {
+            values.push('\n');
+        }
+        let files = [
+            (format!("{dir}/{VALUES_FILE}"), values.into_bytes()),
+            (format!("{dir}/{RECORD_FILE}"), record_yaml.into_bytes()),
+        ];
+        for (path, data) in &files {
+            self.check_clean(path, data)?;
+        }
+        let io = |e| ValuesRepoError::Io(e, self.root.clone());
+        std::fs::create_dir_all(self.root.join(&dir)).map_err(io)?;
+        for (path, data) in &files {
+            std::fs::write(self.root.join(path), data).map_err(io)?;
+        }
+
+        // The tree: HEAD's, with our two files replaced — not the user's index.
+        let parent = match self.repo.head() {
+            Ok(h) => Some(h.peel_to_commit().map_err(|e| self.git(e))?),
+            Err(e) if matches!(e.code(), ErrorCode::UnbornBranch | ErrorCode::NotFound) => None,
+            Err(e) => return Err(self.git(e)),
+        };
+        let mut index = git2::Index::new().map_err(|e| self.git(e))?;
+        if let Some(p) = &parent {
+            index
+                .read_tree(&p.tree().map_err(|e| self.git(e))?)
+                .map_err(|e| self.git(e))?;
+        }
+        for (path, data) in &files {
+            let id = self.repo.blob(data).map_err(|e| self.git(e))?;
+            index
+                .add(&index_entry(path, id, data.len()))
+                .map_err(|e| self.git(e))?;
+        }
+        let tree_id = index.write_tree_to(&self.repo).map_err(|e| self.git(e))?;
+        let tree = self.repo.find_tree(tree_id).map_err(|e| self.git(e))?;
+        let sig = self.signature()?;
+        let parents: Vec<&git2::Commit> = parent.iter().collect();
+        let oid = self
+            .repo
+            .commit(Some("HEAD"), &sig, &sig, &rev.message(), &tree, &parents)
+            .map_err(|e| self.git(e))?;
+
+        // Stage the two files in the real index so `git status` shows them clean.
+        let mut real = self.repo.index().map_err(|e| self.git(e))?;
+        for (path, _) in &files {
+            real.add_path(Path::new(path)).map_err(|e| self.git(e))?;
+        }
+        real.write().map_err(|e| self.git(e))?;
+        Ok(oid)
+    }
+
+    /// Records how applying the revision of `commit` ended, as a git note on it (an
+    /// existing note is replaced).
+    pub fn record_outcome(&self, commit: &str, outcome: &Outcome) -> Result<(), ValuesRepoError> {
+        let oid = self.resolve(commit)?;
+        let sig = self.signature()?;
+        self.repo
+            .note(&sig, &sig, None, oid, &outcome.note(), true)
+            .map_err(|e| self.git(e))?;
+        Ok(())
+    }
+
+    fn resolve(&self, rev: &str) -> Result<Oid, ValuesRepoError> {
+        self.repo
+            .revparse_single(rev)
+            .and_then(|o| o.peel(ObjectType::Commit))
+            .map(|o| o.id())
+            .map_err(|e| ValuesRepoError::NotFound {
+                repo: self.root.clone(),
+                what: format!("commit {rev}"),
+                message: e.message().to_string(),
+            })
+    }
+
+    /// The record and the values of `namespace/release` as of `commit` (a SHA, a prefix,
+    /// `HEAD~2`…), for re-applying it.
+    pub fn read_at(
+        &self,
+        commit: &str,
+        namespace: &str,
+        release: &str,
+    ) -> Result<(ReleaseRecord, String), ValuesRepoError> {
+        let oid = self.resolve(commit)?;
+        let tree = self
+            .repo
+            .find_commit(oid)
+            .and_then(|c| c.tree())
+            .map_err(|e| self.git(e))?;
+        let dir = Self::release_dir(namespace, release);
+        let read = |file: &str| -> Result<String, ValuesRepoError> {
+            let path = format!("{dir}/{file}");
+            let entry = tree
+                .get_path(Path::new(&path))
+                .map_err(|e| ValuesRepoError::NotFound {
+                    repo: self.root.clone(),
+                    what: format!("{path} at {commit}"),
+                    message: e.message().to_string(),
+                })?;
+            let blob = self.repo.find_blob(entry.id()).map_err(|e| self.git(e))?;
+            String::from_utf8(blob.content().to_vec()).map_err(|e| ValuesRepoError::Invalid {
+                repo: self.root.clone(),
+                path,
+                commit: commit.to_string(),
+                message: e.to_string(),
+            })
+        };
+        let record_text = read(RECORD_FILE)?;
+        let record: ReleaseRecord =
+            serde_yaml::from_str(&record_text).map_err(|e| ValuesRepoError::Invalid {
+                repo: self.root.clone(),
+                path: format!("{dir}/{RECORD_FILE}"),
+                commit: commit.to_string(),
+                message: e.to_string(),
+            })?;
+        Ok((record, read(VALUES_FILE)?))
+    }
+
+    /// The commits that touched `namespace/release`, newest first, with their notes.
+    pub fn log(
+        &self,
+        namespace: &str,
+        release: &str,
+    ) -> Result<Vec<ValuesCommit>, ValuesRepoError> {
+        let dir = Self::release_dir(namespace, release);
+        let mut walk = self.repo.revwalk().map_err(|e| self.git(e))?;
+        match walk.push_head() {
+            Ok(()) => {}
+            Err(e) if matches!(e.code(), ErrorCode::UnbornBranch | ErrorCode::NotFound) => {
+                return Ok(Vec::new());
+            }
+            Err(e) => return Err(self.git(e)),
+        }
+        let mut out = Vec::new();
+        for oid in walk {
+            let oid = oid.map_err(|e| self.git(e))?;
+            let c = self.repo.find_commit(oid).map_err(|e| self.git(e))?;
+            let here = c
+                .tree()
+                .ok()
+                .and_then(|t| t.get_path(Path::new(&dir)).ok())
+                .map(|e| e.id());
+            let before = c
+                .parent(0)
+                .ok()
+                .and_then(|p| p.tree().ok())
+                .and_then(|t| t.get_path(Path::new(&dir)).ok())
+                .map(|e| e.id());
+            if here.is_none() || here == before {
+                continue;
+            }
+            out.push(ValuesCommit {
+                id: oid.to_string(),
+                summary: c.summary().ok().flatten().unwrap_or_default().to_string(),
+                author: c.author().name().unwrap_or_default().to_string(),
+                time: c.time().seconds(),
+                note: self
+                    .repo
+                    .find_note(None, oid)
+                    .ok()
+                    .and_then(|n| n.message().ok().map(|m| m.trim_end().to_string())),
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn index_entry(path: &str, id: Oid, size: usize) -> IndexEntry {
+    IndexEntry {
+        ctime: IndexTime::new(0, 0),
+        mtime: IndexTime::new(0, 0),
+        dev: 0,
+        ino: 0,
+        mode: 0o100644,
+        uid: 0,
+        gid: 0,
+        file_size: size as u32,
+        id,
+        flags: (path.len().min(0xfff)) as u16,
+        flags_extended: 0,
+        path: path.as_bytes().to_vec(),
+    }
+}
