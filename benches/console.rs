@@ -242,6 +242,14 @@ async fn run(pods: usize) -> Figures {
     }
     let secs = window.elapsed().as_secs_f64();
     let _ = churn.await;
+    let rss_churn = rss_mb();
+    unsafe { malloc_trim(0) };
+    println!(
+        "pods={pods}: after churn {} pods, {} events in state; RSS {rss_churn:.0} MB, after malloc_trim {:.0} MB",
+        app.state.pods.len(),
+        app.state.events.len(),
+        rss_mb()
+    );
     Figures {
         pods,
         first_screen_ms,

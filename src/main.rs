@@ -65,6 +65,14 @@ enum Command {
     /// Exits 1 when a group is STALL/STOP or a topic is offline or missing, 2 when the
     /// broker cannot be reached.
     Topics(cli::topics::TopicsArgs),
+    /// A Helm release's revisions, decoded from its release Secrets.
+    History(cli::releases::HistoryArgs),
+    /// The difference between two revisions of a release (values and manifest).
+    Diff(cli::releases::DiffArgs),
+    /// The chart versions a release could move to, classified patch / minor / MAJOR.
+    Versions(cli::releases::VersionsArgs),
+    /// Back up a release, list, show or restore its backups.
+    Backup(cli::releases::BackupArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -88,6 +96,10 @@ fn main() -> std::process::ExitCode {
                 exit_code = Some(cli::topics::run(a).await);
                 Ok(())
             }
+            Some(Command::History(a)) => cli::releases::history_cmd(a).await,
+            Some(Command::Diff(a)) => cli::releases::diff_cmd(a).await,
+            Some(Command::Versions(a)) => cli::releases::versions_cmd(a).await,
+            Some(Command::Backup(a)) => cli::releases::backup_cmd(a).await,
             Some(Command::Scale(a)) => cli::scale::scale(a).await,
             Some(Command::Autoscale(a)) => cli::scale::autoscale(a).await,
             Some(Command::Cordon(a)) => cli::scale::cordon(a).await,

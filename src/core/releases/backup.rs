@@ -375,7 +375,7 @@ pub fn list(
         }
         out.push(BackupInfo { path, manifest });
     }
-    out.sort_by(|a, b| b.manifest.created.cmp(&a.manifest.created));
+    out.sort_by_key(|b| std::cmp::Reverse(b.manifest.created));
     Ok(out)
 }
 

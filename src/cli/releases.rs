@@ -1,0 +1,387 @@
+//! `helmdeck history | diff | versions | backup`: a release's revisions, the difference
+//! between two of them, the chart versions it could move to, and its backups. The work is
+//! in [`crate::core::releases`].
+
+use crate::core::release::{self, ReleaseHistory};
+use crate::core::releases::repo::{ChartRepo, RepoAuth, RepoOptions, newer_versions};
+use crate::core::releases::{backup, history};
+use anyhow::{Context, Result, anyhow, bail};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, ListParams};
+use std::path::PathBuf;
+
+/// Output format.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Which cluster and namespace.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Target {
+    /// The release's namespace (default: the context's).
+    #[arg(short, long)]
+    pub namespace: Option<String>,
+    /// The kubeconfig file (default: $KUBECONFIG or ~/.kube/config).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context (default: the current one).
+    #[arg(long)]
+    pub context: Option<String>,
+}
+
+impl Target {
+    async fn client(&self) -> Result<(kube::Client, String)> {
+        let (client, _) = crate::core::cluster::watch::client_for(
+            self.kubeconfig.as_deref(),
+            self.context.as_deref(),
+        )
+        .await?;
+        let ns = self
+            .namespace
+            .clone()
+            .unwrap_or_else(|| client.default_namespace().to_string());
+        Ok((client, ns))
+    }
+}
+
+async fn load_history(client: &kube::Client, ns: &str, name: &str) -> Result<ReleaseHistory> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), ns);
+    let lp = ListParams::default().labels(&format!("owner=helm,name={name}"));
+    let secrets = api
+        .list(&lp)
+        .await
+        .with_context(|| format!("listing the release Secrets of {ns}/{name}"))?
+        .items;
+    let h = release::history(&secrets)
+        .into_iter()
+        .find(|h| h.name == name)
+        .ok_or_else(|| anyhow!("no Helm release {name:?} in namespace {ns:?}"))?;
+    for e in &h.errors {
+        eprintln!("helmdeck: warning: {}: {}", e.secret, e.error);
+    }
+    Ok(h)
+}
+
+/// `helmdeck history RELEASE`.
+#[derive(clap::Args, Debug)]
+pub struct HistoryArgs {
+    pub release: String,
+    #[arg(short, long, value_enum, default_value_t = Format::Text)]
+    pub output: Format,
+    #[command(flatten)]
+    pub target: Target,
+}
+
+pub async fn history_cmd(a: HistoryArgs) -> Result<()> {
+    let (client, ns) = a.target.client().await?;
+    let h = load_history(&client, &ns, &a.release).await?;
+    let rows = history::rows(&h);
+    if a.output == Format::Json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    println!(
+        "{:<9} {:<24} {:<24} {:<11} {:<17} DESCRIPTION",
+        "REVISION", "UPDATED", "CHART", "APP VERSION", "STATUS"
+    );
+    for r in rows {
+        let updated = r
+            .updated
+            .map(|t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
+            .unwrap_or_default();
+        println!(
+            "{:<9} {:<24} {:<24} {:<11} {:<17} {}",
+            r.revision,
+            updated,
+            format!("{}-{}", r.chart, r.chart_version),
+            r.app_version,
+            r.status.as_str(),
+            r.description
+        );
+    }
+    Ok(())
+}
+
+/// `helmdeck diff RELEASE REV1 REV2`.
+#[derive(clap::Args, Debug)]
+pub struct DiffArgs {
+    pub release: String,
+    pub from: i64,
+    pub to: i64,
+    /// Show values that look secret (masked as **** otherwise).
+    #[arg(long)]
+    pub reveal: bool,
+    #[arg(short, long, value_enum, default_value_t = Format::Text)]
+    pub output: Format,
+    #[command(flatten)]
+    pub target: Target,
+}
+
+pub async fn diff_cmd(a: DiffArgs) -> Result<()> {
+    let (client, ns) = a.target.client().await?;
+    let h = load_history(&client, &ns, &a.release).await?;
+    let known = || {
+        h.revisions
+            .iter()
+            .map(|r| r.version.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let get = |v: i64| {
+        h.revision(v).ok_or_else(|| {
+            anyhow!(
+                "{ns}/{} has no revision {v} (it has {})",
+                a.release,
+                known()
+            )
+        })
+    };
+    let d = history::diff(get(a.from)?, get(a.to)?, a.reveal);
+    if a.output == Format::Json {
+        println!("{}", serde_json::to_string_pretty(&d)?);
+    } else {
+        print!("{}", d.to_text());
+        if d.masked {
+            println!("(values that look secret are shown as ****; --reveal shows them)");
+        }
+    }
+    Ok(())
+}
+
+/// `helmdeck versions RELEASE --repo URL`.
+#[derive(clap::Args, Debug)]
+pub struct VersionsArgs {
+    pub release: String,
+    /// The chart repository (its URL or its index.yaml).
+    #[arg(long)]
+    pub repo: String,
+    /// Include pre-releases (1.5.0-rc.1).
+    #[arg(long)]
+    pub pre: bool,
+    /// Basic-auth user for the repository.
+    #[arg(long, env = "HELMDECK_REPO_USERNAME")]
+    pub username: Option<String>,
+    /// Basic-auth password for the repository.
+    #[arg(long, env = "HELMDECK_REPO_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// Bearer token for the repository.
+    #[arg(
+        long,
+        env = "HELMDECK_REPO_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "username"
+    )]
+    pub token: Option<String>,
+    /// Extra CA certificates (PEM) to trust for the repository.
+    #[arg(long)]
+    pub ca_file: Option<PathBuf>,
+    #[arg(short, long, value_enum, default_value_t = Format::Text)]
+    pub output: Format,
+    #[command(flatten)]
+    pub target: Target,
+}
+
+pub async fn versions_cmd(a: VersionsArgs) -> Result<()> {
+    let (client, ns) = a.target.client().await?;
+    let h = load_history(&client, &ns, &a.release).await?;
+    let current = h.current().ok_or_else(|| anyhow!("no readable revision"))?;
+    let chart = &current.chart.metadata;
+    let mut opts = RepoOptions::new(&a.repo);
+    opts.ca_file = a.ca_file.clone();
+    opts.auth = match (&a.token, &a.username) {
+        (Some(t), _) => RepoAuth::Bearer(t.clone()),
+        (None, Some(u)) => RepoAuth::Basic {
+            username: u.clone(),
+            password: a.password.clone().unwrap_or_default(),
+        },
+        (None, None) => RepoAuth::None,
+    };
+    let fetched = ChartRepo::new(opts)?.fetch_index().await?;
+    let entries = fetched.index.chart(&chart.name, &fetched.url)?;
+    let offers = newer_versions(entries, &chart.version, a.pre)?;
+    if a.output == Format::Json {
+        println!("{}", serde_json::to_string_pretty(&offers)?);
+        return Ok(());
+    }
+    println!(
+        "{ns}/{}: chart {} {} (revision {}){}",
+        a.release,
+        chart.name,
+        chart.version,
+        current.version,
+        if fetched.from_cache {
+            " — index unchanged (cached)"
+        } else {
+            ""
+        }
+    );
+    if offers.is_empty() {
+        println!(
+            "up to date: no newer version{}",
+            if a.pre {
+                ""
+            } else {
+                " (--pre includes pre-releases)"
+            }
+        );
+    }
+    for o in &offers {
+        println!("{}", o.headline());
+        for c in &o.changes {
+            println!("    - {c}");
+        }
+    }
+    Ok(())
+}
+
+/// `helmdeck backup create|list|show|restore`.
+#[derive(clap::Args, Debug)]
+pub struct BackupArgs {
+    #[command(subcommand)]
+    pub command: BackupCommand,
+    /// The backup directory (default: backup_dir in the config, else ~/.local/share/helmdeck/backups).
+    #[arg(long, global = true)]
+    pub dir: Option<PathBuf>,
+    /// The config file.
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum BackupCommand {
+    /// Back up a release: values, Helm release Secrets, the manifests of what it owns.
+    Create {
+        release: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// List backups (of a release, of a namespace, or all), newest first.
+    List {
+        release: Option<String>,
+        /// Only this namespace's.
+        #[arg(short, long)]
+        namespace: Option<String>,
+    },
+    /// What a backup holds, with its checksums verified (the newest unless --file).
+    Show {
+        release: String,
+        #[arg(long)]
+        file: Option<PathBuf>,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Re-create what is missing from a backup (the newest unless --file); never deletes.
+    Restore {
+        release: String,
+        #[arg(long)]
+        file: Option<PathBuf>,
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+fn pick(dir: &std::path::Path, ns: &str, release: &str, file: Option<PathBuf>) -> Result<PathBuf> {
+    if let Some(f) = file {
+        return Ok(if f.is_absolute() || f.exists() {
+            f
+        } else {
+            dir.join(f)
+        });
+    }
+    backup::list(dir, Some(ns), Some(release))?
+        .into_iter()
+        .next()
+        .map(|b| b.path)
+        .ok_or_else(|| anyhow!("no backup of {ns}/{release} in {}", dir.display()))
+}
+
+pub async fn backup_cmd(a: BackupArgs) -> Result<()> {
+    let dir = match a.dir {
+        Some(d) => d,
+        None => backup::backup_dir(&crate::config::Config::load(a.config.as_deref())?)?,
+    };
+    match a.command {
+        BackupCommand::Create { release, target } => {
+            let (client, ns) = target.client().await?;
+            let info = backup::create(&client, &ns, &release, &dir).await?;
+            println!(
+                "backed up {ns}/{release} (revision {}, {} files) to {}",
+                info.manifest.revision,
+                info.manifest.files.len(),
+                info.path.display()
+            );
+        }
+        BackupCommand::List { release, namespace } => {
+            let list = backup::list(&dir, namespace.as_deref(), release.as_deref())?;
+            if list.is_empty() {
+                println!("no backups in {}", dir.display());
+            }
+            for b in list {
+                let m = &b.manifest;
+                println!(
+                    "{}  {}/{}  {}-{} rev {}  {}",
+                    m.created.strftime("%Y-%m-%d %H:%M:%S UTC"),
+                    m.namespace,
+                    m.release,
+                    m.chart,
+                    m.chart_version,
+                    m.revision,
+                    b.path.display()
+                );
+            }
+        }
+        BackupCommand::Show {
+            release,
+            file,
+            target,
+        } => {
+            let ns = target.namespace.clone().unwrap_or_else(|| "default".into());
+            let b = backup::read(&pick(&dir, &ns, &release, file)?)?;
+            let m = &b.info.manifest;
+            println!("{} (checksums verified)", b.info.path.display());
+            println!(
+                "{}/{}: {}-{} revision {}, taken {} by helmdeck {}",
+                m.namespace,
+                m.release,
+                m.chart,
+                m.chart_version,
+                m.revision,
+                m.created,
+                m.helmdeck_version
+            );
+            for f in &m.files {
+                println!("  {:>9}  {}  {}", f.bytes, &f.sha256[..12], f.path);
+            }
+        }
+        BackupCommand::Restore {
+            release,
+            file,
+            target,
+        } => {
+            let (client, ns) = target.client().await?;
+            let b = backup::read(&pick(&dir, &ns, &release, file)?)?;
+            if b.info.manifest.namespace != ns || b.info.manifest.release != release {
+                bail!(
+                    "{} is a backup of {}/{}, not {ns}/{release}",
+                    b.info.path.display(),
+                    b.info.manifest.namespace,
+                    b.info.manifest.release
+                );
+            }
+            let report = backup::restore(&client, &b).await?;
+            for c in &report.created {
+                println!("re-created {c}");
+            }
+            println!(
+                "restored {ns}/{release} from {}: {} re-created, {} already present (left as they are)",
+                b.info.path.display(),
+                report.created.len(),
+                report.present.len()
+            );
+        }
+    }
+    Ok(())
+}
