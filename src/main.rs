@@ -75,8 +75,24 @@ enum Command {
     Backup(cli::releases::BackupArgs),
 }
 
+/// Printing commands end quietly when their reader goes away (`helmdeck history | head`), as
+/// other command-line tools do, instead of failing on a broken pipe. The sandbox and the
+/// console keep Rust's default (ignore SIGPIPE, handle the error).
+fn die_quietly_on_broken_pipe() {
+    // SAFETY: restoring the default disposition of one signal at start-up, before any thread.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    if !matches!(
+        cli.command,
+        None | Some(Command::Sandbox { .. }) | Some(Command::Demo { .. })
+    ) {
+        die_quietly_on_broken_pipe();
+    }
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
     // Commands with their own exit codes set this.
     let mut exit_code = None;
