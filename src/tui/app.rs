@@ -1029,162 +1029,133 @@ impl App {
                 }
                 Vec::new()
             }
-            Dialog::Scale {
-                kind,
-                namespace,
-                name,
-                mut input,
-                info,
-                mut editing_max,
-                mut max_input,
-                error,
-                busy,
-                confirm_zero,
-            } => {
-                if busy {
-                    if key.code == KeyCode::Esc {
-                        self.mode = Mode::Normal;
+            Dialog::Scale { .. } => self.on_scale_key(key),
+        }
+    }
+
+    /// Keys in the scale dialog. A submitted dialog stays open, busy, until the result
+    /// comes back ([`Msg::Done`]); a failure keeps what was typed.
+    fn on_scale_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        enum Outcome {
+            Stay,
+            Close,
+            Submit(String, Effect),
+        }
+        let Mode::Dialog(Dialog::Scale {
+            kind,
+            namespace,
+            name,
+            input,
+            info,
+            editing_max,
+            max_input,
+            error,
+            busy,
+            confirm_zero,
+        }) = &mut self.mode
+        else {
+            return Vec::new();
+        };
+        let hpa = info.as_ref().and_then(|i| i.hpa.clone());
+        let field = if *editing_max {
+            &mut *max_input
+        } else {
+            &mut *input
+        };
+        let outcome = match key.code {
+            KeyCode::Esc => Outcome::Close,
+            _ if *busy => Outcome::Stay,
+            KeyCode::Tab | KeyCode::BackTab if hpa.is_some() => {
+                *editing_max = !*editing_max;
+                Outcome::Stay
+            }
+            KeyCode::Backspace => {
+                field.pop();
+                *confirm_zero = false;
+                Outcome::Stay
+            }
+            KeyCode::Char(c) if c.is_ascii_digit() => {
+                field.push(c);
+                *confirm_zero = false;
+                Outcome::Stay
+            }
+            KeyCode::Char('y') if *confirm_zero => Outcome::Submit(
+                "scaling to 0…".into(),
+                Effect::Scale {
+                    kind: *kind,
+                    namespace: namespace.clone(),
+                    name: name.clone(),
+                    replicas: 0,
+                },
+            ),
+            KeyCode::Enter => {
+                let parse = |s: &str| {
+                    s.parse::<i32>()
+                        .map_err(|_| format!("'{s}' is not a number"))
+                };
+                match (&hpa, parse(input)) {
+                    (_, Err(e)) => {
+                        *error = Some(e);
+                        Outcome::Stay
                     }
-                    return Vec::new();
-                }
-                let hpa = info.as_ref().and_then(|i| i.hpa.clone());
-                let mut error = error;
-                let mut confirm_zero = confirm_zero;
-                match key.code {
-                    KeyCode::Esc => {
-                        self.mode = Mode::Normal;
-                        return Vec::new();
-                    }
-                    KeyCode::Tab | KeyCode::BackTab if hpa.is_some() => editing_max = !editing_max,
-                    KeyCode::Backspace => {
-                        if editing_max {
-                            max_input.pop();
-                        } else {
-                            input.pop();
+                    (Some((hpa_name, _, _)), Ok(min)) => match parse(max_input) {
+                        Err(e) => {
+                            *error = Some(e);
+                            Outcome::Stay
                         }
-                        confirm_zero = false;
-                    }
-                    KeyCode::Char(c) if c.is_ascii_digit() => {
-                        if editing_max {
-                            max_input.push(c);
-                        } else {
-                            input.push(c);
+                        Ok(_) if min < 1 => {
+                            *error = Some("an HPA's minimum must be at least 1".into());
+                            Outcome::Stay
                         }
-                        confirm_zero = false;
+                        Ok(max) if max < min => {
+                            *error = Some(format!("max ({max}) must be at least min ({min})"));
+                            Outcome::Stay
+                        }
+                        Ok(max) => Outcome::Submit(
+                            format!("setting HPA {hpa_name} to {min}–{max}…"),
+                            Effect::SetHpaRange {
+                                namespace: namespace.clone(),
+                                name: hpa_name.clone(),
+                                min,
+                                max,
+                            },
+                        ),
+                    },
+                    (None, Ok(n)) if n < 0 => {
+                        *error = Some("replicas cannot be negative".into());
+                        Outcome::Stay
                     }
-                    KeyCode::Char('y') if confirm_zero => {
-                        self.mode = Mode::Dialog(Dialog::Scale {
-                            kind,
+                    (None, Ok(0)) if !*confirm_zero => {
+                        *confirm_zero = true;
+                        *error = None;
+                        Outcome::Stay
+                    }
+                    (None, Ok(n)) => Outcome::Submit(
+                        format!("scaling to {n}…"),
+                        Effect::Scale {
+                            kind: *kind,
                             namespace: namespace.clone(),
                             name: name.clone(),
-                            input,
-                            info,
-                            editing_max,
-                            max_input,
-                            error: None,
-                            busy: true,
-                            confirm_zero: false,
-                        });
-                        self.tasks
-                            .push((format!("scale {namespace}/{name}"), "scaling to 0…".into()));
-                        return vec![Effect::Scale {
-                            kind,
-                            namespace,
-                            name,
-                            replicas: 0,
-                        }];
-                    }
-                    KeyCode::Enter => {
-                        let parse = |s: &str| {
-                            s.parse::<i32>()
-                                .map_err(|_| format!("'{s}' is not a number"))
-                        };
-                        match (&hpa, parse(&input)) {
-                            (_, Err(e)) => error = Some(e),
-                            (Some((hpa_name, _, _)), Ok(min)) => match parse(&max_input) {
-                                Err(e) => error = Some(e),
-                                Ok(max) if min < 1 => {
-                                    let _ = max;
-                                    error = Some("an HPA's minimum must be at least 1".into())
-                                }
-                                Ok(max) if max < min => {
-                                    error =
-                                        Some(format!("max ({max}) must be at least min ({min})"))
-                                }
-                                Ok(max) => {
-                                    let hpa_name = hpa_name.clone();
-                                    self.mode = Mode::Dialog(Dialog::Scale {
-                                        kind,
-                                        namespace: namespace.clone(),
-                                        name: name.clone(),
-                                        input,
-                                        info,
-                                        editing_max,
-                                        max_input,
-                                        error: None,
-                                        busy: true,
-                                        confirm_zero: false,
-                                    });
-                                    self.tasks.push((
-                                        format!("scale {namespace}/{name}"),
-                                        format!("setting HPA {hpa_name} to {min}–{max}…"),
-                                    ));
-                                    return vec![Effect::SetHpaRange {
-                                        namespace,
-                                        name: hpa_name,
-                                        min,
-                                        max,
-                                    }];
-                                }
-                            },
-                            (None, Ok(n)) if n < 0 => {
-                                error = Some("replicas cannot be negative".into())
-                            }
-                            (None, Ok(0)) if !confirm_zero => {
-                                confirm_zero = true;
-                                error = None;
-                            }
-                            (None, Ok(n)) => {
-                                self.mode = Mode::Dialog(Dialog::Scale {
-                                    kind,
-                                    namespace: namespace.clone(),
-                                    name: name.clone(),
-                                    input,
-                                    info,
-                                    editing_max,
-                                    max_input,
-                                    error: None,
-                                    busy: true,
-                                    confirm_zero: false,
-                                });
-                                self.tasks.push((
-                                    format!("scale {namespace}/{name}"),
-                                    format!("scaling to {n}…"),
-                                ));
-                                return vec![Effect::Scale {
-                                    kind,
-                                    namespace,
-                                    name,
-                                    replicas: n,
-                                }];
-                            }
-                        }
-                    }
-                    _ => {}
+                            replicas: n,
+                        },
+                    ),
                 }
-                self.mode = Mode::Dialog(Dialog::Scale {
-                    kind,
-                    namespace,
-                    name,
-                    input,
-                    info,
-                    editing_max,
-                    max_input,
-                    error,
-                    busy,
-                    confirm_zero,
-                });
+            }
+            _ => Outcome::Stay,
+        };
+        match outcome {
+            Outcome::Stay => Vec::new(),
+            Outcome::Close => {
+                self.mode = Mode::Normal;
                 Vec::new()
+            }
+            Outcome::Submit(progress, effect) => {
+                *busy = true;
+                *error = None;
+                *confirm_zero = false;
+                self.tasks
+                    .push((format!("scale {namespace}/{name}"), progress));
+                vec![effect]
             }
         }
     }
