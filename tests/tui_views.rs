@@ -478,3 +478,19 @@ fn overview_cursor_walks_the_problems_and_enter_jumps() {
         target.name
     );
 }
+
+#[test]
+fn ctx_switches_only_to_a_known_context() {
+    let mut a = app();
+    a.contexts = vec!["fixture".into(), "prod".into()];
+    a.on_key(key(':'));
+    type_str(&mut a, "ctx pr");
+    a.on_key(code(KeyCode::Tab));
+    assert_eq!(a.mode, Mode::Command("ctx prod".into()));
+    let effects = a.on_key(code(KeyCode::Enter));
+    assert_eq!(effects, vec![Effect::SwitchContext("prod".into())]);
+    a.on_key(key(':'));
+    type_str(&mut a, "ctx nope");
+    assert!(a.on_key(code(KeyCode::Enter)).is_empty());
+    assert!(render(&mut a, 160, 30).contains("no context named 'nope'"));
+}
