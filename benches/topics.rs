@@ -3,8 +3,8 @@
 //!
 //! - against the sandbox's simulated source: refresh (snapshot + lag evaluation) and render;
 //! - against a real broker (tansu, started here; skipped with a notice when not installed):
-//!   log-end offsets batched vs one round-trip per partition, the first refresh (which asks
-//!   every group about every topic) and steady refreshes, and render.
+//!   log-end offsets batched vs one round-trip per partition, the first refresh (which learns
+//!   every group's committed offsets from scratch) and steady refreshes, and render.
 //!
 //! `cargo bench --bench topics` (HELMDECK_TANSU=/path/to/tansu for the broker part).
 

@@ -279,3 +279,67 @@ fn an_unreachable_broker_is_said() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_includes_topic_health_and_counts_its_problems() {
+    use helmdeck::cli::status::{exit_code, sample_topics};
+    use helmdeck::core::cluster::ClusterState;
+    use helmdeck::core::cluster::rollup::{AreaKind, Level, rollup_with_topics};
+    let Some(broker) = Tansu::for_test() else {
+        return;
+    };
+    let src = source(&broker);
+    create(&src, "shop-main", 3);
+    produce(&broker, "shop-main", 0, 5);
+    // A group with no member that committed behind the log end and never moves: STOP.
+    commit(&broker, "archiver", "shop-main", 0, 1);
+    let src: std::sync::Arc<dyn TopicSource> = std::sync::Arc::new(src);
+    let mut topics = sample_topics(src, Some(platform()), 3, Duration::ZERO).await;
+    topics.replan(&ClusterState::default());
+    let now = jiff::Timestamp::now();
+    let r = rollup_with_topics(&ClusterState::default(), Some(&topics), now);
+    let area = r.area(AreaKind::Topics).unwrap();
+    assert_eq!(area.level, Level::Failing, "{area:?}");
+    let topic_problems: Vec<&str> = r
+        .problems
+        .iter()
+        .filter(|p| p.area == AreaKind::Topics)
+        .map(|p| p.message.as_str())
+        .collect();
+    assert!(
+        topic_problems.iter().any(|m| m.contains("archiver")),
+        "{topic_problems:?}"
+    );
+    assert!(
+        topic_problems.iter().any(|m| m.contains("shop-pinterest")),
+        "a topic missing from the plan is a problem: {topic_problems:?}"
+    );
+    assert_eq!(exit_code(&r), 1);
+
+    // The same cluster with no topic source: the topic problems are not counted.
+    let without = rollup_with_topics(&ClusterState::default(), None, now);
+    assert!(without.problems.iter().all(|p| p.area != AreaKind::Topics));
+    assert_eq!(exit_code(&without), 0, "{:?}", without.problems);
+}
+
+#[test]
+fn a_group_that_starts_reading_a_new_topic_is_seen_at_the_next_refresh() {
+    let Some(broker) = Tansu::for_test() else {
+        return;
+    };
+    let src = source(&broker);
+    create(&src, "first", 2);
+    create(&src, "second", 2);
+    commit(&broker, "reader", "first", 1, 0);
+    let s = src.snapshot().unwrap();
+    let committed: Vec<_> = s.groups["reader"].committed.keys().cloned().collect();
+    assert_eq!(committed, [("first".to_string(), 1)]);
+    commit(&broker, "reader", "second", 0, 0);
+    let s = src.snapshot().unwrap();
+    let committed: Vec<_> = s.groups["reader"].committed.keys().cloned().collect();
+    assert_eq!(
+        committed,
+        [("first".to_string(), 1), ("second".to_string(), 0)]
+    );
+    assert!(s.notes.is_empty(), "{:?}", s.notes);
+}

@@ -494,3 +494,245 @@ fn ctx_switches_only_to_a_known_context() {
     assert!(a.on_key(code(KeyCode::Enter)).is_empty());
     assert!(render(&mut a, 160, 30).contains("no context named 'nope'"));
 }
+
+/// A revision of the fixture release `shop/shop`.
+fn shop_revision(
+    version: i64,
+    chart_version: &str,
+    status: helmdeck::core::release::ReleaseStatus,
+    replicas: i64,
+) -> helmdeck::core::release::Release {
+    use helmdeck::core::release::{Chart, ChartMetadata, Info, Release};
+    Release {
+        name: "shop".into(),
+        namespace: "shop".into(),
+        version,
+        info: Info {
+            last_deployed: Some("2025-05-14T09:00:00Z".parse().unwrap()),
+            description: format!("Upgrade to {chart_version}"),
+            status,
+            ..Default::default()
+        },
+        chart: Chart {
+            metadata: ChartMetadata {
+                name: "shop".into(),
+                version: chart_version.into(),
+                app_version: format!("app-{chart_version}"),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        config: serde_json::json!({"replicas": replicas, "db": {"password": "hunter2"}}),
+        manifest: format!("kind: Deployment\nimage: shop:{chart_version}\n"),
+        ..Default::default()
+    }
+}
+
+fn shop_history() -> helmdeck::core::release::ReleaseHistory {
+    use helmdeck::core::release::{ReleaseHistory, ReleaseStatus};
+    ReleaseHistory {
+        name: "shop".into(),
+        namespace: "shop".into(),
+        revisions: vec![
+            shop_revision(1, "2.2.0", ReleaseStatus::Superseded, 1),
+            shop_revision(2, "2.3.0", ReleaseStatus::Failed, 2),
+            shop_revision(3, "2.3.1", ReleaseStatus::Deployed, 3),
+        ],
+        errors: Vec::new(),
+    }
+}
+
+/// The Releases screen with the history of `shop/shop` open and loaded.
+fn app_with_history() -> App {
+    let mut a = app();
+    a.on_key(key('6'));
+    let effects = a.on_key(key('h'));
+    assert_eq!(
+        effects,
+        vec![Effect::ReleaseHistory {
+            namespace: "shop".into(),
+            name: "shop".into()
+        }]
+    );
+    a.on_msg(Msg::ReleaseHistory {
+        namespace: "shop".into(),
+        name: "shop".into(),
+        result: Ok(shop_history()),
+    });
+    a
+}
+
+#[test]
+fn release_history_is_fetched_by_an_effect_and_shows_every_revision() {
+    let mut a = app();
+    a.on_key(key('6'));
+    // Enter opens it too; until the fetch answers, the pane says it is loading.
+    let effects = a.on_key(code(KeyCode::Enter));
+    assert!(matches!(&effects[..], [Effect::ReleaseHistory { name, .. }] if name == "shop"));
+    let text = render(&mut a, 160, 30);
+    assert!(text.contains("loading the release Secrets"), "{text}");
+    // An answer for another release is ignored.
+    a.on_msg(Msg::ReleaseHistory {
+        namespace: "other".into(),
+        name: "shop".into(),
+        result: Err("nope".into()),
+    });
+    assert!(render(&mut a, 160, 30).contains("loading the release Secrets"));
+
+    let mut a = app_with_history();
+    let text = render(&mut a, 160, 30);
+    for want in [
+        "History shop/shop",
+        "secrets masked",
+        "2.2.0",
+        "app-2.3.0",
+        "✖ failed",
+        "✔ deployed",
+        "· superseded",
+        "Upgrade to 2.3.1",
+        "1h",
+    ] {
+        assert!(text.contains(want), "{want} missing:\n{text}");
+    }
+    insta::assert_snapshot!("release_history", text);
+    // esc goes back to the releases.
+    a.on_key(code(KeyCode::Esc));
+    assert!(a.release_history.is_none());
+    assert_eq!(a.screen, Screen::Releases);
+    assert!(render(&mut a, 160, 30).contains("Releases (1)"));
+}
+
+#[test]
+fn release_history_fetch_error_is_shown() {
+    let mut a = app();
+    a.on_key(key('6'));
+    a.on_key(key('h'));
+    a.on_msg(Msg::ReleaseHistory {
+        namespace: "shop".into(),
+        name: "shop".into(),
+        result: Err("listing the release Secrets of shop/shop: forbidden".into()),
+    });
+    let text = render(&mut a, 160, 30);
+    assert!(
+        text.contains("✖ listing the release Secrets of shop/shop: forbidden"),
+        "{text}"
+    );
+}
+
+#[test]
+fn release_diff_against_the_previous_revision_masks_secrets_until_revealed() {
+    let mut a = app_with_history();
+    // The cursor starts on the latest revision (3); v diffs it against 2.
+    assert!(a.on_key(key('v')).is_empty());
+    let text = render(&mut a, 160, 40);
+    for want in [
+        "Diff revision 2 → 3",
+        "shop-2.3.0 → shop-2.3.1",
+        "-replicas: 2",
+        "+replicas: 3",
+        "-image: shop:2.3.0",
+        "+image: shop:2.3.1",
+    ] {
+        assert!(text.contains(want), "{want} missing:\n{text}");
+    }
+    assert!(!text.contains("hunter2"), "{text}");
+    // The password is unchanged, so it shows as context, masked.
+    assert!(text.contains("password: '****'"), "{text}");
+    a.on_key(key('x'));
+    let text = render(&mut a, 160, 40);
+    assert!(
+        text.contains("hunter2") && text.contains("secrets REVEALED"),
+        "{text}"
+    );
+    a.on_key(key('x'));
+    assert!(!render(&mut a, 160, 40).contains("hunter2"));
+
+    // esc closes the diff, then k moves to revision 1: nothing before it.
+    a.on_key(code(KeyCode::Esc));
+    assert!(a.release_history.as_ref().unwrap().diff.is_none());
+    a.on_key(key('k'));
+    a.on_key(key('k'));
+    a.on_key(key('k'));
+    a.on_key(key('v'));
+    assert!(a.release_history.as_ref().unwrap().diff.is_none());
+    assert!(
+        a.flash
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("revision 1 is the first"),
+        "{:?}",
+        a.flash
+    );
+    a.on_key(key('j'));
+    a.on_key(key('v'));
+    let text = render(&mut a, 160, 40);
+    assert!(
+        text.contains("Diff revision 1 → 2") && text.contains("+replicas: 2"),
+        "{text}"
+    );
+}
+
+#[test]
+fn release_diff_scrolls() {
+    let mut a = app_with_history();
+    a.on_key(key('v'));
+    let top = render(&mut a, 160, 40);
+    assert!(top.contains("--- values (revision 2)"), "{top}");
+    a.on_key(key('j'));
+    a.on_key(key('j'));
+    let text = render(&mut a, 160, 40);
+    assert!(!text.contains("--- values (revision 2)"), "{text}");
+    assert_eq!(
+        a.release_history
+            .as_ref()
+            .unwrap()
+            .diff
+            .as_ref()
+            .unwrap()
+            .scroll,
+        2
+    );
+    // Scrolling stops at the last line.
+    a.on_key(key('G'));
+    let d = a.release_history.as_ref().unwrap().diff.clone().unwrap();
+    assert_eq!(d.scroll, d.line_count() - 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn release_history_effect_reads_the_sandbox_release_secrets() {
+    use helmdeck::sandbox::{Options, Sandbox};
+    let sb = Sandbox::start(Options::default()).await.unwrap();
+    let client = kube::Client::try_from(kube::Config::new(sb.url().parse().unwrap())).unwrap();
+    let msg = helmdeck::tui::run::release_history(&client, "mr-ee".into(), "ee".into()).await;
+    let Msg::ReleaseHistory { result, .. } = msg else {
+        panic!("{msg:?}");
+    };
+    let h = result.unwrap();
+    let versions: Vec<&str> = h
+        .revisions
+        .iter()
+        .map(|r| r.chart.metadata.version.as_str())
+        .collect();
+    assert_eq!(versions, ["1.2.0", "1.3.0", "1.4.0", "1.4.2"]);
+    // The demo's revisions differ: 2 → 4 changes the image tags.
+    let d = helmdeck::core::releases::history::diff(
+        h.revision(2).unwrap(),
+        h.revision(4).unwrap(),
+        false,
+    );
+    assert!(
+        d.manifest
+            .iter()
+            .any(|l| l.text == "+      - image: ghcr.io/mr-ee/router:3.4.1"),
+        "{}",
+        d.to_text()
+    );
+    assert!(!d.to_text().contains("pina_sandbox_token"));
+    // A release that does not exist is an error the pane can show.
+    let msg = helmdeck::tui::run::release_history(&client, "mr-ee".into(), "nope".into()).await;
+    assert!(
+        matches!(&msg, Msg::ReleaseHistory { result: Err(e), .. } if e.contains("no Helm release")),
+        "{msg:?}"
+    );
+}

@@ -2,12 +2,10 @@
 //! between two of them, the chart versions it could move to, and its backups. The work is
 //! in [`crate::core::releases`].
 
-use crate::core::release::{self, ReleaseHistory};
+use crate::core::release::ReleaseHistory;
 use crate::core::releases::repo::{ChartRepo, RepoAuth, RepoOptions, newer_versions};
 use crate::core::releases::{backup, history};
-use anyhow::{Context, Result, anyhow, bail};
-use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, ListParams};
+use anyhow::{Result, anyhow, bail};
 use std::path::PathBuf;
 
 /// Output format.
@@ -48,17 +46,7 @@ impl Target {
 }
 
 async fn load_history(client: &kube::Client, ns: &str, name: &str) -> Result<ReleaseHistory> {
-    let api: Api<Secret> = Api::namespaced(client.clone(), ns);
-    let lp = ListParams::default().labels(&format!("owner=helm,name={name}"));
-    let secrets = api
-        .list(&lp)
-        .await
-        .with_context(|| format!("listing the release Secrets of {ns}/{name}"))?
-        .items;
-    let h = release::history(&secrets)
-        .into_iter()
-        .find(|h| h.name == name)
-        .ok_or_else(|| anyhow!("no Helm release {name:?} in namespace {ns:?}"))?;
+    let h = crate::core::releases::fetch::release_history(client, ns, name).await?;
     for e in &h.errors {
         eprintln!("helmdeck: warning: {}: {}", e.secret, e.error);
     }

@@ -46,8 +46,80 @@ pub struct ScaleArgs {
     /// How long to follow the rollout, e.g. 90s, 5m.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub timeout: Duration,
+    /// Scale a Kafka consumer past the partitions of the topics it reads (the extra
+    /// consumers sit idle).
+    #[arg(long)]
+    pub force: bool,
+    /// The config file (its platforms name the consumers of topics).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// The broker to read partition counts from, instead of the platform's kafka settings.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub kafka: Option<String>,
+    /// A librdkafka property, as with kcat -X (repeatable).
+    #[arg(short = 'X', value_name = "KEY=VALUE")]
+    pub property: Vec<String>,
     #[command(flatten)]
     pub cluster: ClusterArgs,
+}
+
+/// When the config names the workload as a consumer of topics: prints the partitions of
+/// the topics it reads, and refuses `replicas` past the fewest of them unless `--force`.
+/// Partition counts that cannot be read are said, and do not refuse.
+async fn check_partitions(
+    args: &ScaleArgs,
+    kind: WorkloadKind,
+    ns: &str,
+    name: &str,
+) -> anyhow::Result<()> {
+    use crate::core::topics::kafka::KafkaSource;
+    use crate::core::topics::plan::{consumer_platform, partition_limit};
+    let config = crate::config::Config::load(args.config.as_deref())?;
+    let Some((platform, topics)) = consumer_platform(&config.platforms, ns, kind, name) else {
+        return Ok(());
+    };
+    let topics: Vec<String> = topics.into_iter().map(str::to_string).collect();
+    let counts =
+        match super::topics::connection(args.kafka.as_deref(), &args.property, Some(platform)) {
+            Ok(conn) => {
+                let source = KafkaSource::new(conn, Duration::from_secs(10))?;
+                tokio::task::spawn_blocking(move || source.partition_counts()).await?
+            }
+            Err(e) => Err(crate::core::topics::TopicError::Invalid(format!("{e:#}"))),
+        };
+    let counts = match counts {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!(
+                "helmdeck scale: partitions of {} unknown: {e}",
+                topics.join(", ")
+            );
+            return Ok(());
+        }
+    };
+    let reads: Vec<(String, Option<i32>)> = topics
+        .iter()
+        .map(|t| (t.clone(), counts.get(t).copied()))
+        .collect();
+    let listed: Vec<String> = reads
+        .iter()
+        .map(|(t, p)| match p {
+            Some(p) => format!("{t} ({p} partitions)"),
+            None => format!("{t} (missing)"),
+        })
+        .collect();
+    println!("{} {ns}/{name} reads {}", noun(kind), listed.join(", "));
+    if let Some(limit) = partition_limit(name, &reads, args.replicas) {
+        if !args.force {
+            bail!("{limit}");
+        }
+        eprintln!(
+            "helmdeck scale: --force: {} of {} consumers will sit idle",
+            limit.idle(),
+            limit.replicas
+        );
+    }
+    Ok(())
 }
 
 /// `helmdeck autoscale KIND/NAME --min --max --cpu-percent`.
@@ -149,6 +221,7 @@ pub async fn scale(args: ScaleArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| client.default_namespace().to_string());
     let plan = actions::scale_plan(&client, kind, &ns, &name).await?;
     plan.check(args.replicas, args.yes)?;
+    check_partitions(&args, kind, &ns, &name).await?;
     let out = actions::scale(&client, kind, &ns, &name, args.replicas).await?;
     if out.changed() {
         println!(

@@ -2,13 +2,21 @@
 //!
 //! Exit codes: 0 when nothing is Failing, 1 when something is, 2 when the cluster cannot
 //! be reached (or read at all).
+//!
+//! When a topic source is configured (a platform's kafka settings in the config file, or
+//! `--kafka`), the Topics area and its problems are included: STALL/STOP groups, offline
+//! topics and topics missing from the platform's plan make the exit code 1.
 
-use crate::core::cluster::rollup::{Rollup, rollup};
+use crate::config::{Config, Platform};
+use crate::core::cluster::rollup::{Rollup, rollup_with_topics};
 use crate::core::cluster::watch::{config_for, describe_kube_error, spawn_watches};
 use crate::core::cluster::{ClusterState, Resource};
+use crate::core::topics::kafka::KafkaSource;
+use crate::core::topics::{LagRules, TopicSource, TopicUpdate, TopicsState};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long to wait for every watch's first list.
@@ -44,6 +52,92 @@ pub struct StatusArgs {
     /// Every namespace (the default).
     #[arg(short = 'A', long)]
     pub all_namespaces: bool,
+    /// The broker for topic health (bootstrap.servers), instead of the platform's kafka
+    /// settings.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub kafka: Option<String>,
+    /// A librdkafka property, as with kcat -X (repeatable).
+    #[arg(short = 'X', value_name = "KEY=VALUE")]
+    pub property: Vec<String>,
+    /// The platform of the config file whose topics are judged (default: the first with
+    /// kafka settings).
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// The config file.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Lag samples taken for the topic lag status (STALL/STOP need at least 3).
+    #[arg(long, default_value_t = 3)]
+    pub samples: usize,
+    /// Seconds between lag samples.
+    #[arg(long, default_value_t = 1.0)]
+    pub interval: f64,
+}
+
+/// Where topic health comes from: the connection's source and the platform, or None when
+/// no topic source is configured.
+fn topic_source(
+    args: &StatusArgs,
+) -> Result<Option<(Arc<dyn TopicSource>, Option<Platform>)>, String> {
+    let config = Config::load(args.config.as_deref()).map_err(|e| format!("{e:#}"))?;
+    let platform = match &args.platform {
+        Some(n) => Some(
+            config
+                .platform(n)
+                .cloned()
+                .ok_or_else(|| format!("no platform named `{n}` in the config file"))?,
+        ),
+        None => config.platforms.iter().find(|p| p.kafka.is_some()).cloned(),
+    };
+    let configured = args.kafka.is_some()
+        || args
+            .property
+            .iter()
+            .any(|p| p.starts_with("bootstrap.servers="))
+        || platform.as_ref().is_some_and(|p| p.kafka.is_some());
+    if !configured {
+        return Ok(None);
+    }
+    let conn = super::topics::connection(args.kafka.as_deref(), &args.property, platform.as_ref())
+        .map_err(|e| format!("{e:#}"))?;
+    let source = KafkaSource::new(conn, Duration::from_secs(10)).map_err(|e| e.to_string())?;
+    Ok(Some((Arc::new(source), platform)))
+}
+
+/// Samples a topic source `samples` times, `interval` apart, into the state the Topics
+/// area is judged from. A failed refresh is kept as the state's error (the area says so).
+pub async fn sample_topics(
+    source: Arc<dyn TopicSource>,
+    platform: Option<Platform>,
+    samples: usize,
+    interval: Duration,
+) -> TopicsState {
+    let samples = samples.max(1);
+    let rules = LagRules {
+        window: samples,
+        min_samples: samples.min(3),
+    };
+    let mut state = TopicsState::new(source.describe(), platform, rules);
+    for i in 0..samples {
+        if i > 0 {
+            tokio::time::sleep(interval).await;
+        }
+        let update = match super::topics::blocking(&source, |s| s.snapshot()).await {
+            Ok(s) => TopicUpdate::Snapshot(s),
+            Err(e) => TopicUpdate::Error(format!("{e:#}")),
+        };
+        state.apply(update);
+    }
+    state
+}
+
+/// The exit code of a roll-up.
+pub fn exit_code(r: &Rollup) -> u8 {
+    if r.failing() {
+        EXIT_FAILING
+    } else {
+        EXIT_HEALTHY
+    }
 }
 
 /// Runs `helmdeck status`; prints the roll-up on stdout and errors on stderr.
@@ -86,6 +180,17 @@ async fn status(args: &StatusArgs) -> Result<(String, u8), String> {
         }
         Ok(Ok(_)) => {}
     }
+
+    // Topic health is sampled while the cluster's watches list.
+    let topics = match topic_source(args)? {
+        Some((source, platform)) => Some(tokio::spawn(sample_topics(
+            source,
+            platform,
+            args.samples,
+            Duration::from_secs_f64(args.interval.max(0.0)),
+        ))),
+        None => None,
+    };
 
     let (tx, mut rx) = tokio::sync::mpsc::channel(64);
     let watches = spawn_watches(client, args.namespace.clone(), tx);
@@ -138,12 +243,16 @@ async fn status(args: &StatusArgs) -> Result<(String, u8), String> {
         );
     }
 
-    let r = rollup(&state, jiff::Timestamp::now());
-    let code = if r.failing() {
-        EXIT_FAILING
-    } else {
-        EXIT_HEALTHY
+    let topics = match topics {
+        Some(task) => {
+            let mut t = task.await.map_err(|e| format!("topic health: {e}"))?;
+            t.replan(&state);
+            Some(t)
+        }
+        None => None,
     };
+    let r = rollup_with_topics(&state, topics.as_ref(), jiff::Timestamp::now());
+    let code = exit_code(&r);
     let scope = match &args.namespace {
         Some(ns) => format!("namespace {ns}"),
         None => "all namespaces".to_string(),

@@ -76,7 +76,7 @@ pub struct Namespace {
     pub workloads: Vec<Workload>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Workload {
     /// Deployment, StatefulSet or DaemonSet.
@@ -115,7 +115,7 @@ fn default_req_mem() -> String {
     "128Mi".into()
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Pdb {
     #[serde(default)]
@@ -124,7 +124,7 @@ pub struct Pdb {
     pub max_unavailable: Option<Value>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Hpa {
     pub min: i64,
@@ -290,7 +290,6 @@ impl Scenario {
     }
 
     fn populate_release(&self, store: &Store, r: &ReleaseSpec) -> Result<()> {
-        let manifest = self.manifest_of(&r.name);
         let now = jiff::Timestamp::now();
         let first = r.revisions.first().map(|v| v.days_ago).unwrap_or(0.0);
         let at = |days: f64| {
@@ -335,7 +334,7 @@ impl Scenario {
                     values: Value::Null,
                 },
                 config: rev.values.clone(),
-                manifest: manifest.clone(),
+                manifest: self.manifest_of(r, i),
                 labels: BTreeMap::new(),
             };
             let secret = release::release_secret(&rel)?;
@@ -347,8 +346,14 @@ impl Scenario {
         Ok(())
     }
 
-    /// A rendered manifest for a release: the workloads it owns, as YAML documents.
-    fn manifest_of(&self, release: &str) -> String {
+    /// The rendered manifest of revision `index` of a release: the workloads it owns, as
+    /// YAML documents. The last revision runs the images the scenario deploys; an earlier
+    /// one runs the images the chart repository (assets/charts/repository.yaml) lists for
+    /// its chart version, where it lists them.
+    fn manifest_of(&self, r: &ReleaseSpec, index: usize) -> String {
+        let release = r.name.as_str();
+        let last = index + 1 == r.revisions.len();
+        let catalog = super::charts::Catalog::builtin();
         let mut out = String::new();
         for ns in &self.namespaces {
             for w in ns
@@ -356,7 +361,17 @@ impl Scenario {
                 .iter()
                 .filter(|w| w.release.as_deref() == Some(release))
             {
-                if let Ok((_, v)) = workload_json(&ns.name, w) {
+                let image = match r.revisions.get(index) {
+                    Some(rev) if !last => catalog
+                        .image_for(&r.chart, &rev.version, &w.name)
+                        .unwrap_or(&w.image),
+                    _ => &w.image,
+                };
+                let w = Workload {
+                    image: image.to_string(),
+                    ..w.clone()
+                };
+                if let Ok((_, v)) = workload_json(&ns.name, &w) {
                     out.push_str(&format!(
                         "---\n# Source: {release}/templates/{}.yaml\n",
                         w.name
@@ -502,4 +517,51 @@ fn node_json(name: &str, zone: &str, n: &Nodes, i: usize) -> Value {
             },
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_revision_has_its_own_values_and_the_images_of_its_chart_version() {
+        for (name, _) in BUILTIN {
+            let sc = Scenario::load(name).unwrap();
+            for r in &sc.releases {
+                for (i, pair) in r.revisions.windows(2).enumerate() {
+                    assert_ne!(
+                        pair[0].values,
+                        pair[1].values,
+                        "{name}: {} revisions {} and {} have the same values",
+                        r.name,
+                        i + 1,
+                        i + 2
+                    );
+                }
+                let last = r.revisions.len() - 1;
+                for ns in &sc.namespaces {
+                    for w in ns
+                        .workloads
+                        .iter()
+                        .filter(|w| w.release.as_deref() == Some(r.name.as_str()))
+                    {
+                        // The last revision runs what the scenario deploys.
+                        assert!(
+                            sc.manifest_of(r, last)
+                                .contains(&format!("image: {}\n", w.image)),
+                            "{name}: {} last revision lacks {}",
+                            r.name,
+                            w.image
+                        );
+                    }
+                }
+            }
+            let ee = sc.releases.iter().find(|r| r.name == "ee").unwrap();
+            assert!(
+                sc.manifest_of(ee, 1)
+                    .contains("image: ghcr.io/mr-ee/router:3.3.0\n")
+            );
+            assert_ne!(sc.manifest_of(ee, 1), sc.manifest_of(ee, 3), "{name}");
+        }
+    }
 }

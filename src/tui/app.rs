@@ -44,6 +44,11 @@ pub enum Effect {
     },
     StopLogs,
     SwitchContext(String),
+    /// Fetch a release's history from its release Secrets.
+    ReleaseHistory {
+        namespace: String,
+        name: String,
+    },
 }
 
 /// What a scale dialog learned about its workload.
@@ -89,6 +94,12 @@ pub enum Msg {
     Contexts(Vec<String>),
     /// A refresh of the topic source (polled: Kafka offsets have no watch).
     Topics(crate::core::topics::TopicUpdate),
+    /// A release's history, fetched for [`Effect::ReleaseHistory`].
+    ReleaseHistory {
+        namespace: String,
+        name: String,
+        result: Result<crate::core::release::ReleaseHistory, String>,
+    },
 }
 
 /// A dialog on top of the screen.
@@ -219,6 +230,8 @@ pub struct App {
     pub topics: Option<crate::core::topics::TopicsState>,
     /// Topics view: the topic drilled into (its groups and partitions), if any.
     pub topic_detail: Option<String>,
+    /// Releases view: the history pane of a release, when open.
+    pub release_history: Option<crate::tui::history::HistoryView>,
 }
 
 impl App {
@@ -254,6 +267,7 @@ impl App {
             rollup: None,
             topics: None,
             topic_detail: None,
+            release_history: None,
         }
     }
 
@@ -363,7 +377,7 @@ impl App {
         self.selected.insert(self.screen, next);
     }
 
-    fn flash(&mut self, text: impl Into<String>, error: bool) {
+    pub(crate) fn flash(&mut self, text: impl Into<String>, error: bool) {
         self.flash = Some(Flash {
             text: text.into(),
             error,
@@ -478,6 +492,11 @@ impl App {
                     t.replan(&self.state);
                 }
             }
+            Msg::ReleaseHistory {
+                namespace,
+                name,
+                result,
+            } => self.on_release_history(namespace, name, result),
         }
         Vec::new()
     }
@@ -690,6 +709,9 @@ impl App {
     /// Performs an action of the key map.
     pub fn on_action(&mut self, action: Action) -> Vec<Effect> {
         self.flash = None;
+        if let Some(effects) = self.history_action(action) {
+            return effects;
+        }
         match action {
             Action::Quit => {
                 self.quit = true;

@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod format;
+pub mod history;
 pub mod keymap;
 pub mod run;
 pub mod terminal;

@@ -373,6 +373,18 @@ fn containers_of(pod: &Pod) -> Vec<ContainerInfo> {
         .collect()
 }
 
+/// What [`Effect::ReleaseHistory`] reports: the release's history from its release Secrets.
+pub async fn release_history(client: &kube::Client, namespace: String, name: String) -> Msg {
+    let result = crate::core::releases::fetch::release_history(client, &namespace, &name)
+        .await
+        .map_err(|e| format!("{e:#}"));
+    Msg::ReleaseHistory {
+        namespace,
+        name,
+        result,
+    }
+}
+
 /// Runs one effect on a background task, reporting back through `tx`.
 async fn execute(effect: Effect, client: kube::Client, tx: mpsc::UnboundedSender<Msg>) {
     match effect {
@@ -458,6 +470,9 @@ async fn execute(effect: Effect, client: kube::Client, tx: mpsc::UnboundedSender
             });
         }
         Effect::Drain(node) => drain(client, node, tx).await,
+        Effect::ReleaseHistory { namespace, name } => {
+            let _ = tx.send(release_history(&client, namespace, name).await);
+        }
         Effect::Logs { .. } | Effect::StopLogs | Effect::SwitchContext(_) => {}
     }
 }

@@ -2,6 +2,7 @@
 //! semver classification, release history and diffs, the values git repo, backups.
 
 pub mod backup;
+pub mod fetch;
 pub mod history;
 pub mod repo;
 pub mod values_repo;

@@ -3,10 +3,17 @@
 //! One refresh is a handful of batched requests, never one round-trip per partition:
 //! metadata (one request), log-end offsets for every partition at once (`offsets_for_times`
 //! with "latest": one ListOffsets per leader broker), the group list with members (ListGroups
-//! and DescribeGroups), and per group one OffsetFetch for the partitions of the topics it
-//! reads, through a consumer that carries the group's id but never subscribes (so it never
-//! joins the group or triggers a rebalance). Those consumers are kept between refreshes and
-//! queried from a few threads at once.
+//! and DescribeGroups), and per group one OffsetFetch (the admin API's
+//! ListConsumerGroupOffsets, which never joins the group or triggers a rebalance), all groups'
+//! requests sent at once on one queue of the main client.
+//!
+//! The OffsetFetch carries no topic list, so the broker answers with the partitions the group
+//! committed on, and nothing else: asking is as cheap at 6,000 partitions as at 6, and a group
+//! that starts consuming a new topic is seen at the next refresh (within 1 refresh). A broker
+//! that refuses such a request (OffsetFetch older than v2) is asked, from then on, for the
+//! partitions of the topics each group is assigned or committed on, and every `DISCOVER_EVERY`
+//! refreshes for every partition (there a new topic is found within `DISCOVER_EVERY`
+//! refreshes, or at once when a member is assigned it).
 
 use super::connection::Connection;
 use super::model::{GroupMeta, NewTopicSpec, PartitionMeta, Snapshot, TopicMeta};
@@ -21,14 +28,13 @@ use rdkafka::error::KafkaError;
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-/// Every how many refreshes a group is asked about every topic, to find topics it started
-/// reading (between those, only its assigned and already-committed topics are asked).
+/// Only for brokers that refuse an OffsetFetch without a topic list: every how many
+/// refreshes a group is asked about every topic, to find topics it started reading (between
+/// those, only its assigned and already-committed topics are asked).
 pub const DISCOVER_EVERY: u64 = 12;
-/// Threads asking groups for their committed offsets at once.
-pub const GROUP_THREADS: usize = 8;
 
 /// Keeps the last error librdkafka reported (authentication failures arrive this way).
 #[derive(Default, Clone)]
@@ -48,8 +54,6 @@ impl ClientContext for ErrorContext {
 impl ConsumerContext for ErrorContext {}
 
 type Client = BaseConsumer<ErrorContext>;
-/// Committed offsets of one group, by its index, as the threads report them.
-type GroupResults = Vec<(usize, Result<BTreeMap<(String, i32), i64>, TopicError>)>;
 
 /// A Kafka-protocol broker (Kafka, Event Hubs, tansu, Redpanda…).
 pub struct KafkaSource {
@@ -57,9 +61,10 @@ pub struct KafkaSource {
     context: ErrorContext,
     client: Client,
     timeout: Duration,
-    groups: Mutex<HashMap<String, Arc<Client>>>,
-    /// Topics each group had commits on at the last refresh.
+    /// Topics each group had commits on at the last refresh (for the fallback).
     group_topics: Mutex<HashMap<String, BTreeSet<String>>>,
+    /// The broker refused an OffsetFetch without a topic list: ask for partitions instead.
+    partitions_only: AtomicBool,
     refreshes: AtomicU64,
 }
 
@@ -97,7 +102,7 @@ impl KafkaSource {
             context,
             client,
             timeout,
-            groups: Mutex::new(HashMap::new()),
+            partitions_only: AtomicBool::new(false),
             group_topics: Mutex::new(HashMap::new()),
             refreshes: AtomicU64::new(0),
         })
@@ -127,16 +132,19 @@ impl KafkaSource {
         }
     }
 
-    fn group_client(&self, group: &str) -> Result<Arc<Client>, TopicError> {
-        if let Some(c) = self.groups.lock().get(group) {
-            return Ok(c.clone());
-        }
-        let c: Client = config(&self.conn, Some(group))
-            .create_with_context(self.context.clone())
-            .map_err(|e| TopicError::Other(format!("consumer for group {group}: {e}")))?;
-        let c = Arc::new(c);
-        self.groups.lock().insert(group.to_string(), c.clone());
-        Ok(c)
+    /// The partition count of every topic (one metadata request for all topics: asking
+    /// for one topic by name could create it on a broker that auto-creates topics).
+    pub fn partition_counts(&self) -> Result<BTreeMap<String, i32>, TopicError> {
+        let md = self
+            .client
+            .fetch_metadata(None, self.timeout)
+            .map_err(|e| self.failure("metadata", e))?;
+        Ok(md
+            .topics()
+            .iter()
+            .filter(|t| t.error().is_none())
+            .map(|t| (t.name().to_string(), t.partitions().len() as i32))
+            .collect())
     }
 
     /// The log-end offset of every partition, in one batched request per leader.
@@ -173,36 +181,150 @@ impl KafkaSource {
         }
         Ok(out)
     }
+}
 
-    fn committed(
-        &self,
-        group: &str,
-        topics: &BTreeMap<String, TopicMeta>,
-        wanted: &BTreeSet<String>,
-    ) -> Result<BTreeMap<(String, i32), i64>, TopicError> {
-        let client = self.group_client(group)?;
-        let mut tpl = TopicPartitionList::new();
-        for t in wanted {
-            if let Some(meta) = topics.get(t) {
-                for p in &meta.partitions {
-                    tpl.add_partition(t, p.id);
+/// What to ask a group for in [`KafkaSource::list_group_offsets`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wanted {
+    /// Every offset the group committed (OffsetFetch with no topic list: one cheap request
+    /// whatever the number of topics on the broker).
+    All,
+    /// Only these partitions.
+    Partitions(Vec<(String, i32)>),
+}
+
+/// The committed offsets of one group, or the error the broker gave for it.
+pub type GroupOffsets = Result<BTreeMap<(String, i32), i64>, String>;
+
+impl KafkaSource {
+    /// Committed offsets of many groups at once: one ListConsumerGroupOffsets (OffsetFetch)
+    /// per group, all sent together on one admin queue of the main client, so no consumer is
+    /// created per group and no group is joined. Partitions without a commit are left out.
+    pub fn list_group_offsets(&self, requests: &[(String, Wanted)]) -> Vec<(String, GroupOffsets)> {
+        use rdkafka::bindings as rd;
+        use std::ffi::{CStr, CString};
+        let rk = self.client.client().native_ptr();
+        let mut out: Vec<(String, GroupOffsets)> = Vec::with_capacity(requests.len());
+        if requests.is_empty() {
+            return out;
+        }
+        let text = |p: *const std::ffi::c_char| -> String {
+            if p.is_null() {
+                String::new()
+            } else {
+                // SAFETY: librdkafka returns NUL-terminated strings that live as long as
+                // the event they come from, which is still alive here.
+                unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+            }
+        };
+        let timeout_ms = self.timeout.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: every handle created here is destroyed before returning; `rk` stays valid
+        // for as long as `self.client` does.
+        unsafe {
+            let queue = rd::rd_kafka_queue_new(rk);
+            let options = rd::rd_kafka_AdminOptions_new(
+                rk,
+                rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS,
+            );
+            let mut errstr = [0 as std::ffi::c_char; 256];
+            rd::rd_kafka_AdminOptions_set_request_timeout(
+                options,
+                timeout_ms,
+                errstr.as_mut_ptr(),
+                errstr.len(),
+            );
+            let mut sent = 0usize;
+            for (group, wanted) in requests {
+                let Ok(cgroup) = CString::new(group.as_str()) else {
+                    out.push((group.clone(), Err("group name contains NUL".into())));
+                    continue;
+                };
+                let tpl = match wanted {
+                    Wanted::All => None,
+                    Wanted::Partitions(ps) => {
+                        if ps.is_empty() {
+                            out.push((group.clone(), Ok(BTreeMap::new())));
+                            continue;
+                        }
+                        let mut tpl = TopicPartitionList::with_capacity(ps.len());
+                        for (t, p) in ps {
+                            tpl.add_partition(t, *p);
+                        }
+                        Some(tpl)
+                    }
+                };
+                let mut req = rd::rd_kafka_ListConsumerGroupOffsets_new(
+                    cgroup.as_ptr(),
+                    tpl.as_ref()
+                        .map_or(std::ptr::null(), |t| t.ptr() as *const _),
+                );
+                rd::rd_kafka_ListConsumerGroupOffsets(rk, &mut req, 1, options, queue);
+                rd::rd_kafka_ListConsumerGroupOffsets_destroy(req);
+                sent += 1;
+            }
+            let deadline = std::time::Instant::now() + self.timeout + Duration::from_secs(1);
+            let mut answered = std::collections::HashSet::new();
+            while answered.len() < sent {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                let ev = rd::rd_kafka_queue_poll(queue, left.as_millis().min(1000) as i32);
+                if ev.is_null() {
+                    continue;
+                }
+                let result = rd::rd_kafka_event_ListConsumerGroupOffsets_result(ev);
+                let failed = rd::rd_kafka_event_error(ev)
+                    != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR;
+                if result.is_null() || failed {
+                    // A request-level failure names no group: it is reported below as
+                    // unanswered for whichever group it was.
+                    tracing::debug!(
+                        error = text(rd::rd_kafka_event_error_string(ev)),
+                        "list group offsets"
+                    );
+                    rd::rd_kafka_event_destroy(ev);
+                    continue;
+                }
+                let mut n = 0usize;
+                let groups = rd::rd_kafka_ListConsumerGroupOffsets_result_groups(result, &mut n);
+                for i in 0..n {
+                    let g = *groups.add(i);
+                    let name = text(rd::rd_kafka_group_result_name(g));
+                    let err = rd::rd_kafka_group_result_error(g);
+                    let r = if !err.is_null() {
+                        Err(text(rd::rd_kafka_error_string(err)))
+                    } else {
+                        let mut offsets = BTreeMap::new();
+                        let parts = rd::rd_kafka_group_result_partitions(g);
+                        if !parts.is_null() {
+                            let parts = &*parts;
+                            for j in 0..parts.cnt.max(0) as usize {
+                                let e = &*parts.elems.add(j);
+                                if e.err == rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR
+                                    && e.offset >= 0
+                                {
+                                    offsets.insert((text(e.topic), e.partition), e.offset);
+                                }
+                            }
+                        }
+                        Ok(offsets)
+                    };
+                    answered.insert(name.clone());
+                    out.push((name, r));
+                }
+                rd::rd_kafka_event_destroy(ev);
+            }
+            rd::rd_kafka_AdminOptions_destroy(options);
+            rd::rd_kafka_queue_destroy(queue);
+            for (group, wanted) in requests {
+                let skipped = matches!(wanted, Wanted::Partitions(p) if p.is_empty());
+                if !skipped && !answered.contains(group) && !out.iter().any(|(g, _)| g == group) {
+                    out.push((group.clone(), Err("no answer in time".into())));
                 }
             }
         }
-        if tpl.count() == 0 {
-            return Ok(BTreeMap::new());
-        }
-        let out = client
-            .committed_offsets(tpl, self.timeout)
-            .map_err(|e| self.failure(&format!("committed offsets of {group}"), e))?;
-        Ok(out
-            .elements()
-            .iter()
-            .filter_map(|e| match e.offset() {
-                Offset::Offset(o) if o >= 0 => Some(((e.topic().to_string(), e.partition()), o)),
-                _ => None,
-            })
-            .collect())
+        out
     }
 }
 
@@ -316,48 +438,52 @@ impl TopicSource for KafkaSource {
             }
             Err(e) => notes.push(format!("the broker does not list consumer groups: {e}")),
         }
-        // Committed offsets, a few groups at a time.
+        // Committed offsets: one request per group, all at once.
         let names: Vec<String> = groups.keys().cloned().collect();
-        let known = self.group_topics.lock().clone();
-        let all_topics: BTreeSet<String> = topics.keys().cloned().collect();
-        let wanted: Vec<BTreeSet<String>> = names
-            .iter()
-            .map(|g| {
-                let mut w: BTreeSet<String> = groups[g].assigned.keys().cloned().collect();
-                match known.get(g) {
-                    Some(k) if !round.is_multiple_of(DISCOVER_EVERY) => w.extend(k.iter().cloned()),
-                    _ => w.extend(all_topics.iter().cloned()),
-                }
-                w
-            })
-            .collect();
-        let next = AtomicUsize::new(0);
-        let results: Mutex<GroupResults> = Mutex::new(Vec::with_capacity(names.len()));
-        std::thread::scope(|scope| {
-            for _ in 0..GROUP_THREADS.min(names.len()) {
-                scope.spawn(|| {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(g) = names.get(i) else {
-                            break;
-                        };
-                        let r = self.committed(g, &topics, &wanted[i]);
-                        results.lock().push((i, r));
+        let mut results = Vec::new();
+        let mut refused = false;
+        if !self.partitions_only.load(Ordering::Relaxed) {
+            let requests: Vec<(String, Wanted)> =
+                names.iter().map(|g| (g.clone(), Wanted::All)).collect();
+            results = self.list_group_offsets(&requests);
+            refused = !results.is_empty() && results.iter().all(|(_, r)| r.is_err());
+        }
+        if refused || self.partitions_only.load(Ordering::Relaxed) {
+            let known = self.group_topics.lock().clone();
+            let requests: Vec<(String, Wanted)> = names
+                .iter()
+                .map(|g| {
+                    let mut w: BTreeSet<&String> = groups[g].assigned.keys().collect();
+                    match known.get(g) {
+                        Some(k) if !round.is_multiple_of(DISCOVER_EVERY) => w.extend(k),
+                        _ => w.extend(topics.keys()),
                     }
-                });
+                    let partitions = w
+                        .into_iter()
+                        .filter_map(|t| topics.get(t))
+                        .flat_map(|m| m.partitions.iter().map(|p| (m.name.clone(), p.id)))
+                        .collect();
+                    (g.clone(), Wanted::Partitions(partitions))
+                })
+                .collect();
+            results = self.list_group_offsets(&requests);
+            if refused && results.iter().any(|(_, r)| r.is_ok()) {
+                tracing::debug!("OffsetFetch without topics refused; asking for partitions");
+                self.partitions_only.store(true, Ordering::Relaxed);
             }
-        });
+        }
         let mut failures = Vec::new();
         let mut group_topics = HashMap::new();
-        for (i, r) in results.into_inner() {
-            let name = &names[i];
+        for (name, r) in results {
             match r {
-                Ok(c) => {
+                Ok(mut c) => {
+                    // Commits on topics deleted since are not shown.
+                    c.retain(|(t, _), _| topics.contains_key(t));
                     group_topics.insert(
                         name.clone(),
                         c.keys().map(|(t, _)| t.clone()).collect::<BTreeSet<_>>(),
                     );
-                    if let Some(g) = groups.get_mut(name) {
+                    if let Some(g) = groups.get_mut(&name) {
                         g.committed = c;
                     }
                 }
@@ -372,8 +498,6 @@ impl TopicSource for KafkaSource {
             ));
         }
         *self.group_topics.lock() = group_topics;
-        // Forget consumers of groups that are gone.
-        self.groups.lock().retain(|g, _| groups.contains_key(g));
         Ok(Snapshot {
             at_ms: jiff::Timestamp::now().as_millisecond(),
             topics,

@@ -254,6 +254,77 @@ pub fn topics_of<'a>(platform: &'a Platform, kind: WorkloadKind, name: &str) -> 
         .collect()
 }
 
+/// Why a consumer workload should not be scaled to some replica count: the topic it reads
+/// with the fewest partitions has fewer than the replicas, so some consumers would sit idle
+/// (a partition is read by one consumer of a group).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PartitionLimit {
+    pub workload: String,
+    pub topic: String,
+    pub partitions: i32,
+    pub replicas: i32,
+}
+
+impl PartitionLimit {
+    /// Consumers that would get no partition.
+    pub fn idle(&self) -> i32 {
+        self.replicas - self.partitions
+    }
+}
+
+impl std::fmt::Display for PartitionLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let idle = self.idle();
+        write!(
+            f,
+            "{} reads {} ({} partition{}): {} replicas would leave {idle} consumer{} idle; \
+             --force to scale anyway",
+            self.workload,
+            self.topic,
+            self.partitions,
+            if self.partitions == 1 { "" } else { "s" },
+            self.replicas,
+            if idle == 1 { "" } else { "s" },
+        )
+    }
+}
+
+/// Checks scaling the consumer `workload` (its name, for the message) to `replicas`
+/// against the partitions of the topics it reads (`None`: unknown, e.g. a missing topic,
+/// which does not limit). Returns the limit of the topic with the fewest partitions when
+/// `replicas` exceeds it; scaling to fewer or as many replicas as partitions is fine.
+pub fn partition_limit(
+    workload: &str,
+    reads: &[(String, Option<i32>)],
+    replicas: i32,
+) -> Option<PartitionLimit> {
+    let (topic, partitions) = reads
+        .iter()
+        .filter_map(|(t, p)| Some((t, (*p)?)))
+        .min_by_key(|(t, p)| (*p, t.as_str()))?;
+    (replicas > partitions).then(|| PartitionLimit {
+        workload: workload.to_string(),
+        topic: topic.clone(),
+        partitions,
+        replicas,
+    })
+}
+
+/// The platform of the config that names `kind/name` in `namespace` as a consumer, with the
+/// topics it reads; None when no platform does.
+pub fn consumer_platform<'a>(
+    platforms: &'a [Platform],
+    namespace: &str,
+    kind: WorkloadKind,
+    name: &str,
+) -> Option<(&'a Platform, Vec<&'a str>)> {
+    platforms
+        .iter()
+        .filter(|p| p.namespace == namespace)
+        .map(|p| (p, topics_of(p, kind, name)))
+        .find(|(_, t)| !t.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -415,6 +486,50 @@ mod tests {
         assert_eq!(
             topics_of(&platform(), WorkloadKind::Deployment, "router"),
             ["mr-ee-main"]
+        );
+    }
+
+    #[test]
+    fn scaling_a_consumer_past_its_partitions_is_limited() {
+        let reads = vec![
+            ("mr-ee-main".to_string(), Some(12)),
+            ("mr-ee-pinterest".to_string(), Some(3)),
+            ("mr-ee-gone".to_string(), None),
+        ];
+        assert_eq!(partition_limit("forwarder-pinterest", &reads, 3), None);
+        assert_eq!(partition_limit("forwarder-pinterest", &reads, 1), None);
+        let limit = partition_limit("forwarder-pinterest", &reads, 4).unwrap();
+        assert_eq!(
+            (limit.topic.as_str(), limit.partitions),
+            ("mr-ee-pinterest", 3)
+        );
+        assert_eq!(
+            limit.to_string(),
+            "forwarder-pinterest reads mr-ee-pinterest (3 partitions): 4 replicas would leave \
+             1 consumer idle; --force to scale anyway"
+        );
+        let limit = partition_limit("router", &reads[..1], 14).unwrap();
+        assert_eq!(limit.idle(), 2);
+        assert!(
+            limit.to_string().contains("leave 2 consumers idle"),
+            "{limit}"
+        );
+        // Unknown partition counts do not limit.
+        assert_eq!(partition_limit("x", &reads[2..], 50), None);
+        assert_eq!(partition_limit("x", &[], 50), None);
+    }
+
+    #[test]
+    fn the_platform_naming_a_consumer_is_found() {
+        let platforms = [platform()];
+        let (p, topics) =
+            consumer_platform(&platforms, "mr-ee", WorkloadKind::Deployment, "router").unwrap();
+        assert_eq!((p.name.as_str(), topics), ("mr-ee", vec!["mr-ee-main"]));
+        assert!(
+            consumer_platform(&platforms, "other", WorkloadKind::Deployment, "router").is_none()
+        );
+        assert!(
+            consumer_platform(&platforms, "mr-ee", WorkloadKind::StatefulSet, "router").is_none()
         );
     }
 }

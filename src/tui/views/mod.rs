@@ -1,6 +1,7 @@
 //! Drawing: one function per screen, all reading the [`App`]; rows are built only for what
 //! is visible.
 
+pub mod history;
 pub mod tables;
 pub mod topics;
 
@@ -86,6 +87,7 @@ pub fn draw(f: &mut Frame, app: &mut App) {
         Screen::Overview => draw_overview(f, app, body),
         Screen::PodDetail => draw_pod_detail(f, app, body),
         Screen::Topics => draw_topics(f, app, body),
+        Screen::Releases if app.release_history.is_some() => history::draw(f, app, body),
         _ => draw_table(f, app, body),
     }
     if task_lines > 0 {
@@ -174,6 +176,15 @@ fn draw_status(f: &mut Frame, app: &App, area: Rect) {
                     Screen::PodDetail => {
                         "f follow · p previous · / search · j/k scroll · esc back · ? help"
                     }
+                    Screen::Releases => match &app.release_history {
+                        Some(h) if h.diff.is_some() => {
+                            "j/k scroll · x show/hide secrets · esc back to the history · ? help"
+                        }
+                        Some(_) => {
+                            "v diff with the previous revision · x show/hide secrets · h reload · esc back"
+                        }
+                        None => "h/enter history · / filter · : command · ? help · q quit",
+                    },
                     _ => "/ filter · : command · ? help · q quit",
                 };
                 Line::from(Span::styled(hints, t.style(Role::KeyHint)))

@@ -1,0 +1,189 @@
+//! The Releases screen's history pane ([`crate::tui::history`]): the revisions of one
+//! release, and below them the diff of a revision against the one before it.
+
+use super::block;
+use crate::core::release::ReleaseStatus;
+use crate::core::releases::history::LineKind;
+use crate::tui::app::App;
+use crate::tui::format::{age, truncate};
+use crate::tui::history::HistoryView;
+use crate::tui::theme::Role;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
+
+/// A status as a glyph and a word (never colour alone), with its role.
+pub fn status_label(s: ReleaseStatus) -> (String, Role) {
+    let (glyph, role) = match s {
+        ReleaseStatus::Deployed => ("✔", Role::Ok),
+        ReleaseStatus::Failed => ("✖", Role::Failing),
+        s if s.is_pending() => ("◐", Role::Warning),
+        _ => ("·", Role::Dim),
+    };
+    (format!("{glyph} {}", s.as_str()), role)
+}
+
+/// Draws the history pane of `view` in `area`.
+pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
+    let Some(view) = app.release_history.clone() else {
+        return;
+    };
+    let t = &app.theme;
+    let secrets = if view.reveal {
+        "secrets REVEALED (x hides)"
+    } else {
+        "secrets masked (x reveals)"
+    };
+    let title = format!(
+        " History {}/{} · {secrets} · esc back ",
+        view.namespace, view.name
+    );
+    let b = block(app, title);
+    let inner = b.inner(area);
+    f.render_widget(b, area);
+    let history = match &view.history {
+        None => {
+            f.render_widget(
+                Paragraph::new(Span::styled(
+                    "loading the release Secrets…",
+                    t.style(Role::Dim),
+                )),
+                inner,
+            );
+            return;
+        }
+        Some(Err(e)) => {
+            f.render_widget(
+                Paragraph::new(Span::styled(format!("✖ {e}"), t.style(Role::Error))),
+                inner,
+            );
+            return;
+        }
+        Some(Ok(h)) => h,
+    };
+    let rows = view.rows();
+    let errors: Vec<String> = history
+        .errors
+        .iter()
+        .map(|e| format!("⚠ {} cannot be decoded: {}", e.secret, e.error))
+        .collect();
+    let table_height = (rows.len() as u16 + 1).max(2);
+    let [note_area, table_area, diff_area] = Layout::vertical([
+        Constraint::Length(errors.len().min(3) as u16),
+        if view.diff.is_some() {
+            Constraint::Length(table_height.min(inner.height / 3).max(2))
+        } else {
+            Constraint::Min(2)
+        },
+        Constraint::Min(0),
+    ])
+    .areas(inner);
+    if !errors.is_empty() {
+        let lines: Vec<Line> = errors
+            .iter()
+            .map(|e| Line::from(Span::styled(e.clone(), t.style(Role::Warning))))
+            .collect();
+        f.render_widget(Paragraph::new(lines), note_area);
+    }
+    let header = Row::new(
+        [
+            "REVISION",
+            "CHART VERSION",
+            "APP VERSION",
+            "STATUS",
+            "UPDATED",
+            "DESCRIPTION",
+        ]
+        .map(Cell::from),
+    )
+    .style(t.style(Role::Header));
+    let table_rows: Vec<Row> = rows
+        .iter()
+        .map(|r| {
+            let (status, role) = status_label(r.status);
+            Row::new(vec![
+                Cell::from(r.revision.to_string()),
+                Cell::from(r.chart_version.clone()),
+                Cell::from(r.app_version.clone()),
+                Cell::from(status).style(t.style(role)),
+                Cell::from(age(r.updated, app.now)),
+                Cell::from(r.description.clone()),
+            ])
+        })
+        .collect();
+    let table = Table::new(
+        table_rows,
+        [
+            Constraint::Length(9),
+            Constraint::Length(16),
+            Constraint::Length(14),
+            Constraint::Length(20),
+            Constraint::Length(8),
+            Constraint::Min(20),
+        ],
+    )
+    .header(header)
+    .row_highlight_style(t.style(Role::RowSelected))
+    .highlight_symbol("▶ ");
+    let mut ts = TableState::default();
+    if !rows.is_empty() {
+        ts.select(Some(view.selected.min(rows.len() - 1)));
+    }
+    f.render_stateful_widget(table, table_area, &mut ts);
+    if view.diff.is_some() {
+        draw_diff(f, app, &view, diff_area);
+    }
+}
+
+fn draw_diff(f: &mut Frame, app: &mut App, view: &HistoryView, area: Rect) {
+    let Some(pane) = &view.diff else {
+        return;
+    };
+    let t = &app.theme;
+    let d = &pane.diff;
+    let mut title = format!(" Diff revision {} → {}", d.from, d.to);
+    if let Some(c) = &d.chart {
+        title.push_str(&format!(" · {c}"));
+    }
+    title.push_str(" · j/k scroll ");
+    let b = block(app, title);
+    let inner = b.inner(area);
+    f.render_widget(b, area);
+    app.page = (inner.height as usize).max(1);
+    let width = inner.width as usize;
+    let mut lines: Vec<Line> = Vec::new();
+    for (what, diff_lines) in [("values", &d.values), ("manifest", &d.manifest)] {
+        if diff_lines.is_empty() {
+            lines.push(Line::from(Span::styled(
+                format!("{what}: no change"),
+                t.style(Role::Dim),
+            )));
+        }
+        for l in diff_lines {
+            let role = match l.kind {
+                LineKind::Header => Role::Title,
+                LineKind::Hunk => Role::Progressing,
+                LineKind::Added => Role::Ok,
+                LineKind::Removed => Role::Failing,
+                LineKind::Context => Role::Row,
+            };
+            lines.push(Line::from(Span::styled(
+                truncate(&l.text, width),
+                t.style(role),
+            )));
+        }
+    }
+    if d.masked {
+        lines.push(Line::from(Span::styled(
+            "(values that look secret are shown as ****; x reveals them)",
+            t.style(Role::Dim),
+        )));
+    }
+    let visible: Vec<Line> = lines
+        .into_iter()
+        .skip(pane.scroll)
+        .take(inner.height as usize)
+        .collect();
+    f.render_widget(Paragraph::new(visible), inner);
+}
