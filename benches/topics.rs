@@ -35,15 +35,22 @@ fn refresh(label: &str, source: &dyn TopicSource, state: &mut TopicsState, n: us
         let t = Instant::now();
         let s = source.snapshot().expect("snapshot");
         let fetched = t.elapsed();
+        let commits: usize = s.groups.values().map(|g| g.committed.len()).sum();
+        let notes = s.notes.clone();
         state.apply(TopicUpdate::Snapshot(s));
         println!(
-            "{label}: refresh {} — {} (fetch {}, lag evaluation {}) · {} topics, {} groups",
+            "{label}: refresh {} — {} (fetch {}, lag evaluation {}) · {} topics, {} groups, {commits} committed partitions{}",
             i + 1,
             ms(t.elapsed()),
             ms(fetched),
             ms(t.elapsed() - fetched),
             state.topics.len(),
-            state.groups.len()
+            state.groups.len(),
+            if notes.is_empty() {
+                String::new()
+            } else {
+                format!(" · notes: {}", notes.join("; "))
+            }
         );
     }
 }

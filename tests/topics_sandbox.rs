@@ -30,7 +30,44 @@ async fn a_crash_looping_forwarder_stops_its_group_and_drains_after_recovery() {
             min_samples: 3,
         },
     );
-    let first = source.snapshot().unwrap();
+    // The trouble scenario's NotReady node would stall whichever forwarders it happens to
+    // host: bring it back so only the crash-looping forwarder is in trouble.
+    sb.store
+        .mutate(
+            helmdeck::sandbox::resources::Storage::Nodes,
+            "",
+            "worker-3",
+            |v| {
+                helmdeck::sandbox::controllers::set_node_condition(
+                    v,
+                    "Ready",
+                    "True",
+                    "KubeletReady",
+                    "kubelet is posting ready status",
+                );
+                true
+            },
+        )
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let first = loop {
+        let snap = source.snapshot().unwrap();
+        let healthy = [
+            "forwarder-google-analytics",
+            "forwarder-adobe-analytics",
+            "router",
+        ]
+        .iter()
+        .all(|g| snap.groups[*g].members > 0);
+        if healthy && snap.groups["router"].members == 2 {
+            break snap;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the healthy forwarders never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     // Router: 2 replicas → 6 partitions; a forwarder: 1 replica → 3.
     assert_eq!(first.topics["mr-ee-main"].partitions.len(), 6);
     assert_eq!(first.topics["mr-ee-google-analytics"].partitions.len(), 3);

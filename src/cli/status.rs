@@ -74,11 +74,12 @@ pub struct StatusArgs {
     pub interval: f64,
 }
 
+/// A topic source and the platform whose topics it judges.
+type TopicFeed = (Arc<dyn TopicSource>, Option<Platform>);
+
 /// Where topic health comes from: the connection's source and the platform, or None when
 /// no topic source is configured.
-fn topic_source(
-    args: &StatusArgs,
-) -> Result<Option<(Arc<dyn TopicSource>, Option<Platform>)>, String> {
+fn topic_source(args: &StatusArgs) -> Result<Option<TopicFeed>, String> {
     let config = Config::load(args.config.as_deref()).map_err(|e| format!("{e:#}"))?;
     let platform = match &args.platform {
         Some(n) => Some(
@@ -182,15 +183,14 @@ async fn status(args: &StatusArgs) -> Result<(String, u8), String> {
     }
 
     // Topic health is sampled while the cluster's watches list.
-    let topics = match topic_source(args)? {
-        Some((source, platform)) => Some(tokio::spawn(sample_topics(
+    let topics = topic_source(args)?.map(|(source, platform)| {
+        tokio::spawn(sample_topics(
             source,
             platform,
             args.samples,
             Duration::from_secs_f64(args.interval.max(0.0)),
-        ))),
-        None => None,
-    };
+        ))
+    });
 
     let (tx, mut rx) = tokio::sync::mpsc::channel(64);
     let watches = spawn_watches(client, args.namespace.clone(), tx);
