@@ -211,71 +211,91 @@ impl NodeRow {
     }
 }
 
+/// The parts every workload kind shares; the counts and health are the kind's own.
+struct WorkloadParts<'a> {
+    kind: WorkloadKind,
+    meta: &'a ObjectMeta,
+    template: Option<&'a PodTemplateSpec>,
+    selector: Option<&'a k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>,
+    /// desired, ready, updated, available.
+    counts: (i32, i32, i32, i32),
+    health: health::Health,
+}
+
 impl WorkloadRow {
+    fn from_parts(p: WorkloadParts) -> WorkloadRow {
+        let (desired, ready, updated, available) = p.counts;
+        WorkloadRow {
+            kind: p.kind,
+            namespace: namespace_of(p.meta),
+            name: name_of(p.meta),
+            desired,
+            ready,
+            updated,
+            available,
+            health: p.health,
+            images: template_images(p.template),
+            selector: p
+                .selector
+                .and_then(|s| s.match_labels.clone())
+                .unwrap_or_default(),
+            created: created(p.meta),
+            release: helm_release(p.meta),
+        }
+    }
+
     pub fn from_deployment(d: &Deployment) -> WorkloadRow {
-        let meta = &d.metadata;
         let spec = d.spec.as_ref();
         let status = d.status.as_ref();
-        WorkloadRow {
+        WorkloadRow::from_parts(WorkloadParts {
             kind: WorkloadKind::Deployment,
-            namespace: namespace_of(meta),
-            name: name_of(meta),
-            desired: spec.and_then(|s| s.replicas).unwrap_or(1),
-            ready: status.and_then(|s| s.ready_replicas).unwrap_or(0),
-            updated: status.and_then(|s| s.updated_replicas).unwrap_or(0),
-            available: status.and_then(|s| s.available_replicas).unwrap_or(0),
+            meta: &d.metadata,
+            template: spec.map(|s| &s.template),
+            selector: spec.map(|s| &s.selector),
+            counts: (
+                spec.and_then(|s| s.replicas).unwrap_or(1),
+                status.and_then(|s| s.ready_replicas).unwrap_or(0),
+                status.and_then(|s| s.updated_replicas).unwrap_or(0),
+                status.and_then(|s| s.available_replicas).unwrap_or(0),
+            ),
             health: health::deployment_health(d),
-            images: template_images(spec.map(|s| &s.template)),
-            selector: spec
-                .and_then(|s| s.selector.match_labels.clone())
-                .unwrap_or_default(),
-            created: created(meta),
-            release: helm_release(meta),
-        }
+        })
     }
 
     pub fn from_statefulset(s: &StatefulSet) -> WorkloadRow {
-        let meta = &s.metadata;
         let spec = s.spec.as_ref();
         let status = s.status.as_ref();
-        WorkloadRow {
+        WorkloadRow::from_parts(WorkloadParts {
             kind: WorkloadKind::StatefulSet,
-            namespace: namespace_of(meta),
-            name: name_of(meta),
-            desired: spec.and_then(|s| s.replicas).unwrap_or(1),
-            ready: status.and_then(|s| s.ready_replicas).unwrap_or(0),
-            updated: status.and_then(|s| s.updated_replicas).unwrap_or(0),
-            available: status.and_then(|s| s.available_replicas).unwrap_or(0),
+            meta: &s.metadata,
+            template: spec.map(|s| &s.template),
+            selector: spec.map(|s| &s.selector),
+            counts: (
+                spec.and_then(|s| s.replicas).unwrap_or(1),
+                status.and_then(|s| s.ready_replicas).unwrap_or(0),
+                status.and_then(|s| s.updated_replicas).unwrap_or(0),
+                status.and_then(|s| s.available_replicas).unwrap_or(0),
+            ),
             health: health::statefulset_health(s),
-            images: template_images(spec.map(|s| &s.template)),
-            selector: spec
-                .and_then(|s| s.selector.match_labels.clone())
-                .unwrap_or_default(),
-            created: created(meta),
-            release: helm_release(meta),
-        }
+        })
     }
 
     pub fn from_daemonset(d: &DaemonSet) -> WorkloadRow {
-        let meta = &d.metadata;
         let spec = d.spec.as_ref();
         let status = d.status.as_ref();
-        WorkloadRow {
+        WorkloadRow::from_parts(WorkloadParts {
             kind: WorkloadKind::DaemonSet,
-            namespace: namespace_of(meta),
-            name: name_of(meta),
-            desired: status.map(|s| s.desired_number_scheduled).unwrap_or(0),
-            ready: status.map(|s| s.number_ready).unwrap_or(0),
-            updated: status.and_then(|s| s.updated_number_scheduled).unwrap_or(0),
-            available: status.and_then(|s| s.number_available).unwrap_or(0),
+            meta: &d.metadata,
+            template: spec.map(|s| &s.template),
+            selector: spec.map(|s| &s.selector),
+            counts: (
+                status.map(|s| s.desired_number_scheduled).unwrap_or(0),
+                status.map(|s| s.number_ready).unwrap_or(0),
+                status.and_then(|s| s.updated_number_scheduled).unwrap_or(0),
+                status.and_then(|s| s.number_available).unwrap_or(0),
+            ),
             health: health::daemonset_health(d),
-            images: template_images(spec.map(|s| &s.template)),
-            selector: spec
-                .and_then(|s| s.selector.match_labels.clone())
-                .unwrap_or_default(),
-            created: created(meta),
-            release: helm_release(meta),
-        }
+        })
     }
 }
 
