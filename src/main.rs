@@ -73,6 +73,16 @@ enum Command {
     Versions(cli::releases::VersionsArgs),
     /// Back up a release, list, show or restore its backups.
     Backup(cli::releases::BackupArgs),
+    /// Upgrade a release to a chart version, guided: preflight, backup, values commit,
+    /// apply, verify, rollback on failure. Exits 0 when it succeeded, 1 when it failed
+    /// (rolled back or not), 2 when it stopped before changing anything.
+    Upgrade(cli::upgrade::UpgradeArgs),
+    /// Roll a release back to an earlier revision, with the same steps as an upgrade.
+    Rollback(cli::upgrade::RollbackArgs),
+    /// Re-apply the chart version and values recorded in a values-repo commit.
+    Apply(cli::upgrade::ApplyArgs),
+    /// Finish a change that was interrupted: verify it, or roll it back (--rollback).
+    Recover(cli::upgrade::RecoverArgs),
 }
 
 /// Printing commands end quietly when their reader goes away (`helmdeck history | head`), as
@@ -116,6 +126,10 @@ fn main() -> std::process::ExitCode {
             Some(Command::Diff(a)) => cli::releases::diff_cmd(a).await,
             Some(Command::Versions(a)) => cli::releases::versions_cmd(a).await,
             Some(Command::Backup(a)) => cli::releases::backup_cmd(a).await,
+            Some(Command::Upgrade(a)) => code(&mut exit_code, cli::upgrade::upgrade_cmd(a).await),
+            Some(Command::Rollback(a)) => code(&mut exit_code, cli::upgrade::rollback_cmd(a).await),
+            Some(Command::Apply(a)) => code(&mut exit_code, cli::upgrade::apply_cmd(a).await),
+            Some(Command::Recover(a)) => code(&mut exit_code, cli::upgrade::recover_cmd(a).await),
             Some(Command::Scale(a)) => cli::scale::scale(a).await,
             Some(Command::Autoscale(a)) => cli::scale::autoscale(a).await,
             Some(Command::Cordon(a)) => cli::scale::cordon(a).await,
@@ -135,6 +149,15 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Keeps a command's own exit code.
+fn code(
+    slot: &mut Option<std::process::ExitCode>,
+    result: anyhow::Result<u8>,
+) -> anyhow::Result<()> {
+    *slot = Some(std::process::ExitCode::from(result?));
+    Ok(())
 }
 
 async fn run_sandbox(

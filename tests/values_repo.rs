@@ -46,6 +46,7 @@ fn revision(
         from_version: from.map(str::to_string),
         jump,
         reason: reason.into(),
+        rollback_to: None,
     }
 }
 

@@ -5,3 +5,4 @@ pub mod releases;
 pub mod scale;
 pub mod status;
 pub mod topics;
+pub mod upgrade;

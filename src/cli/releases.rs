@@ -31,7 +31,7 @@ pub struct Target {
 }
 
 impl Target {
-    async fn client(&self) -> Result<(kube::Client, String)> {
+    pub async fn client(&self) -> Result<(kube::Client, String)> {
         let (client, _) = crate::core::cluster::watch::client_for(
             self.kubeconfig.as_deref(),
             self.context.as_deref(),
@@ -139,16 +139,9 @@ pub async fn diff_cmd(a: DiffArgs) -> Result<()> {
     Ok(())
 }
 
-/// `helmdeck versions RELEASE --repo URL`.
-#[derive(clap::Args, Debug)]
-pub struct VersionsArgs {
-    pub release: String,
-    /// The chart repository (its URL or its index.yaml).
-    #[arg(long)]
-    pub repo: String,
-    /// Include pre-releases (1.5.0-rc.1).
-    #[arg(long)]
-    pub pre: bool,
+/// How to authenticate to a chart repository.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct RepoAuthArgs {
     /// Basic-auth user for the repository.
     #[arg(long, env = "HELMDECK_REPO_USERNAME")]
     pub username: Option<String>,
@@ -166,6 +159,37 @@ pub struct VersionsArgs {
     /// Extra CA certificates (PEM) to trust for the repository.
     #[arg(long)]
     pub ca_file: Option<PathBuf>,
+}
+
+impl RepoAuthArgs {
+    /// The repository options for `url` with these credentials.
+    pub fn options(&self, url: &str) -> RepoOptions {
+        let mut opts = RepoOptions::new(url);
+        opts.ca_file = self.ca_file.clone();
+        opts.auth = match (&self.token, &self.username) {
+            (Some(t), _) => RepoAuth::Bearer(t.clone()),
+            (None, Some(u)) => RepoAuth::Basic {
+                username: u.clone(),
+                password: self.password.clone().unwrap_or_default(),
+            },
+            (None, None) => RepoAuth::None,
+        };
+        opts
+    }
+}
+
+/// `helmdeck versions RELEASE --repo URL`.
+#[derive(clap::Args, Debug)]
+pub struct VersionsArgs {
+    pub release: String,
+    /// The chart repository (its URL or its index.yaml).
+    #[arg(long)]
+    pub repo: String,
+    /// Include pre-releases (1.5.0-rc.1).
+    #[arg(long)]
+    pub pre: bool,
+    #[command(flatten)]
+    pub auth: RepoAuthArgs,
     #[arg(short, long, value_enum, default_value_t = Format::Text)]
     pub output: Format,
     #[command(flatten)]
@@ -177,17 +201,9 @@ pub async fn versions_cmd(a: VersionsArgs) -> Result<()> {
     let h = load_history(&client, &ns, &a.release).await?;
     let current = h.current().ok_or_else(|| anyhow!("no readable revision"))?;
     let chart = &current.chart.metadata;
-    let mut opts = RepoOptions::new(&a.repo);
-    opts.ca_file = a.ca_file.clone();
-    opts.auth = match (&a.token, &a.username) {
-        (Some(t), _) => RepoAuth::Bearer(t.clone()),
-        (None, Some(u)) => RepoAuth::Basic {
-            username: u.clone(),
-            password: a.password.clone().unwrap_or_default(),
-        },
-        (None, None) => RepoAuth::None,
-    };
-    let fetched = ChartRepo::new(opts)?.fetch_index().await?;
+    let fetched = ChartRepo::new(a.auth.options(&a.repo))?
+        .fetch_index()
+        .await?;
     let entries = fetched.index.chart(&chart.name, &fetched.url)?;
     let offers = newer_versions(entries, &chart.version, a.pre)?;
     if a.output == Format::Json {

@@ -5,3 +5,4 @@ pub mod health;
 pub mod release;
 pub mod releases;
 pub mod topics;
+pub mod workflows;

@@ -14,7 +14,7 @@ use std::sync::LazyLock;
 pub const BUILTIN: &str = include_str!("../../assets/charts/repository.yaml");
 
 /// Annotation on each index entry listing the images of that version (`workload=image,…`).
-pub const IMAGES_ANNOTATION: &str = "sandbox.helmdeck.io/images";
+pub use crate::core::workflows::upgrade::IMAGES_ANNOTATION;
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]

@@ -371,7 +371,9 @@ impl Scenario {
                     image: image.to_string(),
                     ..w.clone()
                 };
-                if let Ok((_, v)) = workload_json(&ns.name, &w) {
+                if let Ok((_, mut v)) = workload_json(&ns.name, &w) {
+                    v["apiVersion"] = json!("apps/v1");
+                    v["kind"] = json!(w.kind);
                     out.push_str(&format!(
                         "---\n# Source: {release}/templates/{}.yaml\n",
                         w.name

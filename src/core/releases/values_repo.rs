@@ -77,6 +77,8 @@ pub struct ValuesRevision {
     pub jump: Option<Jump>,
     /// Why: "upgrade", "rollback to 3", what the operator typed.
     pub reason: String,
+    /// The Helm revision this rolls back to, for a rollback.
+    pub rollback_to: Option<i64>,
 }
 
 impl ValuesRevision {
@@ -84,6 +86,11 @@ impl ValuesRevision {
     pub fn message(&self) -> String {
         let r = &self.record;
         let change = match (&self.from_version, self.jump) {
+            (Some(from), _) if self.rollback_to.is_some() => format!(
+                "{from} → {} (rollback to revision {})",
+                r.version,
+                self.rollback_to.unwrap_or_default()
+            ),
             (Some(from), Some(j)) => format!("{from} → {} ({})", r.version, j.as_str()),
             (Some(from), None) if *from == r.version => format!("{} (values only)", r.version),
             (Some(from), None) => format!("{from} → {}", r.version),
@@ -341,6 +348,68 @@ impl ValuesRepo {
                 message: e.to_string(),
             })?;
         Ok((record, read(VALUES_FILE)?))
+    }
+
+    /// Pushes HEAD's branch and the outcome notes (`refs/notes/commits`) to the remote
+    /// `origin`, when the repository has one: `Ok(Some(url))` when pushed, `Ok(None)` when
+    /// there is no remote. Credentials come from the SSH agent or git's credential helper.
+    pub fn push(&self) -> anyhow::Result<Option<String>> {
+        let mut remote = match self.repo.find_remote("origin") {
+            Ok(r) => r,
+            Err(e) if e.code() == ErrorCode::NotFound => return Ok(None),
+            Err(e) => return Err(self.git(e).into()),
+        };
+        let head = self.repo.head().map_err(|e| self.git(e))?;
+        let branch = head
+            .name()
+            .ok()
+            .filter(|n| n.starts_with("refs/heads/"))
+            .ok_or_else(|| anyhow::anyhow!("HEAD is not on a branch; nothing pushed"))?
+            .to_string();
+        let mut refspecs = vec![format!("{branch}:{branch}")];
+        if self.repo.find_reference("refs/notes/commits").is_ok() {
+            refspecs.push("refs/notes/commits:refs/notes/commits".to_string());
+        }
+        let config = self.repo.config().ok();
+        let mut attempts = 0;
+        let rejected = std::cell::RefCell::new(Vec::new());
+        let mut cb = git2::RemoteCallbacks::new();
+        cb.credentials(move |url, username, allowed| {
+            attempts += 1;
+            if attempts > 3 {
+                return Err(git2::Error::from_str(
+                    "authentication failed (tried the SSH agent and git's credential helper)",
+                ));
+            }
+            if allowed.contains(git2::CredentialType::SSH_KEY)
+                && let Some(user) = username
+            {
+                return git2::Cred::ssh_key_from_agent(user);
+            }
+            if allowed.contains(git2::CredentialType::USER_PASS_PLAINTEXT)
+                && let Some(c) = &config
+            {
+                return git2::Cred::credential_helper(c, url, username);
+            }
+            git2::Cred::default()
+        });
+        cb.push_update_reference(|name, status| {
+            if let Some(s) = status {
+                rejected.borrow_mut().push(format!("{name}: {s}"));
+            }
+            Ok(())
+        });
+        let mut opts = git2::PushOptions::new();
+        opts.remote_callbacks(cb);
+        remote
+            .push(&refspecs, Some(&mut opts))
+            .map_err(|e| self.git(e))?;
+        drop(opts);
+        let rejected = rejected.into_inner();
+        if !rejected.is_empty() {
+            anyhow::bail!("the remote refused: {}", rejected.join("; "));
+        }
+        Ok(Some(remote.url().unwrap_or("origin").to_string()))
     }
 
     /// The commits that touched `namespace/release`, newest first, with their notes.

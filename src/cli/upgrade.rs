@@ -1,0 +1,460 @@
+//! `helmdeck upgrade | rollback | apply | recover`: the guided change of a Helm release
+//! from the command line. Prints the plan (jump, changelog, checks, values diff), asks
+//! before changing anything (unless --yes), then follows the steps live. The work is in
+//! [`crate::core::workflows::upgrade`].
+
+use super::releases::{RepoAuthArgs, Target as ClusterTarget};
+use crate::core::releases::history::LineKind;
+use crate::core::releases::values_repo::{Outcome, ValuesRepo};
+use crate::core::workflows::driver::ReleaseDriver;
+use crate::core::workflows::helm::HelmCli;
+use crate::core::workflows::journal::{JournalFile, Operation};
+use crate::core::workflows::simulated::SimulatedHelm;
+use crate::core::workflows::upgrade::{
+    self, CheckLevel, Ending, Event, Plan, Request, Settings, StepState, Target, ValuesSource,
+};
+use anyhow::{Result, anyhow, bail};
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Which release driver applies the change.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DriverKind {
+    /// Helm's CLI (`helm upgrade --install … --wait`); HELMDECK_HELM names the binary.
+    #[default]
+    Helm,
+    /// The sandbox's driver (the demo's cluster): writes Helm's release Secrets itself.
+    Sandbox,
+}
+
+/// What every change command takes.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ChangeArgs {
+    /// Do not ask before changing anything.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// How long the release's resources may take to become ready (Helm's --timeout).
+    #[arg(long, default_value = "5m", value_parser = super::scale::parse_duration)]
+    pub timeout: Duration,
+    /// Go on despite preflight failures that can be overridden (unhealthy workloads).
+    #[arg(long)]
+    pub force: bool,
+    /// Why (goes into the values repo's commit message).
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// The release driver.
+    #[arg(long, value_enum, env = "HELMDECK_DRIVER", default_value_t = DriverKind::Helm)]
+    pub driver: DriverKind,
+    /// The config file (backup_dir, values_repo).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Print the plan and stop.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub target: ClusterTarget,
+}
+
+/// `helmdeck upgrade RELEASE --to VERSION`.
+#[derive(clap::Args, Debug)]
+pub struct UpgradeArgs {
+    pub release: String,
+    /// The chart version to move to.
+    #[arg(long)]
+    pub to: String,
+    /// A values file (replaces the current values; without it they are kept).
+    #[arg(short = 'f', long = "values")]
+    pub values: Option<PathBuf>,
+    /// Set a value over the values: key.path=value (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Roll back at once when the upgrade fails or times out.
+    #[arg(long)]
+    pub auto_rollback: bool,
+    /// The chart repository URL (default: the one recorded in the values repo).
+    #[arg(long)]
+    pub repo: Option<String>,
+    /// The chart reference Helm is given instead of --repo (`iomete/iomete-dataplane`).
+    #[arg(long)]
+    pub chart: Option<String>,
+    #[command(flatten)]
+    pub auth: RepoAuthArgs,
+    #[command(flatten)]
+    pub change: ChangeArgs,
+}
+
+/// `helmdeck rollback RELEASE [--to REV]`.
+#[derive(clap::Args, Debug)]
+pub struct RollbackArgs {
+    pub release: String,
+    /// The revision to go back to (default: the one before the deployed revision).
+    #[arg(long)]
+    pub to: Option<i64>,
+    #[command(flatten)]
+    pub change: ChangeArgs,
+}
+
+/// `helmdeck apply RELEASE --from-commit SHA`.
+#[derive(clap::Args, Debug)]
+pub struct ApplyArgs {
+    pub release: String,
+    /// A values-repo commit: its chart version and values are applied.
+    #[arg(long)]
+    pub from_commit: String,
+    /// Roll back at once when it fails.
+    #[arg(long)]
+    pub auto_rollback: bool,
+    /// The chart repository URL (default: the one recorded in the commit).
+    #[arg(long)]
+    pub repo: Option<String>,
+    #[command(flatten)]
+    pub auth: RepoAuthArgs,
+    #[command(flatten)]
+    pub change: ChangeArgs,
+}
+
+/// `helmdeck recover RELEASE`.
+#[derive(clap::Args, Debug)]
+pub struct RecoverArgs {
+    pub release: String,
+    /// Roll back to the revision the interrupted change started from (default: verify
+    /// the release and close the journal when it is healthy).
+    #[arg(long)]
+    pub rollback: bool,
+    #[command(flatten)]
+    pub change: ChangeArgs,
+}
+
+struct Context {
+    client: kube::Client,
+    namespace: String,
+    settings: Settings,
+    driver: Box<dyn ReleaseDriver>,
+}
+
+async fn context(c: &ChangeArgs) -> Result<Context> {
+    let (client, namespace) = c.target.client().await?;
+    let config = crate::config::Config::load(c.config.as_deref())?;
+    let settings = Settings::from_config(&config)?;
+    let driver: Box<dyn ReleaseDriver> = match c.driver {
+        DriverKind::Helm => Box::new(
+            HelmCli::from_env()
+                .kubeconfig(c.target.kubeconfig.clone())
+                .kube_context(c.target.context.clone()),
+        ),
+        DriverKind::Sandbox => Box::new(SimulatedHelm::new(client.clone())),
+    };
+    Ok(Context {
+        client,
+        namespace,
+        settings,
+        driver,
+    })
+}
+
+fn request(ctx: &Context, c: &ChangeArgs, release: &str, target: Target) -> Request {
+    Request {
+        release: release.to_string(),
+        namespace: ctx.namespace.clone(),
+        target,
+        values: ValuesSource::Current,
+        sets: Vec::new(),
+        repository: None,
+        chart_reference: None,
+        timeout: c.timeout,
+        auto_rollback: false,
+        force: c.force,
+        reason: c.reason.clone().unwrap_or_default(),
+        topic_problems: None,
+        settings: ctx.settings.clone(),
+    }
+}
+
+/// Exit code of a change: 0 succeeded, 1 failed (rolled back or not), 2 stopped before
+/// applying anything.
+fn exit_code(ending: &Ending) -> u8 {
+    match ending {
+        Ending::Succeeded => 0,
+        Ending::Aborted { .. } => 2,
+        _ => 1,
+    }
+}
+
+pub async fn upgrade_cmd(a: UpgradeArgs) -> Result<u8> {
+    let ctx = context(&a.change).await?;
+    let mut req = request(&ctx, &a.change, &a.release, Target::Version(a.to.clone()));
+    req.values = a
+        .values
+        .clone()
+        .map_or(ValuesSource::Current, ValuesSource::File);
+    req.sets = a.sets.clone();
+    req.repository = a.repo.as_deref().map(|r| a.auth.options(r));
+    req.chart_reference = a.chart.clone();
+    req.auto_rollback = a.auto_rollback;
+    run(&ctx, &a.change, req).await
+}
+
+pub async fn apply_cmd(a: ApplyArgs) -> Result<u8> {
+    let ctx = context(&a.change).await?;
+    let mut req = request(
+        &ctx,
+        &a.change,
+        &a.release,
+        Target::Commit(a.from_commit.clone()),
+    );
+    req.repository = a.repo.as_deref().map(|r| a.auth.options(r));
+    req.auto_rollback = a.auto_rollback;
+    run(&ctx, &a.change, req).await
+}
+
+pub async fn rollback_cmd(a: RollbackArgs) -> Result<u8> {
+    let ctx = context(&a.change).await?;
+    let to = match a.to {
+        Some(r) => r,
+        None => previous_revision(&ctx, &a.release).await?,
+    };
+    let req = request(&ctx, &a.change, &a.release, Target::Revision(to));
+    run(&ctx, &a.change, req).await
+}
+
+/// The revision before the deployed one that was itself deployed (superseded), as
+/// `helm rollback` without a revision picks.
+async fn previous_revision(ctx: &Context, release: &str) -> Result<i64> {
+    let h =
+        crate::core::releases::fetch::release_history(&ctx.client, &ctx.namespace, release).await?;
+    let current = h.current().map(|r| r.version).unwrap_or(i64::MAX);
+    h.revisions
+        .iter()
+        .rev()
+        .filter(|r| r.version < current)
+        .find(|r| {
+            r.info.status == crate::core::release::ReleaseStatus::Superseded
+                || r.info.status == crate::core::release::ReleaseStatus::Deployed
+        })
+        .map(|r| r.version)
+        .ok_or_else(|| {
+            anyhow!(
+                "{}/{release} has no earlier revision to roll back to",
+                ctx.namespace
+            )
+        })
+}
+
+pub async fn recover_cmd(a: RecoverArgs) -> Result<u8> {
+    let ctx = context(&a.change).await?;
+    let ns = ctx.namespace.clone();
+    let Some(journal) = JournalFile::resume(&ctx.settings.journal_dir, &ns, &a.release)? else {
+        println!("{ns}/{}: no unfinished change", a.release);
+        return Ok(0);
+    };
+    let j = journal.journal.clone();
+    println!("unfinished: {}", j.summary());
+    if let Some(b) = &j.backup {
+        println!("  backup: {}", b.display());
+    }
+    if let Some(c) = &j.commit {
+        println!("  values commit: {c}");
+    }
+    let h = crate::core::releases::fetch::release_history(&ctx.client, &ns, &a.release).await?;
+    let latest = h
+        .latest()
+        .ok_or_else(|| anyhow!("the release has no revision"))?;
+    println!(
+        "  now: revision {} {} ({} {})",
+        latest.version,
+        latest.info.status,
+        latest.chart.metadata.name,
+        latest.chart.metadata.version
+    );
+    let note = |outcome: Outcome| -> Result<()> {
+        if let Some(c) = &j.commit {
+            ValuesRepo::open_or_init(&ctx.settings.values_repo)?.record_outcome(c, &outcome)?;
+        }
+        Ok(())
+    };
+    if !a.rollback {
+        let target = match &j.operation {
+            Operation::Upgrade { to_version } => to_version.clone(),
+            Operation::Rollback { to_revision } => h
+                .revision(*to_revision)
+                .map(|r| r.chart.metadata.version.clone())
+                .unwrap_or_default(),
+        };
+        let healthy = latest.info.status == crate::core::release::ReleaseStatus::Deployed
+            && latest.chart.metadata.version == target
+            && latest.version > j.from_revision;
+        if healthy {
+            note(Outcome::Succeeded)?;
+            journal.finish()?;
+            println!(
+                "verified: revision {} is deployed at {target}; the journal is closed",
+                latest.version
+            );
+            return Ok(0);
+        }
+        println!(
+            "not verified: the release is not deployed at {target}; roll it back with `helmdeck recover {} -n {ns} --rollback`",
+            a.release
+        );
+        return Ok(1);
+    }
+    if !a.change.yes
+        && !confirm(&format!(
+            "roll {ns}/{} back to revision {}?",
+            a.release, j.from_revision
+        ))?
+    {
+        println!("nothing changed");
+        return Ok(2);
+    }
+    note(Outcome::Failed(format!(
+        "interrupted at {}; rolled back by helmdeck recover",
+        j.step
+    )))?;
+    journal.finish()?;
+    let mut change = a.change.clone();
+    change.yes = true;
+    let req = request(&ctx, &change, &a.release, Target::Revision(j.from_revision));
+    run(&ctx, &change, req).await
+}
+
+fn confirm(question: &str) -> Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        bail!("{question} — not asked: stdin is not a terminal; pass --yes to go ahead");
+    }
+    print!("{question} [y/N] ");
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
+}
+
+/// Prints the plan the way the wizard shows it.
+pub fn print_plan(plan: &Plan) {
+    println!("{}", plan.headline());
+    for c in &plan.changes {
+        println!("    - {c}");
+    }
+    println!("preflight:");
+    for c in &plan.checks {
+        println!("  {} {:<10} {}", c.level.glyph(), c.name, c.detail);
+    }
+    if plan.values_diff.is_empty() {
+        println!("values: unchanged");
+    } else {
+        println!("values (secrets shown as ****):");
+        for l in &plan.values_diff {
+            let sign = match l.kind {
+                LineKind::Added => "+",
+                LineKind::Removed => "-",
+                LineKind::Header => "",
+                _ => " ",
+            };
+            println!("  {sign}{}", l.text);
+        }
+    }
+}
+
+async fn run(ctx: &Context, c: &ChangeArgs, req: Request) -> Result<u8> {
+    let plan = upgrade::prepare(&ctx.client, req).await?;
+    print_plan(&plan);
+    let blockers = plan.blockers();
+    if !blockers.is_empty() {
+        for b in &blockers {
+            eprintln!("helmdeck: preflight: {}: {}", b.name, b.detail);
+        }
+        eprintln!("helmdeck: nothing changed");
+        return Ok(2);
+    }
+    if c.dry_run {
+        println!("dry run: nothing changed");
+        return Ok(0);
+    }
+    if !c.yes && !confirm("go ahead?")? {
+        println!("nothing changed");
+        return Ok(2);
+    }
+    let report = follow(ctx, &plan).await;
+    if let Some(rev) = report.offer_rollback_to {
+        if !c.yes
+            && std::io::stdin().is_terminal()
+            && confirm(&format!("roll back to revision {rev}?"))?
+        {
+            let mut change = c.clone();
+            change.yes = true;
+            let req = request(ctx, &change, &plan.request.release, Target::Revision(rev));
+            let rb = upgrade::prepare(&ctx.client, req).await?;
+            print_plan(&rb);
+            if !rb.blockers().is_empty() {
+                eprintln!(
+                    "helmdeck: the rollback cannot start: {}",
+                    rb.blockers()
+                        .iter()
+                        .map(|b| b.detail.clone())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                );
+                return Ok(1);
+            }
+            follow(ctx, &rb).await;
+        } else {
+            println!(
+                "to roll back: helmdeck rollback {} -n {} --to {rev}",
+                plan.request.release, plan.request.namespace
+            );
+        }
+    }
+    Ok(exit_code(&report.ending))
+}
+
+/// Runs the plan, printing its events as they come.
+async fn follow(ctx: &Context, plan: &Plan) -> upgrade::Report {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let printer = tokio::spawn(async move {
+        let mut shown: BTreeMap<String, String> = BTreeMap::new();
+        while let Some(ev) = rx.recv().await {
+            match ev {
+                Event::Step(step, state) => {
+                    let (mark, text) = match &state {
+                        StepState::Running(t) => ("…", t),
+                        StepState::Done(t) => (CheckLevel::Pass.glyph(), t),
+                        StepState::Failed(t) => (CheckLevel::Fail.glyph(), t),
+                        StepState::Skipped(t) => ("-", t),
+                    };
+                    println!("{mark} {:<8} {text}", step.as_str());
+                }
+                Event::Output(line) => println!("  | {line}"),
+                Event::Progress(ws) => {
+                    for w in ws {
+                        let line = format!("{}/{} ready: {}", w.ready, w.desired, w.message);
+                        let key = format!("{} {}", w.kind.short(), w.name);
+                        if shown.get(&key) != Some(&line) {
+                            println!("    {key} {line}");
+                            shown.insert(key, line);
+                        }
+                    }
+                }
+                Event::Finished(r) => {
+                    println!(
+                        "{}: {}",
+                        if r.ending.succeeded() {
+                            "done"
+                        } else {
+                            "ended"
+                        },
+                        r.ending
+                    );
+                    for w in &r.warnings {
+                        println!("warning: {w}");
+                    }
+                }
+            }
+            let _ = std::io::stdout().flush();
+        }
+    });
+    let report = upgrade::execute(&ctx.client, plan, ctx.driver.as_ref(), tx).await;
+    let _ = printer.await;
+    report
+}

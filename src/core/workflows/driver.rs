@@ -1,0 +1,110 @@
+//! Release drivers: what actually applies a chart version to the cluster.
+//!
+//! Two implement [`ReleaseDriver`]: [`super::helm::HelmCli`], which runs Helm's own CLI
+//! (`helm upgrade --install … --wait --timeout`, `helm rollback … --wait`) on real clusters
+//! and streams its output; and [`super::simulated::SimulatedHelm`], the sandbox's driver,
+//! which does what Helm does to the objects (a new release Secret in Helm's format, the
+//! workloads' images rolled to the chart version's, the previous revision superseded) over
+//! the Kubernetes API, for the demo and the tests.
+//!
+//! A driver applies and waits as `helm --wait` does; the workflow verifies afterwards on
+//! its own ([`super::upgrade`]).
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedSender;
+
+/// A boxed future, so drivers can be used as `dyn ReleaseDriver`.
+pub type DriverFuture<'a> = Pin<Box<dyn Future<Output = Result<(), DriverError>> + Send + 'a>>;
+
+/// Where the chart comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChartSource {
+    /// The chart's name in its repository (`iomete-dataplane`).
+    pub name: String,
+    /// The repository URL (`https://charts.example.com/iomete`), given to Helm as `--repo`;
+    /// empty when `reference` names a repository Helm already knows (`iomete/iomete-dataplane`)
+    /// or a local path / OCI reference.
+    pub repository: String,
+    /// What Helm is given as CHART: the name when `repository` is set, else a reference
+    /// such as `iomete/iomete-dataplane` or `oci://…`.
+    pub reference: String,
+}
+
+/// An upgrade (or install) to apply.
+#[derive(Debug, Clone)]
+pub struct UpgradeRequest {
+    pub release: String,
+    pub namespace: String,
+    pub chart: ChartSource,
+    /// The chart version (`--version`).
+    pub version: String,
+    /// The values file given with `-f` (the whole supplied values, written by the workflow).
+    pub values_file: PathBuf,
+    /// The same values, parsed.
+    pub values: serde_json::Value,
+    /// How long to wait for the release's resources (`--timeout`).
+    pub timeout: Duration,
+    /// The images the chart version runs, per workload (or workload-name prefix), where the
+    /// repository says so (the sandbox's repository does). Only the simulated driver uses it.
+    pub images: std::collections::BTreeMap<String, String>,
+    /// The chart's app version, where the repository says so.
+    pub app_version: String,
+}
+
+/// A rollback to apply.
+#[derive(Debug, Clone)]
+pub struct RollbackRequest {
+    pub release: String,
+    pub namespace: String,
+    /// The revision to go back to.
+    pub revision: i64,
+    pub timeout: Duration,
+}
+
+/// How a driver failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DriverError {
+    /// The driver could not be started (helm not installed, not executable…).
+    #[error("{0}")]
+    Unavailable(String),
+    /// It ran and reported failure (Helm's exit code and its last error line).
+    #[error("{driver} failed (exit code {code}): {message}")]
+    Failed {
+        driver: String,
+        code: i32,
+        message: String,
+    },
+    /// It did not finish in time and was stopped.
+    #[error("{driver} did not finish within {secs} s and was stopped", secs = .after.as_secs())]
+    TimedOut { driver: String, after: Duration },
+    /// The release's resources did not become ready in time (`--wait` gave up).
+    #[error("{0}")]
+    NotReady(String),
+    /// Anything else (an API error, a decoding error), with its message.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Applies releases. Output lines (Helm's stdout and stderr, or the simulated driver's
+/// account of what it does) are sent to `out` as they come.
+pub trait ReleaseDriver: Send + Sync {
+    /// A short name for messages: `helm`, `sandbox`.
+    fn name(&self) -> &str;
+
+    /// `helm upgrade --install RELEASE CHART --version V -f FILE -n NS --wait --timeout T`.
+    fn upgrade<'a>(
+        &'a self,
+        req: &'a UpgradeRequest,
+        out: UnboundedSender<String>,
+    ) -> DriverFuture<'a>;
+
+    /// `helm rollback RELEASE REVISION -n NS --wait --timeout T`.
+    fn rollback<'a>(
+        &'a self,
+        req: &'a RollbackRequest,
+        out: UnboundedSender<String>,
+    ) -> DriverFuture<'a>;
+}

@@ -1,0 +1,12 @@
+//! Long-running changes as explicit state machines with progress events: the guided
+//! upgrade and rollback of a Helm release ([`upgrade`]), the release drivers that apply
+//! them ([`driver`], [`helm`], [`simulated`]), the lock that keeps two consoles from
+//! changing one release at once ([`lock`]) and the journal an interrupted change leaves
+//! behind ([`journal`]).
+
+pub mod driver;
+pub mod helm;
+pub mod journal;
+pub mod lock;
+pub mod simulated;
+pub mod upgrade;

@@ -1,0 +1,1592 @@
+//! The guided upgrade and rollback of a Helm release, as an explicit state machine:
+//!
+//! 1. [`prepare`] — preflight, with no side effect: the release and its revisions, the
+//!    target (a chart version from the repository, an earlier revision, or a values-repo
+//!    commit), the new values (invalid YAML refused with line and column, `--set` applied,
+//!    plain-text secrets flagged), the values diff, and the checks (not pending, nobody
+//!    holds the lock, no unfinished change, workloads and nodes healthy, topic plan).
+//! 2. [`execute`] — the change, reporting each step as an [`Event`]: journal, lock (a
+//!    Lease), backup (nothing is applied without one), commit of the values revision to
+//!    the values repo, apply through a [`ReleaseDriver`] with its output streamed and the
+//!    workloads' progress followed, verify (release status, rollout, new Warning events),
+//!    and on failure a rollback to the revision it started from (at once with
+//!    `auto_rollback`, else offered in the [`Report`]); then the outcome as a git note on
+//!    the commit, a push when the values repo has a remote, and the journal removed.
+//!
+//! Every step that changes something is recorded before it is taken (the journal), and
+//! nothing already backed up or committed is removed on failure.
+
+use super::driver::{ChartSource, DriverError, ReleaseDriver, RollbackRequest, UpgradeRequest};
+use super::journal::{Journal, JournalFile, Operation};
+use super::lock::{self, ReleaseLock};
+use super::simulated::{ManifestWorkload, manifest_workloads};
+use crate::core::cluster::actions;
+use crate::core::cluster::model::WorkloadKind;
+use crate::core::release::{Release, ReleaseStatus};
+use crate::core::releases::history::{self, DiffLine};
+use crate::core::releases::repo::{self, ChartRepo, IndexEntry, Jump, RepoOptions};
+use crate::core::releases::values_repo::{Outcome, ReleaseRecord, ValuesRepo, ValuesRevision};
+use crate::core::releases::{backup, fetch};
+use anyhow::{Context as _, Result, anyhow, bail};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedSender;
+
+/// Annotation on a repository index entry listing the images of that version
+/// (`workload=image,…`); the sandbox's repository carries it, for [`super::simulated`].
+pub const IMAGES_ANNOTATION: &str = "sandbox.helmdeck.io/images";
+
+/// What to move the release to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A chart version from the repository.
+    Version(String),
+    /// An earlier revision (a rollback).
+    Revision(i64),
+    /// The chart version and values recorded in a values-repo commit.
+    Commit(String),
+}
+
+/// Where the new values come from (upgrades only; a rollback takes the revision's).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ValuesSource {
+    /// The current revision's supplied values (as `--reuse-values`).
+    #[default]
+    Current,
+    /// A values file (`-f`), which replaces them.
+    File(PathBuf),
+    /// Values as text.
+    Text(String),
+}
+
+/// Where things are kept.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub backup_dir: PathBuf,
+    pub values_repo: PathBuf,
+    pub journal_dir: PathBuf,
+}
+
+impl Settings {
+    /// From the config: `backup_dir`, `values_repo` (default `<data dir>/values`), and
+    /// `<data dir>/journal`.
+    pub fn from_config(config: &crate::config::Config) -> Result<Settings> {
+        let data = crate::config::data_dir();
+        Ok(Settings {
+            backup_dir: backup::backup_dir(config)?,
+            values_repo: match (&config.values_repo, &data) {
+                (Some(p), _) => p.clone(),
+                (None, Some(d)) => d.join("values"),
+                (None, None) => bail!("no values repo: set values_repo in the config, or HOME"),
+            },
+            journal_dir: data
+                .map(|d| d.join("journal"))
+                .ok_or_else(|| anyhow!("no data directory for the journal: set HOME"))?,
+        })
+    }
+}
+
+/// A change asked for.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub release: String,
+    pub namespace: String,
+    pub target: Target,
+    pub values: ValuesSource,
+    /// `--set key.path=value`, applied over the values.
+    pub sets: Vec<String>,
+    /// The chart repository; when `None`, the one recorded in the values repo for this
+    /// release (from its last upgrade) is used.
+    pub repository: Option<RepoOptions>,
+    /// Chart reference for Helm when the repository is not given as `--repo`
+    /// (`iomete/iomete-dataplane`, `oci://…`).
+    pub chart_reference: Option<String>,
+    pub timeout: Duration,
+    pub auto_rollback: bool,
+    /// Go on despite checks that can be overridden (unhealthy workloads).
+    pub force: bool,
+    /// Why, for the commit message.
+    pub reason: String,
+    /// Topic-plan problems found by the caller (`None`: no topic plan configured).
+    pub topic_problems: Option<Vec<String>>,
+    pub settings: Settings,
+}
+
+/// How a preflight check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckLevel {
+    Pass,
+    Warn,
+    Fail,
+}
+
+impl CheckLevel {
+    pub fn glyph(self) -> &'static str {
+        match self {
+            CheckLevel::Pass => "✓",
+            CheckLevel::Warn => "!",
+            CheckLevel::Fail => "✗",
+        }
+    }
+}
+
+/// One preflight check.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Check {
+    pub name: String,
+    pub level: CheckLevel,
+    pub detail: String,
+    /// A failure `--force` may override.
+    pub overridable: bool,
+}
+
+fn check(name: &str, level: CheckLevel, detail: impl Into<String>) -> Check {
+    Check {
+        name: name.into(),
+        level,
+        detail: detail.into(),
+        overridable: false,
+    }
+}
+
+/// What kind of change a plan makes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    Upgrade,
+    Rollback { to_revision: i64 },
+}
+
+/// A prepared change: what will happen, and whether it may.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub request: Request,
+    pub kind: Kind,
+    /// The deployed revision the change starts from.
+    pub current: Release,
+    /// The highest revision number so far, and its chart version.
+    pub latest_revision: i64,
+    pub latest_version: String,
+    pub chart: ChartSource,
+    pub to_version: String,
+    pub to_app_version: String,
+    /// `None` when the version does not change, or for a downgrade (a rollback).
+    pub jump: Option<Jump>,
+    /// Changelog lines of the target version, where the repository has them.
+    pub changes: Vec<String>,
+    pub values: Value,
+    pub values_yaml: String,
+    /// Masked unified diff of the supplied values, current → new.
+    pub values_diff: Vec<DiffLine>,
+    /// Secret-looking keys with plain-text values in the new values.
+    pub plaintext_secrets: Vec<String>,
+    pub checks: Vec<Check>,
+    /// Images per workload of the target version, where the repository says.
+    pub images: BTreeMap<String, String>,
+    /// The workloads the release runs (from its manifest).
+    pub workloads: Vec<ManifestWorkload>,
+}
+
+impl Plan {
+    /// `ee (mr-ee): mr-ee 1.4.2 → 1.5.0: minor — new features, backwards compatible`.
+    pub fn headline(&self) -> String {
+        let from = &self.current.chart.metadata.version;
+        let what = match (&self.kind, self.jump) {
+            (Kind::Rollback { to_revision }, _) => format!(
+                "rollback from revision {} ({from}) to revision {to_revision} ({})",
+                self.current.version, self.to_version
+            ),
+            (Kind::Upgrade, Some(j)) => format!(
+                "{from} → {}: {} — {}",
+                self.to_version,
+                j.as_str(),
+                j.meaning()
+            ),
+            (Kind::Upgrade, None) => format!("{from} → {} (values only)", self.to_version),
+        };
+        format!(
+            "{} ({}): {} {what}",
+            self.request.release, self.request.namespace, self.chart.name
+        )
+    }
+
+    /// The checks that stop the change (failures not overridden by `force`).
+    pub fn blockers(&self) -> Vec<&Check> {
+        self.checks
+            .iter()
+            .filter(|c| c.level == CheckLevel::Fail && !(c.overridable && self.request.force))
+            .collect()
+    }
+
+    fn operation(&self) -> Operation {
+        match self.kind {
+            Kind::Upgrade => Operation::Upgrade {
+                to_version: self.to_version.clone(),
+            },
+            Kind::Rollback { to_revision } => Operation::Rollback { to_revision },
+        }
+    }
+}
+
+/// Parses values YAML; errors carry the line and column.
+pub fn parse_values(text: &str, source: &str) -> Result<Value> {
+    let v: Value = match serde_yaml::from_str::<Option<Value>>(text) {
+        Ok(v) => v.unwrap_or(Value::Null),
+        Err(e) => {
+            let at = e
+                .location()
+                .map(|l| format!("line {}, column {}: ", l.line(), l.column()))
+                .unwrap_or_default();
+            let msg = e.to_string();
+            let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+            bail!("{source}: invalid YAML: {at}{msg}");
+        }
+    };
+    match v {
+        Value::Null => Ok(Value::Object(Default::default())),
+        Value::Object(_) => Ok(v),
+        _ => bail!("{source}: values must be a mapping (key: value), not a single value or a list"),
+    }
+}
+
+/// Applies `key.path=value` over `values` (value parsed as YAML: numbers, booleans,
+/// null; anything else is a string), as `helm --set` does for plain values.
+pub fn apply_set(values: &mut Value, set: &str) -> Result<()> {
+    let (path, raw) = set
+        .split_once('=')
+        .ok_or_else(|| anyhow!("--set {set}: expected key.path=value"))?;
+    if path.is_empty() || path.split('.').any(str::is_empty) {
+        bail!("--set {set}: the key path has an empty part");
+    }
+    let value: Value = if raw.is_empty() {
+        Value::String(String::new())
+    } else {
+        match serde_yaml::from_str::<Value>(raw) {
+            Ok(v @ (Value::Number(_) | Value::Bool(_) | Value::Null)) => v,
+            _ => Value::String(raw.to_string()),
+        }
+    };
+    let mut at = values;
+    let parts: Vec<&str> = path.split('.').collect();
+    for (i, part) in parts.iter().enumerate() {
+        if !at.is_object() {
+            *at = Value::Object(Default::default());
+        }
+        let map = at.as_object_mut().expect("made an object above");
+        if i + 1 == parts.len() {
+            map.insert(part.to_string(), value);
+            return Ok(());
+        }
+        at = map
+            .entry(part.to_string())
+            .or_insert_with(|| Value::Object(Default::default()));
+    }
+    Ok(())
+}
+
+/// Parses the images annotation (`workload=image,…`).
+pub fn images_of(entry: &IndexEntry) -> BTreeMap<String, String> {
+    entry
+        .annotations
+        .get(IMAGES_ANNOTATION)
+        .map(|s| {
+            s.split(',')
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| anyhow!("a background task failed: {e}"))?
+}
+
+/// The chart repository and reference recorded for the release by its last values commit.
+async fn recorded(settings: &Settings, ns: &str, release: &str) -> Option<ReleaseRecord> {
+    let path = settings.values_repo.clone();
+    let (ns, release) = (ns.to_string(), release.to_string());
+    blocking(move || {
+        if !path.join(".git").exists() {
+            return Ok(None);
+        }
+        let repo = ValuesRepo::open_or_init(&path)?;
+        Ok(repo
+            .read_at("HEAD", &ns, &release)
+            .ok()
+            .map(|(record, _)| record))
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+/// Preflight: works out the change and checks it may be made. Changes nothing.
+pub async fn prepare(client: &kube::Client, request: Request) -> Result<Plan> {
+    let ns = request.namespace.clone();
+    let name = request.release.clone();
+    let h = fetch::release_history(client, &ns, &name).await?;
+    let current = h
+        .current()
+        .cloned()
+        .ok_or_else(|| anyhow!("{ns}/{name} has no readable revision"))?;
+    let latest = h.latest().cloned().unwrap_or_else(|| current.clone());
+    let from_version = current.chart.metadata.version.clone();
+
+    let mut checks = Vec::new();
+    let mut changes = Vec::new();
+    let mut images = BTreeMap::new();
+    let (kind, to_version, to_app_version, values, values_yaml, chart) = match &request.target {
+        Target::Revision(rev) => {
+            let r = h.revision(*rev).ok_or_else(|| {
+                anyhow!(
+                    "{ns}/{name} has no revision {rev} (it has {})",
+                    h.revisions
+                        .iter()
+                        .map(|r| r.version.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?;
+            if *rev == latest.version && latest.info.status == ReleaseStatus::Deployed {
+                bail!(
+                    "revision {rev} is the deployed revision of {ns}/{name}: nothing to roll back to"
+                );
+            }
+            let values = if r.config.is_null() {
+                Value::Object(Default::default())
+            } else {
+                r.config.clone()
+            };
+            let yaml = history::values_yaml(&values, true);
+            let chart = ChartSource {
+                name: r.chart.metadata.name.clone(),
+                repository: String::new(),
+                reference: r.chart.metadata.name.clone(),
+            };
+            (
+                Kind::Rollback { to_revision: *rev },
+                r.chart.metadata.version.clone(),
+                r.chart.metadata.app_version.clone(),
+                values,
+                yaml,
+                chart,
+            )
+        }
+        Target::Version(_) | Target::Commit(_) => {
+            let (version, text, recorded_repo) = match &request.target {
+                Target::Commit(sha) => {
+                    let path = request.settings.values_repo.clone();
+                    let (sha2, ns2, name2) = (sha.clone(), ns.clone(), name.clone());
+                    let (record, text) = blocking(move || {
+                        Ok(ValuesRepo::open_or_init(&path)?.read_at(&sha2, &ns2, &name2)?)
+                    })
+                    .await?;
+                    if record.chart != current.chart.metadata.name {
+                        bail!(
+                            "commit {sha} records chart {}, but {ns}/{name} runs {}",
+                            record.chart,
+                            current.chart.metadata.name
+                        );
+                    }
+                    (record.version.clone(), Some(text), Some(record))
+                }
+                Target::Version(v) => (v.clone(), None, None),
+                Target::Revision(_) => unreachable!(),
+            };
+            let recorded_repo = match recorded_repo {
+                Some(r) => Some(r),
+                None => recorded(&request.settings, &ns, &name).await,
+            };
+            let repo_opts = match (&request.repository, &recorded_repo) {
+                (Some(o), _) => o.clone(),
+                (None, Some(r)) if !r.repository.is_empty() => RepoOptions::new(&r.repository),
+                _ => bail!(
+                    "no chart repository known for {ns}/{name}: give it with --repo URL (it is then recorded in the values repo)"
+                ),
+            };
+            let fetched = ChartRepo::new(repo_opts.clone())?.fetch_index().await?;
+            let chart_name = current.chart.metadata.name.clone();
+            let entries = fetched.index.chart(&chart_name, &fetched.url)?;
+            let wanted = repo::parse_version(&version)
+                .map_err(|e| anyhow!("{version:?} is not a chart version: {e}"))?;
+            let entry = entries
+                .iter()
+                .find(|e| repo::parse_version(&e.version).ok().as_ref() == Some(&wanted))
+                .ok_or_else(|| {
+                    let newest = repo::newer_versions(entries, &from_version, false)
+                        .ok()
+                        .and_then(|o| o.first().map(|o| o.version.to_string()))
+                        .unwrap_or_else(|| from_version.clone());
+                    anyhow!(
+                        "chart {chart_name} has no version {version} in {} (newest stable: {newest}; `helmdeck versions {name}` lists them)",
+                        fetched.url
+                    )
+                })?;
+            let from = repo::parse_version(&from_version).ok();
+            if let Some(f) = &from
+                && wanted < *f
+                && matches!(request.target, Target::Version(_))
+            {
+                let earlier = h
+                    .revisions
+                    .iter()
+                    .rev()
+                    .find(|r| {
+                        repo::parse_version(&r.chart.metadata.version).ok() == Some(wanted.clone())
+                    })
+                    .map(|r| {
+                        format!(
+                            " (revision {} ran {version}: `helmdeck rollback {name} --to {}`)",
+                            r.version, r.version
+                        )
+                    })
+                    .unwrap_or_default();
+                bail!(
+                    "{version} is older than the deployed {from_version}: a downgrade is not an upgrade; roll back instead{earlier}"
+                );
+            }
+            if !wanted.pre.is_empty() {
+                checks.push(check(
+                    "version",
+                    CheckLevel::Warn,
+                    format!("{version} is a pre-release"),
+                ));
+            }
+            if entry.deprecated {
+                checks.push(check(
+                    "version",
+                    CheckLevel::Warn,
+                    format!("{version} is deprecated in the repository"),
+                ));
+            }
+            changes = repo::changes_of(&entry.annotations);
+            images = images_of(entry);
+            let mut values = match (&text, &request.values) {
+                (Some(t), _) => parse_values(t, "the committed values")?,
+                (None, ValuesSource::Current) => match &current.config {
+                    Value::Null => Value::Object(Default::default()),
+                    v => v.clone(),
+                },
+                (None, ValuesSource::File(p)) => {
+                    let t = std::fs::read_to_string(p)
+                        .with_context(|| format!("reading {}", p.display()))?;
+                    parse_values(&t, &p.display().to_string())?
+                }
+                (None, ValuesSource::Text(t)) => parse_values(t, "the values")?,
+            };
+            for s in &request.sets {
+                apply_set(&mut values, s)?;
+            }
+            let yaml = match (&text, &request.values) {
+                (Some(t), _) if request.sets.is_empty() => t.clone(),
+                (None, ValuesSource::File(p)) if request.sets.is_empty() => {
+                    std::fs::read_to_string(p).unwrap_or_default()
+                }
+                (None, ValuesSource::Text(t)) if request.sets.is_empty() => t.clone(),
+                _ => history::values_yaml(&values, true),
+            };
+            let repository = if request.chart_reference.is_some() {
+                String::new()
+            } else {
+                fetched
+                    .url
+                    .trim_end_matches("index.yaml")
+                    .trim_end_matches('/')
+                    .to_string()
+            };
+            let chart = ChartSource {
+                name: chart_name.clone(),
+                reference: request.chart_reference.clone().unwrap_or(chart_name),
+                repository,
+            };
+            (
+                Kind::Upgrade,
+                entry.version.clone(),
+                entry.app_version.clone(),
+                values,
+                yaml,
+                chart,
+            )
+        }
+    };
+
+    let jump = match (
+        repo::parse_version(&from_version),
+        repo::parse_version(&to_version),
+    ) {
+        (Ok(f), Ok(t)) if t > f => Some(Jump::classify(&f, &t)),
+        _ => None,
+    };
+    let old_values = history::values_yaml(&current.config, false);
+    let new_values = history::values_yaml(&values, false);
+    let values_diff = history::unified(
+        &old_values,
+        &new_values,
+        &format!("revision {} values", current.version),
+        "new values",
+    );
+    if kind == Kind::Upgrade && to_version == from_version && old_values == new_values {
+        // Compare revealed too: a changed secret is a change.
+        if history::values_yaml(&current.config, true) == history::values_yaml(&values, true) {
+            bail!("{ns}/{name} already runs {to_version} with these values: nothing to change");
+        }
+    }
+    let plaintext_secrets = history::secret_paths(&values);
+    if !plaintext_secrets.is_empty() {
+        checks.push(check(
+            "values",
+            CheckLevel::Warn,
+            format!(
+                "plain-text secrets in the values (committed to the values repo as they are): {}",
+                plaintext_secrets.join(", ")
+            ),
+        ));
+    }
+
+    // The release's state.
+    let rollback = matches!(kind, Kind::Rollback { .. });
+    if latest.info.status.is_pending() {
+        let detail = format!(
+            "revision {} is {} since {}: another change is running, or one was interrupted",
+            latest.version,
+            latest.info.status,
+            latest
+                .info
+                .last_deployed
+                .map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
+                .unwrap_or_else(|| "an unknown time".into())
+        );
+        checks.push(if rollback {
+            check("release", CheckLevel::Warn, format!("{detail}; the rollback supersedes it"))
+        } else {
+            check(
+                "release",
+                CheckLevel::Fail,
+                format!(
+                    "{detail}; if nobody is changing it, roll back: helmdeck rollback {name} -n {ns} --to {}",
+                    current.version
+                ),
+            )
+        });
+    } else {
+        checks.push(check(
+            "release",
+            CheckLevel::Pass,
+            format!(
+                "revision {} {} ({} {})",
+                latest.version, latest.info.status, current.chart.metadata.name, from_version
+            ),
+        ));
+    }
+
+    // Nobody else is changing it.
+    match lock::current_holder(client, &ns, &name).await {
+        Ok(Some(h)) => checks.push(check(
+            "lock",
+            CheckLevel::Fail,
+            format!("{ns}/{name} is being changed by {h}"),
+        )),
+        Ok(None) => checks.push(check("lock", CheckLevel::Pass, "free")),
+        Err(e) => checks.push(check("lock", CheckLevel::Fail, format!("{e:#}"))),
+    }
+    match JournalFile::resume(&request.settings.journal_dir, &ns, &name) {
+        Ok(Some(j)) => checks.push(check(
+            "journal",
+            CheckLevel::Fail,
+            format!(
+                "an earlier change did not finish: {}; recover it first (helmdeck recover {name} -n {ns})",
+                j.journal.summary()
+            ),
+        )),
+        Ok(None) => {}
+        Err(e) => checks.push(check("journal", CheckLevel::Fail, format!("{e:#}"))),
+    }
+
+    // Workloads and nodes.
+    let workloads = manifest_workloads(&current.manifest);
+    let mut unhealthy = Vec::new();
+    for w in &workloads {
+        match workload_ready(client, &ns, w).await {
+            Ok((ready, desired)) if ready < desired => unhealthy.push(format!(
+                "{} {} {ready}/{desired} ready",
+                w.kind.short(),
+                w.name
+            )),
+            Ok(_) => {}
+            Err(e) => unhealthy.push(format!("{} {}: {e:#}", w.kind.short(), w.name)),
+        }
+    }
+    checks.push(if unhealthy.is_empty() {
+        check(
+            "workloads",
+            CheckLevel::Pass,
+            format!("{} workload(s) ready", workloads.len()),
+        )
+    } else if rollback {
+        check("workloads", CheckLevel::Warn, unhealthy.join("; "))
+    } else {
+        Check {
+            overridable: true,
+            ..check(
+                "workloads",
+                CheckLevel::Fail,
+                format!("{} (--force goes on anyway)", unhealthy.join("; ")),
+            )
+        }
+    });
+    checks.push(nodes_check(client).await);
+    match &request.topic_problems {
+        None => checks.push(check(
+            "topics",
+            CheckLevel::Pass,
+            "no topic plan configured",
+        )),
+        Some(p) if p.is_empty() => checks.push(check("topics", CheckLevel::Pass, "plan holds")),
+        Some(p) => checks.push(check("topics", CheckLevel::Warn, p.join("; "))),
+    }
+
+    Ok(Plan {
+        kind,
+        latest_revision: latest.version,
+        latest_version: latest.chart.metadata.version.clone(),
+        current,
+        chart,
+        to_version,
+        to_app_version,
+        jump,
+        changes,
+        values,
+        values_yaml,
+        values_diff,
+        plaintext_secrets,
+        checks,
+        images,
+        workloads,
+        request,
+    })
+}
+
+async fn workload_ready(
+    client: &kube::Client,
+    ns: &str,
+    w: &ManifestWorkload,
+) -> Result<(i32, i32)> {
+    use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+    use kube::Api;
+    Ok(match w.kind {
+        WorkloadKind::Deployment => {
+            let d = Api::<Deployment>::namespaced(client.clone(), ns)
+                .get(&w.name)
+                .await?;
+            (
+                d.status.and_then(|s| s.ready_replicas).unwrap_or(0),
+                d.spec.and_then(|s| s.replicas).unwrap_or(1),
+            )
+        }
+        WorkloadKind::StatefulSet => {
+            let d = Api::<StatefulSet>::namespaced(client.clone(), ns)
+                .get(&w.name)
+                .await?;
+            (
+                d.status.and_then(|s| s.ready_replicas).unwrap_or(0),
+                d.spec.and_then(|s| s.replicas).unwrap_or(1),
+            )
+        }
+        WorkloadKind::DaemonSet => {
+            let d = Api::<DaemonSet>::namespaced(client.clone(), ns)
+                .get(&w.name)
+                .await?;
+            let s = d.status.unwrap_or_default();
+            (s.number_ready, s.desired_number_scheduled)
+        }
+    })
+}
+
+async fn nodes_check(client: &kube::Client) -> Check {
+    use k8s_openapi::api::core::v1::Node;
+    let api: kube::Api<Node> = kube::Api::all(client.clone());
+    match api.list(&Default::default()).await {
+        Ok(list) => {
+            let not_ready: Vec<String> = list
+                .items
+                .iter()
+                .filter(|n| {
+                    !n.status
+                        .as_ref()
+                        .and_then(|s| s.conditions.as_ref())
+                        .is_some_and(|cs| {
+                            cs.iter().any(|c| c.type_ == "Ready" && c.status == "True")
+                        })
+                })
+                .filter_map(|n| n.metadata.name.clone())
+                .collect();
+            if not_ready.is_empty() {
+                check(
+                    "nodes",
+                    CheckLevel::Pass,
+                    format!("{} node(s) ready", list.items.len()),
+                )
+            } else {
+                check(
+                    "nodes",
+                    CheckLevel::Warn,
+                    format!("not ready: {}", not_ready.join(", ")),
+                )
+            }
+        }
+        Err(e) => check("nodes", CheckLevel::Warn, format!("cannot list nodes: {e}")),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Execution
+// ---------------------------------------------------------------------------------------
+
+/// The steps of [`execute`], in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Step {
+    Lock,
+    Backup,
+    Commit,
+    Apply,
+    Verify,
+    Rollback,
+    Record,
+}
+
+impl Step {
+    pub const ALL: [Step; 7] = [
+        Step::Lock,
+        Step::Backup,
+        Step::Commit,
+        Step::Apply,
+        Step::Verify,
+        Step::Rollback,
+        Step::Record,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Lock => "lock",
+            Step::Backup => "backup",
+            Step::Commit => "commit",
+            Step::Apply => "apply",
+            Step::Verify => "verify",
+            Step::Rollback => "rollback",
+            Step::Record => "record",
+        }
+    }
+}
+
+/// Where a step stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepState {
+    Running(String),
+    Done(String),
+    Failed(String),
+    Skipped(String),
+}
+
+/// A workload's rollout during apply and verify.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkloadProgress {
+    pub kind: WorkloadKind,
+    pub name: String,
+    pub ready: i32,
+    pub desired: i32,
+    pub message: String,
+    pub converged: bool,
+}
+
+/// What [`execute`] reports as it goes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Step(Step, StepState),
+    /// A line of the driver's output.
+    Output(String),
+    /// The workloads' rollout, whenever one changes.
+    Progress(Vec<WorkloadProgress>),
+    Finished(Report),
+}
+
+/// How a change ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    Succeeded,
+    /// Applied but failed (or timed out), and not rolled back.
+    Failed(String),
+    /// Failed, then rolled back to the starting revision.
+    RolledBack(String),
+    /// Failed, and the rollback failed too.
+    RollbackFailed {
+        failure: String,
+        rollback: String,
+    },
+    /// Stopped before anything was applied.
+    Aborted {
+        step: Step,
+        why: String,
+    },
+}
+
+impl Ending {
+    pub fn succeeded(&self) -> bool {
+        *self == Ending::Succeeded
+    }
+}
+
+impl std::fmt::Display for Ending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ending::Succeeded => write!(f, "succeeded"),
+            Ending::Failed(w) => write!(f, "failed: {w}"),
+            Ending::RolledBack(w) => write!(f, "failed and was rolled back: {w}"),
+            Ending::RollbackFailed { failure, rollback } => {
+                write!(f, "failed: {failure}; the rollback failed too: {rollback}")
+            }
+            Ending::Aborted { step, why } => {
+                write!(
+                    f,
+                    "stopped at {} before applying anything: {why}",
+                    step.as_str()
+                )
+            }
+        }
+    }
+}
+
+/// The result of [`execute`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub ending: Ending,
+    pub backup: Option<PathBuf>,
+    /// The values-repo commit of the change (and of the automatic rollback).
+    pub commit: Option<String>,
+    pub rollback_commit: Option<String>,
+    /// Offered when a change failed and was not rolled back: the revision to go back to.
+    pub offer_rollback_to: Option<i64>,
+    /// Things worth knowing that did not stop the change (a push that failed…).
+    pub warnings: Vec<String>,
+}
+
+struct Run<'a> {
+    client: &'a kube::Client,
+    plan: &'a Plan,
+    driver: &'a dyn ReleaseDriver,
+    events: UnboundedSender<Event>,
+    report: Report,
+}
+
+impl Run<'_> {
+    fn step(&self, step: Step, state: StepState) {
+        let _ = self.events.send(Event::Step(step, state));
+    }
+
+    fn abort(&mut self, step: Step, why: String) {
+        self.step(step, StepState::Failed(why.clone()));
+        self.report.ending = Ending::Aborted { step, why };
+    }
+}
+
+/// Runs a prepared change. Never panics on a fault; every ending is in the [`Report`]
+/// (also sent as [`Event::Finished`]).
+pub async fn execute(
+    client: &kube::Client,
+    plan: &Plan,
+    driver: &dyn ReleaseDriver,
+    events: UnboundedSender<Event>,
+) -> Report {
+    let mut run = Run {
+        client,
+        plan,
+        driver,
+        events: events.clone(),
+        report: Report {
+            ending: Ending::Succeeded,
+            backup: None,
+            commit: None,
+            rollback_commit: None,
+            offer_rollback_to: None,
+            warnings: Vec::new(),
+        },
+    };
+    run_steps(&mut run).await;
+    let report = run.report;
+    let _ = events.send(Event::Finished(report.clone()));
+    report
+}
+
+async fn run_steps(run: &mut Run<'_>) {
+    let plan = run.plan;
+    let req = &plan.request;
+    let (ns, name) = (req.namespace.as_str(), req.release.as_str());
+    let blockers = plan.blockers();
+    if !blockers.is_empty() {
+        let why = blockers
+            .iter()
+            .map(|c| format!("{}: {}", c.name, c.detail))
+            .collect::<Vec<_>>()
+            .join("; ");
+        run.abort(Step::Lock, format!("preflight failed: {why}"));
+        return;
+    }
+
+    // Journal, then lock.
+    let mut journal = match JournalFile::start(
+        &req.settings.journal_dir,
+        Journal {
+            release: name.into(),
+            namespace: ns.into(),
+            operation: plan.operation(),
+            from_revision: plan.current.version,
+            from_version: plan.current.chart.metadata.version.clone(),
+            started: jiff::Timestamp::now(),
+            updated: jiff::Timestamp::now(),
+            step: "lock".into(),
+            backup: None,
+            commit: None,
+            holder: lock::holder_identity(),
+        },
+    ) {
+        Ok(j) => j,
+        Err(e) => return run.abort(Step::Lock, format!("{e:#}")),
+    };
+    run.step(
+        Step::Lock,
+        StepState::Running(format!("taking the Lease {}", lock::lease_name(name))),
+    );
+    let lock = match ReleaseLock::acquire(
+        run.client,
+        ns,
+        name,
+        &plan.headline(),
+        Duration::from_secs(60),
+    )
+    .await
+    {
+        Ok(l) => l,
+        Err(e) => {
+            run.abort(Step::Lock, e.to_string());
+            finish_journal(run, journal);
+            return;
+        }
+    };
+    run.step(
+        Step::Lock,
+        StepState::Done(format!("held as {}", lock::holder_identity())),
+    );
+
+    steps_under_lock(run, &mut journal, &lock).await;
+    lock.release().await;
+    // The ending is recorded (or nothing was applied): the journal goes. It stays only when
+    // the process dies on the way.
+    finish_journal(run, journal);
+}
+
+fn finish_journal(run: &mut Run<'_>, journal: JournalFile) {
+    if let Err(e) = journal.finish() {
+        run.report.warnings.push(format!("{e:#}"));
+    }
+}
+
+async fn steps_under_lock(run: &mut Run<'_>, journal: &mut JournalFile, lock: &ReleaseLock) {
+    let plan = run.plan;
+    let req = &plan.request;
+    let (ns, name) = (req.namespace.clone(), req.release.clone());
+
+    // Backup: nothing is applied without one.
+    if let Err(e) = journal.step("backup", |_| {}) {
+        return run.abort(Step::Backup, format!("{e:#}"));
+    }
+    run.step(
+        Step::Backup,
+        StepState::Running(format!("backing up {ns}/{name}")),
+    );
+    match backup::create(run.client, &ns, &name, &req.settings.backup_dir).await {
+        Ok(info) => {
+            run.step(
+                Step::Backup,
+                StepState::Done(format!(
+                    "revision {} ({} files) → {}",
+                    info.manifest.revision,
+                    info.manifest.files.len(),
+                    info.path.display()
+                )),
+            );
+            run.report.backup = Some(info.path.clone());
+            let _ = journal.step("backup", |j| j.backup = Some(info.path));
+        }
+        Err(e) => {
+            return run.abort(
+                Step::Backup,
+                format!("no backup, so nothing is applied: {e:#}"),
+            );
+        }
+    }
+
+    // Commit the values revision before applying.
+    if let Err(e) = journal.step("commit", |_| {}) {
+        return run.abort(Step::Commit, format!("{e:#}"));
+    }
+    let reason = if req.reason.is_empty() {
+        match plan.kind {
+            Kind::Upgrade => match &req.target {
+                Target::Commit(sha) => format!("apply values of commit {sha}"),
+                _ => "upgrade".to_string(),
+            },
+            Kind::Rollback { to_revision } => format!("rollback to revision {to_revision}"),
+        }
+    } else {
+        req.reason.clone()
+    };
+    run.step(
+        Step::Commit,
+        StepState::Running("committing the values revision".into()),
+    );
+    let rollback_to = match plan.kind {
+        Kind::Rollback { to_revision } => Some(to_revision),
+        Kind::Upgrade => None,
+    };
+    let committed = commit(
+        plan,
+        CommitOf {
+            revision: plan.latest_revision + 1,
+            from: match plan.kind {
+                Kind::Rollback { .. } => &plan.latest_version,
+                Kind::Upgrade => &plan.current.chart.metadata.version,
+            },
+            version: &plan.to_version,
+            values_yaml: &plan.values_yaml,
+            reason: &reason,
+            rollback_to,
+        },
+    )
+    .await;
+    match committed {
+        Ok(sha) => {
+            run.step(
+                Step::Commit,
+                StepState::Done(format!(
+                    "{} in {}",
+                    &sha[..12.min(sha.len())],
+                    req.settings.values_repo.display()
+                )),
+            );
+            let _ = journal.step("commit", |j| j.commit = Some(sha.clone()));
+            run.report.commit = Some(sha);
+        }
+        Err(e) => return run.abort(Step::Commit, format!("{e:#}")),
+    }
+
+    if let Some(why) = lock.lost() {
+        return run.abort(
+            Step::Apply,
+            format!("the lock was lost before applying: {why}"),
+        );
+    }
+
+    // Apply, following the workloads.
+    if let Err(e) = journal.step("apply", |_| {}) {
+        return run.abort(Step::Apply, format!("{e:#}"));
+    }
+    let started = jiff::Timestamp::now();
+    let follower = follow_workloads(
+        run.client,
+        &ns,
+        &plan.workloads,
+        req.timeout,
+        run.events.clone(),
+    );
+    run.step(
+        Step::Apply,
+        StepState::Running(format!("{} via {}", plan.headline(), run.driver.name())),
+    );
+    let applied = apply(run, &plan.kind).await;
+    let failure = match applied {
+        Ok(()) => {
+            run.step(
+                Step::Apply,
+                StepState::Done(format!("{} reported success", run.driver.name())),
+            );
+            let _ = journal.step("verify", |_| {});
+            run.step(
+                Step::Verify,
+                StepState::Running("release status, rollout, Warning events".into()),
+            );
+            match verify(run.client, plan, started, req.timeout).await {
+                Ok(summary) => {
+                    run.step(Step::Verify, StepState::Done(summary));
+                    None
+                }
+                Err(why) => {
+                    run.step(Step::Verify, StepState::Failed(why.clone()));
+                    Some(why)
+                }
+            }
+        }
+        Err(e) => {
+            let why = e.to_string();
+            run.step(Step::Apply, StepState::Failed(why.clone()));
+            run.step(Step::Verify, StepState::Skipped("nothing to verify".into()));
+            Some(why)
+        }
+    };
+    follower.abort();
+
+    // On failure: roll back (at once, or offered).
+    let rollback_target = plan.current.version;
+    let sha = run.report.commit.clone().unwrap_or_default();
+    match failure {
+        None => {
+            run.step(Step::Rollback, StepState::Skipped("not needed".into()));
+            run.report.ending = Ending::Succeeded;
+        }
+        Some(why) if matches!(plan.kind, Kind::Rollback { .. }) => {
+            run.step(
+                Step::Rollback,
+                StepState::Skipped("this was the rollback".into()),
+            );
+            run.report.ending = Ending::Failed(why);
+        }
+        Some(why) if !req.auto_rollback => {
+            run.step(
+                Step::Rollback,
+                StepState::Skipped(format!("offered: roll back to revision {rollback_target}")),
+            );
+            run.report.offer_rollback_to = Some(rollback_target);
+            run.report.ending = Ending::Failed(why);
+        }
+        Some(why) => {
+            let _ = journal.step("rollback", |_| {});
+            run.step(
+                Step::Rollback,
+                StepState::Running(format!("rolling back to revision {rollback_target}")),
+            );
+            // The rollback is a revision too: its values are committed first.
+            let from_values = history::values_yaml(&plan.current.config, true);
+            let rb_commit = commit(
+                plan,
+                CommitOf {
+                    revision: plan.latest_revision + 2,
+                    from: &plan.to_version,
+                    version: &plan.current.chart.metadata.version,
+                    values_yaml: &from_values,
+                    reason: &format!("automatic rollback to revision {rollback_target}: {why}"),
+                    rollback_to: Some(rollback_target),
+                },
+            )
+            .await;
+            match &rb_commit {
+                Ok(sha) => run.report.rollback_commit = Some(sha.clone()),
+                Err(e) => run
+                    .report
+                    .warnings
+                    .push(format!("the rollback's values were not committed: {e:#}")),
+            }
+            let follower = follow_workloads(
+                run.client,
+                &ns,
+                &plan.workloads,
+                req.timeout,
+                run.events.clone(),
+            );
+            let rb = apply(
+                run,
+                &Kind::Rollback {
+                    to_revision: rollback_target,
+                },
+            )
+            .await;
+            follower.abort();
+            match rb {
+                Ok(()) => {
+                    run.step(
+                        Step::Rollback,
+                        StepState::Done(format!(
+                            "back on the chart of revision {rollback_target} ({})",
+                            plan.current.chart.metadata.version
+                        )),
+                    );
+                    run.report.ending = Ending::RolledBack(why);
+                }
+                Err(e) => {
+                    run.step(Step::Rollback, StepState::Failed(e.to_string()));
+                    run.report.ending = Ending::RollbackFailed {
+                        failure: why,
+                        rollback: e.to_string(),
+                    };
+                }
+            }
+            if let Some(rb_sha) = &run.report.rollback_commit {
+                let outcome = match &run.report.ending {
+                    Ending::RolledBack(_) => Outcome::Succeeded,
+                    Ending::RollbackFailed { rollback, .. } => Outcome::Failed(rollback.clone()),
+                    _ => Outcome::Succeeded,
+                };
+                if let Err(e) = record(&req.settings.values_repo, rb_sha, outcome).await {
+                    run.report.warnings.push(format!("{e:#}"));
+                }
+            }
+        }
+    }
+
+    // Record the outcome in git, then push.
+    let _ = journal.step("record", |_| {});
+    let outcome = match &run.report.ending {
+        Ending::Succeeded => Outcome::Succeeded,
+        Ending::Failed(w) => Outcome::Failed(w.clone()),
+        Ending::RolledBack(w) | Ending::RollbackFailed { failure: w, .. } => {
+            Outcome::RolledBack(w.clone())
+        }
+        Ending::Aborted { why, .. } => Outcome::Failed(why.clone()),
+    };
+    run.step(
+        Step::Record,
+        StepState::Running("recording the outcome".into()),
+    );
+    match record(&req.settings.values_repo, &sha, outcome.clone()).await {
+        Ok(pushed) => {
+            let mut msg = format!(
+                "git note on {}: {}",
+                &sha[..12.min(sha.len())],
+                outcome.note().trim_end()
+            );
+            match pushed {
+                Ok(Some(remote)) => msg.push_str(&format!("; pushed to {remote}")),
+                Ok(None) => {}
+                Err(e) => run
+                    .report
+                    .warnings
+                    .push(format!("the values repo was not pushed: {e:#}")),
+            }
+            run.step(Step::Record, StepState::Done(msg));
+        }
+        Err(e) => {
+            run.step(Step::Record, StepState::Failed(format!("{e:#}")));
+            run.report
+                .warnings
+                .push(format!("the outcome was not recorded in git: {e:#}"));
+        }
+    }
+}
+
+async fn apply(run: &Run<'_>, kind: &Kind) -> Result<(), DriverError> {
+    let plan = run.plan;
+    let req = &plan.request;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let events = run.events.clone();
+    let forward = tokio::spawn(async move {
+        while let Some(line) = rx.recv().await {
+            let _ = events.send(Event::Output(line));
+        }
+    });
+    let result = match kind {
+        Kind::Upgrade => {
+            // The values file given to the driver: private, removed afterwards.
+            let dir = match tempfile::Builder::new()
+                .prefix("helmdeck-values-")
+                .tempdir()
+            {
+                Ok(d) => d,
+                Err(e) => {
+                    return Err(DriverError::Other(format!(
+                        "cannot write the values file: {e}"
+                    )));
+                }
+            };
+            let file = dir.path().join("values.yaml");
+            if let Err(e) = write_private(&file, plan.values_yaml.as_bytes()) {
+                return Err(DriverError::Other(format!(
+                    "cannot write {}: {e}",
+                    file.display()
+                )));
+            }
+            let ureq = UpgradeRequest {
+                release: req.release.clone(),
+                namespace: req.namespace.clone(),
+                chart: plan.chart.clone(),
+                version: plan.to_version.clone(),
+                values_file: file,
+                values: plan.values.clone(),
+                timeout: req.timeout,
+                images: plan.images.clone(),
+                app_version: plan.to_app_version.clone(),
+            };
+            run.driver.upgrade(&ureq, tx).await
+        }
+        Kind::Rollback { to_revision } => {
+            let rreq = RollbackRequest {
+                release: req.release.clone(),
+                namespace: req.namespace.clone(),
+                revision: *to_revision,
+                timeout: req.timeout,
+            };
+            run.driver.rollback(&rreq, tx).await
+        }
+    };
+    let _ = forward.await;
+    result
+}
+
+fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(data)
+}
+
+/// What a values commit records.
+struct CommitOf<'a> {
+    revision: i64,
+    from: &'a str,
+    version: &'a str,
+    values_yaml: &'a str,
+    reason: &'a str,
+    rollback_to: Option<i64>,
+}
+
+async fn commit(plan: &Plan, c: CommitOf<'_>) -> Result<String> {
+    let CommitOf {
+        revision,
+        from,
+        version,
+        values_yaml,
+        reason,
+        rollback_to,
+    } = c;
+    let req = &plan.request;
+    let rev = ValuesRevision {
+        record: ReleaseRecord {
+            release: req.release.clone(),
+            namespace: req.namespace.clone(),
+            chart: plan.chart.name.clone(),
+            repository: if plan.chart.repository.is_empty() {
+                req.repository
+                    .as_ref()
+                    .map(|r| r.url.clone())
+                    .unwrap_or_default()
+            } else {
+                plan.chart.repository.clone()
+            },
+            version: version.to_string(),
+            app_version: String::new(),
+            revision: Some(revision),
+        },
+        values_yaml: values_yaml.to_string(),
+        from_version: Some(from.to_string()),
+        rollback_to,
+        jump: match (repo::parse_version(from), repo::parse_version(version)) {
+            (Ok(f), Ok(t)) if t > f => Some(Jump::classify(&f, &t)),
+            _ => None,
+        },
+        reason: format!("{reason}\nAuthor: {}", lock::holder_identity()),
+    };
+    let path = req.settings.values_repo.clone();
+    let recorded = plan.chart.repository.clone();
+    blocking(move || {
+        let repo = ValuesRepo::open_or_init(&path)?;
+        let mut rev = rev;
+        if rev.record.repository.is_empty() {
+            rev.record.repository = recorded;
+        }
+        Ok(repo.commit_revision(&rev)?.to_string())
+    })
+    .await
+}
+
+/// Notes the outcome on `sha` and pushes when the repo has a remote: `Ok(Ok(Some(remote)))`
+/// when pushed, `Ok(Err(_))` when the push failed (the note is kept locally).
+async fn record(path: &Path, sha: &str, outcome: Outcome) -> Result<Result<Option<String>>> {
+    let path = path.to_path_buf();
+    let sha = sha.to_string();
+    blocking(move || {
+        let repo = ValuesRepo::open_or_init(&path)?;
+        repo.record_outcome(&sha, &outcome)?;
+        Ok(repo.push())
+    })
+    .await
+}
+
+/// Follows the workloads' rollouts and reports them as [`Event::Progress`] until aborted.
+fn follow_workloads(
+    client: &kube::Client,
+    ns: &str,
+    workloads: &[ManifestWorkload],
+    timeout: Duration,
+    events: UnboundedSender<Event>,
+) -> tokio::task::JoinHandle<()> {
+    let client = client.clone();
+    let ns = ns.to_string();
+    let workloads = workloads.to_vec();
+    tokio::spawn(async move {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<(usize, actions::Progress)>(64);
+        let mut state: Vec<WorkloadProgress> = workloads
+            .iter()
+            .map(|w| WorkloadProgress {
+                kind: w.kind,
+                name: w.name.clone(),
+                ready: 0,
+                desired: 0,
+                message: "waiting".into(),
+                converged: false,
+            })
+            .collect();
+        let mut tasks = Vec::new();
+        for (i, w) in workloads.into_iter().enumerate() {
+            let (client, ns, tx) = (client.clone(), ns.clone(), tx.clone());
+            tasks.push(tokio::spawn(async move {
+                let (ptx, mut prx) = tokio::sync::mpsc::channel(16);
+                let fwd = tokio::spawn(async move {
+                    while let Some(p) = prx.recv().await {
+                        if tx.send((i, p)).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                // Followed past convergence: a rollout that later degrades (a crash
+                // loop) shows.
+                loop {
+                    let _ = actions::watch_rollout(
+                        &client,
+                        w.kind,
+                        &ns,
+                        &w.name,
+                        ptx.clone(),
+                        timeout + Duration::from_secs(60),
+                    )
+                    .await;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    if ptx.is_closed() {
+                        break;
+                    }
+                }
+                fwd.abort();
+            }));
+        }
+        drop(tx);
+        struct AbortAll(Vec<tokio::task::JoinHandle<()>>);
+        impl Drop for AbortAll {
+            fn drop(&mut self) {
+                for t in &self.0 {
+                    t.abort();
+                }
+            }
+        }
+        let _guard = AbortAll(tasks);
+        while let Some((i, p)) = rx.recv().await {
+            if let Some(s) = state.get_mut(i) {
+                s.ready = p.ready;
+                s.desired = p.desired;
+                s.message = p.message;
+                s.converged = p.converged;
+            }
+            if events.send(Event::Progress(state.clone())).is_err() {
+                break;
+            }
+        }
+    })
+}
+
+/// After the driver reported success: the release's latest revision is deployed at the
+/// target, its workloads are rolled out, and new Warning events are counted.
+async fn verify(
+    client: &kube::Client,
+    plan: &Plan,
+    started: jiff::Timestamp,
+    timeout: Duration,
+) -> std::result::Result<String, String> {
+    let req = &plan.request;
+    let (ns, name) = (&req.namespace, &req.release);
+    let h = fetch::release_history(client, ns, name)
+        .await
+        .map_err(|e| format!("cannot read the release back: {e:#}"))?;
+    let latest = h.latest().ok_or("the release has no revision")?;
+    if latest.info.status != ReleaseStatus::Deployed {
+        return Err(format!(
+            "revision {} is {}: {}",
+            latest.version, latest.info.status, latest.info.description
+        ));
+    }
+    if latest.chart.metadata.version != plan.to_version {
+        return Err(format!(
+            "revision {} runs {}, not {}",
+            latest.version, latest.chart.metadata.version, plan.to_version
+        ));
+    }
+    let budget = timeout.min(Duration::from_secs(120));
+    let waits = plan.workloads.iter().map(|w| {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+        async move {
+            let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
+            let r = actions::watch_rollout(client, w.kind, ns, &w.name, tx, budget).await;
+            drain.abort();
+            r.map_err(|e| format!("{} {}: {e}", w.kind.short(), w.name))
+        }
+    });
+    let failed: Vec<String> = futures::future::join_all(waits)
+        .await
+        .into_iter()
+        .filter_map(|r| r.err())
+        .collect();
+    if !failed.is_empty() {
+        return Err(failed.join("; "));
+    }
+    let warnings = new_warnings(client, ns, &plan.workloads, started).await;
+    let mut summary = format!(
+        "revision {} deployed, {} workload(s) rolled out",
+        latest.version,
+        plan.workloads.len()
+    );
+    if !warnings.is_empty() {
+        summary.push_str(&format!("; new Warning events: {}", warnings.join(", ")));
+    }
+    Ok(summary)
+}
+
+/// `reason ×count` of Warning events about the release's workloads (and their pods) since
+/// `since`.
+async fn new_warnings(
+    client: &kube::Client,
+    ns: &str,
+    workloads: &[ManifestWorkload],
+    since: jiff::Timestamp,
+) -> Vec<String> {
+    use k8s_openapi::api::core::v1::Event as K8sEvent;
+    let api: kube::Api<K8sEvent> = kube::Api::namespaced(client.clone(), ns);
+    let Ok(list) = api.list(&Default::default()).await else {
+        return Vec::new();
+    };
+    let mut counts: BTreeMap<String, i32> = BTreeMap::new();
+    for e in list.items {
+        if e.type_.as_deref() != Some("Warning") {
+            continue;
+        }
+        let at = e
+            .last_timestamp
+            .as_ref()
+            .map(|t| t.0)
+            .or(e.event_time.as_ref().map(|t| t.0));
+        if at.is_none_or(|t| t < since) {
+            continue;
+        }
+        let obj = e.involved_object.name.as_deref().unwrap_or("");
+        if !workloads.iter().any(|w| obj.starts_with(&w.name)) {
+            continue;
+        }
+        *counts.entry(e.reason.unwrap_or_default()).or_default() += e.count.unwrap_or(1);
+    }
+    counts
+        .into_iter()
+        .map(|(r, c)| format!("{r} ×{c}"))
+        .collect()
+}

@@ -1,0 +1,514 @@
+//! The guided upgrade and rollback against an in-process sandbox: the kube client over
+//! HTTP, the sandbox's release driver writing Helm's release Secrets, the chart
+//! repository over HTTP, the values repo checked with the git CLI.
+
+use helmdeck::core::release::ReleaseStatus;
+use helmdeck::core::releases::fetch::release_history;
+use helmdeck::core::releases::repo::RepoOptions;
+use helmdeck::core::workflows::journal::{Journal, JournalFile, Operation};
+use helmdeck::core::workflows::lock::ReleaseLock;
+use helmdeck::core::workflows::simulated::SimulatedHelm;
+use helmdeck::core::workflows::upgrade::{
+    self, CheckLevel, Ending, Event, Request, Settings, Step, StepState, Target, ValuesSource,
+};
+use helmdeck::sandbox::{Options, Sandbox};
+use kube::Client;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+struct Env {
+    sb: Sandbox,
+    client: Client,
+    _tmp: tempfile::TempDir,
+    settings: Settings,
+}
+
+async fn env() -> Env {
+    let sb = Sandbox::start(Options::default()).await.unwrap();
+    let client = Client::try_from(kube::Config::new(sb.url().parse().unwrap())).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let settings = Settings {
+        backup_dir: tmp.path().join("backups"),
+        values_repo: tmp.path().join("values"),
+        journal_dir: tmp.path().join("journal"),
+    };
+    Env {
+        sb,
+        client,
+        _tmp: tmp,
+        settings,
+    }
+}
+
+impl Env {
+    fn request(&self, target: Target) -> Request {
+        Request {
+            release: "ee".into(),
+            namespace: "mr-ee".into(),
+            target,
+            values: ValuesSource::Current,
+            sets: Vec::new(),
+            repository: Some(RepoOptions::new(format!("{}/charts", self.sb.url()))),
+            chart_reference: None,
+            timeout: Duration::from_secs(20),
+            auto_rollback: false,
+            force: false,
+            reason: String::new(),
+            topic_problems: None,
+            settings: self.settings.clone(),
+        }
+    }
+
+    async fn run(&self, req: Request) -> (upgrade::Report, Vec<Event>) {
+        let plan = upgrade::prepare(&self.client, req).await.unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let driver = SimulatedHelm::new(self.client.clone());
+        let report = upgrade::execute(&self.client, &plan, &driver, tx).await;
+        let mut events = Vec::new();
+        while let Ok(e) = rx.try_recv() {
+            events.push(e);
+        }
+        (report, events)
+    }
+}
+
+fn git(repo: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn minor_upgrade_then_crash_looping_version_rolls_back_and_git_records_both() {
+    let e = env().await;
+
+    // A minor upgrade with a value changed on the way.
+    let mut req = e.request(Target::Version("1.5.0".into()));
+    req.sets = vec!["router.maxInFlight=64".into()];
+    let plan = upgrade::prepare(&e.client, req.clone()).await.unwrap();
+    assert!(
+        plan.headline().contains("1.4.2 → 1.5.0: minor"),
+        "{}",
+        plan.headline()
+    );
+    assert!(
+        plan.changes
+            .iter()
+            .any(|c| c.contains("Pinterest conversions API v5"))
+    );
+    assert!(
+        plan.values_diff
+            .iter()
+            .any(|l| l.text.contains("maxInFlight: 64")),
+        "{:?}",
+        plan.values_diff
+    );
+    // Secrets are masked in the diff and flagged.
+    assert!(
+        !plan
+            .values_diff
+            .iter()
+            .any(|l| l.text.contains("pina_sandbox_token"))
+    );
+    assert!(
+        plan.plaintext_secrets
+            .iter()
+            .any(|p| p == "global.kafka.saslPassword")
+    );
+    assert!(plan.blockers().is_empty(), "{:?}", plan.checks);
+
+    let (report, events) = e.run(req).await;
+    assert_eq!(report.ending, Ending::Succeeded, "{events:?}");
+    let steps: Vec<Step> = events
+        .iter()
+        .filter_map(|ev| match ev {
+            Event::Step(s, StepState::Done(_)) => Some(*s),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            Step::Lock,
+            Step::Backup,
+            Step::Commit,
+            Step::Apply,
+            Step::Verify,
+            Step::Record
+        ]
+    );
+    assert!(events.iter().any(|ev| matches!(ev, Event::Progress(ws) if ws.iter().any(|w| w.name == "router" && w.converged))));
+    assert!(report.backup.as_ref().unwrap().exists());
+    let h = release_history(&e.client, "mr-ee", "ee").await.unwrap();
+    let latest = h.latest().unwrap();
+    assert_eq!(
+        (
+            latest.version,
+            latest.info.status,
+            latest.chart.metadata.version.as_str()
+        ),
+        (5, ReleaseStatus::Deployed, "1.5.0")
+    );
+    assert_eq!(
+        h.revision(4).unwrap().info.status,
+        ReleaseStatus::Superseded
+    );
+    assert_eq!(latest.config["router"]["maxInFlight"], 64);
+    // The live workloads run the chart version's images.
+    let router: k8s_openapi::api::apps::v1::Deployment =
+        kube::Api::namespaced(e.client.clone(), "mr-ee")
+            .get("router")
+            .await
+            .unwrap();
+    let image = router.spec.unwrap().template.spec.unwrap().containers[0]
+        .image
+        .clone();
+    assert_eq!(image.as_deref(), Some("ghcr.io/mr-ee/router:3.5.0"));
+    // The lock is given back.
+    assert!(
+        helmdeck::core::workflows::lock::current_holder(&e.client, "mr-ee", "ee")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // The crash-looping patch, with auto-rollback.
+    let mut req = e.request(Target::Version("1.5.1".into()));
+    req.auto_rollback = true;
+    let (report, events) = e.run(req).await;
+    let Ending::RolledBack(why) = &report.ending else {
+        panic!("{:?} {events:?}", report.ending)
+    };
+    assert!(why.contains("not ready"), "{why}");
+    assert!(report.rollback_commit.is_some());
+    let h = release_history(&e.client, "mr-ee", "ee").await.unwrap();
+    let statuses: Vec<(i64, ReleaseStatus, String)> = h
+        .revisions
+        .iter()
+        .skip(4)
+        .map(|r| (r.version, r.info.status, r.chart.metadata.version.clone()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            (5, ReleaseStatus::Superseded, "1.5.0".to_string()),
+            (6, ReleaseStatus::Failed, "1.5.1".to_string()),
+            (7, ReleaseStatus::Deployed, "1.5.0".to_string()),
+        ]
+    );
+    assert_eq!(h.revision(7).unwrap().info.description, "Rollback to 5");
+
+    // git: every revision with its outcome, and a sound repository.
+    let repo = &e.settings.values_repo;
+    git(repo, &["fsck", "--strict"]);
+    let log = git(repo, &["log", "--format=%s|%N"]);
+    let entries: Vec<&str> = log
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    assert_eq!(entries.len(), 3, "{log}");
+    assert!(
+        entries[0].starts_with(
+            "ee (mr-ee): mr-ee 1.5.1 → 1.5.0 (rollback to revision 5)|outcome: succeeded"
+        ),
+        "{log}"
+    );
+    assert!(entries[1].starts_with("ee (mr-ee): mr-ee 1.5.0 → 1.5.1 (patch)|outcome: rolled back: context deadline exceeded"), "{log}");
+    assert!(
+        entries[2].starts_with("ee (mr-ee): mr-ee 1.4.2 → 1.5.0 (minor)|outcome: succeeded"),
+        "{log}"
+    );
+    let show = git(repo, &["show", "HEAD~1:mr-ee/ee/release.yaml"]);
+    assert!(
+        show.contains("version: 1.5.1") && show.contains("revision: 6"),
+        "{show}"
+    );
+    assert!(git(repo, &["status", "--porcelain"]).is_empty());
+
+    // Re-applying the first upgrade's commit (from git alone: chart version, repository and
+    // values) finds the release already there.
+    let first = git(repo, &["rev-list", "--max-parents=0", "HEAD"])
+        .trim()
+        .to_string();
+    let mut req = e.request(Target::Commit(first.clone()));
+    req.repository = None; // recorded in the commit
+    let err = upgrade::prepare(&e.client, req)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("already runs 1.5.0 with these values"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failure_without_auto_rollback_offers_one_and_the_rollback_command_takes_it() {
+    let e = env().await;
+    let mut req = e.request(Target::Version("1.5.1".into()));
+    req.timeout = Duration::from_secs(8);
+    let (report, _) = e.run(req).await;
+    assert!(
+        matches!(report.ending, Ending::Failed(_)),
+        "{:?}",
+        report.ending
+    );
+    assert_eq!(report.offer_rollback_to, Some(4));
+    let (report, events) = e.run(e.request(Target::Revision(4))).await;
+    assert_eq!(report.ending, Ending::Succeeded, "{events:?}");
+    let h = release_history(&e.client, "mr-ee", "ee").await.unwrap();
+    let latest = h.latest().unwrap();
+    assert_eq!(
+        (
+            latest.version,
+            latest.info.status,
+            latest.chart.metadata.version.as_str(),
+            latest.info.description.as_str()
+        ),
+        (6, ReleaseStatus::Deployed, "1.4.2", "Rollback to 4")
+    );
+    let log = git(&e.settings.values_repo, &["log", "--format=%s|%N"]);
+    assert!(
+        log.contains("1.5.1 → 1.4.2 (rollback to revision 4)|outcome: succeeded"),
+        "{log}"
+    );
+    assert!(
+        log.contains("1.4.2 → 1.5.1 (minor)|outcome: failed"),
+        "{log}"
+    );
+
+    // `apply --from-commit` of the failed upgrade: its version and values come from git.
+    let failed = git(&e.settings.values_repo, &["rev-parse", "HEAD~1"])
+        .trim()
+        .to_string();
+    let mut req = e.request(Target::Commit(failed));
+    req.repository = None;
+    req.sets = vec!["router.replicas=3".into()];
+    let plan = upgrade::prepare(&e.client, req).await.unwrap();
+    assert_eq!(plan.to_version, "1.5.1");
+    assert!(
+        plan.headline().contains("1.4.2 → 1.5.1"),
+        "{}",
+        plan.headline()
+    );
+    assert_eq!(plan.values["router"]["replicas"], 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_say_why_and_change_nothing() {
+    let e = env().await;
+    // A version that does not exist.
+    let err = upgrade::prepare(&e.client, e.request(Target::Version("9.9.9".into())))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("has no version 9.9.9") && err.contains("newest stable: 2.0.0"),
+        "{err}"
+    );
+    // A downgrade is a rollback.
+    let err = upgrade::prepare(&e.client, e.request(Target::Version("1.3.0".into())))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("roll back instead") && err.contains("--to 2"),
+        "{err}"
+    );
+    // Invalid values YAML, with line and column.
+    let mut req = e.request(Target::Version("1.5.0".into()));
+    req.values = ValuesSource::Text("router:\n  replicas: 2\n topic: [x\n".into());
+    let err = upgrade::prepare(&e.client, req)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("invalid YAML: line 3, column"), "{err}");
+
+    // Someone else holds the lock.
+    let other = ReleaseLock::acquire(
+        &e.client,
+        "mr-ee",
+        "ee",
+        "upgrade by someone else",
+        Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
+    let plan = upgrade::prepare(&e.client, e.request(Target::Version("1.5.0".into())))
+        .await
+        .unwrap();
+    let lock = plan.checks.iter().find(|c| c.name == "lock").unwrap();
+    assert_eq!(lock.level, CheckLevel::Fail);
+    assert!(
+        lock.detail.contains("upgrade by someone else"),
+        "{}",
+        lock.detail
+    );
+    let (report, _) = e.run(e.request(Target::Version("1.5.0".into()))).await;
+    assert!(
+        matches!(report.ending, Ending::Aborted { .. }),
+        "{:?}",
+        report.ending
+    );
+    assert!(report.backup.is_none() && report.commit.is_none());
+    other.release().await;
+
+    // An interrupted change blocks the next until recovered.
+    JournalFile::start(
+        &e.settings.journal_dir,
+        Journal {
+            release: "ee".into(),
+            namespace: "mr-ee".into(),
+            operation: Operation::Upgrade {
+                to_version: "1.5.0".into(),
+            },
+            from_revision: 4,
+            from_version: "1.4.2".into(),
+            started: jiff::Timestamp::now(),
+            updated: jiff::Timestamp::now(),
+            step: "apply".into(),
+            backup: None,
+            commit: None,
+            holder: "a console that was killed".into(),
+        },
+    )
+    .unwrap();
+    let plan = upgrade::prepare(&e.client, e.request(Target::Version("1.5.0".into())))
+        .await
+        .unwrap();
+    let j = plan.checks.iter().find(|c| c.name == "journal").unwrap();
+    assert!(
+        j.detail.contains("stopped at apply") && j.detail.contains("helmdeck recover ee"),
+        "{}",
+        j.detail
+    );
+    assert!(!plan.blockers().is_empty());
+
+    // Nothing was applied by any of it.
+    let h = release_history(&e.client, "mr-ee", "ee").await.unwrap();
+    assert_eq!(h.latest().unwrap().version, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_release_refuses_upgrades_and_is_recovered_by_a_rollback() {
+    let sb = Sandbox::start(Options {
+        scenario: "trouble".into(),
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let client = Client::try_from(kube::Config::new(sb.url().parse().unwrap())).unwrap();
+    let pending = helmdeck::core::release::history(
+        &kube::Api::<k8s_openapi::api::core::v1::Secret>::all(client.clone())
+            .list(&kube::api::ListParams::default().labels("owner=helm"))
+            .await
+            .unwrap()
+            .items,
+    )
+    .into_iter()
+    .find(|h| h.latest().is_some_and(|r| r.info.status.is_pending()))
+    .expect("the trouble scenario has a pending release");
+    let (ns, name) = (pending.namespace.clone(), pending.name.clone());
+    let current = pending.current().unwrap().version;
+    let tmp = tempfile::tempdir().unwrap();
+    let settings = Settings {
+        backup_dir: tmp.path().join("b"),
+        values_repo: tmp.path().join("v"),
+        journal_dir: tmp.path().join("j"),
+    };
+    let base = Request {
+        release: name.clone(),
+        namespace: ns.clone(),
+        target: Target::Version("0.0.1".into()),
+        values: ValuesSource::Current,
+        sets: vec![],
+        repository: Some(RepoOptions::new(format!("{}/charts", sb.url()))),
+        chart_reference: None,
+        timeout: Duration::from_secs(20),
+        auto_rollback: false,
+        force: true,
+        reason: String::new(),
+        topic_problems: None,
+        settings,
+    };
+    let target = Target::Revision(current);
+    let plan = upgrade::prepare(
+        &client,
+        Request {
+            target,
+            ..base.clone()
+        },
+    )
+    .await
+    .unwrap();
+    let release = plan.checks.iter().find(|c| c.name == "release").unwrap();
+    assert_eq!(release.level, CheckLevel::Warn, "{release:?}");
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    // The trouble scenario keeps other workloads of the release broken, so the rollback may
+    // itself time out; either way it supersedes the pending revision, as Helm's does.
+    upgrade::execute(&client, &plan, &SimulatedHelm::new(client.clone()), tx).await;
+    let h = release_history(&client, &ns, &name).await.unwrap();
+    assert!(
+        !h.revisions.iter().any(|r| r.info.status.is_pending()),
+        "the pending revision is superseded: {:?}",
+        h.revisions
+            .iter()
+            .map(|r| (r.version, r.info.status))
+            .collect::<Vec<_>>()
+    );
+    let latest = h.latest().unwrap();
+    assert!(latest.version > pending.latest().unwrap().version);
+    assert_eq!(
+        latest.chart.metadata.version,
+        pending.current().unwrap().chart.metadata.version
+    );
+
+    // An upgrade is refused while a revision is pending (checked before the rollback above
+    // cleared it, on a fresh sandbox of the same scenario).
+    let sb2 = Sandbox::start(Options {
+        scenario: "trouble".into(),
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let client2 = Client::try_from(kube::Config::new(sb2.url().parse().unwrap())).unwrap();
+    let newest = pending.current().unwrap().chart.metadata.version.clone();
+    let offers = helmdeck::sandbox::charts::Catalog::builtin();
+    let next = offers.charts[&pending.current().unwrap().chart.metadata.name]
+        .versions
+        .iter()
+        .map(|v| v.version.clone())
+        .find(|v| {
+            helmdeck::core::releases::repo::parse_version(v).unwrap()
+                > helmdeck::core::releases::repo::parse_version(&newest).unwrap()
+        })
+        .expect("a newer version");
+    let mut req = Request {
+        target: Target::Version(next),
+        ..base
+    };
+    req.repository = Some(RepoOptions::new(format!("{}/charts", sb2.url())));
+    let plan = upgrade::prepare(&client2, req).await.unwrap();
+    let release = plan.checks.iter().find(|c| c.name == "release").unwrap();
+    assert_eq!(release.level, CheckLevel::Fail, "{release:?}");
+    assert!(
+        release.detail.contains("helmdeck rollback"),
+        "{}",
+        release.detail
+    );
+    assert!(
+        !plan.blockers().is_empty(),
+        "--force does not override a pending release"
+    );
+}
