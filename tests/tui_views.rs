@@ -736,3 +736,421 @@ async fn release_history_effect_reads_the_sandbox_release_secrets() {
         "{msg:?}"
     );
 }
+
+// ---- Topics: the view, partition-aware scaling, create --missing ----
+
+use helmdeck::config::{Consumer, Platform};
+use helmdeck::core::topics::{
+    Created, GroupMeta, LagRules, NewTopicSpec, PartitionMeta, Snapshot, TopicMeta, TopicUpdate,
+    TopicsState,
+};
+
+/// A platform of the fixture namespace: `web` reads shop-main, `checkout` reads
+/// shop-pinterest; google-analytics is missing; redis is a reserved destination name.
+fn shop_platform() -> Platform {
+    Platform {
+        name: "shop".into(),
+        namespace: "shop".into(),
+        release: Some("shop".into()),
+        topic_prefix: Some("shop-".into()),
+        destinations: vec![
+            "pinterest".into(),
+            "google-analytics".into(),
+            "redis".into(),
+        ],
+        custom_topics: vec![],
+        consumers: vec![
+            Consumer {
+                workload: "deploy/web".into(),
+                topics: vec!["shop-main".into()],
+            },
+            Consumer {
+                workload: "deploy/checkout".into(),
+                topics: vec!["shop-pinterest".into()],
+            },
+        ],
+        kafka: None,
+    }
+}
+
+/// A refresh `step` × 5 s after 10:04:50: shop-main (6 partitions) is read by `web`, which
+/// keeps up; shop-pinterest (3 partitions, one offline) by `checkout`, which stopped
+/// committing and has no members.
+fn shop_snapshot(step: i64) -> Snapshot {
+    let base: i64 = "2025-05-14T10:04:50Z"
+        .parse::<jiff::Timestamp>()
+        .unwrap()
+        .as_millisecond();
+    let topic = |name: &str, n: i32, end: i64, offline: Option<i32>| TopicMeta {
+        name: name.into(),
+        partitions: (0..n)
+            .map(|id| PartitionMeta {
+                id,
+                leader: if Some(id) == offline { -1 } else { 1 + id % 3 },
+                replicas: 3,
+                isr: if Some(id) == offline { 0 } else { 3 },
+                log_end: Some(end),
+            })
+            .collect(),
+        error: None,
+    };
+    let main_end = 1000 + 100 * step;
+    let pin_end = 500 + 30 * step;
+    let web = GroupMeta {
+        name: "web".into(),
+        state: "Stable".into(),
+        members: 3,
+        assigned: [("shop-main".to_string(), (0..6).collect())].into(),
+        committed: (0..6)
+            .map(|p| (("shop-main".to_string(), p), main_end - 5))
+            .collect(),
+    };
+    let checkout = GroupMeta {
+        name: "checkout".into(),
+        state: "Empty".into(),
+        members: 0,
+        assigned: Default::default(),
+        committed: (0..3)
+            .map(|p| (("shop-pinterest".to_string(), p), 480))
+            .collect(),
+    };
+    Snapshot {
+        at_ms: base + step * 5_000,
+        topics: [
+            (
+                "shop-main".to_string(),
+                topic("shop-main", 6, main_end, None),
+            ),
+            (
+                "shop-pinterest".to_string(),
+                topic("shop-pinterest", 3, pin_end, Some(2)),
+            ),
+        ]
+        .into(),
+        groups: [("web".to_string(), web), ("checkout".to_string(), checkout)].into(),
+        brokers: 3,
+        notes: vec![],
+    }
+}
+
+/// The fixture cluster with the shop platform's topics loaded (three refreshes).
+fn topics_app(platform: Platform) -> App {
+    let mut a = app();
+    a.platforms = vec![platform.clone()];
+    a.topics = Some(TopicsState::new(
+        "kafka at broker:9092".into(),
+        Some(platform),
+        LagRules::default(),
+    ));
+    for step in 0..3 {
+        a.on_msg(Msg::Topics(TopicUpdate::Snapshot(shop_snapshot(step))));
+    }
+    a
+}
+
+#[test]
+fn topics_view_and_topic_drill_down_render() {
+    let mut a = topics_app(shop_platform());
+    a.on_key(key('7'));
+    let text = render(&mut a, 160, 30);
+    for want in [
+        "Topics (2)",
+        "kafka at broker:9092",
+        "missing: shop-google-analytics",
+        "shop-pinterest",
+        "Consumer groups (2)",
+        "c create missing topics",
+    ] {
+        assert!(text.contains(want), "{want} missing:\n{text}");
+    }
+    insta::assert_snapshot!("topics_with_data", text);
+    // shop-main is first; j moves to shop-pinterest, enter drills into it.
+    a.on_key(key('j'));
+    a.on_key(code(KeyCode::Enter));
+    assert_eq!(a.topic_detail.as_deref(), Some("shop-pinterest"));
+    let text = render(&mut a, 160, 30);
+    for want in [
+        "shop-pinterest: 3 partitions",
+        "1 offline",
+        "checkout",
+        "offline",
+    ] {
+        assert!(text.contains(want), "{want} missing:\n{text}");
+    }
+    insta::assert_snapshot!("topic_detail", text);
+    a.on_key(code(KeyCode::Esc));
+    assert_eq!(a.topic_detail, None);
+}
+
+/// Opens the scale dialog of deploy/checkout (3 replicas) and types `replicas`.
+fn scale_checkout(a: &mut App, replicas: &str) -> Vec<Effect> {
+    open_scale(a, "checkout");
+    a.on_msg(Msg::ScalePlanned(Ok(ScaleInfo {
+        current: 3,
+        hpa: None,
+    })));
+    a.on_key(code(KeyCode::Backspace));
+    type_str(a, replicas);
+    a.on_key(code(KeyCode::Enter))
+}
+
+#[test]
+fn scaling_a_consumer_past_its_partitions_is_refused_saying_why() {
+    let mut a = topics_app(shop_platform());
+    open_scale(&mut a, "checkout");
+    let text = render(&mut a, 160, 30);
+    assert!(
+        text.contains("Kafka consumer (platform shop): reads shop-pinterest (3 partitions).")
+            && text.contains("replicas beyond 3 would sit idle"),
+        "{text}"
+    );
+
+    let mut a = topics_app(shop_platform());
+    let effects = scale_checkout(&mut a, "5");
+    assert!(effects.is_empty(), "refused: {effects:?}");
+    match &a.mode {
+        Mode::Dialog(Dialog::Scale {
+            confirm_idle: Some(l),
+            ..
+        }) => {
+            assert_eq!(
+                (l.topic.as_str(), l.partitions, l.replicas, l.idle()),
+                ("shop-pinterest", 3, 5, 2)
+            );
+        }
+        other => panic!("no refusal: {other:?}"),
+    }
+    let text = render(&mut a, 160, 30);
+    for want in [
+        "✖ Refused: checkout reads shop-pinterest (3 partitions)",
+        "A partition is read by one consumer of a group: the extra ones get no work.",
+        "enter or y: scale anyway",
+    ] {
+        assert!(text.contains(want), "{want} missing:\n{text}");
+    }
+    // Enter a second time overrides.
+    let effects = a.on_key(code(KeyCode::Enter));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Scale { replicas: 5, .. }]),
+        "{effects:?}"
+    );
+
+    // So does y.
+    let mut a = topics_app(shop_platform());
+    scale_checkout(&mut a, "5");
+    let effects = a.on_key(key('y'));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Scale { replicas: 5, .. }]),
+        "{effects:?}"
+    );
+
+    // An edit withdraws the refusal; as many replicas as partitions need no override.
+    let mut a = topics_app(shop_platform());
+    scale_checkout(&mut a, "5");
+    a.on_key(code(KeyCode::Backspace));
+    assert!(
+        a.on_key(key('y')).is_empty(),
+        "y is no override after an edit"
+    );
+    type_str(&mut a, "3");
+    let effects = a.on_key(code(KeyCode::Enter));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Scale { replicas: 3, .. }]),
+        "{effects:?}"
+    );
+}
+
+#[test]
+fn an_hpa_maximum_past_the_partitions_is_refused_too() {
+    // web reads shop-main (6 partitions) and is under an HPA.
+    let mut a = topics_app(shop_platform());
+    open_scale(&mut a, "web");
+    a.on_msg(Msg::ScalePlanned(Ok(ScaleInfo {
+        current: 3,
+        hpa: Some(("web".into(), 2, 5)),
+    })));
+    a.on_key(code(KeyCode::Tab));
+    a.on_key(code(KeyCode::Backspace));
+    type_str(&mut a, "8");
+    assert!(a.on_key(code(KeyCode::Enter)).is_empty());
+    assert!(
+        render(&mut a, 160, 30).contains("web reads shop-main (6 partitions): 8 replicas"),
+        "{}",
+        render(&mut a, 160, 30)
+    );
+    let effects = a.on_key(code(KeyCode::Enter));
+    assert!(
+        matches!(
+            effects.as_slice(),
+            [Effect::SetHpaRange { min: 2, max: 8, .. }]
+        ),
+        "{effects:?}"
+    );
+}
+
+#[test]
+fn unknown_partitions_are_said_and_do_not_block_scaling() {
+    // The config names checkout as a consumer, but no topic data is loaded.
+    let mut a = app();
+    a.platforms = vec![shop_platform()];
+    open_scale(&mut a, "checkout");
+    let text = render(&mut a, 160, 30);
+    assert!(
+        text.contains("reads shop-pinterest (partitions unknown).")
+            && text.contains("replicas are not checked"),
+        "{text}"
+    );
+    let mut a = app();
+    a.platforms = vec![shop_platform()];
+    let effects = scale_checkout(&mut a, "5");
+    assert!(
+        matches!(effects.as_slice(), [Effect::Scale { replicas: 5, .. }]),
+        "{effects:?}"
+    );
+}
+
+#[test]
+fn create_missing_topics_lists_them_and_y_emits_the_effect() {
+    let mut a = topics_app(shop_platform());
+    a.on_key(key('7'));
+    assert!(a.on_key(key('c')).is_empty(), "nothing before confirming");
+    let Mode::Dialog(Dialog::CreateTopics {
+        topics, refused, ..
+    }) = &a.mode
+    else {
+        panic!("no confirmation: {:?}", a.mode);
+    };
+    let want = vec![NewTopicSpec {
+        name: "shop-google-analytics".into(),
+        partitions: 3,
+        replication_factor: 3,
+    }];
+    assert_eq!(topics, &want);
+    assert_eq!(refused, &[("shop-redis".to_string(), "redis".to_string())]);
+    let text = render(&mut a, 160, 30);
+    for want in [
+        "Create the missing topics of platform shop on kafka at broker:9092",
+        "+ shop-google-analytics  (3 partitions, replication factor 3)",
+        "Not created — reserved names",
+        "✖ shop-redis",
+        "y / enter: create    n / esc: cancel",
+    ] {
+        assert!(text.contains(want), "{want} missing:\n{text}");
+    }
+    let effects = a.on_key(key('y'));
+    assert_eq!(
+        effects,
+        vec![Effect::CreateTopics {
+            topics: want,
+            refused: vec!["shop-redis".into()],
+        }]
+    );
+    assert_eq!(a.mode, Mode::Normal);
+    assert!(a.tasks.iter().any(|(w, _)| w == "create topics"));
+    // The outcome is a status message.
+    a.on_msg(Msg::TopicsCreated {
+        result: Ok(vec![Created {
+            name: "shop-google-analytics".into(),
+            result: Ok(()),
+        }]),
+        refused: vec!["shop-redis".into()],
+    });
+    assert!(a.tasks.is_empty());
+    let flash = a.flash.clone().unwrap();
+    assert!(!flash.error);
+    assert!(
+        flash.text.contains("✔ created shop-google-analytics")
+            && flash.text.contains("refused (reserved names): shop-redis"),
+        "{flash:?}"
+    );
+    // A broker's refusal is an error message naming the topic and why.
+    a.on_msg(Msg::TopicsCreated {
+        result: Ok(vec![Created {
+            name: "shop-google-analytics".into(),
+            result: Err("Topic already exists".into()),
+        }]),
+        refused: vec![],
+    });
+    let flash = a.flash.clone().unwrap();
+    assert!(
+        flash.error
+            && flash
+                .text
+                .contains("shop-google-analytics (Topic already exists)")
+    );
+}
+
+#[test]
+fn create_missing_topics_cancels_refuses_read_only_and_says_when_nothing_is_missing() {
+    for cancel in [key('n'), code(KeyCode::Esc)] {
+        let mut a = topics_app(shop_platform());
+        a.on_key(key('7'));
+        a.on_key(key('c'));
+        assert!(matches!(a.mode, Mode::Dialog(Dialog::CreateTopics { .. })));
+        assert!(a.on_key(cancel).is_empty());
+        assert_eq!(a.mode, Mode::Normal);
+        assert!(a.tasks.is_empty());
+    }
+
+    let mut a = topics_app(shop_platform());
+    a.readonly = true;
+    a.on_key(key('7'));
+    assert!(a.on_key(key('c')).is_empty());
+    assert_eq!(a.mode, Mode::Normal);
+    assert!(render(&mut a, 160, 30).contains("read-only: creating topics is disabled"));
+
+    let mut p = shop_platform();
+    p.destinations = vec!["pinterest".into()];
+    let mut a = topics_app(p);
+    a.on_key(key('7'));
+    assert!(a.on_key(key('c')).is_empty());
+    assert_eq!(a.mode, Mode::Normal);
+    assert!(
+        render(&mut a, 160, 30)
+            .contains("Nothing to create: no topic of the plan of shop is missing")
+    );
+
+    // The help of the Topics screen lists the key.
+    a.on_key(key('?'));
+    let text = render(&mut a, 160, 40);
+    assert!(text.contains("Create the plan's missing topics"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_create_topics_effect_creates_on_the_simulated_source() {
+    use helmdeck::sandbox::topics::SimulatedTopics;
+    let source = std::sync::Arc::new(SimulatedTopics::synthetic(1, 3, 0));
+    let spec = |name: &str| NewTopicSpec {
+        name: name.into(),
+        partitions: 3,
+        replication_factor: 3,
+    };
+    let msgs = helmdeck::tui::run::create_topics(
+        source,
+        vec![spec("shop-google-analytics"), spec("topic-0000")],
+        vec!["shop-redis".into()],
+    )
+    .await;
+    let [
+        Msg::TopicsCreated { result, refused },
+        Msg::Topics(TopicUpdate::Snapshot(s)),
+    ] = msgs.as_slice()
+    else {
+        panic!("{msgs:?}");
+    };
+    assert_eq!(refused, &["shop-redis".to_string()]);
+    assert_eq!(
+        result.as_ref().unwrap(),
+        &vec![
+            Created {
+                name: "shop-google-analytics".into(),
+                result: Ok(()),
+            },
+            Created {
+                name: "topic-0000".into(),
+                result: Err("topic already exists".into()),
+            },
+        ]
+    );
+    assert_eq!(s.topics["shop-google-analytics"].partitions.len(), 3);
+}

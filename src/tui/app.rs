@@ -3,6 +3,7 @@
 //! state. One owner of UI state; the watch layer and the tasks only send messages.
 
 use crate::core::cluster::{ClusterState, ClusterUpdate, Key, WorkloadKind};
+use crate::core::topics::plan::PartitionLimit;
 use crate::tui::keymap::{Action, KeyMap, Screen};
 use crate::tui::theme::Theme;
 use crate::tui::views::tables::{self, Filter, RowIndex, RowRef};
@@ -48,6 +49,12 @@ pub enum Effect {
     ReleaseHistory {
         namespace: String,
         name: String,
+    },
+    /// Create topics of the plan on the topic source (never forced: `refused` are the
+    /// reserved names left out, for the outcome's message).
+    CreateTopics {
+        topics: Vec<crate::core::topics::NewTopicSpec>,
+        refused: Vec<String>,
     },
 }
 
@@ -100,6 +107,11 @@ pub enum Msg {
         name: String,
         result: Result<crate::core::release::ReleaseHistory, String>,
     },
+    /// The outcome of [`Effect::CreateTopics`]: per topic, or an error before any.
+    TopicsCreated {
+        result: Result<Vec<crate::core::topics::Created>, String>,
+        refused: Vec<String>,
+    },
 }
 
 /// A dialog on top of the screen.
@@ -117,10 +129,24 @@ pub enum Dialog {
         error: Option<String>,
         busy: bool,
         confirm_zero: bool,
+        /// Set when the replicas asked for exceed the partitions of a topic the workload
+        /// consumes: enter (or y) again scales anyway, any edit clears it.
+        confirm_idle: Option<PartitionLimit>,
     },
     Confirm {
         question: String,
         effect: Effect,
+    },
+    /// `create --missing` from the Topics screen: what will be created, and what will not.
+    CreateTopics {
+        /// Where (the topic source, secrets masked).
+        source: String,
+        platform: String,
+        topics: Vec<crate::core::topics::NewTopicSpec>,
+        /// Missing topics with reserved names, and the reserved name: not created.
+        refused: Vec<(String, String)>,
+        /// Topics of the plan whose names break Kafka's rules, and why: not created.
+        invalid: Vec<(String, String)>,
     },
 }
 
@@ -232,6 +258,8 @@ pub struct App {
     pub topic_detail: Option<String>,
     /// Releases view: the history pane of a release, when open.
     pub release_history: Option<crate::tui::history::HistoryView>,
+    /// The configured platforms (their consumers, for partition-aware scaling).
+    pub platforms: Vec<crate::config::Platform>,
 }
 
 impl App {
@@ -268,6 +296,7 @@ impl App {
             topics: None,
             topic_detail: None,
             release_history: None,
+            platforms: Vec::new(),
         }
     }
 
@@ -497,6 +526,7 @@ impl App {
                 name,
                 result,
             } => self.on_release_history(namespace, name, result),
+            Msg::TopicsCreated { result, refused } => self.on_topics_created(result, refused),
         }
         Vec::new()
     }
@@ -694,7 +724,7 @@ impl App {
         }
     }
 
-    fn refuse_readonly(&mut self, what: &str) -> bool {
+    pub(crate) fn refuse_readonly(&mut self, what: &str) -> bool {
         if self.readonly {
             self.flash(
                 format!(
@@ -800,6 +830,7 @@ impl App {
                     error: None,
                     busy: false,
                     confirm_zero: false,
+                    confirm_idle: None,
                 });
                 vec![Effect::PlanScale {
                     kind,
@@ -838,6 +869,7 @@ impl App {
                 self.mode = Mode::Dialog(Dialog::Confirm { question, effect });
                 Vec::new()
             }
+            Action::CreateTopics if self.screen == Screen::Topics => self.open_create_topics(),
             Action::Logs | Action::Describe if self.screen == Screen::Pods => self.enter(),
             Action::Logs if self.screen == Screen::Workloads => {
                 // Jump to the workload's pods.
@@ -1052,6 +1084,7 @@ impl App {
                 Vec::new()
             }
             Dialog::Scale { .. } => self.on_scale_key(key),
+            Dialog::CreateTopics { .. } => self.on_create_topics_key(key),
         }
     }
 
@@ -1063,6 +1096,26 @@ impl App {
             Close,
             Submit(String, Effect),
         }
+        // The partitions of the topics the workload reads, when it is a consumer.
+        let reads = match &self.mode {
+            Mode::Dialog(Dialog::Scale {
+                kind,
+                namespace,
+                name,
+                ..
+            }) => self.consumer_reads(*kind, namespace, name),
+            _ => return Vec::new(),
+        };
+        // Past the partitions: the first enter refuses and says why; enter (or y) again,
+        // with nothing edited, scales anyway.
+        let over = |replicas: i32, confirmed: &mut Option<PartitionLimit>, name: &str| {
+            let limit = reads.as_ref()?.limit(name, replicas)?;
+            if confirmed.as_ref() == Some(&limit) {
+                return None;
+            }
+            *confirmed = Some(limit.clone());
+            Some(limit)
+        };
         let Mode::Dialog(Dialog::Scale {
             kind,
             namespace,
@@ -1074,6 +1127,7 @@ impl App {
             error,
             busy,
             confirm_zero,
+            confirm_idle,
         }) = &mut self.mode
         else {
             return Vec::new();
@@ -1094,11 +1148,13 @@ impl App {
             KeyCode::Backspace => {
                 field.pop();
                 *confirm_zero = false;
+                *confirm_idle = None;
                 Outcome::Stay
             }
             KeyCode::Char(c) if c.is_ascii_digit() => {
                 field.push(c);
                 *confirm_zero = false;
+                *confirm_idle = None;
                 Outcome::Stay
             }
             KeyCode::Char('y') if *confirm_zero => Outcome::Submit(
@@ -1110,7 +1166,9 @@ impl App {
                     replicas: 0,
                 },
             ),
-            KeyCode::Enter => {
+            KeyCode::Enter | KeyCode::Char('y')
+                if key.code == KeyCode::Enter || confirm_idle.is_some() =>
+            {
                 let parse = |s: &str| {
                     s.parse::<i32>()
                         .map_err(|_| format!("'{s}' is not a number"))
@@ -1133,6 +1191,10 @@ impl App {
                             *error = Some(format!("max ({max}) must be at least min ({min})"));
                             Outcome::Stay
                         }
+                        Ok(max) if over(max, confirm_idle, name).is_some() => {
+                            *error = None;
+                            Outcome::Stay
+                        }
                         Ok(max) => Outcome::Submit(
                             format!("setting HPA {hpa_name} to {min}–{max}…"),
                             Effect::SetHpaRange {
@@ -1152,8 +1214,18 @@ impl App {
                         *error = None;
                         Outcome::Stay
                     }
+                    (None, Ok(n)) if over(n, confirm_idle, name).is_some() => {
+                        *error = None;
+                        Outcome::Stay
+                    }
                     (None, Ok(n)) => Outcome::Submit(
-                        format!("scaling to {n}…"),
+                        match confirm_idle {
+                            Some(l) => format!(
+                                "scaling to {n} past the partitions ({} consumers idle)…",
+                                l.idle()
+                            ),
+                            None => format!("scaling to {n}…"),
+                        },
                         Effect::Scale {
                             kind: *kind,
                             namespace: namespace.clone(),
@@ -1175,6 +1247,7 @@ impl App {
                 *busy = true;
                 *error = None;
                 *confirm_zero = false;
+                *confirm_idle = None;
                 self.tasks
                     .push((format!("scale {namespace}/{name}"), progress));
                 vec![effect]

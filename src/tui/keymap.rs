@@ -66,6 +66,7 @@ pub enum Action {
     History,
     Diff,
     RevealSecrets,
+    CreateTopics,
     NextView,
     PrevView,
     ViewOverview,
@@ -79,7 +80,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 37] = [
+    pub const ALL: [Action; 38] = [
         Action::Quit,
         Action::Help,
         Action::CommandMode,
@@ -108,6 +109,7 @@ impl Action {
         Action::History,
         Action::Diff,
         Action::RevealSecrets,
+        Action::CreateTopics,
         Action::NextView,
         Action::PrevView,
         Action::ViewOverview,
@@ -150,6 +152,7 @@ impl Action {
             Action::History => "history",
             Action::Diff => "diff",
             Action::RevealSecrets => "reveal-secrets",
+            Action::CreateTopics => "create-topics",
             Action::NextView => "next-view",
             Action::PrevView => "prev-view",
             Action::ViewOverview => "view-overview",
@@ -193,6 +196,7 @@ impl Action {
             Action::History => "Release history",
             Action::Diff => "Diff values against the previous revision",
             Action::RevealSecrets => "Show/hide secret values",
+            Action::CreateTopics => "Create the plan's missing topics (asks first)",
             Action::NextView => "Next view",
             Action::PrevView => "Previous view",
             Action::ViewOverview => "Overview",
@@ -646,6 +650,7 @@ fn default_table() -> Vec<DefaultBinding> {
         (History, &["h"], only(&[Releases])),
         (Diff, &["v"], only(&[Releases])),
         (RevealSecrets, &["x"], only(&[Releases, PodDetail])),
+        (CreateTopics, &["c"], only(&[Topics])),
         (NextView, &["tab"], all.clone()),
         (PrevView, &["shift-tab"], all.clone()),
         (ViewOverview, &["1"], all.clone()),
@@ -1002,6 +1007,8 @@ mod tests {
         assert_eq!(on(Screen::Nodes, press('u')), Some(Action::Uncordon));
         assert_eq!(on(Screen::Releases, press('6')), Some(Action::ViewReleases));
         assert_eq!(on(Screen::Topics, press('z')), None);
+        assert_eq!(on(Screen::Topics, press('c')), Some(Action::CreateTopics));
+        assert_eq!(on(Screen::Workloads, press('c')), None);
     }
 
     #[test]

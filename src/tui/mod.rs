@@ -7,4 +7,5 @@ pub mod keymap;
 pub mod run;
 pub mod terminal;
 pub mod theme;
+pub mod topics;
 pub mod views;

@@ -159,6 +159,7 @@ async fn event_loop(
         readonly,
     );
     app.contexts = context_names(opts.kubeconfig.as_deref());
+    app.platforms = opts.config.platforms.clone();
     let (msg_tx, mut msg_rx) = mpsc::unbounded_channel::<Msg>();
     let topics_task = opts.topics.as_ref().map(|feed| {
         app.topics = Some(crate::core::topics::TopicsState::new(
@@ -231,6 +232,22 @@ async fn event_loop(
                         h.abort();
                     }
                 }
+                Effect::CreateTopics { topics, refused } => match &opts.topics {
+                    Some(feed) => {
+                        let (source, tx) = (feed.source.clone(), msg_tx.clone());
+                        tokio::spawn(async move {
+                            for m in create_topics(source, topics, refused).await {
+                                let _ = tx.send(m);
+                            }
+                        });
+                    }
+                    None => {
+                        let _ = msg_tx.send(Msg::TopicsCreated {
+                            result: Err("no topic source".into()),
+                            refused,
+                        });
+                    }
+                },
                 Effect::Logs {
                     key,
                     container,
@@ -385,6 +402,33 @@ pub async fn release_history(client: &kube::Client, namespace: String, name: Str
     }
 }
 
+/// What [`Effect::CreateTopics`] reports: the outcome per topic (the same
+/// [`TopicSource::create_topics`](crate::core::topics::TopicSource::create_topics) that
+/// `helmdeck topics create --missing` calls, on a blocking thread), then, when anything was
+/// created, a fresh snapshot so the Topics view shows it without waiting for the next poll.
+pub async fn create_topics(
+    source: std::sync::Arc<dyn crate::core::topics::TopicSource>,
+    topics: Vec<crate::core::topics::NewTopicSpec>,
+    refused: Vec<String>,
+) -> Vec<Msg> {
+    use crate::core::topics::TopicUpdate;
+    let s = source.clone();
+    let result = match tokio::task::spawn_blocking(move || s.create_topics(&topics)).await {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(e) => Err(format!("the creating task failed: {e}")),
+    };
+    let created = result
+        .as_ref()
+        .is_ok_and(|c| c.iter().any(|c| c.result.is_ok()));
+    let mut msgs = vec![Msg::TopicsCreated { result, refused }];
+    if created
+        && let Ok(Ok(snapshot)) = tokio::task::spawn_blocking(move || source.snapshot()).await
+    {
+        msgs.push(Msg::Topics(TopicUpdate::Snapshot(snapshot)));
+    }
+    msgs
+}
+
 /// Runs one effect on a background task, reporting back through `tx`.
 async fn execute(effect: Effect, client: kube::Client, tx: mpsc::UnboundedSender<Msg>) {
     match effect {
@@ -473,7 +517,10 @@ async fn execute(effect: Effect, client: kube::Client, tx: mpsc::UnboundedSender
         Effect::ReleaseHistory { namespace, name } => {
             let _ = tx.send(release_history(&client, namespace, name).await);
         }
-        Effect::Logs { .. } | Effect::StopLogs | Effect::SwitchContext(_) => {}
+        Effect::Logs { .. }
+        | Effect::StopLogs
+        | Effect::SwitchContext(_)
+        | Effect::CreateTopics { .. } => {}
     }
 }
 

@@ -76,16 +76,16 @@ impl std::fmt::Debug for KafkaSource {
     }
 }
 
-fn config(conn: &Connection, context_group: Option<&str>) -> ClientConfig {
+/// The client settings: the connection's properties, and never a commit. No `group.id`: the
+/// source reads groups' committed offsets through the admin API and never joins a group (a
+/// `-X group.id=…` property still passes through, as any other).
+fn config(conn: &Connection) -> ClientConfig {
     let mut c = ClientConfig::new();
     for (k, v) in conn.properties() {
         c.set(k, v);
     }
     c.set("enable.auto.commit", "false");
     c.set("enable.auto.offset.store", "false");
-    if let Some(g) = context_group {
-        c.set("group.id", g);
-    }
     c.set_log_level(RDKafkaLogLevel::Warning);
     c
 }
@@ -94,7 +94,7 @@ impl KafkaSource {
     /// Creates the client (no request is sent until the first refresh).
     pub fn new(conn: Connection, timeout: Duration) -> Result<KafkaSource, TopicError> {
         let context = ErrorContext::default();
-        let client: Client = config(&conn, None)
+        let client: Client = config(&conn)
             .create_with_context(context.clone())
             .map_err(|e| TopicError::Invalid(format!("Kafka settings: {e}")))?;
         Ok(KafkaSource {
@@ -520,7 +520,7 @@ impl TopicSource for KafkaSource {
         if specs.is_empty() {
             return Ok(Vec::new());
         }
-        let admin: AdminClient<ErrorContext> = config(&self.conn, None)
+        let admin: AdminClient<ErrorContext> = config(&self.conn)
             .create_with_context(self.context.clone())
             .map_err(|e| TopicError::Invalid(format!("Kafka settings: {e}")))?;
         let new: Vec<NewTopic> = specs

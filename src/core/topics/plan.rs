@@ -223,6 +223,12 @@ impl TopicPlan {
     }
 }
 
+/// The replication factor of new topics when none is given: 3, or fewer when fewer brokers
+/// answer (a topic cannot have more replicas than brokers).
+pub fn default_replication_factor(brokers: usize) -> i32 {
+    (brokers.min(3) as i32).max(1)
+}
+
 /// `deploy/router`, `deployment/router`, `sts/db` → (kind, name).
 pub fn parse_workload(workload: &str) -> Option<(WorkloadKind, &str)> {
     let (kind, name) = workload.split_once('/')?;
@@ -270,15 +276,13 @@ impl PartitionLimit {
     pub fn idle(&self) -> i32 {
         self.replicas - self.partitions
     }
-}
 
-impl std::fmt::Display for PartitionLimit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    /// Why, without how to override it ("forwarder-pinterest reads mr-ee-pinterest (3
+    /// partitions): 4 replicas would leave 1 consumer idle").
+    pub fn reason(&self) -> String {
         let idle = self.idle();
-        write!(
-            f,
-            "{} reads {} ({} partition{}): {} replicas would leave {idle} consumer{} idle; \
-             --force to scale anyway",
+        format!(
+            "{} reads {} ({} partition{}): {} replicas would leave {idle} consumer{} idle",
             self.workload,
             self.topic,
             self.partitions,
@@ -286,6 +290,12 @@ impl std::fmt::Display for PartitionLimit {
             self.replicas,
             if idle == 1 { "" } else { "s" },
         )
+    }
+}
+
+impl std::fmt::Display for PartitionLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}; --force to scale anyway", self.reason())
     }
 }
 
@@ -473,6 +483,14 @@ mod tests {
     }
 
     #[test]
+    fn replication_factor_follows_the_brokers_up_to_three() {
+        assert_eq!(default_replication_factor(0), 1);
+        assert_eq!(default_replication_factor(1), 1);
+        assert_eq!(default_replication_factor(2), 2);
+        assert_eq!(default_replication_factor(5), 3);
+    }
+
+    #[test]
     fn workload_references() {
         assert_eq!(
             parse_workload("deploy/router"),
@@ -513,6 +531,10 @@ mod tests {
         assert!(
             limit.to_string().contains("leave 2 consumers idle"),
             "{limit}"
+        );
+        assert_eq!(
+            limit.reason(),
+            "router reads mr-ee-main (12 partitions): 14 replicas would leave 2 consumers idle"
         );
         // Unknown partition counts do not limit.
         assert_eq!(partition_limit("x", &reads[2..], 50), None);

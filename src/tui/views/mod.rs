@@ -176,6 +176,12 @@ fn draw_status(f: &mut Frame, app: &App, area: Rect) {
                     Screen::PodDetail => {
                         "f follow · p previous · / search · j/k scroll · esc back · ? help"
                     }
+                    Screen::Topics if app.topic_detail.is_some() => {
+                        "enter on a group: its workload · c create missing topics · esc back · ? help"
+                    }
+                    Screen::Topics => {
+                        "enter partitions and groups · c create missing topics · / filter · ? help · q quit"
+                    }
                     Screen::Releases => match &app.release_history {
                         Some(h) if h.diff.is_some() => {
                             "j/k scroll · x show/hide secrets · esc back to the history · ? help"
@@ -605,8 +611,28 @@ fn draw_dialog(f: &mut Frame, app: &App, d: &Dialog, area: Rect) {
             error,
             busy,
             confirm_zero,
+            confirm_idle,
         } => {
             let mut lines = Vec::new();
+            // A consumer of topics: the partitions its replicas share.
+            if let Some(r) = app.consumer_reads(*kind, namespace, name) {
+                lines.push(Line::from(format!(
+                    "Kafka consumer (platform {}): {}.",
+                    r.platform,
+                    r.describe()
+                )));
+                lines.push(Line::from(Span::styled(
+                    match r.fewest() {
+                        Some(p) => format!(
+                            "One consumer per partition: replicas beyond {p} would sit idle."
+                        ),
+                        None => {
+                            "Partitions unknown: replicas are not checked against them.".to_string()
+                        }
+                    },
+                    t.style(Role::Dim),
+                )));
+            }
             match info {
                 None => lines.push(Line::from(Span::styled(
                     "reading the workload…",
@@ -646,6 +672,16 @@ fn draw_dialog(f: &mut Frame, app: &App, d: &Dialog, area: Rect) {
             if *confirm_zero {
                 lines.push(Line::from(Span::styled(format!("Scale {namespace}/{name} to 0? Every pod stops. y: yes, any other key: edit"), t.style(Role::Warning))));
             }
+            if let Some(l) = confirm_idle {
+                lines.push(Line::from(Span::styled(
+                    format!("✖ Refused: {}.", l.reason()),
+                    t.style(Role::Error),
+                )));
+                lines.push(Line::from(Span::styled(
+                    "A partition is read by one consumer of a group: the extra ones get no work.",
+                    t.style(Role::Warning),
+                )));
+            }
             if let Some(e) = error {
                 lines.push(Line::from(Span::styled(
                     format!("✖ {e}"),
@@ -659,13 +695,66 @@ fn draw_dialog(f: &mut Frame, app: &App, d: &Dialog, area: Rect) {
                 )));
             }
             lines.push(Line::from(Span::styled(
-                "enter: apply    esc: cancel",
+                if confirm_idle.is_some() {
+                    "enter or y: scale anyway    any other key: edit    esc: cancel"
+                } else {
+                    "enter: apply    esc: cancel"
+                },
                 t.style(Role::KeyHint),
             )));
             (
                 format!(" Scale {} {namespace}/{name} ", kind.short()),
                 lines,
             )
+        }
+        Dialog::CreateTopics {
+            source,
+            platform,
+            topics,
+            refused,
+            invalid,
+        } => {
+            let mut lines = vec![Line::from(format!(
+                "Create the missing topics of platform {platform} on {source}:"
+            ))];
+            for tp in topics {
+                lines.push(Line::from(format!(
+                    "  + {}",
+                    crate::tui::topics::describe_new_topic(tp)
+                )));
+            }
+            if !refused.is_empty() {
+                lines.push(Line::from(Span::styled(
+                    "Not created — reserved names (third-party services or delivery types):",
+                    t.style(Role::Warning),
+                )));
+                for (n, r) in refused {
+                    lines.push(Line::from(format!("  ✖ {n}  (`{r}`)")));
+                }
+                lines.push(Line::from(Span::styled(
+                    format!("  {}", crate::tui::topics::FORCE_HINT),
+                    t.style(Role::Dim),
+                )));
+            }
+            if !invalid.is_empty() {
+                lines.push(Line::from(Span::styled(
+                    "Not created — invalid names:",
+                    t.style(Role::Warning),
+                )));
+                for (n, e) in invalid {
+                    lines.push(Line::from(format!("  ✖ {n}: {e}")));
+                }
+            }
+            lines.push(Line::from(Span::styled(
+                "Nothing existing is changed or deleted.",
+                t.style(Role::Dim),
+            )));
+            lines.push(Line::from(""));
+            lines.push(Line::from(Span::styled(
+                "y / enter: create    n / esc: cancel",
+                t.style(Role::KeyHint),
+            )));
+            (" Create missing topics ".to_string(), lines)
         }
     };
     if app.readonly {
@@ -674,7 +763,13 @@ fn draw_dialog(f: &mut Frame, app: &App, d: &Dialog, area: Rect) {
             Line::from(Span::styled("read-only", t.style(Role::Warning))),
         );
     }
-    let h = lines.len() as u16 + 2;
+    // Lines wrap: count the rows they take in the dialog's width (78 inside its border).
+    let inner = area.width.min(80).saturating_sub(2).max(1) as usize;
+    let h = lines
+        .iter()
+        .map(|l| l.width().div_ceil(inner).max(1) as u16)
+        .sum::<u16>()
+        + 2;
     let r = centered(area, 80, h);
     f.render_widget(Clear, r);
     f.render_widget(
