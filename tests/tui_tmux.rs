@@ -44,6 +44,10 @@ impl Tmux {
         }
     }
 
+    fn home(&self) -> &std::path::Path {
+        self._home.path()
+    }
+
     fn screen(&self) -> String {
         let out = Command::new("tmux")
             .args(["-L", &self.socket, "capture-pane", "-p"])
@@ -197,4 +201,135 @@ fn no_kubeconfig_is_a_clear_error_not_a_garbled_terminal() {
             .any(|l| l.trim() == "icanon" || l.trim() == "-icanon")
     });
     assert!(canon.lines().any(|l| l.trim() == "icanon"), "{canon}");
+}
+
+fn git(repo: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Issue 5's demo, as a user would: a minor upgrade, then the crash-looping version with
+/// auto-rollback, then the history and a diff of two revisions; the values repo afterwards
+/// passes `git fsck` and its log shows every revision with its outcome.
+#[test]
+fn demo_upgrade_crash_looping_rollback_history_and_diff() {
+    let t = Tmux::start("demo --upgrade-timeout 15s", 170, 50);
+    t.wait("every watch synced", 30, |s| {
+        s.contains("Problems") && !s.contains("loading")
+    });
+    t.keys(&["6", "/"]);
+    t.type_text("mr-ee");
+    t.keys(&["Enter"]);
+    t.wait("the ee release", 10, |s| s.contains("Releases (1)"));
+
+    // A minor upgrade.
+    t.keys(&["u"]);
+    let s = t.wait("the versions", 20, |s| {
+        s.contains("choose a version") && s.contains("1.5.0")
+    });
+    assert!(s.contains("deployed: 1.4.2"), "{s}");
+    assert!(
+        line_with(&s, "▶").is_some_and(|l| l.contains("2.0.0") && l.contains("MAJOR")),
+        "the newest stable version first:\n{s}"
+    );
+    t.keys(&["Down", "Down"]);
+    t.wait("1.5.0 chosen", 5, |s| {
+        line_with(s, "▶").is_some_and(|l| l.contains("1.5.0"))
+    });
+    t.keys(&["Enter"]);
+    let s = t.wait("the review", 20, |s| {
+        s.contains("· review ·") && s.contains("preflight")
+    });
+    assert!(s.contains("1.4.2 → 1.5.0: minor"), "{s}");
+    assert!(s.contains("✓ workloads"), "{s}");
+    t.keys(&["Enter"]);
+    let s = t.wait("the upgrade to finish", 60, |s| {
+        s.contains("✔ succeeded") || s.contains("✖ ")
+    });
+    assert!(
+        s.contains("✔ verify") && s.contains("revision 5 deployed"),
+        "{s}"
+    );
+    assert!(
+        line_with(&s, "deploy router").is_some_and(|l| l.contains("2/2 ready")),
+        "{s}"
+    );
+
+    // The crash-looping patch, with auto-rollback (on by default).
+    t.keys(&["Enter", "u"]);
+    t.wait("the versions", 20, |s| {
+        s.contains("choose a version") && s.contains("deployed: 1.5.0")
+    });
+    t.keys(&["Down"]);
+    t.wait("1.5.1 chosen", 5, |s| {
+        line_with(s, "▶").is_some_and(|l| l.contains("1.5.1"))
+    });
+    t.keys(&["Enter"]);
+    let s = t.wait("the review", 20, |s| s.contains("· review ·"));
+    assert!(s.contains("auto-rollback ON"), "{s}");
+    t.keys(&["Enter"]);
+    let s = t.wait("the failed upgrade to roll back", 90, |s| {
+        s.contains("failed and was rolled back") || s.contains("✔ succeeded")
+    });
+    assert!(s.contains("✖ apply") && s.contains("✔ rollback"), "{s}");
+
+    // The history: the failed revision and the rollback.
+    t.keys(&["Enter", "h"]);
+    let s = t.wait("the history", 20, |s| {
+        s.contains("History mr-ee/ee") && s.contains("Rollback to 5")
+    });
+    assert!(
+        line_with(&s, "1.5.1").is_some_and(|l| l.contains("failed")),
+        "{s}"
+    );
+    assert!(
+        line_with(&s, "Rollback to 5").is_some_and(|l| l.contains("deployed")),
+        "{s}"
+    );
+
+    // Diff two revisions that are not neighbours: mark 4, then diff 6 against it.
+    t.keys(&["k", "k", "k", "Space"]);
+    t.wait("revision 4 marked", 5, |s| s.contains("revision 4 marked"));
+    t.keys(&["j", "j", "v"]);
+    let s = t.wait("the diff", 10, |s| s.contains("Diff revision 4 → 6"));
+    assert!(s.contains("+") && s.contains("router:3.5.1"), "{s}");
+
+    t.keys(&["Escape", "Escape", "q"]);
+    let s = t.wait("the exit", 15, |s| s.contains("EXITED"));
+    assert!(s.contains("EXITED 0"), "{s}");
+
+    // The values repo: sound, and every revision with its outcome.
+    let repo = t.home().join("data/helmdeck/demo/values");
+    git(&repo, &["fsck", "--strict"]);
+    let log = git(&repo, &["log", "--format=%s|%N"]);
+    let entries: Vec<&str> = log
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    assert_eq!(entries.len(), 3, "{log}");
+    assert!(
+        entries[0].starts_with(
+            "ee (mr-ee): mr-ee 1.5.1 → 1.5.0 (rollback to revision 5)|outcome: succeeded"
+        ),
+        "{log}"
+    );
+    assert!(
+        entries[1].starts_with("ee (mr-ee): mr-ee 1.5.0 → 1.5.1 (patch)|outcome: rolled back"),
+        "{log}"
+    );
+    assert!(
+        entries[2].starts_with("ee (mr-ee): mr-ee 1.4.2 → 1.5.0 (minor)|outcome: succeeded"),
+        "{log}"
+    );
 }

@@ -1154,3 +1154,400 @@ async fn the_create_topics_effect_creates_on_the_simulated_source() {
     );
     assert_eq!(s.topics["shop-google-analytics"].partitions.len(), 3);
 }
+
+// ---------------------------------------------------------------------------------------
+// The upgrade wizard, rollback from the history, diff of any two revisions, backups
+// ---------------------------------------------------------------------------------------
+
+fn offers() -> Vec<helmdeck::core::releases::repo::VersionOffer> {
+    use helmdeck::core::releases::repo::{IndexEntry, newer_versions};
+    let entry = |v: &str| IndexEntry {
+        name: "shop".into(),
+        version: v.into(),
+        app_version: format!("app-{v}"),
+        ..Default::default()
+    };
+    let entries: Vec<IndexEntry> = ["2.3.1", "2.3.2", "2.4.0", "3.0.0", "3.1.0-rc.1"]
+        .into_iter()
+        .map(entry)
+        .collect();
+    newer_versions(&entries, "2.3.1", true).unwrap()
+}
+
+fn plan(
+    checks: Vec<helmdeck::core::workflows::upgrade::Check>,
+) -> helmdeck::core::workflows::upgrade::Plan {
+    use helmdeck::core::release::ReleaseStatus;
+    use helmdeck::core::releases::history::unified;
+    use helmdeck::core::releases::repo::Jump;
+    use helmdeck::core::workflows::driver::ChartSource;
+    use helmdeck::core::workflows::upgrade::{Kind, Plan, Request, Settings, Target, ValuesSource};
+    Plan {
+        request: Request {
+            release: "shop".into(),
+            namespace: "shop".into(),
+            target: Target::Version("2.4.0".into()),
+            values: ValuesSource::Current,
+            sets: vec![],
+            repository: None,
+            chart_reference: None,
+            timeout: std::time::Duration::from_secs(60),
+            auto_rollback: false,
+            force: false,
+            reason: String::new(),
+            topic_problems: None,
+            settings: Settings {
+                backup_dir: "/b".into(),
+                values_repo: "/v".into(),
+                journal_dir: "/j".into(),
+            },
+        },
+        kind: Kind::Upgrade,
+        current: shop_revision(3, "2.3.1", ReleaseStatus::Deployed, 3),
+        latest_revision: 3,
+        latest_version: "2.3.1".into(),
+        chart: ChartSource {
+            name: "shop".into(),
+            repository: "http://charts".into(),
+            reference: "shop".into(),
+        },
+        to_version: "2.4.0".into(),
+        to_app_version: "app-2.4.0".into(),
+        jump: Some(Jump::Minor),
+        changes: vec!["added: checkout v2".into()],
+        values: serde_json::json!({"replicas": 4}),
+        values_yaml: "replicas: 4\n".into(),
+        values_diff: unified(
+            "replicas: 3\n",
+            "replicas: 4\n",
+            "revision 3 values",
+            "new values",
+        ),
+        plaintext_secrets: vec![],
+        checks,
+        images: Default::default(),
+        workloads: vec![],
+    }
+}
+
+fn pass(name: &str) -> helmdeck::core::workflows::upgrade::Check {
+    helmdeck::core::workflows::upgrade::Check {
+        name: name.into(),
+        level: helmdeck::core::workflows::upgrade::CheckLevel::Pass,
+        detail: "fine".into(),
+        overridable: false,
+    }
+}
+
+#[test]
+fn upgrade_wizard_picks_a_version_reviews_and_runs_with_progress() {
+    use helmdeck::core::cluster::WorkloadKind;
+    use helmdeck::core::workflows::upgrade::{
+        CheckLevel, Ending, Event, Report, Step, StepState, Target, WorkloadProgress,
+    };
+    let mut a = app();
+    a.on_key(key('6'));
+    let effects = a.on_key(key('u'));
+    assert_eq!(
+        effects,
+        vec![Effect::UpgradeVersions {
+            namespace: "shop".into(),
+            name: "shop".into()
+        }]
+    );
+    assert!(render(&mut a, 140, 30).contains("reading the chart repository"));
+    a.on_msg(Msg::UpgradeVersions {
+        namespace: "shop".into(),
+        name: "shop".into(),
+        result: Ok(("2.3.1".into(), offers())),
+    });
+    let text = render(&mut a, 140, 30);
+    // Newest first, pre-release marked, the cursor on the newest stable version.
+    assert!(text.contains("deployed: 2.3.1"), "{text}");
+    assert!(
+        text.contains("3.1.0-rc.1") && text.contains("pre-release"),
+        "{text}"
+    );
+    let cursor = text.lines().find(|l| l.contains('▶')).unwrap();
+    assert!(
+        cursor.contains("3.0.0") && cursor.contains("MAJOR"),
+        "{text}"
+    );
+    assert!(
+        text.contains("2.3.1 → 3.0.0: MAJOR — breaking changes possible"),
+        "{text}"
+    );
+    a.on_key(code(KeyCode::Down));
+    let effects = a.on_key(code(KeyCode::Enter));
+    assert_eq!(
+        effects,
+        vec![Effect::PrepareChange {
+            namespace: "shop".into(),
+            name: "shop".into(),
+            target: Target::Version("2.4.0".into()),
+            topic_problems: None
+        }]
+    );
+
+    // The review: headline, changelog, checks, the values diff.
+    a.on_msg(Msg::ChangePlanned(Ok(Box::new(plan(vec![
+        pass("release"),
+        pass("lock"),
+    ])))));
+    let text = render(&mut a, 140, 30);
+    for want in [
+        "shop (shop): shop 2.3.1 → 2.4.0: minor — new features, backwards compatible",
+        "added: checkout v2",
+        "auto-rollback ON (a)",
+        "✓ release",
+        "-replicas: 3",
+        "+replicas: 4",
+    ] {
+        assert!(text.contains(want), "{want} missing:\n{text}");
+    }
+    insta::assert_snapshot!("upgrade_review", text);
+    a.on_key(key('a'));
+    assert!(render(&mut a, 140, 30).contains("auto-rollback off (a)"));
+    let effects = a.on_key(code(KeyCode::Enter));
+    let [Effect::RunChange(p)] = &effects[..] else {
+        panic!("{effects:?}")
+    };
+    assert!(!p.request.auto_rollback);
+
+    // Running: steps, progress bars, output.
+    for ev in [
+        Event::Step(Step::Lock, StepState::Done("held".into())),
+        Event::Step(
+            Step::Backup,
+            StepState::Done("revision 3 → /b/x.tar.gz".into()),
+        ),
+        Event::Step(Step::Apply, StepState::Running("via helm".into())),
+        Event::Output("Release \"shop\" has been upgraded.".into()),
+        Event::Progress(vec![WorkloadProgress {
+            kind: WorkloadKind::Deployment,
+            name: "checkout".into(),
+            ready: 1,
+            desired: 2,
+            message: "1 of 2 updated replicas ready".into(),
+            converged: false,
+        }]),
+    ] {
+        a.on_msg(Msg::ChangeEvent(ev));
+    }
+    let text = render(&mut a, 140, 30);
+    for want in [
+        "running",
+        "✔ lock",
+        "✔ backup",
+        "◐ apply",
+        "checkout",
+        "[█████░░░░░] 1/2 ready",
+        "has been upgraded",
+    ] {
+        assert!(text.contains(want), "{want} missing:\n{text}");
+    }
+    // It cannot be closed half-way.
+    a.on_key(code(KeyCode::Esc));
+    assert!(a.upgrade.is_some());
+    assert!(a.flash.as_ref().unwrap().text.contains("ends on its own"));
+
+    // It failed; a rollback is offered and r prepares it.
+    a.on_msg(Msg::ChangeEvent(Event::Finished(Report {
+        ending: Ending::Failed("checkout 1/2 ready".into()),
+        backup: None,
+        commit: None,
+        rollback_commit: None,
+        offer_rollback_to: Some(3),
+        warnings: vec![],
+    })));
+    let text = render(&mut a, 140, 30);
+    assert!(
+        text.contains("r roll back") && text.contains("✖ failed: checkout 1/2 ready"),
+        "{text}"
+    );
+    assert!(a.flash.as_ref().unwrap().error);
+    let effects = a.on_key(key('r'));
+    assert_eq!(
+        effects,
+        vec![Effect::PrepareChange {
+            namespace: "shop".into(),
+            name: "shop".into(),
+            target: Target::Revision(3),
+            topic_problems: None
+        }]
+    );
+    let _ = CheckLevel::Pass;
+}
+
+#[test]
+fn a_blocked_plan_does_not_start_and_force_overrides_only_what_it_may() {
+    use helmdeck::core::workflows::upgrade::{Check, CheckLevel};
+    let fail = |name: &str, overridable: bool| Check {
+        name: name.into(),
+        level: CheckLevel::Fail,
+        detail: format!("{name} is not right"),
+        overridable,
+    };
+    let mut a = app();
+    a.on_key(key('6'));
+    a.on_key(key('u'));
+    a.on_msg(Msg::UpgradeVersions {
+        namespace: "shop".into(),
+        name: "shop".into(),
+        result: Ok(("2.3.1".into(), offers())),
+    });
+    a.on_key(code(KeyCode::Enter));
+    a.on_msg(Msg::ChangePlanned(Ok(Box::new(plan(vec![fail(
+        "workloads",
+        true,
+    )])))));
+    assert!(render(&mut a, 140, 30).contains("✗ workloads"));
+    assert!(a.on_key(code(KeyCode::Enter)).is_empty());
+    let f = a.flash.clone().unwrap();
+    assert!(
+        f.error && f.text.contains("workloads is not right") && f.text.contains("f forces it"),
+        "{f:?}"
+    );
+    a.on_key(key('f'));
+    let effects = a.on_key(code(KeyCode::Enter));
+    assert!(matches!(&effects[..], [Effect::RunChange(p)] if p.request.force));
+
+    // A lock held elsewhere is never overridden.
+    let mut a = app();
+    a.on_key(key('6'));
+    a.on_key(key('u'));
+    a.on_msg(Msg::UpgradeVersions {
+        namespace: "shop".into(),
+        name: "shop".into(),
+        result: Ok(("2.3.1".into(), offers())),
+    });
+    a.on_key(code(KeyCode::Enter));
+    a.on_msg(Msg::ChangePlanned(Ok(Box::new(plan(vec![fail(
+        "lock", false,
+    )])))));
+    a.on_key(key('f'));
+    assert!(a.on_key(code(KeyCode::Enter)).is_empty());
+    assert!(!a.flash.clone().unwrap().text.contains("f forces it"));
+    // esc cancels: nothing changed.
+    a.on_key(code(KeyCode::Esc));
+    assert!(a.upgrade.is_none());
+    assert_eq!(a.flash.clone().unwrap().text, "nothing changed");
+}
+
+#[test]
+fn upgrade_and_rollback_are_refused_read_only() {
+    let mut a = app();
+    a.readonly = true;
+    a.on_key(key('6'));
+    assert!(a.on_key(key('u')).is_empty());
+    assert!(a.flash.clone().unwrap().text.contains("read-only: upgrade"));
+    assert!(a.upgrade.is_none());
+}
+
+#[test]
+fn rollback_from_the_history_and_a_diff_of_any_two_revisions() {
+    use helmdeck::core::workflows::upgrade::Target;
+    let mut a = app_with_history();
+    // Mark revision 1, move to 3, diff them.
+    a.on_key(code(KeyCode::Up));
+    a.on_key(code(KeyCode::Up));
+    a.on_key(key(' '));
+    assert!(a.flash.clone().unwrap().text.contains("revision 1 marked"));
+    a.on_key(code(KeyCode::Down));
+    a.on_key(code(KeyCode::Down));
+    a.on_key(key('v'));
+    let text = render(&mut a, 160, 40);
+    assert!(text.contains("Diff revision 1 → 3"), "{text}");
+    assert!(
+        text.contains("+image: shop:2.3.1") && text.contains("-image: shop:2.2.0"),
+        "{text}"
+    );
+    a.on_key(code(KeyCode::Esc));
+    // r rolls back to the selected revision, through the review.
+    a.on_key(code(KeyCode::Up));
+    let effects = a.on_key(key('r'));
+    assert_eq!(
+        effects,
+        vec![Effect::PrepareChange {
+            namespace: "shop".into(),
+            name: "shop".into(),
+            target: Target::Revision(2),
+            topic_problems: None
+        }]
+    );
+    assert!(render(&mut a, 160, 40).contains("preparing the rollback to revision 2"));
+}
+
+#[test]
+fn backups_are_listed_and_unfinished_changes_are_shown() {
+    use helmdeck::core::releases::backup::{BackupInfo, BackupManifest};
+    use helmdeck::core::workflows::journal::{Journal, Operation};
+    let mut a = app();
+    a.on_key(key('6'));
+    let effects = a.on_key(key('b'));
+    assert_eq!(
+        effects,
+        vec![Effect::ListBackups {
+            namespace: "shop".into(),
+            name: "shop".into()
+        }]
+    );
+    a.on_msg(Msg::Backups {
+        namespace: "shop".into(),
+        name: "shop".into(),
+        result: Ok(vec![BackupInfo {
+            path: "/backups/shop_shop_20250514T090000Z.tar.gz".into(),
+            manifest: BackupManifest {
+                format: 1,
+                release: "shop".into(),
+                namespace: "shop".into(),
+                created: "2025-05-14T09:00:00Z".parse().unwrap(),
+                helmdeck_version: "0.1.0".into(),
+                chart: "shop".into(),
+                chart_version: "2.3.1".into(),
+                revision: 3,
+                files: vec![],
+            },
+        }]),
+    });
+    let text = render(&mut a, 160, 20);
+    assert!(text.contains("Backups of shop/shop"), "{text}");
+    assert!(
+        text.contains("2025-05-14 09:00:00 UTC")
+            && text.contains("shop-2.3.1")
+            && text.contains("shop_shop_20250514T090000Z.tar.gz"),
+        "{text}"
+    );
+    a.on_key(code(KeyCode::Esc));
+    assert!(a.backups.is_none());
+
+    a.on_msg(Msg::Journals(Ok(vec![Journal {
+        release: "shop".into(),
+        namespace: "shop".into(),
+        operation: Operation::Upgrade {
+            to_version: "2.4.0".into(),
+        },
+        from_revision: 3,
+        from_version: "2.3.1".into(),
+        started: "2025-05-14T09:00:00Z".parse().unwrap(),
+        updated: "2025-05-14T09:01:00Z".parse().unwrap(),
+        step: "apply".into(),
+        backup: None,
+        commit: None,
+        holder: "me".into(),
+    }])));
+    assert!(
+        a.flash
+            .clone()
+            .unwrap()
+            .text
+            .contains("helmdeck recover shop -n shop")
+    );
+    let text = render(&mut a, 160, 20);
+    assert!(
+        text.contains(
+            "⚠ unfinished: shop/shop: upgrade to 2.4.0 from revision 3 (2.3.1), stopped at apply"
+        ),
+        "{text}"
+    );
+}

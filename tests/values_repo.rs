@@ -187,3 +187,83 @@ fn refuses_to_commit_over_uncommitted_changes() {
         " M mr-ee/ee/values.yaml\n"
     );
 }
+
+#[test]
+fn pushes_commits_and_outcome_notes_to_the_remote_when_there_is_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let remote = tmp.path().join("remote.git");
+    let dir = tmp.path().join("values");
+    std::fs::create_dir_all(&dir).unwrap();
+    git(
+        tmp.path(),
+        &[
+            "init",
+            "-q",
+            "--bare",
+            "-b",
+            "main",
+            remote.to_str().unwrap(),
+        ],
+    );
+    git(&dir, &["init", "-q", "-b", "main"]);
+    git(&dir, &["config", "user.name", "Ada Oncall"]);
+    git(&dir, &["config", "user.email", "ada@example.com"]);
+
+    let repo = ValuesRepo::open_or_init(&dir).unwrap();
+    let c = repo
+        .commit_revision(&revision(
+            "1.5.0",
+            Some("1.4.2"),
+            Some(Jump::Minor),
+            "a: 1\n",
+            "upgrade",
+        ))
+        .unwrap();
+    repo.record_outcome(&c.to_string(), &Outcome::Succeeded)
+        .unwrap();
+    // No remote: nothing to push, and that is not an error.
+    assert_eq!(repo.push().unwrap(), None);
+
+    git(&dir, &["remote", "add", "origin", remote.to_str().unwrap()]);
+    let pushed = repo.push().unwrap().expect("pushed");
+    assert_eq!(pushed, remote.to_str().unwrap());
+    let log = git(&remote, &["log", "--format=%H %s|%N", "main"]);
+    assert!(log.starts_with(&c.to_string()), "{log}");
+    assert!(
+        log.contains("1.4.2 → 1.5.0 (minor)|outcome: succeeded"),
+        "{log}"
+    );
+    git(&remote, &["fsck", "--strict"]);
+
+    // A remote that moved on is refused, not overwritten.
+    let other = tmp.path().join("other");
+    git(
+        tmp.path(),
+        &[
+            "clone",
+            "-q",
+            remote.to_str().unwrap(),
+            other.to_str().unwrap(),
+        ],
+    );
+    git(&other, &["config", "user.name", "Bo"]);
+    git(&other, &["config", "user.email", "bo@example.com"]);
+    std::fs::write(other.join("x"), "x\n").unwrap();
+    git(&other, &["add", "x"]);
+    git(&other, &["commit", "-q", "-m", "someone else"]);
+    git(&other, &["push", "-q", "origin", "main"]);
+    repo.commit_revision(&revision(
+        "1.5.1",
+        Some("1.5.0"),
+        Some(Jump::Patch),
+        "a: 2\n",
+        "upgrade",
+    ))
+    .unwrap();
+    let err = repo.push().unwrap_err().to_string();
+    assert!(
+        err.contains("someone else pushed") && err.contains("pull --rebase"),
+        "{err}"
+    );
+    assert!(git(&remote, &["log", "--format=%s", "main"]).starts_with("someone else"));
+}

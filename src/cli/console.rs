@@ -3,6 +3,9 @@
 //! cluster would be reached.
 
 use crate::config::Config;
+use crate::core::workflows::driver::DriverKind;
+use crate::core::workflows::upgrade::Settings;
+use crate::tui::changes::ChangeSettings;
 use crate::tui::keymap::KeyMap;
 use crate::tui::run::{self, Options};
 use crate::tui::theme::Theme;
@@ -33,6 +36,44 @@ pub struct ConsoleArgs {
     /// The config file (default: $XDG_CONFIG_HOME/helmdeck/config.yaml).
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// The release driver for upgrades and rollbacks (the demo always uses the sandbox's).
+    #[arg(long, value_enum, env = "HELMDECK_DRIVER", default_value_t = DriverKind::Helm)]
+    pub driver: DriverKind,
+    /// The chart repository upgrades are offered from (default: the one recorded in the
+    /// values repo by a release's last change; the demo uses the sandbox's).
+    #[arg(long, value_name = "URL")]
+    pub chart_repo: Option<String>,
+    /// How long an upgrade or rollback may take to become ready (default 5m; 60s in the demo).
+    #[arg(long, global = true, value_parser = crate::cli::scale::parse_duration)]
+    pub upgrade_timeout: Option<std::time::Duration>,
+}
+
+/// How the console makes changes, from the flags and the config.
+fn change_settings(
+    args: &ConsoleArgs,
+    config: &Config,
+    driver: DriverKind,
+    chart_repo: Option<String>,
+    timeout: std::time::Duration,
+    demo_dir: Option<PathBuf>,
+) -> ChangeSettings {
+    let settings = match demo_dir {
+        // The demo keeps its values repo, backups and journal apart from the real ones.
+        Some(d) => Ok(Settings {
+            backup_dir: d.join("backups"),
+            values_repo: d.join("values"),
+            journal_dir: d.join("journal"),
+        }),
+        None => Settings::from_config(config).map_err(|e| format!("{e:#}")),
+    };
+    ChangeSettings {
+        driver,
+        chart_repo,
+        timeout: args.upgrade_timeout.unwrap_or(timeout),
+        settings,
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+    }
 }
 
 /// Loads config, theme and key map, and sends logs to a file (never onto the screen).
@@ -73,7 +114,16 @@ pub async fn run(args: ConsoleArgs) -> Result<()> {
         args.namespace.clone()
     };
     let topics = crate::cli::topics::feed_from_config(&config)?;
+    let changes = change_settings(
+        &args,
+        &config,
+        args.driver,
+        args.chart_repo.clone(),
+        std::time::Duration::from_secs(300),
+        None,
+    );
     run::run(Options {
+        changes,
         kubeconfig: args.kubeconfig.clone(),
         context: args.context.clone(),
         namespace,
@@ -110,7 +160,20 @@ pub async fn demo(args: ConsoleArgs, scenario: String, kafka: Option<String>) ->
             &platform,
         )),
     };
+    let changes = ChangeSettings {
+        kubeconfig: Some(kubeconfig.clone()),
+        context: None,
+        ..change_settings(
+            &args,
+            &config,
+            DriverKind::Sandbox,
+            Some(format!("{}/charts", sandbox.url())),
+            std::time::Duration::from_secs(60),
+            Some(dir.join("demo")),
+        )
+    };
     let result = run::run(Options {
+        changes,
         kubeconfig: Some(kubeconfig),
         context: None,
         namespace: if args.all_namespaces {

@@ -6,10 +6,8 @@
 use super::releases::{RepoAuthArgs, Target as ClusterTarget};
 use crate::core::releases::history::LineKind;
 use crate::core::releases::values_repo::{Outcome, ValuesRepo};
-use crate::core::workflows::driver::ReleaseDriver;
-use crate::core::workflows::helm::HelmCli;
+use crate::core::workflows::driver::{DriverKind, ReleaseDriver};
 use crate::core::workflows::journal::{JournalFile, Operation};
-use crate::core::workflows::simulated::SimulatedHelm;
 use crate::core::workflows::upgrade::{
     self, CheckLevel, Ending, Event, Plan, Request, Settings, StepState, Target, ValuesSource,
 };
@@ -18,16 +16,6 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Duration;
-
-/// Which release driver applies the change.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum DriverKind {
-    /// Helm's CLI (`helm upgrade --install … --wait`); HELMDECK_HELM names the binary.
-    #[default]
-    Helm,
-    /// The sandbox's driver (the demo's cluster): writes Helm's release Secrets itself.
-    Sandbox,
-}
 
 /// What every change command takes.
 #[derive(clap::Args, Debug, Clone)]
@@ -138,14 +126,11 @@ async fn context(c: &ChangeArgs) -> Result<Context> {
     let (client, namespace) = c.target.client().await?;
     let config = crate::config::Config::load(c.config.as_deref())?;
     let settings = Settings::from_config(&config)?;
-    let driver: Box<dyn ReleaseDriver> = match c.driver {
-        DriverKind::Helm => Box::new(
-            HelmCli::from_env()
-                .kubeconfig(c.target.kubeconfig.clone())
-                .kube_context(c.target.context.clone()),
-        ),
-        DriverKind::Sandbox => Box::new(SimulatedHelm::new(client.clone())),
-    };
+    let driver = c.driver.make(
+        &client,
+        c.target.kubeconfig.clone(),
+        c.target.context.clone(),
+    );
     Ok(Context {
         client,
         namespace,

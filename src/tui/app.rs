@@ -50,6 +50,27 @@ pub enum Effect {
         namespace: String,
         name: String,
     },
+    /// The chart versions a release could move to ([`crate::tui::upgrade`]).
+    UpgradeVersions {
+        namespace: String,
+        name: String,
+    },
+    /// Preflight of a change (an upgrade to a version, a rollback to a revision).
+    PrepareChange {
+        namespace: String,
+        name: String,
+        target: crate::core::workflows::upgrade::Target,
+        /// The topic plan's problems for the release's platform, from the Topics data
+        /// (`None`: no topic plan for it).
+        topic_problems: Option<Vec<String>>,
+    },
+    /// Run a reviewed change; its events come back as [`Msg::ChangeEvent`].
+    RunChange(Box<crate::core::workflows::upgrade::Plan>),
+    /// List a release's backups.
+    ListBackups {
+        namespace: String,
+        name: String,
+    },
     /// Create topics of the plan on the topic source (never forced: `refused` are the
     /// reserved names left out, for the outcome's message).
     CreateTopics {
@@ -106,6 +127,24 @@ pub enum Msg {
         namespace: String,
         name: String,
         result: Result<crate::core::release::ReleaseHistory, String>,
+    },
+    /// The deployed chart version and the newer ones, for [`Effect::UpgradeVersions`].
+    UpgradeVersions {
+        namespace: String,
+        name: String,
+        result: Result<(String, Vec<crate::core::releases::repo::VersionOffer>), String>,
+    },
+    /// A prepared change, for [`Effect::PrepareChange`].
+    ChangePlanned(Result<Box<crate::core::workflows::upgrade::Plan>, String>),
+    /// A step, output line or progress of a running change.
+    ChangeEvent(crate::core::workflows::upgrade::Event),
+    /// Unfinished changes found at start-up (their journals).
+    Journals(Result<Vec<crate::core::workflows::journal::Journal>, String>),
+    /// A release's backups, for [`Effect::ListBackups`].
+    Backups {
+        namespace: String,
+        name: String,
+        result: Result<Vec<crate::core::releases::backup::BackupInfo>, String>,
     },
     /// The outcome of [`Effect::CreateTopics`]: per topic, or an error before any.
     TopicsCreated {
@@ -183,6 +222,15 @@ pub struct PodDetail {
 /// Most log lines kept in memory for one pod.
 pub const MAX_LOG_LINES: usize = 10_000;
 
+/// The backups of a release, as the Releases screen lists them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackupsView {
+    pub namespace: String,
+    pub name: String,
+    /// None while loading.
+    pub backups: Option<Result<Vec<crate::core::releases::backup::BackupInfo>, String>>,
+}
+
 /// A message shown in the status line for a while.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Flash {
@@ -258,6 +306,12 @@ pub struct App {
     pub topic_detail: Option<String>,
     /// Releases view: the history pane of a release, when open.
     pub release_history: Option<crate::tui::history::HistoryView>,
+    /// Releases view: the upgrade wizard, when open.
+    pub upgrade: Option<crate::tui::upgrade::UpgradeWizard>,
+    /// Releases view: the backups of a release, when shown.
+    pub backups: Option<BackupsView>,
+    /// Changes that did not finish (found at start-up).
+    pub journals: Vec<crate::core::workflows::journal::Journal>,
     /// The configured platforms (their consumers, for partition-aware scaling).
     pub platforms: Vec<crate::config::Platform>,
 }
@@ -296,6 +350,9 @@ impl App {
             topics: None,
             topic_detail: None,
             release_history: None,
+            upgrade: None,
+            backups: None,
+            journals: Vec::new(),
             platforms: Vec::new(),
         }
     }
@@ -527,6 +584,42 @@ impl App {
                 result,
             } => self.on_release_history(namespace, name, result),
             Msg::TopicsCreated { result, refused } => self.on_topics_created(result, refused),
+            Msg::UpgradeVersions {
+                namespace,
+                name,
+                result,
+            } => self.on_upgrade_versions(&namespace, &name, result),
+            Msg::ChangePlanned(result) => self.on_change_planned(result),
+            Msg::ChangeEvent(ev) => return self.on_change_event(ev),
+            Msg::Journals(result) => match result {
+                Ok(j) => {
+                    if let Some(first) = j.first() {
+                        self.flash(
+                            format!(
+                                "unfinished change: {} — run `helmdeck recover {} -n {}` to verify it or roll it back",
+                                first.summary(),
+                                first.release,
+                                first.namespace
+                            ),
+                            true,
+                        );
+                    }
+                    self.journals = j;
+                }
+                Err(e) => self.flash(format!("cannot read the journal of changes: {e}"), true),
+            },
+            Msg::Backups {
+                namespace,
+                name,
+                result,
+            } => {
+                if let Some(b) = &mut self.backups
+                    && b.namespace == namespace
+                    && b.name == name
+                {
+                    b.backups = Some(result);
+                }
+            }
         }
         Vec::new()
     }
@@ -715,6 +808,9 @@ impl App {
                 Vec::new()
             }
             Mode::Dialog(d) => self.on_dialog_key(d, key),
+            Mode::Normal if self.screen == Screen::Releases && self.upgrade.is_some() => {
+                self.on_upgrade_key(key)
+            }
             Mode::Normal => {
                 let Some(action) = self.keymap.action_for(self.screen, &key) else {
                     return Vec::new();

@@ -1,6 +1,9 @@
 //! The Releases screen's history pane: a release's revisions, decoded from its release
 //! Secrets (fetched by [`Effect::ReleaseHistory`] on a background task), and the diff of a
-//! revision against the one before it. Secret-looking values are masked until revealed.
+//! revision against the one before it — or against a revision marked with space, so any
+//! two can be compared. Secret-looking values are masked until revealed. From here `r`
+//! rolls back to the selected revision and `u` upgrades, through the wizard
+//! ([`crate::tui::upgrade`]); `b` lists the release's backups.
 
 use crate::core::release::ReleaseHistory;
 use crate::core::releases::history::{self, HistoryRow, RevisionDiff};
@@ -21,6 +24,8 @@ pub struct HistoryView {
     pub diff: Option<DiffPane>,
     /// Secret-looking values shown in clear.
     pub reveal: bool,
+    /// The revision marked (space) as the base of the next diff, as an index into the rows.
+    pub marked: Option<usize>,
 }
 
 /// A diff of `to` against the revision before it.
@@ -47,7 +52,7 @@ impl HistoryView {
         }
     }
 
-    /// Diffs the selected revision against the one before it.
+    /// Diffs the selected revision against the marked one, else the one before it.
     fn diff_selected(&mut self) -> Result<(), String> {
         let Some(Ok(h)) = &self.history else {
             return Err("the history is not loaded yet".into());
@@ -56,7 +61,11 @@ impl HistoryView {
         let Some(to) = rows.get(self.selected) else {
             return Err("no revision selected".into());
         };
-        let Some(from) = self.selected.checked_sub(1).and_then(|i| rows.get(i)) else {
+        let base = match self.marked {
+            Some(m) if m != self.selected => Some(m),
+            _ => self.selected.checked_sub(1),
+        };
+        let Some(from) = base.and_then(|i| rows.get(i)) else {
             return Err(format!(
                 "revision {} is the first one: nothing before it to diff against",
                 to.revision
@@ -86,6 +95,7 @@ impl App {
             selected: 0,
             diff: None,
             reveal: false,
+            marked: None,
         });
         vec![Effect::ReleaseHistory { namespace, name }]
     }
@@ -108,7 +118,18 @@ impl App {
             };
             v.history = Some(result);
             v.diff = None;
+            v.marked = None;
         }
+    }
+
+    /// `b`: lists the backups of `namespace/name`.
+    fn open_backups(&mut self, namespace: String, name: String) -> Vec<Effect> {
+        self.backups = Some(crate::tui::app::BackupsView {
+            namespace: namespace.clone(),
+            name: name.clone(),
+            backups: None,
+        });
+        vec![Effect::ListBackups { namespace, name }]
     }
 
     /// Actions while the history pane is open on the Releases screen; None when the
@@ -117,15 +138,56 @@ impl App {
         if self.screen != Screen::Releases {
             return None;
         }
+        if self.backups.is_some() {
+            return match action {
+                Action::Back | Action::Backups => {
+                    self.backups = None;
+                    Some(Vec::new())
+                }
+                Action::Quit | Action::Help | Action::CommandMode => None,
+                _ => Some(Vec::new()),
+            };
+        }
         if self.release_history.is_none() {
+            let selected = match self.selected_row() {
+                Some(RowRef::Release((namespace, name))) => Some((namespace, name)),
+                _ => None,
+            };
             return match action {
                 Action::History | Action::Enter => Some(self.open_release_history()),
-                Action::Diff | Action::RevealSecrets => {
+                Action::Diff | Action::RevealSecrets | Action::Mark => {
                     self.flash("open a release's history first (h or enter)", false);
                     Some(Vec::new())
                 }
+                Action::Upgrade => selected.map(|(ns, name)| self.open_upgrade(ns, name)),
+                Action::Backups => selected.map(|(ns, name)| self.open_backups(ns, name)),
+                Action::Rollback => {
+                    let effects = self.open_release_history();
+                    if !effects.is_empty() {
+                        self.flash("choose the revision to roll back to, then press r", false);
+                    }
+                    Some(effects)
+                }
                 _ => None,
             };
+        }
+        if let Some(v) = &self.release_history {
+            let (ns, name) = (v.namespace.clone(), v.name.clone());
+            match action {
+                Action::Upgrade => return Some(self.open_upgrade(ns, name)),
+                Action::Backups => return Some(self.open_backups(ns, name)),
+                Action::Rollback => {
+                    let rev = v.rows().get(v.selected).map(|r| r.revision);
+                    return Some(match rev {
+                        Some(rev) => self.open_rollback(ns, name, rev),
+                        None => {
+                            self.flash("no revision selected", true);
+                            Vec::new()
+                        }
+                    });
+                }
+                _ => {}
+            }
         }
         let page = self.page as isize;
         let v = self.release_history.as_mut()?;
@@ -153,6 +215,25 @@ impl App {
             Action::Diff | Action::Enter => {
                 if let Err(e) = v.diff_selected() {
                     flash = Some((e, true));
+                }
+            }
+            Action::Mark => {
+                let rows = v.rows();
+                if v.marked == Some(v.selected) {
+                    v.marked = None;
+                    flash = Some((
+                        "mark cleared: v diffs against the previous revision".into(),
+                        false,
+                    ));
+                } else if let Some(r) = rows.get(v.selected) {
+                    v.marked = Some(v.selected);
+                    flash = Some((
+                        format!(
+                            "revision {} marked: select another and press v to diff them",
+                            r.revision
+                        ),
+                        false,
+                    ));
                 }
             }
             Action::RevealSecrets => {

@@ -67,6 +67,8 @@ pub enum Action {
     Diff,
     RevealSecrets,
     CreateTopics,
+    Mark,
+    Backups,
     NextView,
     PrevView,
     ViewOverview,
@@ -80,7 +82,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 38] = [
+    pub const ALL: [Action; 40] = [
         Action::Quit,
         Action::Help,
         Action::CommandMode,
@@ -110,6 +112,8 @@ impl Action {
         Action::Diff,
         Action::RevealSecrets,
         Action::CreateTopics,
+        Action::Mark,
+        Action::Backups,
         Action::NextView,
         Action::PrevView,
         Action::ViewOverview,
@@ -153,6 +157,8 @@ impl Action {
             Action::Diff => "diff",
             Action::RevealSecrets => "reveal-secrets",
             Action::CreateTopics => "create-topics",
+            Action::Mark => "mark",
+            Action::Backups => "backups",
             Action::NextView => "next-view",
             Action::PrevView => "prev-view",
             Action::ViewOverview => "view-overview",
@@ -194,9 +200,11 @@ impl Action {
             Action::Rollback => "Roll the release back",
             Action::Upgrade => "Upgrade the release",
             Action::History => "Release history",
-            Action::Diff => "Diff values against the previous revision",
+            Action::Diff => "Diff a revision against the previous one (or the marked one)",
             Action::RevealSecrets => "Show/hide secret values",
             Action::CreateTopics => "Create the plan's missing topics (asks first)",
+            Action::Mark => "Mark a revision as the base of the next diff",
+            Action::Backups => "The release's backups",
             Action::NextView => "Next view",
             Action::PrevView => "Previous view",
             Action::ViewOverview => "Overview",
@@ -649,6 +657,8 @@ fn default_table() -> Vec<DefaultBinding> {
         (Upgrade, &["u"], only(&[Releases])),
         (History, &["h"], only(&[Releases])),
         (Diff, &["v"], only(&[Releases])),
+        (Mark, &["space"], only(&[Releases])),
+        (Backups, &["b"], only(&[Releases])),
         (RevealSecrets, &["x"], only(&[Releases, PodDetail])),
         (CreateTopics, &["c"], only(&[Topics])),
         (NextView, &["tab"], all.clone()),

@@ -1,6 +1,7 @@
 //! The interactive console.
 
 pub mod app;
+pub mod changes;
 pub mod format;
 pub mod history;
 pub mod keymap;
@@ -8,4 +9,5 @@ pub mod run;
 pub mod terminal;
 pub mod theme;
 pub mod topics;
+pub mod upgrade;
 pub mod views;

@@ -67,6 +67,8 @@ pub struct Options {
     pub keymap: KeyMap,
     /// Where topics and consumer lag come from, if anywhere.
     pub topics: Option<TopicFeed>,
+    /// How upgrades and rollbacks are made (driver, chart repository, timeout, directories).
+    pub changes: crate::tui::changes::ChangeSettings,
 }
 
 /// A topic source and the platform whose plan it is checked against.
@@ -169,6 +171,7 @@ async fn event_loop(
         ));
         tokio::spawn(poll_topics(feed.source.clone(), msg_tx.clone()))
     });
+    let _ = msg_tx.send(crate::tui::changes::journals(&opts.changes));
     let mut keys = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut logs: Option<tokio::task::JoinHandle<()>> = None;
@@ -227,6 +230,51 @@ async fn event_loop(
                         });
                     }
                 },
+                Effect::UpgradeVersions { namespace, name } => {
+                    let (client, cs, tx) =
+                        (conn.client.clone(), opts.changes.clone(), msg_tx.clone());
+                    tokio::spawn(async move {
+                        let _ = tx.send(
+                            crate::tui::changes::versions(&client, &cs, namespace, name).await,
+                        );
+                    });
+                }
+                Effect::PrepareChange {
+                    namespace,
+                    name,
+                    target,
+                    topic_problems,
+                } => {
+                    let (client, cs, tx) =
+                        (conn.client.clone(), opts.changes.clone(), msg_tx.clone());
+                    tokio::spawn(async move {
+                        let _ = tx.send(
+                            crate::tui::changes::prepare(
+                                &client,
+                                &cs,
+                                namespace,
+                                name,
+                                target,
+                                topic_problems,
+                            )
+                            .await,
+                        );
+                    });
+                }
+                Effect::RunChange(plan) => {
+                    tokio::spawn(crate::tui::changes::run(
+                        conn.client.clone(),
+                        opts.changes.clone(),
+                        plan,
+                        msg_tx.clone(),
+                    ));
+                }
+                Effect::ListBackups { namespace, name } => {
+                    let (cs, tx) = (opts.changes.clone(), msg_tx.clone());
+                    tokio::task::spawn_blocking(move || {
+                        let _ = tx.send(crate::tui::changes::backups(&cs, namespace, name));
+                    });
+                }
                 Effect::StopLogs => {
                     if let Some(h) = logs.take() {
                         h.abort();
@@ -520,7 +568,11 @@ async fn execute(effect: Effect, client: kube::Client, tx: mpsc::UnboundedSender
         Effect::Logs { .. }
         | Effect::StopLogs
         | Effect::SwitchContext(_)
-        | Effect::CreateTopics { .. } => {}
+        | Effect::CreateTopics { .. }
+        | Effect::UpgradeVersions { .. }
+        | Effect::PrepareChange { .. }
+        | Effect::RunChange(_)
+        | Effect::ListBackups { .. } => {}
     }
 }
 

@@ -54,7 +54,7 @@ pub enum RepoAuth {
 }
 
 /// Where a repository is and how to reach it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RepoOptions {
     /// The repository URL (`https://charts.example.com/stable`) or its index.yaml.
     pub url: String,

@@ -401,9 +401,16 @@ impl ValuesRepo {
         });
         let mut opts = git2::PushOptions::new();
         opts.remote_callbacks(cb);
-        remote
-            .push(&refspecs, Some(&mut opts))
-            .map_err(|e| self.git(e))?;
+        remote.push(&refspecs, Some(&mut opts)).map_err(|e| {
+            if e.code() == ErrorCode::NotFastForward {
+                anyhow::anyhow!(
+                    "the remote has commits this values repo does not (someone else pushed); nothing was overwritten: pull them in (git -C {} pull --rebase) and push again",
+                    self.root.display()
+                )
+            } else {
+                anyhow::Error::new(self.git(e))
+            }
+        })?;
         drop(opts);
         let rejected = rejected.into_inner();
         if !rejected.is_empty() {

@@ -108,3 +108,33 @@ pub trait ReleaseDriver: Send + Sync {
         out: UnboundedSender<String>,
     ) -> DriverFuture<'a>;
 }
+
+/// Which driver applies changes.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DriverKind {
+    /// Helm's CLI (`helm upgrade --install … --wait`); HELMDECK_HELM names the binary.
+    #[default]
+    Helm,
+    /// The sandbox's driver (the demo's cluster): writes Helm's release Secrets itself.
+    Sandbox,
+}
+
+impl DriverKind {
+    /// The driver, for a cluster reached through `client` (and, for Helm, the same
+    /// kubeconfig and context).
+    pub fn make(
+        self,
+        client: &kube::Client,
+        kubeconfig: Option<PathBuf>,
+        context: Option<String>,
+    ) -> Box<dyn ReleaseDriver> {
+        match self {
+            DriverKind::Helm => Box::new(
+                super::helm::HelmCli::from_env()
+                    .kubeconfig(kubeconfig)
+                    .kube_context(context),
+            ),
+            DriverKind::Sandbox => Box::new(super::simulated::SimulatedHelm::new(client.clone())),
+        }
+    }
+}

@@ -62,7 +62,7 @@ pub enum ValuesSource {
 }
 
 /// Where things are kept.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     pub backup_dir: PathBuf,
     pub values_repo: PathBuf,
@@ -89,7 +89,7 @@ impl Settings {
 }
 
 /// A change asked for.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Request {
     pub release: String,
     pub namespace: String,
@@ -160,7 +160,7 @@ pub enum Kind {
 }
 
 /// A prepared change: what will happen, and whether it may.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     pub request: Request,
     pub kind: Kind,
@@ -323,6 +323,47 @@ async fn recorded(settings: &Settings, ns: &str, release: &str) -> Option<Releas
     .await
     .ok()
     .flatten()
+}
+
+/// The chart repository of a release: `configured` if given, else the one recorded in the
+/// values repo by its last change.
+pub async fn repository_for(
+    settings: &Settings,
+    namespace: &str,
+    release: &str,
+    configured: Option<RepoOptions>,
+) -> Result<RepoOptions> {
+    if let Some(c) = configured {
+        return Ok(c);
+    }
+    match recorded(settings, namespace, release).await {
+        Some(r) if !r.repository.is_empty() => Ok(RepoOptions::new(&r.repository)),
+        _ => bail!(
+            "no chart repository known for {namespace}/{release}: set chart_repository in the config or pass --repo"
+        ),
+    }
+}
+
+/// The deployed chart version of a release and the newer versions its repository offers
+/// (newest first, pre-releases included and marked).
+pub async fn chart_versions(
+    client: &kube::Client,
+    settings: &Settings,
+    namespace: &str,
+    release: &str,
+    configured: Option<RepoOptions>,
+) -> Result<(String, Vec<repo::VersionOffer>)> {
+    let h = fetch::release_history(client, namespace, release).await?;
+    let current = h
+        .current()
+        .ok_or_else(|| anyhow!("{namespace}/{release} has no readable revision"))?;
+    let opts = repository_for(settings, namespace, release, configured).await?;
+    let fetched = ChartRepo::new(opts)?.fetch_index().await?;
+    let entries = fetched
+        .index
+        .chart(&current.chart.metadata.name, &fetched.url)?;
+    let offers = repo::newer_versions(entries, &current.chart.metadata.version, true)?;
+    Ok((current.chart.metadata.version.clone(), offers))
 }
 
 /// Preflight: works out the change and checks it may be made. Changes nothing.

@@ -4,11 +4,12 @@
 pub mod history;
 pub mod tables;
 pub mod topics;
+pub mod upgrade;
 
 use crate::core::cluster::rollup::Level;
 use crate::core::cluster::{Resource, SourceStatus};
 use crate::tui::app::{App, Dialog, Mode, TABS};
-use crate::tui::format::age;
+use crate::tui::format::{age, truncate};
 use crate::tui::keymap::Screen;
 use crate::tui::theme::Role;
 use ratatui::Frame;
@@ -87,7 +88,18 @@ pub fn draw(f: &mut Frame, app: &mut App) {
         Screen::Overview => draw_overview(f, app, body),
         Screen::PodDetail => draw_pod_detail(f, app, body),
         Screen::Topics => draw_topics(f, app, body),
-        Screen::Releases if app.release_history.is_some() => history::draw(f, app, body),
+        Screen::Releases => {
+            let body = journal_banner(f, app, body);
+            if app.upgrade.is_some() {
+                upgrade::draw(f, app, body)
+            } else if app.backups.is_some() {
+                draw_backups(f, app, body)
+            } else if app.release_history.is_some() {
+                history::draw(f, app, body)
+            } else {
+                draw_table(f, app, body)
+            }
+        }
         _ => draw_table(f, app, body),
     }
     if task_lines > 0 {
@@ -182,14 +194,20 @@ fn draw_status(f: &mut Frame, app: &App, area: Rect) {
                     Screen::Topics => {
                         "enter partitions and groups · c create missing topics · / filter · ? help · q quit"
                     }
+                    Screen::Releases if app.upgrade.is_some() => {
+                        "see the wizard's title for its keys"
+                    }
+                    Screen::Releases if app.backups.is_some() => "esc back",
                     Screen::Releases => match &app.release_history {
                         Some(h) if h.diff.is_some() => {
                             "j/k scroll · x show/hide secrets · esc back to the history · ? help"
                         }
                         Some(_) => {
-                            "v diff with the previous revision · x show/hide secrets · h reload · esc back"
+                            "v diff (with the previous, or the one marked with space) · r roll back to it · u upgrade · b backups · x secrets · esc back"
                         }
-                        None => "h/enter history · / filter · : command · ? help · q quit",
+                        None => {
+                            "h/enter history · u upgrade · r rollback · b backups · / filter · ? help · q quit"
+                        }
                     },
                     _ => "/ filter · : command · ? help · q quit",
                 };
@@ -205,6 +223,89 @@ fn block<'a>(app: &App, title: String) -> Block<'a> {
         .borders(Borders::ALL)
         .border_style(app.theme.style(Role::Border))
         .title(Span::styled(title, app.theme.style(Role::Title)))
+}
+
+/// Unfinished changes (journals) above the Releases screen, with what can be done; returns
+/// the area left.
+fn journal_banner(f: &mut Frame, app: &App, area: Rect) -> Rect {
+    if app.journals.is_empty() || area.height < 6 {
+        return area;
+    }
+    let n = app.journals.len().min(3) as u16;
+    let [banner, rest] = Layout::vertical([Constraint::Length(n), Constraint::Min(0)]).areas(area);
+    let width = banner.width as usize;
+    let lines: Vec<Line> = app
+        .journals
+        .iter()
+        .take(3)
+        .map(|j| {
+            Line::from(Span::styled(
+                truncate(
+                    &format!(
+                        "⚠ unfinished: {} — helmdeck recover {} -n {} verifies it, --rollback rolls it back",
+                        j.summary(),
+                        j.release,
+                        j.namespace
+                    ),
+                    width,
+                ),
+                app.theme.style(Role::Warning),
+            ))
+        })
+        .collect();
+    f.render_widget(Paragraph::new(lines), banner);
+    rest
+}
+
+/// The backups of a release, newest first.
+fn draw_backups(f: &mut Frame, app: &mut App, area: Rect) {
+    let Some(v) = app.backups.clone() else {
+        return;
+    };
+    let t = &app.theme;
+    let b = block(
+        app,
+        format!(" Backups of {}/{} · esc back ", v.namespace, v.name),
+    );
+    let inner = b.inner(area);
+    f.render_widget(b, area);
+    let width = inner.width as usize;
+    let line =
+        |text: String, role: Role| Line::from(Span::styled(truncate(&text, width), t.style(role)));
+    let lines: Vec<Line> = match &v.backups {
+        None => vec![line("reading the backup directory…".into(), Role::Dim)],
+        Some(Err(e)) => vec![line(format!("✖ {e}"), Role::Error)],
+        Some(Ok(list)) if list.is_empty() => vec![line(
+            "no backups yet: every upgrade and rollback takes one first (helmdeck backup create makes one by hand)".into(),
+            Role::Dim,
+        )],
+        Some(Ok(list)) => {
+            let mut out = vec![line(
+                format!("{:<24} {:<22} {:<9} {:>6} FILE", "TAKEN", "CHART", "REVISION", "FILES"),
+                Role::Header,
+            )];
+            for b in list {
+                let m = &b.manifest;
+                out.push(line(
+                    format!(
+                        "{:<24} {:<22} {:<9} {:>6} {}",
+                        m.created.strftime("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                        format!("{}-{}", m.chart, m.chart_version),
+                        m.revision,
+                        m.files.len(),
+                        b.path.display()
+                    ),
+                    Role::Row,
+                ));
+            }
+            out.push(line(
+                format!("restore: helmdeck backup restore {} -n {} [--file FILE] (re-creates what is missing, never deletes)", v.name, v.namespace),
+                Role::Dim,
+            ));
+            out
+        }
+    };
+    f.render_widget(Paragraph::new(lines), inner);
 }
 
 fn draw_table(f: &mut Frame, app: &mut App, area: Rect) {

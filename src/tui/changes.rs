@@ -1,0 +1,138 @@
+//! The runtime side of the upgrade wizard and the Releases screen's extras: reading the
+//! chart versions, preparing a change, running it (its events become messages), listing a
+//! release's backups and the unfinished changes. Everything here runs on background tasks.
+
+use crate::core::releases::repo::RepoOptions;
+use crate::core::workflows::driver::DriverKind;
+use crate::core::workflows::upgrade::{self, Plan, Request, Settings, Target, ValuesSource};
+use crate::tui::app::Msg;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// How the console makes changes.
+#[derive(Debug, Clone)]
+pub struct ChangeSettings {
+    pub driver: DriverKind,
+    /// The chart repository (the demo's is the sandbox's); else the values repo's record.
+    pub chart_repo: Option<String>,
+    pub timeout: Duration,
+    /// Where backups, the values repo and the journal are (an error when there is no
+    /// data directory: shown when a change is attempted).
+    pub settings: Result<Settings, String>,
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+}
+
+impl ChangeSettings {
+    fn settings(&self) -> Result<&Settings, String> {
+        self.settings.as_ref().map_err(Clone::clone)
+    }
+
+    fn repo(&self) -> Option<RepoOptions> {
+        self.chart_repo.as_deref().map(RepoOptions::new)
+    }
+}
+
+/// [`crate::tui::app::Effect::UpgradeVersions`].
+pub async fn versions(
+    client: &kube::Client,
+    cs: &ChangeSettings,
+    namespace: String,
+    name: String,
+) -> Msg {
+    let result = match cs.settings() {
+        Ok(s) => upgrade::chart_versions(client, s, &namespace, &name, cs.repo())
+            .await
+            .map_err(|e| format!("{e:#}")),
+        Err(e) => Err(e),
+    };
+    Msg::UpgradeVersions {
+        namespace,
+        name,
+        result,
+    }
+}
+
+/// [`crate::tui::app::Effect::PrepareChange`].
+pub async fn prepare(
+    client: &kube::Client,
+    cs: &ChangeSettings,
+    namespace: String,
+    name: String,
+    target: Target,
+    topic_problems: Option<Vec<String>>,
+) -> Msg {
+    let settings = match cs.settings() {
+        Ok(s) => s.clone(),
+        Err(e) => return Msg::ChangePlanned(Err(e)),
+    };
+    let req = Request {
+        release: name,
+        namespace,
+        target,
+        values: ValuesSource::Current,
+        sets: Vec::new(),
+        repository: cs.repo(),
+        chart_reference: None,
+        timeout: cs.timeout,
+        auto_rollback: false,
+        force: false,
+        reason: "from the console".into(),
+        topic_problems,
+        settings,
+    };
+    Msg::ChangePlanned(
+        upgrade::prepare(client, req)
+            .await
+            .map(Box::new)
+            .map_err(|e| format!("{e:#}")),
+    )
+}
+
+/// [`crate::tui::app::Effect::RunChange`]: every event of the change as a message.
+pub async fn run(
+    client: kube::Client,
+    cs: ChangeSettings,
+    plan: Box<Plan>,
+    tx: mpsc::UnboundedSender<Msg>,
+) {
+    let driver = cs
+        .driver
+        .make(&client, cs.kubeconfig.clone(), cs.context.clone());
+    let (etx, mut erx) = mpsc::unbounded_channel();
+    let forward = tokio::spawn(async move {
+        while let Some(ev) = erx.recv().await {
+            if tx.send(Msg::ChangeEvent(ev)).is_err() {
+                break;
+            }
+        }
+    });
+    upgrade::execute(&client, &plan, driver.as_ref(), etx).await;
+    let _ = forward.await;
+}
+
+/// The unfinished changes (journals) at start-up.
+pub fn journals(cs: &ChangeSettings) -> Msg {
+    let result = match cs.settings() {
+        Ok(s) => {
+            crate::core::workflows::journal::list(&s.journal_dir).map_err(|e| format!("{e:#}"))
+        }
+        Err(e) => Err(e),
+    };
+    Msg::Journals(result)
+}
+
+/// The backups of a release, newest first.
+pub fn backups(cs: &ChangeSettings, namespace: String, name: String) -> Msg {
+    let result = match cs.settings() {
+        Ok(s) => crate::core::releases::backup::list(&s.backup_dir, Some(&namespace), Some(&name))
+            .map_err(|e| format!("{e:#}")),
+        Err(e) => Err(e),
+    };
+    Msg::Backups {
+        namespace,
+        name,
+        result,
+    }
+}
