@@ -36,8 +36,35 @@ pub struct LockHolder {
 }
 
 impl LockHolder {
+    /// Expired, or held by a helmdeck process of this host that is no longer running (it
+    /// was killed or crashed: nobody will renew it, so waiting out its duration is pointless).
     fn expired(&self, now: jiff::Timestamp) -> bool {
-        self.expires.is_none_or(|e| e <= now)
+        self.expires.is_none_or(|e| e <= now) || self.holder_is_gone()
+    }
+
+    fn holder_is_gone(&self) -> bool {
+        let Some((who, rest)) = self.holder.split_once(" (helmdeck, pid ") else {
+            return false;
+        };
+        let Some(host) = who.split_once('@').map(|(_, h)| h) else {
+            return false;
+        };
+        let Ok(pid) = rest.trim_end_matches(')').parse::<i32>() else {
+            return false;
+        };
+        let mine = holder_identity();
+        let my_host = mine
+            .split_once(" (helmdeck")
+            .and_then(|(w, _)| w.split_once('@'))
+            .map(|(_, h)| h.to_string())
+            .unwrap_or_default();
+        if host != my_host || pid <= 0 || pid as u32 == std::process::id() {
+            return false;
+        }
+        // SAFETY: signal 0 only checks that the process exists.
+        let alive = unsafe { libc::kill(pid, 0) } == 0
+            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+        !alive
     }
 }
 
@@ -326,5 +353,37 @@ async fn renew(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn holder(identity: &str) -> LockHolder {
+        LockHolder {
+            holder: identity.into(),
+            operation: String::new(),
+            renewed: Some(jiff::Timestamp::now()),
+            expires: Some(jiff::Timestamp::now() + jiff::SignedDuration::from_secs(60)),
+        }
+    }
+
+    #[test]
+    fn a_lock_of_a_dead_helmdeck_on_this_host_is_free_others_are_not() {
+        let now = jiff::Timestamp::now();
+        let me = holder_identity();
+        let host = me.split_once('@').unwrap().1.split_once(" (").unwrap().0;
+        // This process: alive.
+        assert!(!holder(&me).expired(now));
+        // A process that ran and exited.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert!(holder(&format!("ada@{host} (helmdeck, pid {pid})")).expired(now));
+        // Another host's holder is never judged from here.
+        assert!(!holder(&format!("ada@elsewhere (helmdeck, pid {pid})")).expired(now));
+        // Someone else's tool: only its expiry counts.
+        assert!(!holder("kube-controller").expired(now));
     }
 }
