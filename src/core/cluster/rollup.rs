@@ -814,6 +814,11 @@ fn releases(
                 if let Some(t) = r.updated {
                     m.push_str(&format!(" (for {})", age(now, t)));
                 }
+                // What can be done: Helm refuses upgrades until it is resolved.
+                m.push_str(&format!(
+                    "; if no change is running, roll it back (r in its history, or helmdeck rollback {} -n {})",
+                    r.name, r.namespace
+                ));
                 (Level::Degraded, m)
             }
             s => (Level::Degraded, format!("{who} has status {s}")),
@@ -1359,7 +1364,7 @@ mod tests {
             messages(&r),
             vec![
                 "release shop in shop failed (revision 7): Upgrade \"shop\" failed: timed out waiting for the condition",
-                "release iomete-dataplane in iomete is pending-upgrade (for 30m)",
+                "release iomete-dataplane in iomete is pending-upgrade (for 30m); if no change is running, roll it back (r in its history, or helmdeck rollback iomete-dataplane -n iomete)",
                 "release shop in shop: 1 revision cannot be decoded (sh.helm.release.v1.shop.v8: release payload is not valid base64)",
             ]
         );
