@@ -343,3 +343,31 @@ fn a_group_that_starts_reading_a_new_topic_is_seen_at_the_next_refresh() {
     );
     assert!(s.notes.is_empty(), "{:?}", s.notes);
 }
+
+#[test]
+fn a_failed_sasl_handshake_is_said_as_such_not_as_unreachable() {
+    // tansu offers no SASL on its plaintext listener: the handshake fails as it would with
+    // refused credentials, and the message says what to check. The password never shows.
+    let Some(broker) = Tansu::for_test() else {
+        return;
+    };
+    let mut conn = Connection::bootstrap(&broker.addr);
+    conn.set("security.protocol", "SASL_PLAINTEXT");
+    conn.set("sasl.mechanism", "PLAIN");
+    conn.set("sasl.username", "$ConnectionString");
+    conn.set(
+        "sasl.password",
+        "Endpoint=sb://x/;SharedAccessKey=s3cr3t-value",
+    );
+    let src = KafkaSource::new(conn, Duration::from_secs(3)).unwrap();
+    let err = src.snapshot().unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, TopicError::Auth { .. }), "{text}");
+    assert!(
+        text.contains("SASL_PLAINTEXT handshake (sasl.mechanism PLAIN) failed")
+            && text.contains("check security.protocol, sasl.mechanism and the credentials"),
+        "{text}"
+    );
+    assert!(!text.contains("s3cr3t"), "{text}");
+    assert!(!src.describe().contains("s3cr3t"), "{}", src.describe());
+}

@@ -90,6 +90,20 @@ fn config(conn: &Connection) -> ClientConfig {
     c
 }
 
+/// Whether the first bootstrap server accepts a TCP connection (within a second).
+fn accepts_connections(servers: &str) -> bool {
+    use std::net::ToSocketAddrs;
+    let Some(first) = servers.split(',').map(str::trim).find(|s| !s.is_empty()) else {
+        return false;
+    };
+    let Ok(addrs) = first.to_socket_addrs() else {
+        return false;
+    };
+    addrs.into_iter().any(|a| {
+        std::net::TcpStream::connect_timeout(&a, std::time::Duration::from_secs(1)).is_ok()
+    })
+}
+
 impl KafkaSource {
     /// Creates the client (no request is sent until the first refresh).
     pub fn new(conn: Connection, timeout: Duration) -> Result<KafkaSource, TopicError> {
@@ -126,10 +140,31 @@ impl KafkaSource {
             || auth.contains("authentication")
             || auth.contains("ssl handshake")
         {
-            TopicError::Auth { servers, message }
-        } else {
-            TopicError::Unreachable { servers, message }
+            return TopicError::Auth { servers, message };
         }
+        // librdkafka often reports a failed SASL or TLS handshake as a transport failure.
+        // When the settings ask for one and the broker does accept connections, the
+        // handshake is what failed: say so, rather than "cannot reach".
+        let protocol = self
+            .conn
+            .get("security.protocol")
+            .unwrap_or("PLAINTEXT")
+            .to_ascii_uppercase();
+        if protocol != "PLAINTEXT" && accepts_connections(&servers) {
+            let mechanism = self.conn.get("sasl.mechanism").unwrap_or("GSSAPI");
+            let what_failed = if protocol.starts_with("SASL") {
+                format!("the {protocol} handshake (sasl.mechanism {mechanism}) failed")
+            } else {
+                format!("the {protocol} handshake failed")
+            };
+            return TopicError::Auth {
+                servers: servers.clone(),
+                message: format!(
+                    "the broker accepts connections, but {what_failed}: check security.protocol, sasl.mechanism and the credentials, or whether the broker offers that protocol on this port ({message})"
+                ),
+            };
+        }
+        TopicError::Unreachable { servers, message }
     }
 
     /// The partition count of every topic (one metadata request for all topics: asking
