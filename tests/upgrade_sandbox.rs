@@ -512,3 +512,27 @@ async fn a_pending_release_refuses_upgrades_and_is_recovered_by_a_rollback() {
         "--force does not override a pending release"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_helm_nothing_is_applied_and_git_says_so() {
+    let e = env().await;
+    let plan = upgrade::prepare(&e.client, e.request(Target::Version("1.5.0".into())))
+        .await
+        .unwrap();
+    let helm = helmdeck::core::workflows::helm::HelmCli::new("/nonexistent/helm");
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let report = upgrade::execute(&e.client, &plan, &helm, tx).await;
+    let Ending::Aborted { step, why } = &report.ending else {
+        panic!("{:?}", report.ending)
+    };
+    assert_eq!(*step, Step::Apply);
+    assert!(why.contains("HELMDECK_HELM"), "{why}");
+    assert!(report.offer_rollback_to.is_none());
+    // The backup and the commit are kept; the release is untouched.
+    assert!(report.backup.as_ref().unwrap().exists());
+    let h = release_history(&e.client, "mr-ee", "ee").await.unwrap();
+    assert_eq!(h.latest().unwrap().version, 4);
+    let log = git(&e.settings.values_repo, &["log", "--format=%N"]);
+    assert!(log.contains("outcome: failed: not applied:"), "{log}");
+    assert!(!e.settings.journal_dir.join("mr-ee.ee.json").exists());
+}

@@ -1171,6 +1171,33 @@ async fn steps_under_lock(run: &mut Run<'_>, journal: &mut JournalFile, lock: &R
                 }
             }
         }
+        Err(DriverError::Unavailable(why)) => {
+            // The driver never ran: nothing was applied, so there is nothing to roll back.
+            follower.abort();
+            run.step(Step::Apply, StepState::Failed(why.clone()));
+            run.step(
+                Step::Verify,
+                StepState::Skipped("nothing was applied".into()),
+            );
+            run.step(
+                Step::Rollback,
+                StepState::Skipped("nothing was applied".into()),
+            );
+            run.report.ending = Ending::Aborted {
+                step: Step::Apply,
+                why: why.clone(),
+            };
+            let sha = run.report.commit.clone().unwrap_or_default();
+            let outcome = Outcome::Failed(format!("not applied: {why}"));
+            match record(&req.settings.values_repo, &sha, outcome).await {
+                Ok(_) => run.step(
+                    Step::Record,
+                    StepState::Done("git note: not applied".into()),
+                ),
+                Err(e) => run.step(Step::Record, StepState::Failed(format!("{e:#}"))),
+            }
+            return;
+        }
         Err(e) => {
             let why = e.to_string();
             run.step(Step::Apply, StepState::Failed(why.clone()));
