@@ -1551,3 +1551,49 @@ fn backups_are_listed_and_unfinished_changes_are_shown() {
         "{text}"
     );
 }
+
+#[test]
+fn the_history_shows_the_values_repo_commits_with_their_outcomes() {
+    use helmdeck::core::releases::values_repo::ValuesCommit;
+    let mut a = app_with_history();
+    let commit = |id: &str, summary: &str, note: Option<&str>| ValuesCommit {
+        id: id.into(),
+        summary: summary.into(),
+        author: "Ada".into(),
+        time: 1_747_213_200,
+        note: note.map(str::to_string),
+    };
+    a.on_msg(Msg::ValuesLog {
+        namespace: "shop".into(),
+        name: "shop".into(),
+        result: Ok(vec![
+            commit(
+                "1111111122",
+                "shop (shop): shop 2.3.0 → 2.3.1 (patch)",
+                Some("outcome: succeeded"),
+            ),
+            commit(
+                "2222222233",
+                "shop (shop): shop 2.2.0 → 2.3.0 (minor)",
+                Some("outcome: rolled back: 1/2 ready"),
+            ),
+        ]),
+    });
+    let text = render(&mut a, 160, 30);
+    assert!(text.contains("VALUES REPO"), "{text}");
+    assert!(
+        text.contains(
+            "11111111 2025-05-14 09:00 shop (shop): shop 2.3.0 → 2.3.1 (patch) · outcome: succeeded"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("outcome: rolled back: 1/2 ready"), "{text}");
+    // Another release's log is not shown here.
+    let mut b = app_with_history();
+    b.on_msg(Msg::ValuesLog {
+        namespace: "other".into(),
+        name: "shop".into(),
+        result: Ok(vec![commit("3333333344", "elsewhere", None)]),
+    });
+    assert!(!render(&mut b, 160, 30).contains("VALUES REPO"));
+}

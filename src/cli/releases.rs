@@ -59,6 +59,9 @@ pub struct HistoryArgs {
     pub release: String,
     #[arg(short, long, value_enum, default_value_t = Format::Text)]
     pub output: Format,
+    /// The config file (its values_repo: the git history printed after the revisions).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
     #[command(flatten)]
     pub target: Target,
 }
@@ -89,6 +92,28 @@ pub async fn history_cmd(a: HistoryArgs) -> Result<()> {
             r.status.as_str(),
             r.description
         );
+    }
+    // The values repo's side of the story, when there is one.
+    let settings = crate::config::Config::load(a.config.as_deref())
+        .map_err(anyhow::Error::from)
+        .and_then(|c| crate::core::workflows::upgrade::Settings::from_config(&c));
+    if let Ok(s) = settings
+        && s.values_repo.join(".git").exists()
+    {
+        let repo = crate::core::releases::values_repo::ValuesRepo::open_or_init(&s.values_repo)?;
+        let log = repo.log(&ns, &a.release)?;
+        println!("\nvalues repo {}:", s.values_repo.display());
+        if log.is_empty() {
+            println!("  no commits for {ns}/{} yet", a.release);
+        }
+        for c in log {
+            println!(
+                "  {}  {}  {}",
+                &c.id[..12.min(c.id.len())],
+                c.summary,
+                c.note.as_deref().unwrap_or("outcome: not recorded")
+            );
+        }
     }
     Ok(())
 }

@@ -138,6 +138,12 @@ pub enum Msg {
     ChangePlanned(Result<Box<crate::core::workflows::upgrade::Plan>, String>),
     /// A step, output line or progress of a running change.
     ChangeEvent(crate::core::workflows::upgrade::Event),
+    /// The values repo's commits of a release (asked for with its history).
+    ValuesLog {
+        namespace: String,
+        name: String,
+        result: Result<Vec<crate::core::releases::values_repo::ValuesCommit>, String>,
+    },
     /// Unfinished changes found at start-up (their journals).
     Journals(Result<Vec<crate::core::workflows::journal::Journal>, String>),
     /// A release's backups, for [`Effect::ListBackups`].
@@ -590,6 +596,11 @@ impl App {
                 result,
             } => self.on_upgrade_versions(&namespace, &name, result),
             Msg::ChangePlanned(result) => self.on_change_planned(result),
+            Msg::ValuesLog {
+                namespace,
+                name,
+                result,
+            } => self.on_values_log(&namespace, &name, result),
             Msg::ChangeEvent(ev) => return self.on_change_event(ev),
             Msg::Journals(result) => match result {
                 Ok(j) => {

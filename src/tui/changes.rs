@@ -136,3 +136,19 @@ pub fn backups(cs: &ChangeSettings, namespace: String, name: String) -> Msg {
         result,
     }
 }
+
+/// The values repo's commits of a release, newest first (empty when there is no repo yet).
+pub fn values_log(cs: &ChangeSettings, namespace: String, name: String) -> Msg {
+    let result = match cs.settings() {
+        Ok(s) if !s.values_repo.join(".git").exists() => Ok(Vec::new()),
+        Ok(s) => crate::core::releases::values_repo::ValuesRepo::open_or_init(&s.values_repo)
+            .and_then(|r| r.log(&namespace, &name))
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e),
+    };
+    Msg::ValuesLog {
+        namespace,
+        name,
+        result,
+    }
+}

@@ -26,6 +26,9 @@ pub struct HistoryView {
     pub reveal: bool,
     /// The revision marked (space) as the base of the next diff, as an index into the rows.
     pub marked: Option<usize>,
+    /// The values repo's commits of this release, newest first, with their outcomes
+    /// (None until read).
+    pub values_log: Option<Result<Vec<crate::core::releases::values_repo::ValuesCommit>, String>>,
 }
 
 /// A diff of `to` against the revision before it.
@@ -96,6 +99,7 @@ impl App {
             diff: None,
             reveal: false,
             marked: None,
+            values_log: None,
         });
         vec![Effect::ReleaseHistory { namespace, name }]
     }
@@ -119,6 +123,21 @@ impl App {
             v.history = Some(result);
             v.diff = None;
             v.marked = None;
+        }
+    }
+
+    /// The values repo's commits of a release, for the history pane.
+    pub(crate) fn on_values_log(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        result: Result<Vec<crate::core::releases::values_repo::ValuesCommit>, String>,
+    ) {
+        if let Some(v) = &mut self.release_history
+            && v.namespace == namespace
+            && v.name == name
+        {
+            v.values_log = Some(result);
         }
     }
 

@@ -269,6 +269,17 @@ async fn event_loop(
                         msg_tx.clone(),
                     ));
                 }
+                Effect::ReleaseHistory { namespace, name } => {
+                    let (client, tx) = (conn.client.clone(), msg_tx.clone());
+                    let (ns, n) = (namespace.clone(), name.clone());
+                    tokio::spawn(async move {
+                        let _ = tx.send(release_history(&client, ns, n).await);
+                    });
+                    let (cs, tx) = (opts.changes.clone(), msg_tx.clone());
+                    tokio::task::spawn_blocking(move || {
+                        let _ = tx.send(crate::tui::changes::values_log(&cs, namespace, name));
+                    });
+                }
                 Effect::ListBackups { namespace, name } => {
                     let (cs, tx) = (opts.changes.clone(), msg_tx.clone());
                     tokio::task::spawn_blocking(move || {
@@ -562,9 +573,6 @@ async fn execute(effect: Effect, client: kube::Client, tx: mpsc::UnboundedSender
             });
         }
         Effect::Drain(node) => drain(client, node, tx).await,
-        Effect::ReleaseHistory { namespace, name } => {
-            let _ = tx.send(release_history(&client, namespace, name).await);
-        }
         Effect::Logs { .. }
         | Effect::StopLogs
         | Effect::SwitchContext(_)
@@ -572,6 +580,7 @@ async fn execute(effect: Effect, client: kube::Client, tx: mpsc::UnboundedSender
         | Effect::UpgradeVersions { .. }
         | Effect::PrepareChange { .. }
         | Effect::RunChange(_)
+        | Effect::ReleaseHistory { .. }
         | Effect::ListBackups { .. } => {}
     }
 }

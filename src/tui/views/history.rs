@@ -69,6 +69,11 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
         .map(|e| format!("⚠ {} cannot be decoded: {}", e.secret, e.error))
         .collect();
     let table_height = (rows.len() as u16 + 1).max(2);
+    let values_lines = match &view.values_log {
+        None => 0,
+        Some(Err(_)) => 3,
+        Some(Ok(c)) => c.len().max(1) as u16 + 2,
+    };
     let [note_area, table_area, diff_area] = Layout::vertical([
         Constraint::Length(errors.len().min(3) as u16),
         if view.diff.is_some() {
@@ -76,7 +81,11 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
         } else {
             Constraint::Min(2)
         },
-        Constraint::Min(0),
+        if view.diff.is_some() {
+            Constraint::Min(0)
+        } else {
+            Constraint::Length(values_lines.min(inner.height / 3))
+        },
     ])
     .areas(inner);
     if !errors.is_empty() {
@@ -133,7 +142,67 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
     f.render_stateful_widget(table, table_area, &mut ts);
     if view.diff.is_some() {
         draw_diff(f, app, &view, diff_area);
+    } else {
+        draw_values_log(f, app, &view, diff_area);
     }
+}
+
+/// The values repo's commits of the release, with their outcomes, below the revisions.
+fn draw_values_log(f: &mut Frame, app: &App, view: &HistoryView, area: Rect) {
+    let Some(log) = &view.values_log else {
+        return;
+    };
+    if area.height < 3 {
+        return;
+    }
+    let t = &app.theme;
+    let width = area.width as usize;
+    let mut lines = vec![
+        Line::from(""),
+        Line::from(Span::styled(
+            "VALUES REPO (one commit per revision, outcome as a git note)",
+            t.style(Role::Header),
+        )),
+    ];
+    match log {
+        Err(e) => lines.push(Line::from(Span::styled(
+            truncate(&format!("✖ {e}"), width),
+            t.style(Role::Error),
+        ))),
+        Ok(commits) if commits.is_empty() => lines.push(Line::from(Span::styled(
+            "no commits for this release yet: the first upgrade or rollback makes one",
+            t.style(Role::Dim),
+        ))),
+        Ok(commits) => {
+            for c in commits {
+                let note = c.note.as_deref().unwrap_or("outcome: not recorded");
+                let role = if note.contains("succeeded") {
+                    Role::Ok
+                } else if note.contains("rolled back") {
+                    Role::Warning
+                } else if note.contains("failed") {
+                    Role::Failing
+                } else {
+                    Role::Dim
+                };
+                let when = jiff::Timestamp::from_second(c.time)
+                    .map(|ts| ts.strftime("%Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_default();
+                lines.push(Line::from(vec![
+                    Span::styled(
+                        format!("{} {when} ", &c.id[..8.min(c.id.len())]),
+                        t.style(Role::Dim),
+                    ),
+                    Span::styled(
+                        truncate(&format!("{} · {note}", c.summary), width.saturating_sub(26)),
+                        t.style(role),
+                    ),
+                ]));
+            }
+        }
+    }
+    let visible: Vec<Line> = lines.into_iter().take(area.height as usize).collect();
+    f.render_widget(Paragraph::new(visible), area);
 }
 
 fn draw_diff(f: &mut Frame, app: &mut App, view: &HistoryView, area: Rect) {
