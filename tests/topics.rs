@@ -371,3 +371,49 @@ fn a_failed_sasl_handshake_is_said_as_such_not_as_unreachable() {
     assert!(!text.contains("s3cr3t"), "{text}");
     assert!(!src.describe().contains("s3cr3t"), "{}", src.describe());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upgrade_preflight_reads_the_topic_plan_of_the_releases_platform() {
+    use helmdeck::config::{Config, KafkaConfig};
+    let Some(broker) = Tansu::for_test() else {
+        return;
+    };
+    let src = source(&broker);
+    create(&src, "mr-ee-main", 3);
+    let platform = Platform {
+        name: "mr-ee".into(),
+        namespace: "mr-ee".into(),
+        release: Some("ee".into()),
+        topic_prefix: Some("mr-ee-".into()),
+        destinations: vec!["pinterest".into()],
+        custom_topics: vec![],
+        consumers: vec![],
+        kafka: Some(KafkaConfig {
+            properties: BTreeMap::from([("bootstrap.servers".to_string(), broker.addr.clone())]),
+            ..Default::default()
+        }),
+    };
+    let config = Config {
+        platforms: vec![platform],
+        ..Default::default()
+    };
+    let check = helmdeck::cli::topics::topic_check(&config, None, None, "mr-ee", "ee")
+        .await
+        .expect("the platform names the release");
+    assert!(
+        check.problems.iter().any(|p| p.contains("mr-ee-pinterest")),
+        "{:?}",
+        check.problems
+    );
+    let plan = check.plan.expect("the plan's state").to_string();
+    assert!(
+        plan.contains("mr-ee-main") && plan.contains("mr-ee-pinterest"),
+        "{plan}"
+    );
+    // Another release has no topic plan.
+    assert!(
+        helmdeck::cli::topics::topic_check(&config, None, None, "mr-ee", "other")
+            .await
+            .is_none()
+    );
+}

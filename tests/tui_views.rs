@@ -1195,7 +1195,7 @@ fn plan(
             auto_rollback: false,
             force: false,
             reason: String::new(),
-            topic_problems: None,
+            topics: None,
             settings: Settings {
                 backup_dir: "/b".into(),
                 values_repo: "/v".into(),
@@ -1285,7 +1285,7 @@ fn upgrade_wizard_picks_a_version_reviews_and_runs_with_progress() {
             namespace: "shop".into(),
             name: "shop".into(),
             target: Target::Version("2.4.0".into()),
-            topic_problems: None
+            topics: None
         }]
     );
 
@@ -1373,7 +1373,7 @@ fn upgrade_wizard_picks_a_version_reviews_and_runs_with_progress() {
             namespace: "shop".into(),
             name: "shop".into(),
             target: Target::Revision(3),
-            topic_problems: None
+            topics: None
         }]
     );
     let _ = CheckLevel::Pass;
@@ -1472,7 +1472,7 @@ fn rollback_from_the_history_and_a_diff_of_any_two_revisions() {
             namespace: "shop".into(),
             name: "shop".into(),
             target: Target::Revision(2),
-            topic_problems: None
+            topics: None
         }]
     );
     assert!(render(&mut a, 160, 40).contains("preparing the rollback to revision 2"));

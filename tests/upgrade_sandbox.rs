@@ -55,7 +55,7 @@ impl Env {
             auto_rollback: false,
             force: false,
             reason: String::new(),
-            topic_problems: None,
+            topics: None,
             settings: self.settings.clone(),
         }
     }
@@ -439,7 +439,7 @@ async fn a_pending_release_refuses_upgrades_and_is_recovered_by_a_rollback() {
         auto_rollback: false,
         force: true,
         reason: String::new(),
-        topic_problems: None,
+        topics: None,
         settings,
     };
     let target = Target::Revision(current);
@@ -535,4 +535,37 @@ async fn without_helm_nothing_is_applied_and_git_says_so() {
     let log = git(&e.settings.values_repo, &["log", "--format=%N"]);
     assert!(log.contains("outcome: failed: not applied:"), "{log}");
     assert!(!e.settings.journal_dir.join("mr-ee.ee.json").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_topic_plan_is_checked_and_kept_in_the_backup() {
+    use helmdeck::core::workflows::upgrade::TopicCheck;
+    let e = env().await;
+    let mut req = e.request(Target::Version("1.4.3".into()));
+    req.topics = Some(TopicCheck {
+        problems: vec!["topic mr-ee-pinterest is missing".into()],
+        plan: Some(serde_json::json!({"topics": [{"name": "mr-ee-main", "partitions": 6}]})),
+    });
+    let plan = upgrade::prepare(&e.client, req.clone()).await.unwrap();
+    let topics = plan.checks.iter().find(|c| c.name == "topics").unwrap();
+    assert_eq!(topics.level, CheckLevel::Warn);
+    assert!(
+        topics.detail.contains("mr-ee-pinterest is missing"),
+        "{}",
+        topics.detail
+    );
+    assert!(
+        plan.blockers().is_empty(),
+        "a topic problem warns, it does not block"
+    );
+    let (report, _) = e.run(req).await;
+    assert_eq!(report.ending, Ending::Succeeded);
+    let b = helmdeck::core::releases::backup::read(report.backup.as_ref().unwrap()).unwrap();
+    let (_, data) = b
+        .files
+        .iter()
+        .find(|(p, _)| p == "topic-plan.json")
+        .expect("the topic plan is in the backup");
+    let v: serde_json::Value = serde_json::from_slice(data).unwrap();
+    assert_eq!(v["topics"][0]["name"], "mr-ee-main");
 }

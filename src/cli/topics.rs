@@ -312,6 +312,57 @@ fn plan_from(st: &TopicsState, p: &Platform, replicas: &BTreeMap<String, i32>) -
     TopicPlan::build(p, |w| replicas.get(w).copied(), &existing)
 }
 
+/// The topic plan of the platform whose release is `namespace/release` (a platform of the
+/// config with kafka settings), for an upgrade's preflight and backup: `None` when no
+/// platform names that release; a problem saying so when the broker cannot be read.
+pub async fn topic_check(
+    config: &Config,
+    kubeconfig: Option<PathBuf>,
+    context: Option<String>,
+    namespace: &str,
+    release: &str,
+) -> Option<crate::core::workflows::upgrade::TopicCheck> {
+    use crate::core::workflows::upgrade::TopicCheck;
+    let p = config.platforms.iter().find(|p| {
+        p.namespace == namespace && p.release.as_deref() == Some(release) && p.kafka.is_some()
+    })?;
+    let unreadable = |e: String| TopicCheck {
+        problems: vec![format!(
+            "the topics of platform {} cannot be read: {e}",
+            p.name
+        )],
+        plan: None,
+    };
+    let source: Arc<dyn TopicSource> = match connection(None, &[], Some(p))
+        .and_then(|c| Ok(KafkaSource::new(c, Duration::from_secs(10))?))
+    {
+        Ok(s) => Arc::new(s),
+        Err(e) => return Some(unreadable(format!("{e:#}"))),
+    };
+    let snapshot = match blocking(&source, |s| s.snapshot()).await {
+        Ok(s) => s,
+        Err(e) => return Some(unreadable(format!("{e:#}"))),
+    };
+    let mut st = TopicsState::new(String::new(), Some(p.clone()), LagRules::default());
+    st.apply(TopicUpdate::Snapshot(snapshot));
+    let common = CommonArgs {
+        output: Format::Text,
+        kafka: None,
+        property: Vec::new(),
+        platform: None,
+        config: None,
+        kubeconfig,
+        context,
+    };
+    let plan = plan_from(&st, p, &live_replicas(&common, p).await);
+    st.plan = Some(plan.clone());
+    let now = jiff::Timestamp::now().as_millisecond();
+    Some(TopicCheck {
+        problems: st.area(now).2.into_iter().map(|p| p.message).collect(),
+        plan: serde_json::to_value(&plan).ok(),
+    })
+}
+
 /// Replicas of the platform's consumer workloads, read from the cluster; empty (with a
 /// warning) when the cluster cannot be read.
 async fn live_replicas(c: &CommonArgs, p: &Platform) -> BTreeMap<String, i32> {

@@ -116,6 +116,7 @@ pub struct RecoverArgs {
 }
 
 struct Context {
+    config: crate::config::Config,
     client: kube::Client,
     namespace: String,
     settings: Settings,
@@ -132,6 +133,7 @@ async fn context(c: &ChangeArgs) -> Result<Context> {
         c.target.context.clone(),
     );
     Ok(Context {
+        config,
         client,
         namespace,
         settings,
@@ -152,7 +154,7 @@ fn request(ctx: &Context, c: &ChangeArgs, release: &str, target: Target) -> Requ
         auto_rollback: false,
         force: c.force,
         reason: c.reason.clone().unwrap_or_default(),
-        topic_problems: None,
+        topics: None,
         settings: ctx.settings.clone(),
     }
 }
@@ -342,7 +344,15 @@ pub fn print_plan(plan: &Plan) {
     }
 }
 
-async fn run(ctx: &Context, c: &ChangeArgs, req: Request) -> Result<u8> {
+async fn run(ctx: &Context, c: &ChangeArgs, mut req: Request) -> Result<u8> {
+    req.topics = super::topics::topic_check(
+        &ctx.config,
+        c.target.kubeconfig.clone(),
+        c.target.context.clone(),
+        &req.namespace,
+        &req.release,
+    )
+    .await;
     let plan = upgrade::prepare(&ctx.client, req).await?;
     print_plan(&plan);
     let blockers = plan.blockers();

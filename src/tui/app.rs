@@ -60,9 +60,9 @@ pub enum Effect {
         namespace: String,
         name: String,
         target: crate::core::workflows::upgrade::Target,
-        /// The topic plan's problems for the release's platform, from the Topics data
-        /// (`None`: no topic plan for it).
-        topic_problems: Option<Vec<String>>,
+        /// The topic plan of the release's platform, from the Topics data (`None`: no
+        /// topic plan for it).
+        topics: Option<crate::core::workflows::upgrade::TopicCheck>,
     },
     /// Run a reviewed change; its events come back as [`Msg::ChangeEvent`].
     RunChange(Box<crate::core::workflows::upgrade::Plan>),

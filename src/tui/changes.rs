@@ -61,7 +61,7 @@ pub async fn prepare(
     namespace: String,
     name: String,
     target: Target,
-    topic_problems: Option<Vec<String>>,
+    topics: Option<crate::core::workflows::upgrade::TopicCheck>,
 ) -> Msg {
     let settings = match cs.settings() {
         Ok(s) => s.clone(),
@@ -79,7 +79,7 @@ pub async fn prepare(
         auto_rollback: false,
         force: false,
         reason: "from the console".into(),
-        topic_problems,
+        topics,
         settings,
     };
     Msg::ChangePlanned(

@@ -243,19 +243,14 @@ async fn event_loop(
                     namespace,
                     name,
                     target,
-                    topic_problems,
+                    topics,
                 } => {
                     let (client, cs, tx) =
                         (conn.client.clone(), opts.changes.clone(), msg_tx.clone());
                     tokio::spawn(async move {
                         let _ = tx.send(
                             crate::tui::changes::prepare(
-                                &client,
-                                &cs,
-                                namespace,
-                                name,
-                                target,
-                                topic_problems,
+                                &client, &cs, namespace, name, target, topics,
                             )
                             .await,
                         );

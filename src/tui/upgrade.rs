@@ -80,15 +80,21 @@ pub struct UpgradeWizard {
 }
 
 impl App {
-    /// The topic plan's problems for a release in `namespace`, when the Topics data has a
-    /// platform there (its plan and lag statuses, as the Overview counts them).
-    pub(crate) fn topic_problems_for(&self, namespace: &str) -> Option<Vec<String>> {
+    /// The topic plan of a release in `namespace`, when the Topics data has a platform
+    /// there: its problems (plan and lag statuses, as the Overview counts them) and its state.
+    pub(crate) fn topic_check_for(
+        &self,
+        namespace: &str,
+    ) -> Option<crate::core::workflows::upgrade::TopicCheck> {
         let t = self.topics.as_ref()?;
         if t.platform.as_ref()?.namespace != namespace {
             return None;
         }
         let now = self.now.as_millisecond();
-        Some(t.area(now).2.into_iter().map(|p| p.message).collect())
+        Some(crate::core::workflows::upgrade::TopicCheck {
+            problems: t.area(now).2.into_iter().map(|p| p.message).collect(),
+            plan: t.plan.as_ref().and_then(|p| serde_json::to_value(p).ok()),
+        })
     }
 
     /// `u` on a release: opens the wizard and asks for the versions.
@@ -128,12 +134,12 @@ impl App {
             force: false,
             scroll: 0,
         });
-        let topic_problems = self.topic_problems_for(&namespace);
+        let topics = self.topic_check_for(&namespace);
         vec![Effect::PrepareChange {
             namespace,
             name: release,
             target: Target::Revision(revision),
-            topic_problems,
+            topics,
         }]
     }
 
@@ -218,7 +224,7 @@ impl App {
         let Some(mut w) = self.upgrade.take() else {
             return Vec::new();
         };
-        let topic_problems = self.topic_problems_for(&w.namespace);
+        let topics = self.topic_check_for(&w.namespace);
         let mut effects = Vec::new();
         let mut close = false;
         let mut flash: Option<(String, bool)> = None;
@@ -243,7 +249,7 @@ impl App {
                             namespace: w.namespace.clone(),
                             name: w.release.clone(),
                             target: Target::Version(v.clone()),
-                            topic_problems: topic_problems.clone(),
+                            topics: topics.clone(),
                         });
                         w.stage = Stage::Preparing(format!("preflight for {v}…"));
                     }
@@ -306,7 +312,7 @@ impl App {
                             namespace: w.namespace.clone(),
                             name: w.release.clone(),
                             target: Target::Revision(rev),
-                            topic_problems: topic_problems.clone(),
+                            topics: topics.clone(),
                         });
                         w.auto_rollback = false;
                         w.stage =

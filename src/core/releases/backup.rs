@@ -148,6 +148,18 @@ pub async fn create(
     release_name: &str,
     dir: &Path,
 ) -> Result<BackupInfo> {
+    create_with(client, namespace, release_name, dir, Vec::new()).await
+}
+
+/// [`create`], with more files (path in the archive, content) — the topic plan's state
+/// (`topic-plan.json`) when the release's platform has one.
+pub async fn create_with(
+    client: &kube::Client,
+    namespace: &str,
+    release_name: &str,
+    dir: &Path,
+    extras: Vec<(String, Vec<u8>)>,
+) -> Result<BackupInfo> {
     // The release Secrets.
     let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let lp = ListParams::default().labels(&format!("owner=helm,name={release_name}"));
@@ -215,6 +227,7 @@ pub async fn create(
         }
     }
 
+    files.extend(extras);
     let created = jiff::Timestamp::now();
     let manifest = BackupManifest {
         format: FORMAT,

@@ -109,9 +109,20 @@ pub struct Request {
     pub force: bool,
     /// Why, for the commit message.
     pub reason: String,
-    /// Topic-plan problems found by the caller (`None`: no topic plan configured).
-    pub topic_problems: Option<Vec<String>>,
+    /// The topic plan of the release's platform, found by the caller (`None`: no topic
+    /// plan configured): its problems are a preflight check, its state goes into the backup.
+    pub topics: Option<TopicCheck>,
     pub settings: Settings,
+}
+
+/// The topic plan of a release's platform, as the caller found it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicCheck {
+    /// Missing topics, partitions short, lagging or stopped consumers: one line each.
+    pub problems: Vec<String>,
+    /// The plan's state (topics, partitions, consumers), kept in the backup as
+    /// `topic-plan.json`.
+    pub plan: Option<Value>,
 }
 
 /// How a preflight check came out.
@@ -681,7 +692,7 @@ pub async fn prepare(client: &kube::Client, request: Request) -> Result<Plan> {
         }
     });
     checks.push(nodes_check(client).await);
-    match &request.topic_problems {
+    match request.topics.as_ref().map(|t| &t.problems) {
         None => checks.push(check(
             "topics",
             CheckLevel::Pass,
@@ -1049,7 +1060,14 @@ async fn steps_under_lock(run: &mut Run<'_>, journal: &mut JournalFile, lock: &R
         Step::Backup,
         StepState::Running(format!("backing up {ns}/{name}")),
     );
-    match backup::create(run.client, &ns, &name, &req.settings.backup_dir).await {
+    let extras = match req.topics.as_ref().and_then(|t| t.plan.as_ref()) {
+        Some(plan) => vec![(
+            "topic-plan.json".to_string(),
+            serde_json::to_vec_pretty(plan).unwrap_or_default(),
+        )],
+        None => Vec::new(),
+    };
+    match backup::create_with(run.client, &ns, &name, &req.settings.backup_dir, extras).await {
         Ok(info) => {
             run.step(
                 Step::Backup,
