@@ -1225,6 +1225,13 @@ async fn steps_under_lock(run: &mut Run<'_>, journal: &mut JournalFile, lock: &R
     };
     follower.abort();
 
+    if let Some(why) = lock.lost() {
+        // Too late to stop: the driver has applied. Say so where the outcome is read.
+        run.report.warnings.push(format!(
+            "the lock was lost while applying ({why}): another change of this release may have started; check its history"
+        ));
+    }
+
     // On failure: roll back (at once, or offered).
     let rollback_target = plan.current.version;
     let sha = run.report.commit.clone().unwrap_or_default();
