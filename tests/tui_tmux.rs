@@ -2,6 +2,9 @@
 //! `helmdeck demo` opens on the sandbox; a filter narrows the pods; a drill-down shows a
 //! pod's logs; a scale converges; `q` quits and the terminal is restored.
 
+mod common;
+use common::git;
+
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -201,21 +204,6 @@ fn no_kubeconfig_is_a_clear_error_not_a_garbled_terminal() {
             .any(|l| l.trim() == "icanon" || l.trim() == "-icanon")
     });
     assert!(canon.lines().any(|l| l.trim() == "icanon"), "{canon}");
-}
-
-fn git(repo: &std::path::Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// Issue 5's demo, as a user would: a minor upgrade, then the crash-looping version with

@@ -2,6 +2,9 @@
 //! upgrade killed half-way leaves its backup, its values commit and a journal; the next
 //! change is refused until `helmdeck recover` rolls it back.
 
+mod common;
+use common::git;
+
 use helmdeck::core::release::ReleaseStatus;
 use helmdeck::sandbox::{Options, Sandbox};
 use std::io::{BufRead, BufReader};
@@ -17,21 +20,6 @@ fn helmdeck(home: &Path, args: &[&str]) -> Command {
         .env("XDG_CONFIG_HOME", home.join("config"))
         .env_remove("HELMDECK_DRIVER");
     c
-}
-
-fn git(repo: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

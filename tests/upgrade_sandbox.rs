@@ -2,6 +2,9 @@
 //! HTTP, the sandbox's release driver writing Helm's release Secrets, the chart
 //! repository over HTTP, the values repo checked with the git CLI.
 
+mod common;
+use common::git;
+
 use helmdeck::core::release::ReleaseStatus;
 use helmdeck::core::releases::fetch::release_history;
 use helmdeck::core::releases::repo::RepoOptions;
@@ -13,8 +16,6 @@ use helmdeck::core::workflows::upgrade::{
 };
 use helmdeck::sandbox::{Options, Sandbox};
 use kube::Client;
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 struct Env {
@@ -71,21 +72,6 @@ impl Env {
         }
         (report, events)
     }
-}
-
-fn git(repo: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

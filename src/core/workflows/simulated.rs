@@ -37,6 +37,24 @@ fn other(e: impl std::fmt::Display) -> DriverError {
     DriverError::Other(e.to_string())
 }
 
+/// The API of a workload kind, untyped (the same calls serve the three kinds).
+pub fn workload_api(
+    client: &kube::Client,
+    namespace: &str,
+    kind: WorkloadKind,
+) -> Api<kube::api::DynamicObject> {
+    let plural = match kind {
+        WorkloadKind::Deployment => "deployments",
+        WorkloadKind::StatefulSet => "statefulsets",
+        WorkloadKind::DaemonSet => "daemonsets",
+    };
+    let ar = kube::api::ApiResource::from_gvk_with_plural(
+        &kube::api::GroupVersionKind::gvk("apps", "v1", kind.name()),
+        plural,
+    );
+    Api::namespaced_with(client.clone(), namespace, &ar)
+}
+
 /// A workload a manifest holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ManifestWorkload {
@@ -183,39 +201,11 @@ impl SimulatedHelm {
                 .map(|(c, i)| json!({"name": c, "image": i}))
                 .collect();
             let patch = json!({"spec": {"template": {"spec": {"containers": containers}}}});
-            let pp = PatchParams::default();
-            let (plural, result) = match w.kind {
-                WorkloadKind::Deployment => (
-                    "deployment.apps",
-                    Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(
-                        self.client.clone(),
-                        namespace,
-                    )
-                    .patch(&w.name, &pp, &Patch::Strategic(&patch))
-                    .await
-                    .map(|_| ()),
-                ),
-                WorkloadKind::StatefulSet => (
-                    "statefulset.apps",
-                    Api::<k8s_openapi::api::apps::v1::StatefulSet>::namespaced(
-                        self.client.clone(),
-                        namespace,
-                    )
-                    .patch(&w.name, &pp, &Patch::Strategic(&patch))
-                    .await
-                    .map(|_| ()),
-                ),
-                WorkloadKind::DaemonSet => (
-                    "daemonset.apps",
-                    Api::<k8s_openapi::api::apps::v1::DaemonSet>::namespaced(
-                        self.client.clone(),
-                        namespace,
-                    )
-                    .patch(&w.name, &pp, &Patch::Strategic(&patch))
-                    .await
-                    .map(|_| ()),
-                ),
-            };
+            let api = workload_api(&self.client, namespace, w.kind);
+            let plural = format!("{}.apps", w.kind.name().to_ascii_lowercase());
+            let result = api
+                .patch(&w.name, &PatchParams::default(), &Patch::Strategic(&patch))
+                .await;
             result.map_err(|e| other(format!("{plural}/{}: {e}", w.name)))?;
             let _ = out.send(format!("{plural}/{} configured", w.name));
         }

@@ -723,39 +723,27 @@ pub async fn prepare(client: &kube::Client, request: Request) -> Result<Plan> {
     })
 }
 
+/// (ready, desired) of a workload, read untyped: Deployments and StatefulSets count
+/// `readyReplicas` of `spec.replicas`, DaemonSets `numberReady` of `desiredNumberScheduled`.
 async fn workload_ready(
     client: &kube::Client,
     ns: &str,
     w: &ManifestWorkload,
 ) -> Result<(i32, i32)> {
-    use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
-    use kube::Api;
+    let obj = super::simulated::workload_api(client, ns, w.kind)
+        .get(&w.name)
+        .await?;
+    let n = |v: &Value| v.as_i64().map(|n| n as i32);
+    let (status, spec) = (&obj.data["status"], &obj.data["spec"]);
     Ok(match w.kind {
-        WorkloadKind::Deployment => {
-            let d = Api::<Deployment>::namespaced(client.clone(), ns)
-                .get(&w.name)
-                .await?;
-            (
-                d.status.and_then(|s| s.ready_replicas).unwrap_or(0),
-                d.spec.and_then(|s| s.replicas).unwrap_or(1),
-            )
-        }
-        WorkloadKind::StatefulSet => {
-            let d = Api::<StatefulSet>::namespaced(client.clone(), ns)
-                .get(&w.name)
-                .await?;
-            (
-                d.status.and_then(|s| s.ready_replicas).unwrap_or(0),
-                d.spec.and_then(|s| s.replicas).unwrap_or(1),
-            )
-        }
-        WorkloadKind::DaemonSet => {
-            let d = Api::<DaemonSet>::namespaced(client.clone(), ns)
-                .get(&w.name)
-                .await?;
-            let s = d.status.unwrap_or_default();
-            (s.number_ready, s.desired_number_scheduled)
-        }
+        WorkloadKind::DaemonSet => (
+            n(&status["numberReady"]).unwrap_or(0),
+            n(&status["desiredNumberScheduled"]).unwrap_or(0),
+        ),
+        _ => (
+            n(&status["readyReplicas"]).unwrap_or(0),
+            n(&spec["replicas"]).unwrap_or(1),
+        ),
     })
 }
 

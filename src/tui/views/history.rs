@@ -24,6 +24,17 @@ pub fn status_label(s: ReleaseStatus) -> (String, Role) {
     (format!("{glyph} {}", s.as_str()), role)
 }
 
+/// How a diff line is drawn.
+pub fn diff_role(kind: LineKind) -> Role {
+    match kind {
+        LineKind::Header => Role::Title,
+        LineKind::Hunk => Role::Progressing,
+        LineKind::Added => Role::Ok,
+        LineKind::Removed => Role::Failing,
+        LineKind::Context => Role::Row,
+    }
+}
+
 /// Draws the history pane of `view` in `area`.
 pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
     let Some(view) = app.release_history.clone() else {
@@ -230,13 +241,7 @@ fn draw_diff(f: &mut Frame, app: &mut App, view: &HistoryView, area: Rect) {
             )));
         }
         for l in diff_lines {
-            let role = match l.kind {
-                LineKind::Header => Role::Title,
-                LineKind::Hunk => Role::Progressing,
-                LineKind::Added => Role::Ok,
-                LineKind::Removed => Role::Failing,
-                LineKind::Context => Role::Row,
-            };
+            let role = diff_role(l.kind);
             lines.push(Line::from(Span::styled(
                 truncate(&l.text, width),
                 t.style(role),

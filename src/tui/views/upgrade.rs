@@ -3,7 +3,6 @@
 //! and how it ended.
 
 use super::block;
-use crate::core::releases::history::LineKind;
 use crate::core::workflows::upgrade::{CheckLevel, Ending, Plan, StepState};
 use crate::tui::app::App;
 use crate::tui::format::truncate;
@@ -150,14 +149,10 @@ fn review_lines<'a>(
         out.push(line("  unchanged".into(), Role::Dim));
     }
     for l in &plan.values_diff {
-        let role = match l.kind {
-            LineKind::Header => Role::Title,
-            LineKind::Hunk => Role::Progressing,
-            LineKind::Added => Role::Ok,
-            LineKind::Removed => Role::Failing,
-            LineKind::Context => Role::Row,
-        };
-        out.push(line(format!("  {}", l.text), role));
+        out.push(line(
+            format!("  {}", l.text),
+            super::history::diff_role(l.kind),
+        ));
     }
     out
 }
