@@ -15,6 +15,11 @@ struct Tmux {
 
 impl Tmux {
     fn start(args: &str, width: u16, height: u16) -> Tmux {
+        Tmux::start_with_env("", args, width, height)
+    }
+
+    /// [`Tmux::start`] with `env` (`NAME=value …`) set for the binary.
+    fn start_with_env(env: &str, args: &str, width: u16, height: u16) -> Tmux {
         let home = tempfile::tempdir().unwrap();
         let socket = format!("helmdeck-test-{}-{}", std::process::id(), fastrand_suffix());
         let bin = env!("CARGO_BIN_EXE_helmdeck");
@@ -22,7 +27,7 @@ impl Tmux {
         // After the console exits, print its exit code and whether the terminal is back in
         // canonical mode (raw mode off), then linger so the pane can be read.
         let script = format!(
-            "HOME={h} XDG_CONFIG_HOME={h}/config XDG_DATA_HOME={h}/data {bin} {args}; echo EXITED $?; stty -a | tr ' ' '\\n' | grep -x -- '-\\?icanon'; sleep 120"
+            "HOME={h} XDG_CONFIG_HOME={h}/config XDG_DATA_HOME={h}/data {env} {bin} {args}; echo EXITED $?; stty -a | tr ' ' '\\n' | grep -x -- '-\\?icanon'; sleep 120"
         );
         let status = Command::new("tmux")
             .args([
@@ -320,4 +325,48 @@ fn demo_upgrade_crash_looping_rollback_history_and_diff() {
         entries[2].starts_with("ee (mr-ee): mr-ee 1.4.2 → 1.5.0 (minor)|outcome: succeeded"),
         "{log}"
     );
+}
+
+/// `e` in the wizard's review opens the values in $EDITOR (here a script standing in for a
+/// person): an edit shows in the values diff; invalid YAML is refused with its line and
+/// column and the review stays; the terminal comes back after each edit.
+#[test]
+fn demo_edit_values_in_the_wizard() {
+    let scripts = tempfile::tempdir().unwrap();
+    let edit = scripts.path().join("edit");
+    // First run: raise the router's replicas. Second run: break the YAML.
+    std::fs::write(
+        &edit,
+        format!(
+            "#!/bin/sh\nif [ -e {m} ]; then printf 'router: [\\n' > \"$1\"; else touch {m}; sed -i 's/replicas: 2/replicas: 3/' \"$1\"; fi\n",
+            m = scripts.path().join("ran").display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&edit, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let t = Tmux::start_with_env(&format!("EDITOR={}", edit.display()), "demo", 170, 50);
+    t.wait("every watch synced", 30, |s| {
+        s.contains("Problems") && !s.contains("loading")
+    });
+    t.keys(&["6", "/"]);
+    t.type_text("mr-ee");
+    t.keys(&["Enter"]);
+    t.wait("the ee release", 10, |s| s.contains("Releases (1)"));
+    t.keys(&["u"]);
+    t.wait("the versions", 20, |s| s.contains("choose a version"));
+    t.keys(&["Down", "Down", "Enter"]);
+    let s = t.wait("the review", 20, |s| s.contains("· review ·"));
+    assert!(s.contains("e edit values"), "{s}");
+    t.keys(&["e"]);
+    let s = t.wait("the edited values in the diff", 20, |s| {
+        s.contains("· review ·") && s.contains("+  replicas: 3")
+    });
+    assert!(s.contains("-  replicas: 2"), "{s}");
+    t.keys(&["e"]);
+    let s = t.wait("the refusal", 20, |s| s.contains("invalid YAML"));
+    assert!(s.contains("line ") && s.contains("column"), "{s}");
+    assert!(s.contains("· review ·"), "the review stays:\n{s}");
+    t.keys(&["Escape", "q"]);
+    let s = t.wait("the exit", 15, |s| s.contains("EXITED"));
+    assert!(s.contains("EXITED 0"), "{s}");
 }

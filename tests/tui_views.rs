@@ -1285,7 +1285,8 @@ fn upgrade_wizard_picks_a_version_reviews_and_runs_with_progress() {
             namespace: "shop".into(),
             name: "shop".into(),
             target: Target::Version("2.4.0".into()),
-            topics: None
+            topics: None,
+            values: None
         }]
     );
 
@@ -1373,7 +1374,8 @@ fn upgrade_wizard_picks_a_version_reviews_and_runs_with_progress() {
             namespace: "shop".into(),
             name: "shop".into(),
             target: Target::Revision(3),
-            topics: None
+            topics: None,
+            values: None
         }]
     );
     let _ = CheckLevel::Pass;
@@ -1472,7 +1474,8 @@ fn rollback_from_the_history_and_a_diff_of_any_two_revisions() {
             namespace: "shop".into(),
             name: "shop".into(),
             target: Target::Revision(2),
-            topics: None
+            topics: None,
+            values: None
         }]
     );
     assert!(render(&mut a, 160, 40).contains("preparing the rollback to revision 2"));
@@ -1596,4 +1599,75 @@ fn the_history_shows_the_values_repo_commits_with_their_outcomes() {
         result: Ok(vec![commit("3333333344", "elsewhere", None)]),
     });
     assert!(!render(&mut b, 160, 30).contains("VALUES REPO"));
+}
+
+#[test]
+fn values_edited_in_the_review_are_prepared_again_and_bad_ones_keep_the_review() {
+    use helmdeck::core::workflows::upgrade::Target;
+    let mut a = app();
+    a.on_key(key('6'));
+    a.on_key(key('u'));
+    a.on_msg(Msg::UpgradeVersions {
+        namespace: "shop".into(),
+        name: "shop".into(),
+        result: Ok(("2.3.1".into(), offers())),
+    });
+    a.on_key(code(KeyCode::Down));
+    a.on_key(code(KeyCode::Enter));
+    a.on_msg(Msg::ChangePlanned(Ok(Box::new(plan(vec![pass(
+        "release",
+    )])))));
+    // e opens the editor on the plan's values.
+    assert_eq!(
+        a.on_key(key('e')),
+        vec![Effect::EditValues {
+            yaml: "replicas: 4\n".into()
+        }]
+    );
+    // Nothing changed in the editor: the review stays as it was.
+    assert!(a.on_msg(Msg::ValuesEdited(Ok(None))).is_empty());
+    assert_eq!(a.flash.clone().unwrap().text, "values unchanged");
+    // Edited: prepared again with the new values.
+    let effects = a.on_msg(Msg::ValuesEdited(Ok(Some("replicas: [\n".into()))));
+    assert_eq!(
+        effects,
+        vec![Effect::PrepareChange {
+            namespace: "shop".into(),
+            name: "shop".into(),
+            target: Target::Version("2.4.0".into()),
+            topics: None,
+            values: Some("replicas: [\n".into())
+        }]
+    );
+    // Refused (invalid YAML): back to the review, with why; e opens the bad text again.
+    a.on_msg(Msg::ChangePlanned(Err(
+        "the values: invalid YAML: line 2, column 1: did not find expected node content".into(),
+    )));
+    let text = render(&mut a, 140, 30);
+    assert!(text.contains("· review ·"), "{text}");
+    let f = a.flash.clone().unwrap();
+    assert!(
+        f.error && f.text.contains("line 2, column 1") && f.text.contains("e edits them again"),
+        "{f:?}"
+    );
+    assert_eq!(
+        a.on_key(key('e')),
+        vec![Effect::EditValues {
+            yaml: "replicas: [\n".into()
+        }]
+    );
+    // The editor failing is said, and nothing else happens.
+    assert!(
+        a.on_msg(Msg::ValuesEdited(Err(
+            "cannot run the editor \"nope\"".into()
+        )))
+        .is_empty()
+    );
+    assert!(
+        a.flash
+            .clone()
+            .unwrap()
+            .text
+            .contains("cannot run the editor")
+    );
 }

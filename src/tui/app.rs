@@ -63,6 +63,13 @@ pub enum Effect {
         /// The topic plan of the release's platform, from the Topics data (`None`: no
         /// topic plan for it).
         topics: Option<crate::core::workflows::upgrade::TopicCheck>,
+        /// Values to use instead of the current ones (edited in the wizard).
+        values: Option<String>,
+    },
+    /// Open the values in the user's editor ($VISUAL, $EDITOR, else vi), the console
+    /// suspended meanwhile; the result comes back as [`Msg::ValuesEdited`].
+    EditValues {
+        yaml: String,
     },
     /// Run a reviewed change; its events come back as [`Msg::ChangeEvent`].
     RunChange(Box<crate::core::workflows::upgrade::Plan>),
@@ -138,6 +145,8 @@ pub enum Msg {
     ChangePlanned(Result<Box<crate::core::workflows::upgrade::Plan>, String>),
     /// A step, output line or progress of a running change.
     ChangeEvent(crate::core::workflows::upgrade::Event),
+    /// The values after the editor: `None` when unchanged, an error when the editor failed.
+    ValuesEdited(Result<Option<String>, String>),
     /// The values repo's commits of a release (asked for with its history).
     ValuesLog {
         namespace: String,
@@ -596,6 +605,7 @@ impl App {
                 result,
             } => self.on_upgrade_versions(&namespace, &name, result),
             Msg::ChangePlanned(result) => self.on_change_planned(result),
+            Msg::ValuesEdited(result) => return self.on_values_edited(result),
             Msg::ValuesLog {
                 namespace,
                 name,

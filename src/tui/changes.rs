@@ -62,6 +62,7 @@ pub async fn prepare(
     name: String,
     target: Target,
     topics: Option<crate::core::workflows::upgrade::TopicCheck>,
+    values: Option<String>,
 ) -> Msg {
     let settings = match cs.settings() {
         Ok(s) => s.clone(),
@@ -71,7 +72,7 @@ pub async fn prepare(
         release: name,
         namespace,
         target,
-        values: ValuesSource::Current,
+        values: values.map_or(ValuesSource::Current, ValuesSource::Text),
         sets: Vec::new(),
         repository: cs.repo(),
         chart_reference: None,
@@ -151,4 +152,44 @@ pub fn values_log(cs: &ChangeSettings, namespace: String, name: String) -> Msg {
         name,
         result,
     }
+}
+
+/// Opens `yaml` in the user's editor ($VISUAL, else $EDITOR, else vi) in a private
+/// temporary file (0600, removed afterwards): the edited text, `None` when unchanged.
+/// Blocks until the editor exits; the caller has given it the terminal.
+pub fn edit_in_editor(yaml: &str) -> Result<Option<String>, String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let editor = std::env::var("VISUAL")
+        .or_else(|_| std::env::var("EDITOR"))
+        .ok()
+        .filter(|e| !e.trim().is_empty())
+        .unwrap_or_else(|| "vi".to_string());
+    let dir = tempfile::Builder::new()
+        .prefix("helmdeck-edit-")
+        .tempdir()
+        .map_err(|e| format!("cannot make a file to edit: {e}"))?;
+    let path = dir.path().join("values.yaml");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .and_then(|mut f| f.write_all(yaml.as_bytes()))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let mut words = editor.split_whitespace();
+    let program = words.next().unwrap_or("vi");
+    let status = std::process::Command::new(program)
+        .args(words)
+        .arg(&path)
+        .status()
+        .map_err(|e| format!("cannot run the editor {editor:?} ($VISUAL / $EDITOR): {e}"))?;
+    if !status.success() {
+        return Err(format!(
+            "the editor {editor:?} exited with {status}: values unchanged"
+        ));
+    }
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read {} back: {e}", path.display()))?;
+    Ok((text != yaml).then_some(text))
 }

@@ -239,18 +239,31 @@ async fn event_loop(
                         );
                     });
                 }
+                Effect::EditValues { yaml } => {
+                    // The editor gets the terminal: no key reader, the screen restored.
+                    drop(keys);
+                    let result = match tui.exit() {
+                        Ok(()) => crate::tui::changes::edit_in_editor(&yaml),
+                        Err(e) => Err(format!("cannot hand the terminal to the editor: {e}")),
+                    };
+                    tui.resume()?;
+                    keys = EventStream::new();
+                    dirty = true;
+                    let _ = msg_tx.send(Msg::ValuesEdited(result));
+                }
                 Effect::PrepareChange {
                     namespace,
                     name,
                     target,
                     topics,
+                    values,
                 } => {
                     let (client, cs, tx) =
                         (conn.client.clone(), opts.changes.clone(), msg_tx.clone());
                     tokio::spawn(async move {
                         let _ = tx.send(
                             crate::tui::changes::prepare(
-                                &client, &cs, namespace, name, target, topics,
+                                &client, &cs, namespace, name, target, topics, values,
                             )
                             .await,
                         );
@@ -575,6 +588,7 @@ async fn execute(effect: Effect, client: kube::Client, tx: mpsc::UnboundedSender
         | Effect::UpgradeVersions { .. }
         | Effect::PrepareChange { .. }
         | Effect::RunChange(_)
+        | Effect::EditValues { .. }
         | Effect::ReleaseHistory { .. }
         | Effect::ListBackups { .. } => {}
     }

@@ -111,7 +111,17 @@ impl Tui {
         if !is_active() {
             setup()?;
         }
-        self.terminal.clear()
+        // Not `Terminal::clear`: it asks the terminal for the cursor position, and while the
+        // key reader (crossterm's EventStream) is alive the answer can be swallowed, so the
+        // query times out. Clearing the screen and drawing a blank frame needs no answer and
+        // leaves ratatui's buffer matching the screen, so the next draw is a full one.
+        ratatui::backend::Backend::clear_region(
+            self.terminal.backend_mut(),
+            ratatui::backend::ClearType::All,
+        )?;
+        self.terminal
+            .draw(|f| f.render_widget(ratatui::widgets::Clear, f.area()))?;
+        Ok(())
     }
 
     /// Ctrl-Z: restores the terminal, stops the process as the shell's job control expects, and

@@ -77,6 +77,10 @@ pub struct UpgradeWizard {
     pub force: bool,
     /// Lines the review's diff is scrolled by.
     pub scroll: usize,
+    /// Values edited in the review (`e`), replacing the current ones.
+    pub edited: Option<String>,
+    /// The plan reviewed before an edit, shown again when the edited values are refused.
+    pub before_edit: Option<Box<Plan>>,
 }
 
 impl App {
@@ -109,6 +113,8 @@ impl App {
             auto_rollback: true,
             force: false,
             scroll: 0,
+            edited: None,
+            before_edit: None,
         });
         vec![Effect::UpgradeVersions {
             namespace,
@@ -133,6 +139,8 @@ impl App {
             auto_rollback: false,
             force: false,
             scroll: 0,
+            edited: None,
+            before_edit: None,
         });
         let topics = self.topic_check_for(&namespace);
         vec![Effect::PrepareChange {
@@ -140,6 +148,7 @@ impl App {
             name: release,
             target: Target::Revision(revision),
             topics,
+            values: None,
         }]
     }
 
@@ -174,10 +183,56 @@ impl App {
             return;
         }
         w.scroll = 0;
-        w.stage = match result {
-            Ok(plan) => Stage::Review(plan),
-            Err(e) => Stage::Error(e),
+        match (result, w.before_edit.take()) {
+            (Ok(plan), _) => w.stage = Stage::Review(plan),
+            // Edited values that cannot be used: back to the review, with why.
+            (Err(e), Some(previous)) => {
+                w.stage = Stage::Review(previous);
+                self.flash(format!("{e} — e edits them again, esc cancels"), true);
+            }
+            (Err(e), None) => w.stage = Stage::Error(e),
+        }
+    }
+
+    /// The values came back from the editor: prepared again with them (unchanged values
+    /// leave the review as it is).
+    pub(crate) fn on_values_edited(
+        &mut self,
+        result: Result<Option<String>, String>,
+    ) -> Vec<Effect> {
+        let topics = self
+            .upgrade
+            .as_ref()
+            .and_then(|w| self.topic_check_for(&w.namespace));
+        let Some(w) = self.upgrade.as_mut() else {
+            return Vec::new();
         };
+        let Stage::Review(plan) = &w.stage else {
+            return Vec::new();
+        };
+        match result {
+            Err(e) => {
+                self.flash(e, true);
+                Vec::new()
+            }
+            Ok(None) => {
+                self.flash("values unchanged", false);
+                Vec::new()
+            }
+            Ok(Some(text)) => {
+                let target = plan.request.target.clone();
+                w.before_edit = Some(plan.clone());
+                w.edited = Some(text.clone());
+                w.stage = Stage::Preparing("preflight with the edited values…".into());
+                vec![Effect::PrepareChange {
+                    namespace: w.namespace.clone(),
+                    name: w.release.clone(),
+                    target,
+                    topics,
+                    values: Some(text),
+                }]
+            }
+        }
     }
 
     pub(crate) fn on_change_event(&mut self, ev: Event) -> Vec<Effect> {
@@ -250,6 +305,7 @@ impl App {
                             name: w.release.clone(),
                             target: Target::Version(v.clone()),
                             topics: topics.clone(),
+                            values: None,
                         });
                         w.stage = Stage::Preparing(format!("preflight for {v}…"));
                     }
@@ -267,6 +323,19 @@ impl App {
                 KeyCode::PageUp => w.scroll = w.scroll.saturating_sub(10),
                 KeyCode::PageDown => w.scroll += 10,
                 KeyCode::Char('a') => w.auto_rollback = !w.auto_rollback,
+                KeyCode::Char('e')
+                    if matches!(plan.kind, crate::core::workflows::upgrade::Kind::Upgrade) =>
+                {
+                    effects.push(Effect::EditValues {
+                        yaml: w.edited.clone().unwrap_or_else(|| plan.values_yaml.clone()),
+                    });
+                }
+                KeyCode::Char('e') => {
+                    flash = Some((
+                        "a rollback applies the values of the revision it goes back to".into(),
+                        false,
+                    ))
+                }
                 KeyCode::Char('f') => w.force = !w.force,
                 KeyCode::Enter | KeyCode::Char('y') => {
                     let mut plan = plan.clone();
@@ -313,6 +382,7 @@ impl App {
                             name: w.release.clone(),
                             target: Target::Revision(rev),
                             topics: topics.clone(),
+                            values: None,
                         });
                         w.auto_rollback = false;
                         w.stage =

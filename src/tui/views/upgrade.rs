@@ -23,7 +23,7 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
         Stage::Versions { .. } => ("choose a version", "↑↓ choose · enter review · esc close"),
         Stage::Review(_) => (
             "review",
-            "enter/y start · a auto-rollback · f force · j/k scroll · esc cancel",
+            "enter/y start · e edit values · a auto-rollback · f force · j/k scroll · esc cancel",
         ),
         Stage::Running(..) => ("running", "the change ends on its own"),
         Stage::Finished(_, _, r) if r.offer_rollback_to.is_some() => {
