@@ -105,8 +105,8 @@ impl Tui {
         restore()
     }
 
-    /// Sets the terminal up again after [`Tui::exit`] (for example after running an editor or a
-    /// pager), and forces a full redraw on the next `draw`.
+    /// Sets the terminal up again after [`Tui::exit`] (after running an editor, as the upgrade
+    /// wizard's `e` does), and forces a full redraw on the next `draw`.
     pub fn resume(&mut self) -> io::Result<()> {
         if !is_active() {
             setup()?;
