@@ -1671,3 +1671,54 @@ fn values_edited_in_the_review_are_prepared_again_and_bad_ones_keep_the_review()
             .contains("cannot run the editor")
     );
 }
+
+#[test]
+fn n_and_shift_n_jump_between_log_lines_matching_the_search() {
+    let mut a = app();
+    a.on_key(key('4'));
+    a.on_key(code(KeyCode::Enter));
+    let mut lines: Vec<String> = (0..100).map(|i| format!("line {i} ok")).collect();
+    lines[20] = "line 20 ERROR timeout".into();
+    lines[60] = "line 60 ERROR refused".into();
+    a.on_msg(Msg::LogLines(lines));
+    a.on_key(key('/'));
+    type_str(&mut a, "ERROR");
+    a.on_key(code(KeyCode::Enter));
+    // The pane is 10 lines tall: at the end, neither match shows.
+    let text = render(&mut a, 120, 30);
+    assert!(!text.contains("ERROR refused"), "{text}");
+    // N: the newest older match comes to the bottom, following stops.
+    a.on_key(key('N'));
+    let text = render(&mut a, 120, 30);
+    assert!(
+        text.contains("line 60 ERROR refused") && text.contains("paused"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("line 61 ok"),
+        "the match is the bottom line:\n{text}"
+    );
+    a.on_key(key('N'));
+    assert!(render(&mut a, 120, 30).contains("line 20 ERROR timeout"));
+    // No older match: said, and the view stays.
+    a.on_key(key('N'));
+    assert!(
+        a.flash
+            .clone()
+            .unwrap()
+            .text
+            .contains("no older line matches \"ERROR\"")
+    );
+    assert!(render(&mut a, 120, 30).contains("line 20 ERROR timeout"));
+    // n goes back to the newer one.
+    a.on_key(key('n'));
+    assert!(render(&mut a, 120, 30).contains("line 60 ERROR refused"));
+    a.on_key(key('n'));
+    assert!(
+        a.flash
+            .clone()
+            .unwrap()
+            .text
+            .contains("no newer line matches")
+    );
+}

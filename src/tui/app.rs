@@ -1038,10 +1038,51 @@ impl App {
                 });
                 effects
             }
+            Action::SearchNext | Action::SearchPrev if self.screen == Screen::PodDetail => {
+                self.search_jump(action == Action::SearchNext);
+                Vec::new()
+            }
             _ => {
                 self.flash(format!("'{}' is not available here", action.name()), false);
                 Vec::new()
             }
+        }
+    }
+
+    /// `n` / `N` in a pod's log: the next newer (`forward`) or older line matching the
+    /// search, brought to the bottom of the pane (following stops).
+    fn search_jump(&mut self, forward: bool) {
+        let Some(d) = &mut self.detail else {
+            return;
+        };
+        let Some(term) = d.search.clone() else {
+            self.flash("no search: / searches the log first", false);
+            return;
+        };
+        let total = d.logs.len();
+        if total == 0 {
+            return;
+        }
+        let bottom = total - 1 - d.scroll.min(total - 1);
+        let found = if forward {
+            (bottom + 1..total).find(|&i| d.logs[i].contains(term.as_str()))
+        } else {
+            (0..bottom)
+                .rev()
+                .find(|&i| d.logs[i].contains(term.as_str()))
+        };
+        match found {
+            Some(i) => {
+                d.scroll = total - 1 - i;
+                d.follow = false;
+            }
+            None => self.flash(
+                format!(
+                    "no {} line matches {term:?}",
+                    if forward { "newer" } else { "older" }
+                ),
+                false,
+            ),
         }
     }
 

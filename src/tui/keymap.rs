@@ -69,6 +69,8 @@ pub enum Action {
     CreateTopics,
     Mark,
     Backups,
+    SearchNext,
+    SearchPrev,
     NextView,
     PrevView,
     ViewOverview,
@@ -82,7 +84,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 40] = [
+    pub const ALL: [Action; 42] = [
         Action::Quit,
         Action::Help,
         Action::CommandMode,
@@ -114,6 +116,8 @@ impl Action {
         Action::CreateTopics,
         Action::Mark,
         Action::Backups,
+        Action::SearchNext,
+        Action::SearchPrev,
         Action::NextView,
         Action::PrevView,
         Action::ViewOverview,
@@ -159,6 +163,8 @@ impl Action {
             Action::CreateTopics => "create-topics",
             Action::Mark => "mark",
             Action::Backups => "backups",
+            Action::SearchNext => "search-next",
+            Action::SearchPrev => "search-prev",
             Action::NextView => "next-view",
             Action::PrevView => "prev-view",
             Action::ViewOverview => "view-overview",
@@ -205,6 +211,8 @@ impl Action {
             Action::CreateTopics => "Create the plan's missing topics (asks first)",
             Action::Mark => "Mark a revision as the base of the next diff",
             Action::Backups => "The release's backups",
+            Action::SearchNext => "Next line matching the log search (newer)",
+            Action::SearchPrev => "Previous line matching the log search (older)",
             Action::NextView => "Next view",
             Action::PrevView => "Previous view",
             Action::ViewOverview => "Overview",
@@ -659,6 +667,8 @@ fn default_table() -> Vec<DefaultBinding> {
         (Diff, &["v"], only(&[Releases])),
         (Mark, &["space"], only(&[Releases])),
         (Backups, &["b"], only(&[Releases])),
+        (SearchNext, &["n"], only(&[PodDetail])),
+        (SearchPrev, &["N"], only(&[PodDetail])),
         (RevealSecrets, &["x"], only(&[Releases, PodDetail])),
         (CreateTopics, &["c"], only(&[Topics])),
         (NextView, &["tab"], all.clone()),

@@ -186,7 +186,7 @@ fn draw_status(f: &mut Frame, app: &App, area: Rect) {
                         "enter logs · p previous logs · / filter · 0 all ns · ? help · q quit"
                     }
                     Screen::PodDetail => {
-                        "f follow · p previous · / search · j/k scroll · esc back · ? help"
+                        "f follow · p previous · / search · n/N next/previous match · j/k scroll · esc back · ? help"
                     }
                     Screen::Topics if app.topic_detail.is_some() => {
                         "enter on a group: its workload · c create missing topics · esc back · ? help"
