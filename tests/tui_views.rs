@@ -1722,3 +1722,45 @@ fn n_and_shift_n_jump_between_log_lines_matching_the_search() {
             .contains("no newer line matches")
     );
 }
+
+#[test]
+fn a_log_that_ended_is_followed_again_when_the_container_restarts() {
+    let mut a = app();
+    a.on_key(key('4'));
+    a.on_key(code(KeyCode::Enter));
+    let key_of = a.detail.as_ref().unwrap().key.clone();
+    let mut row = a.state.pods.get(&key_of).cloned().unwrap();
+    a.on_msg(Msg::LogLines(vec![
+        "serving".into(),
+        "fatal: out of memory".into(),
+    ]));
+    a.on_msg(Msg::LogEnded(None));
+    assert!(render(&mut a, 160, 30).contains("it is followed again when the container restarts"));
+    // The watch reports the restart: the new container's log is asked for, after a marker.
+    row.status.restarts += 1;
+    let effects = a.on_msg(Msg::Cluster(ClusterUpdate::Pods(vec![Change::Upsert(
+        row.clone(),
+    )])));
+    assert!(
+        effects.contains(&Effect::Logs {
+            key: key_of.clone(),
+            container: None,
+            previous: false
+        }),
+        "{effects:?}"
+    );
+    let d = a.detail.as_ref().unwrap();
+    assert!(!d.log_ended);
+    assert!(
+        d.logs.back().unwrap().contains("the container restarted"),
+        "{:?}",
+        d.logs
+    );
+    // Another change without a restart does not reopen it.
+    row.status.text = "Running".into();
+    let effects = a.on_msg(Msg::Cluster(ClusterUpdate::Pods(vec![Change::Upsert(row)])));
+    assert!(
+        !effects.iter().any(|e| matches!(e, Effect::Logs { .. })),
+        "{effects:?}"
+    );
+}

@@ -497,8 +497,28 @@ impl App {
                 if let Some(d) = &mut self.detail {
                     let row = self.state.pods.get(&d.key).cloned();
                     if row != d.seen {
+                        let restarts = |r: &Option<crate::core::cluster::PodRow>| {
+                            r.as_ref().map_or(0, |r| r.status.restarts)
+                        };
+                        let restarted = restarts(&row) > restarts(&d.seen);
                         d.seen = row;
-                        return vec![Effect::OpenPod { key: d.key.clone() }];
+                        let mut effects = vec![Effect::OpenPod { key: d.key.clone() }];
+                        // The container the log followed exited and came back: follow the
+                        // new one, marking where it starts.
+                        if restarted && d.log_ended && !d.previous {
+                            d.logs.push_back(format!(
+                                "— the container restarted (restart {}); its new log follows —",
+                                restarts(&d.seen)
+                            ));
+                            d.log_ended = false;
+                            d.log_error = None;
+                            effects.push(Effect::Logs {
+                                key: d.key.clone(),
+                                container: d.container.clone(),
+                                previous: false,
+                            });
+                        }
+                        return effects;
                     }
                 }
             }

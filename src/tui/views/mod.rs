@@ -609,7 +609,7 @@ fn draw_pod_detail(f: &mut Frame, app: &mut App, area: Rect) {
     }
     if d.log_ended && d.log_error.is_none() && total > 0 {
         lines.push(Line::from(Span::styled(
-            "— log stream ended (the container exited); p shows the previous container's log —",
+            "— log stream ended (the container exited); it is followed again when the container restarts; p shows the previous container's log —",
             t.style(Role::Dim),
         )));
     }
