@@ -370,3 +370,73 @@ fn demo_edit_values_in_the_wizard() {
     let s = t.wait("the exit", 15, |s| s.contains("EXITED"));
     assert!(s.contains("EXITED 0"), "{s}");
 }
+
+/// Ctrl-Z hands the terminal back to the shell (the job is stopped, the screen restored);
+/// `fg` brings the console back, redrawn and answering keys.
+#[test]
+fn ctrl_z_suspends_to_the_shell_and_fg_resumes() {
+    let home = tempfile::tempdir().unwrap();
+    let socket = format!(
+        "helmdeck-test-z-{}-{}",
+        std::process::id(),
+        fastrand_suffix()
+    );
+    let tmux = |args: &[&str]| {
+        Command::new("tmux")
+            .args(["-L", &socket, "-f", "/dev/null"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let screen = || String::from_utf8_lossy(&tmux(&["capture-pane", "-p"]).stdout).into_owned();
+    let wait = |what: &str, ok: &dyn Fn(&str) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let s = screen();
+            if ok(&s) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    };
+    assert!(
+        tmux(&[
+            "new-session",
+            "-d",
+            "-x",
+            "150",
+            "-y",
+            "40",
+            "bash --norc --noprofile -i"
+        ])
+        .status
+        .success()
+    );
+    let h = home.path().display();
+    let cmd = format!(
+        "HOME={h} XDG_CONFIG_HOME={h}/config XDG_DATA_HOME={h}/data {} demo",
+        env!("CARGO_BIN_EXE_helmdeck")
+    );
+    tmux(&["send-keys", &cmd, "Enter"]);
+    wait("the overview", &|s| {
+        s.contains("Problems") && !s.contains("loading")
+    });
+    tmux(&["send-keys", "C-z"]);
+    let s = wait("the shell", &|s| s.contains("Stopped"));
+    assert!(
+        !s.contains("Problems"),
+        "the console's screen is gone:\n{s}"
+    );
+    tmux(&["send-keys", "fg", "Enter"]);
+    wait("the console again", &|s| s.contains("Problems"));
+    tmux(&["send-keys", "2"]);
+    wait("keys answered", &|s| s.contains("Nodes (4)"));
+    tmux(&["send-keys", "q"]);
+    tmux(&["send-keys", "echo EXIT=$?", "Enter"]);
+    wait("the exit", &|s| s.contains("EXIT=0"));
+    tmux(&["kill-server"]);
+}

@@ -184,8 +184,10 @@ async fn event_loop(
             dirty = false;
         }
         let mut effects = Vec::new();
+        let mut suspend = false;
         tokio::select! {
             ev = keys.next() => match ev {
+                Some(Ok(Event::Key(k))) if is_suspend(&k) => suspend = true,
                 Some(Ok(Event::Key(k))) => { effects = app.on_key(k); dirty = true; }
                 Some(Ok(Event::Resize(..))) => dirty = true,
                 Some(Ok(_)) => {}
@@ -211,6 +213,13 @@ async fn event_loop(
                 dirty = true;
                 trimmer.maybe_trim();
             }
+        }
+        if suspend {
+            // Ctrl-Z: the shell gets the terminal back until `fg`; no key reader meanwhile.
+            drop(keys);
+            tui.suspend()?;
+            keys = EventStream::new();
+            dirty = true;
         }
         for e in effects {
             match e {
@@ -347,6 +356,14 @@ async fn event_loop(
         h.abort();
     }
     Ok(())
+}
+
+/// Ctrl-Z (raw mode delivers it as a key, not as SIGTSTP).
+fn is_suspend(k: &crossterm::event::KeyEvent) -> bool {
+    k.kind == crossterm::event::KeyEventKind::Press
+        && k.code == crossterm::event::KeyCode::Char('z')
+        && k.modifiers
+            .contains(crossterm::event::KeyModifiers::CONTROL)
 }
 
 /// Streams a container's log into the app, in batches.
