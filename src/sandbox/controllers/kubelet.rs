@@ -403,6 +403,17 @@ impl Controllers {
             }
         };
         match sim.stage {
+            // The kubelet of a node that is not Ready cannot confirm the pod is gone: it
+            // stays Terminating until the node is back (or it is force-deleted).
+            Stage::Terminating if !node.is_empty() && !self.node_is_ready(&node) => {
+                self.kubelet.set(
+                    key.clone(),
+                    Stage::Terminating,
+                    now + Duration::from_secs(1),
+                    None,
+                    0,
+                );
+            }
             Stage::Terminating => {
                 for (c, _) in &names {
                     events_for(self, false, "Killing", &format!("Stopping container {c}"));

@@ -9,6 +9,7 @@
 
 mod events;
 mod kubelet;
+mod nodes;
 mod util;
 mod workloads;
 
@@ -69,6 +70,9 @@ pub struct SimConfig {
     pub image_faults: Vec<ImageRule>,
     /// Pods created per tick at most (a large scale-up spreads over ticks).
     pub burst: usize,
+    /// How long the pods of a node that is not Ready tolerate it before they are evicted
+    /// (Kubernetes' default toleration: 300 s).
+    pub eviction_ms: u64,
 }
 
 impl Default for SimConfig {
@@ -86,6 +90,7 @@ impl Default for SimConfig {
             normal_events: true,
             image_faults: Vec::new(),
             burst: 2000,
+            eviction_ms: 300_000,
         }
     }
 }
@@ -124,6 +129,9 @@ pub struct Controllers {
     /// When the HPA last scaled each workload down or up, for stabilisation.
     hpa_last_scale: HashMap<Key, Instant>,
     last_hpa: Instant,
+    /// Since when each node has not been Ready (the node lifecycle controller).
+    not_ready_since: HashMap<String, Instant>,
+    last_node_check: Instant,
     /// Whether pods are created already running (settling a scenario at start).
     pub(crate) instant: bool,
     ip_counter: u32,
@@ -150,6 +158,8 @@ impl Controllers {
             kubelet: kubelet::Kubelet::default(),
             events: events::Recorder::default(),
             hpa_last_scale: HashMap::new(),
+            not_ready_since: HashMap::new(),
+            last_node_check: Instant::now() - Duration::from_secs(3600),
             last_hpa: Instant::now() - Duration::from_secs(3600),
             instant: false,
             ip_counter: 0,
@@ -401,6 +411,7 @@ impl Controllers {
                 _ => {}
             }
         }
+        self.node_lifecycle();
         self.schedule_pending();
         self.run_kubelet();
         let pdb_ns: Vec<String> = self.dirty_pdb_ns.drain().collect();
