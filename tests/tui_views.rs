@@ -1764,3 +1764,100 @@ fn a_log_that_ended_is_followed_again_when_the_container_restarts() {
         "{effects:?}"
     );
 }
+
+#[test]
+fn an_unfinished_change_is_verified_with_v_or_rolled_back_with_r() {
+    use helmdeck::core::workflows::journal::{Journal, Operation};
+    use helmdeck::core::workflows::upgrade::{Recovery, Target};
+    let journal = Journal {
+        release: "shop".into(),
+        namespace: "shop".into(),
+        operation: Operation::Upgrade {
+            to_version: "2.4.0".into(),
+        },
+        from_revision: 3,
+        from_version: "2.3.1".into(),
+        started: "2025-05-14T09:00:00Z".parse().unwrap(),
+        updated: "2025-05-14T09:01:00Z".parse().unwrap(),
+        step: "apply".into(),
+        backup: None,
+        commit: None,
+        holder: "me".into(),
+    };
+    let mut a = app();
+    a.on_key(key('6'));
+    // Nothing unfinished: said so.
+    assert!(a.on_key(key('V')).is_empty());
+    assert!(
+        a.flash
+            .clone()
+            .unwrap()
+            .text
+            .contains("no unfinished change")
+    );
+    a.on_msg(Msg::Journals(Ok(vec![journal.clone()])));
+    assert!(render(&mut a, 160, 20).contains("V verifies it, R rolls it back"));
+    assert_eq!(
+        a.on_key(key('V')),
+        vec![Effect::RecoverVerify {
+            namespace: "shop".into(),
+            name: "shop".into()
+        }]
+    );
+    // Not at its target: the banner stays and R is suggested.
+    let recovery = |verified| Recovery {
+        journal: journal.clone(),
+        now: "revision 4 pending-upgrade (shop 2.4.0)".into(),
+        verified,
+        target: "2.4.0".into(),
+    };
+    a.on_msg(Msg::Recovered {
+        namespace: "shop".into(),
+        name: "shop".into(),
+        result: Ok(recovery(false)),
+    });
+    assert!(
+        a.flash
+            .clone()
+            .unwrap()
+            .text
+            .contains("R rolls it back to revision 3")
+    );
+    assert_eq!(a.journals.len(), 1);
+    // R gives it up, then the rollback to where it started is prepared for review.
+    assert_eq!(
+        a.on_key(key('R')),
+        vec![Effect::RecoverRollback {
+            namespace: "shop".into(),
+            name: "shop".into()
+        }]
+    );
+    let effects = a.on_msg(Msg::JournalAbandoned {
+        namespace: "shop".into(),
+        name: "shop".into(),
+        result: Ok(3),
+    });
+    assert_eq!(
+        effects,
+        vec![Effect::PrepareChange {
+            namespace: "shop".into(),
+            name: "shop".into(),
+            target: Target::Revision(3),
+            topics: None,
+            values: None
+        }]
+    );
+    assert!(a.journals.is_empty());
+    // A verified one closes its banner.
+    let mut b = app();
+    b.on_key(key('6'));
+    b.on_msg(Msg::Journals(Ok(vec![journal.clone()])));
+    b.on_msg(Msg::Recovered {
+        namespace: "shop".into(),
+        name: "shop".into(),
+        result: Ok(recovery(true)),
+    });
+    assert!(b.journals.is_empty());
+    assert!(b.flash.clone().unwrap().text.starts_with("verified"));
+    assert!(!render(&mut b, 160, 20).contains("unfinished"));
+}

@@ -555,3 +555,52 @@ async fn the_topic_plan_is_checked_and_kept_in_the_backup() {
     let v: serde_json::Value = serde_json::from_slice(data).unwrap();
     assert_eq!(v["topics"][0]["name"], "mr-ee-main");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_change_that_reached_its_target_is_verified_and_closed() {
+    use helmdeck::core::workflows::journal::{Journal, JournalFile, Operation};
+    let e = env().await;
+    let (report, _) = e.run(e.request(Target::Version("1.5.0".into()))).await;
+    assert_eq!(report.ending, Ending::Succeeded);
+    let commit = report.commit.clone().unwrap();
+    // As if the process had died after applying, before recording.
+    git(&e.settings.values_repo, &["notes", "remove", &commit]);
+    JournalFile::start(
+        &e.settings.journal_dir,
+        Journal {
+            release: "ee".into(),
+            namespace: "mr-ee".into(),
+            operation: Operation::Upgrade {
+                to_version: "1.5.0".into(),
+            },
+            from_revision: 4,
+            from_version: "1.4.2".into(),
+            started: jiff::Timestamp::now(),
+            updated: jiff::Timestamp::now(),
+            step: "verify".into(),
+            backup: report.backup.clone(),
+            commit: Some(commit.clone()),
+            holder: "a console that was killed".into(),
+        },
+    )
+    .unwrap();
+    let r = upgrade::verify_interrupted(&e.client, &e.settings, "mr-ee", "ee")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(r.verified, "{r:?}");
+    assert!(r.now.contains("revision 5 deployed"), "{}", r.now);
+    assert!(!e.settings.journal_dir.join("mr-ee.ee.json").exists());
+    let log = git(
+        &e.settings.values_repo,
+        &["log", "--format=%N", "-1", &commit],
+    );
+    assert!(log.contains("outcome: succeeded"), "{log}");
+    // Nothing left to recover.
+    assert!(
+        upgrade::verify_interrupted(&e.client, &e.settings, "mr-ee", "ee")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}

@@ -5,9 +5,7 @@
 
 use super::releases::{RepoAuthArgs, Target as ClusterTarget};
 use crate::core::releases::history::LineKind;
-use crate::core::releases::values_repo::{Outcome, ValuesRepo};
 use crate::core::workflows::driver::{DriverKind, ReleaseDriver};
-use crate::core::workflows::journal::{JournalFile, Operation};
 use crate::core::workflows::upgrade::{
     self, CheckLevel, Ending, Event, Plan, Request, Settings, StepState, Target, ValuesSource,
 };
@@ -232,11 +230,12 @@ async fn previous_revision(ctx: &Context, release: &str) -> Result<i64> {
 pub async fn recover_cmd(a: RecoverArgs) -> Result<u8> {
     let ctx = context(&a.change).await?;
     let ns = ctx.namespace.clone();
-    let Some(journal) = JournalFile::resume(&ctx.settings.journal_dir, &ns, &a.release)? else {
+    let Some(r) = upgrade::verify_interrupted(&ctx.client, &ctx.settings, &ns, &a.release).await?
+    else {
         println!("{ns}/{}: no unfinished change", a.release);
         return Ok(0);
     };
-    let j = journal.journal.clone();
+    let j = &r.journal;
     println!("unfinished: {}", j.summary());
     if let Some(b) = &j.backup {
         println!("  backup: {}", b.display());
@@ -244,46 +243,18 @@ pub async fn recover_cmd(a: RecoverArgs) -> Result<u8> {
     if let Some(c) = &j.commit {
         println!("  values commit: {c}");
     }
-    let h = crate::core::releases::fetch::release_history(&ctx.client, &ns, &a.release).await?;
-    let latest = h
-        .latest()
-        .ok_or_else(|| anyhow!("the release has no revision"))?;
-    println!(
-        "  now: revision {} {} ({} {})",
-        latest.version,
-        latest.info.status,
-        latest.chart.metadata.name,
-        latest.chart.metadata.version
-    );
-    let note = |outcome: Outcome| -> Result<()> {
-        if let Some(c) = &j.commit {
-            ValuesRepo::open_or_init(&ctx.settings.values_repo)?.record_outcome(c, &outcome)?;
-        }
-        Ok(())
-    };
-    if !a.rollback {
-        let target = match &j.operation {
-            Operation::Upgrade { to_version } => to_version.clone(),
-            Operation::Rollback { to_revision } => h
-                .revision(*to_revision)
-                .map(|r| r.chart.metadata.version.clone())
-                .unwrap_or_default(),
-        };
-        let healthy = latest.info.status == crate::core::release::ReleaseStatus::Deployed
-            && latest.chart.metadata.version == target
-            && latest.version > j.from_revision;
-        if healthy {
-            note(Outcome::Succeeded)?;
-            journal.finish()?;
-            println!(
-                "verified: revision {} is deployed at {target}; the journal is closed",
-                latest.version
-            );
-            return Ok(0);
-        }
+    println!("  now: {}", r.now);
+    if r.verified {
         println!(
-            "not verified: the release is not deployed at {target}; roll it back with `helmdeck recover {} -n {ns} --rollback`",
-            a.release
+            "verified: the release is deployed at {}; the journal is closed",
+            r.target
+        );
+        return Ok(0);
+    }
+    if !a.rollback {
+        println!(
+            "not verified: the release is not deployed at {}; roll it back with `helmdeck recover {} -n {ns} --rollback`",
+            r.target, a.release
         );
         return Ok(1);
     }
@@ -296,11 +267,7 @@ pub async fn recover_cmd(a: RecoverArgs) -> Result<u8> {
         println!("nothing changed");
         return Ok(2);
     }
-    note(Outcome::Failed(format!(
-        "interrupted at {}; rolled back by helmdeck recover",
-        j.step
-    )))?;
-    journal.finish()?;
+    let j = upgrade::abandon_interrupted(&ctx.settings, &ns, &a.release).await?;
     let mut change = a.change.clone();
     change.yes = true;
     let req = request(&ctx, &change, &a.release, Target::Revision(j.from_revision));

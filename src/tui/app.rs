@@ -73,6 +73,18 @@ pub enum Effect {
     },
     /// Run a reviewed change; its events come back as [`Msg::ChangeEvent`].
     RunChange(Box<crate::core::workflows::upgrade::Plan>),
+    /// Verify an interrupted change (its journal); the result comes back as
+    /// [`Msg::Recovered`].
+    RecoverVerify {
+        namespace: String,
+        name: String,
+    },
+    /// Give up an interrupted change so it can be rolled back; then the rollback's review
+    /// opens ([`Msg::JournalAbandoned`]).
+    RecoverRollback {
+        namespace: String,
+        name: String,
+    },
     /// List a release's backups.
     ListBackups {
         namespace: String,
@@ -152,6 +164,18 @@ pub enum Msg {
         namespace: String,
         name: String,
         result: Result<Vec<crate::core::releases::values_repo::ValuesCommit>, String>,
+    },
+    /// What verifying an interrupted change found.
+    Recovered {
+        namespace: String,
+        name: String,
+        result: Result<crate::core::workflows::upgrade::Recovery, String>,
+    },
+    /// An interrupted change given up: roll back to `Ok(revision)`.
+    JournalAbandoned {
+        namespace: String,
+        name: String,
+        result: Result<i64, String>,
     },
     /// Unfinished changes found at start-up (their journals).
     Journals(Result<Vec<crate::core::workflows::journal::Journal>, String>),
@@ -625,6 +649,16 @@ impl App {
                 result,
             } => self.on_upgrade_versions(&namespace, &name, result),
             Msg::ChangePlanned(result) => self.on_change_planned(result),
+            Msg::Recovered {
+                namespace,
+                name,
+                result,
+            } => self.on_recovered(&namespace, &name, result),
+            Msg::JournalAbandoned {
+                namespace,
+                name,
+                result,
+            } => return self.on_journal_abandoned(namespace, name, result),
             Msg::ValuesEdited(result) => return self.on_values_edited(result),
             Msg::ValuesLog {
                 namespace,
@@ -637,7 +671,7 @@ impl App {
                     if let Some(first) = j.first() {
                         self.flash(
                             format!(
-                                "unfinished change: {} — run `helmdeck recover {} -n {}` to verify it or roll it back",
+                                "unfinished change: {} — on the Releases screen V verifies it, R rolls it back (or helmdeck recover {} -n {})",
                                 first.summary(),
                                 first.release,
                                 first.namespace

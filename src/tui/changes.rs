@@ -193,3 +193,40 @@ pub fn edit_in_editor(yaml: &str) -> Result<Option<String>, String> {
         .map_err(|e| format!("cannot read {} back: {e}", path.display()))?;
     Ok((text != yaml).then_some(text))
 }
+
+/// [`crate::tui::app::Effect::RecoverVerify`].
+pub async fn recover_verify(
+    client: &kube::Client,
+    cs: &ChangeSettings,
+    namespace: String,
+    name: String,
+) -> Msg {
+    let result = match cs.settings() {
+        Ok(s) => upgrade::verify_interrupted(client, s, &namespace, &name)
+            .await
+            .map_err(|e| format!("{e:#}"))
+            .and_then(|r| r.ok_or_else(|| format!("{namespace}/{name} has no unfinished change"))),
+        Err(e) => Err(e),
+    };
+    Msg::Recovered {
+        namespace,
+        name,
+        result,
+    }
+}
+
+/// [`crate::tui::app::Effect::RecoverRollback`].
+pub async fn recover_abandon(cs: &ChangeSettings, namespace: String, name: String) -> Msg {
+    let result = match cs.settings() {
+        Ok(s) => upgrade::abandon_interrupted(s, &namespace, &name)
+            .await
+            .map(|j| j.from_revision)
+            .map_err(|e| format!("{e:#}")),
+        Err(e) => Err(e),
+    };
+    Msg::JournalAbandoned {
+        namespace,
+        name,
+        result,
+    }
+}

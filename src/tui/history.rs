@@ -157,6 +157,9 @@ impl App {
         if self.screen != Screen::Releases {
             return None;
         }
+        if matches!(action, Action::RecoverVerify | Action::RecoverRollback) {
+            return Some(self.recover_action(action == Action::RecoverRollback));
+        }
         if self.backups.is_some() {
             return match action {
                 Action::Back | Action::Backups => {

@@ -71,6 +71,8 @@ pub enum Action {
     Backups,
     SearchNext,
     SearchPrev,
+    RecoverVerify,
+    RecoverRollback,
     NextView,
     PrevView,
     ViewOverview,
@@ -84,7 +86,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 42] = [
+    pub const ALL: [Action; 44] = [
         Action::Quit,
         Action::Help,
         Action::CommandMode,
@@ -118,6 +120,8 @@ impl Action {
         Action::Backups,
         Action::SearchNext,
         Action::SearchPrev,
+        Action::RecoverVerify,
+        Action::RecoverRollback,
         Action::NextView,
         Action::PrevView,
         Action::ViewOverview,
@@ -165,6 +169,8 @@ impl Action {
             Action::Backups => "backups",
             Action::SearchNext => "search-next",
             Action::SearchPrev => "search-prev",
+            Action::RecoverVerify => "recover-verify",
+            Action::RecoverRollback => "recover-rollback",
             Action::NextView => "next-view",
             Action::PrevView => "prev-view",
             Action::ViewOverview => "view-overview",
@@ -213,6 +219,8 @@ impl Action {
             Action::Backups => "The release's backups",
             Action::SearchNext => "Next line matching the log search (newer)",
             Action::SearchPrev => "Previous line matching the log search (older)",
+            Action::RecoverVerify => "Verify an interrupted upgrade or rollback",
+            Action::RecoverRollback => "Roll back an interrupted upgrade or rollback",
             Action::NextView => "Next view",
             Action::PrevView => "Previous view",
             Action::ViewOverview => "Overview",
@@ -668,6 +676,8 @@ fn default_table() -> Vec<DefaultBinding> {
         (Mark, &["space"], only(&[Releases])),
         (Backups, &["b"], only(&[Releases])),
         (SearchNext, &["n"], only(&[PodDetail])),
+        (RecoverVerify, &["V"], only(&[Releases])),
+        (RecoverRollback, &["R"], only(&[Releases])),
         (SearchPrev, &["N"], only(&[PodDetail])),
         (RevealSecrets, &["x"], only(&[Releases, PodDetail])),
         (CreateTopics, &["c"], only(&[Topics])),

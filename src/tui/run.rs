@@ -278,6 +278,23 @@ async fn event_loop(
                         );
                     });
                 }
+                Effect::RecoverVerify { namespace, name } => {
+                    let (client, cs, tx) =
+                        (conn.client.clone(), opts.changes.clone(), msg_tx.clone());
+                    tokio::spawn(async move {
+                        let _ = tx.send(
+                            crate::tui::changes::recover_verify(&client, &cs, namespace, name)
+                                .await,
+                        );
+                    });
+                }
+                Effect::RecoverRollback { namespace, name } => {
+                    let (cs, tx) = (opts.changes.clone(), msg_tx.clone());
+                    tokio::spawn(async move {
+                        let _ = tx
+                            .send(crate::tui::changes::recover_abandon(&cs, namespace, name).await);
+                    });
+                }
                 Effect::RunChange(plan) => {
                     tokio::spawn(crate::tui::changes::run(
                         conn.client.clone(),
@@ -605,6 +622,8 @@ async fn execute(effect: Effect, client: kube::Client, tx: mpsc::UnboundedSender
         | Effect::UpgradeVersions { .. }
         | Effect::PrepareChange { .. }
         | Effect::RunChange(_)
+        | Effect::RecoverVerify { .. }
+        | Effect::RecoverRollback { .. }
         | Effect::EditValues { .. }
         | Effect::ReleaseHistory { .. }
         | Effect::ListBackups { .. } => {}

@@ -101,6 +101,87 @@ impl App {
         })
     }
 
+    /// `V` / `R` on the Releases screen while a change is unfinished: verify it, or give it
+    /// up and roll back (the journal of the selected release, else the first one).
+    pub(crate) fn recover_action(&mut self, rollback: bool) -> Vec<Effect> {
+        if self.journals.is_empty() {
+            self.flash("no unfinished change to recover", false);
+            return Vec::new();
+        }
+        if self.refuse_readonly("recovering a change") {
+            return Vec::new();
+        }
+        let selected = match self.selected_row() {
+            Some(crate::tui::views::tables::RowRef::Release((ns, name))) => Some((ns, name)),
+            _ => None,
+        };
+        let j = self
+            .journals
+            .iter()
+            .find(|j| selected.as_ref() == Some(&(j.namespace.clone(), j.release.clone())))
+            .unwrap_or(&self.journals[0]);
+        let (namespace, name) = (j.namespace.clone(), j.release.clone());
+        if rollback {
+            self.flash(
+                format!("giving up the interrupted change of {namespace}/{name}…"),
+                false,
+            );
+            vec![Effect::RecoverRollback { namespace, name }]
+        } else {
+            self.flash(format!("verifying {namespace}/{name}…"), false);
+            vec![Effect::RecoverVerify { namespace, name }]
+        }
+    }
+
+    pub(crate) fn on_recovered(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        result: Result<crate::core::workflows::upgrade::Recovery, String>,
+    ) {
+        match result {
+            Ok(r) if r.verified => {
+                self.journals
+                    .retain(|j| !(j.namespace == namespace && j.release == name));
+                self.flash(
+                    format!(
+                        "verified: {namespace}/{name} is deployed at {} ({}); the journal is closed",
+                        r.target, r.now
+                    ),
+                    false,
+                );
+            }
+            Ok(r) => self.flash(
+                format!(
+                    "not verified: {namespace}/{name} is {}, not deployed at {}; R rolls it back to revision {}",
+                    r.now, r.target, r.journal.from_revision
+                ),
+                true,
+            ),
+            Err(e) => self.flash(e, true),
+        }
+    }
+
+    pub(crate) fn on_journal_abandoned(
+        &mut self,
+        namespace: String,
+        name: String,
+        result: Result<i64, String>,
+    ) -> Vec<Effect> {
+        match result {
+            Ok(rev) => {
+                self.journals
+                    .retain(|j| !(j.namespace == namespace && j.release == name));
+                self.screen = crate::tui::keymap::Screen::Releases;
+                self.open_rollback(namespace, name, rev)
+            }
+            Err(e) => {
+                self.flash(e, true);
+                Vec::new()
+            }
+        }
+    }
+
     /// `u` on a release: opens the wizard and asks for the versions.
     pub(crate) fn open_upgrade(&mut self, namespace: String, release: String) -> Vec<Effect> {
         if self.refuse_readonly("upgrade") {

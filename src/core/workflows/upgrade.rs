@@ -206,8 +206,8 @@ impl Plan {
         let from = &self.current.chart.metadata.version;
         let what = match (&self.kind, self.jump) {
             (Kind::Rollback { to_revision }, _) => format!(
-                "rollback from revision {} ({from}) to revision {to_revision} ({})",
-                self.current.version, self.to_version
+                "rollback from revision {} ({}) to revision {to_revision} ({})",
+                self.latest_revision, self.latest_version, self.to_version
             ),
             (Kind::Upgrade, Some(j)) => format!(
                 "{from} → {}: {} — {}",
@@ -1670,4 +1670,95 @@ async fn new_warnings(
         .into_iter()
         .map(|(r, c)| format!("{r} ×{c}"))
         .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Recovering an interrupted change
+// ---------------------------------------------------------------------------------------
+
+/// What verifying an interrupted change found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recovery {
+    pub journal: Journal,
+    /// `revision N status (chart version)` of the release now.
+    pub now: String,
+    /// The change reached its target: the journal is closed and git says it succeeded.
+    pub verified: bool,
+    /// What it was checked against.
+    pub target: String,
+}
+
+/// Verifies the interrupted change of `namespace/release`: when the release's latest revision
+/// is deployed at the change's target, the outcome is recorded (succeeded) and the journal
+/// closed. `None` when there is no unfinished change.
+pub async fn verify_interrupted(
+    client: &kube::Client,
+    settings: &Settings,
+    namespace: &str,
+    release: &str,
+) -> Result<Option<Recovery>> {
+    let Some(file) = JournalFile::resume(&settings.journal_dir, namespace, release)? else {
+        return Ok(None);
+    };
+    let j = file.journal.clone();
+    let h = fetch::release_history(client, namespace, release).await?;
+    let latest = h
+        .latest()
+        .ok_or_else(|| anyhow!("{namespace}/{release} has no revision"))?;
+    let target = match &j.operation {
+        Operation::Upgrade { to_version } => to_version.clone(),
+        Operation::Rollback { to_revision } => h
+            .revision(*to_revision)
+            .map(|r| r.chart.metadata.version.clone())
+            .unwrap_or_default(),
+    };
+    let verified = latest.info.status == ReleaseStatus::Deployed
+        && latest.chart.metadata.version == target
+        && latest.version > j.from_revision;
+    let now = format!(
+        "revision {} {} ({} {})",
+        latest.version,
+        latest.info.status,
+        latest.chart.metadata.name,
+        latest.chart.metadata.version
+    );
+    if verified {
+        note_interrupted(settings, &j, Outcome::Succeeded).await?;
+        file.finish()?;
+    }
+    Ok(Some(Recovery {
+        journal: j,
+        now,
+        verified,
+        target,
+    }))
+}
+
+/// Gives up the interrupted change of `namespace/release` before rolling it back: its
+/// outcome is recorded (failed: interrupted) and the journal closed, so the rollback can
+/// start. Returns the journal (its `from_revision` is where to roll back to).
+pub async fn abandon_interrupted(
+    settings: &Settings,
+    namespace: &str,
+    release: &str,
+) -> Result<Journal> {
+    let file = JournalFile::resume(&settings.journal_dir, namespace, release)?
+        .ok_or_else(|| anyhow!("{namespace}/{release} has no unfinished change"))?;
+    let j = file.journal.clone();
+    note_interrupted(
+        settings,
+        &j,
+        Outcome::Failed(format!("interrupted at {}; rolled back afterwards", j.step)),
+    )
+    .await?;
+    file.finish()?;
+    Ok(j)
+}
+
+async fn note_interrupted(settings: &Settings, j: &Journal, outcome: Outcome) -> Result<()> {
+    let Some(commit) = j.commit.clone() else {
+        return Ok(());
+    };
+    let path = settings.values_repo.clone();
+    blocking(move || Ok(ValuesRepo::open_or_init(&path)?.record_outcome(&commit, &outcome)?)).await
 }

@@ -242,7 +242,7 @@ fn journal_banner(f: &mut Frame, app: &App, area: Rect) -> Rect {
             Line::from(Span::styled(
                 truncate(
                     &format!(
-                        "⚠ unfinished: {} — helmdeck recover {} -n {} verifies it, --rollback rolls it back",
+                        "⚠ unfinished: {} — V verifies it, R rolls it back (helmdeck recover {} -n {} [--rollback])",
                         j.summary(),
                         j.release,
                         j.namespace

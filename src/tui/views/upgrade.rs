@@ -21,6 +21,10 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
     let (title, hints) = match &w.stage {
         Stage::LoadingVersions | Stage::Preparing(_) => ("", "esc close"),
         Stage::Versions { .. } => ("choose a version", "↑↓ choose · enter review · esc close"),
+        Stage::Review(plan) if plan.kind != crate::core::workflows::upgrade::Kind::Upgrade => (
+            "review",
+            "enter/y start · a auto-rollback · f force · j/k scroll · esc cancel",
+        ),
         Stage::Review(_) => (
             "review",
             "enter/y start · e edit values · a auto-rollback · f force · j/k scroll · esc cancel",
