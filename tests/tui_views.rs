@@ -1243,7 +1243,7 @@ fn pass(name: &str) -> helmdeck::core::workflows::upgrade::Check {
 fn upgrade_wizard_picks_a_version_reviews_and_runs_with_progress() {
     use helmdeck::core::cluster::WorkloadKind;
     use helmdeck::core::workflows::upgrade::{
-        CheckLevel, Ending, Event, Report, Step, StepState, Target, WorkloadProgress,
+        Ending, Event, Report, Step, StepState, Target, WorkloadProgress,
     };
     let mut a = app();
     a.on_key(key('6'));
@@ -1378,7 +1378,6 @@ fn upgrade_wizard_picks_a_version_reviews_and_runs_with_progress() {
             values: None
         }]
     );
-    let _ = CheckLevel::Pass;
 }
 
 #[test]

@@ -626,12 +626,41 @@ pub async fn watch_rollout(
     tx: Sender<Progress>,
     timeout: Duration,
 ) -> Result<Progress> {
+    follow_kind(client, kind, ns, name, tx, timeout, true).await
+}
+
+/// Like [`watch_rollout`], but goes on past convergence (a rollout that later degrades, a
+/// crash loop, shows), until `timeout` passes or the receiver is gone.
+pub async fn watch_progress(
+    client: &Client,
+    kind: WorkloadKind,
+    ns: &str,
+    name: &str,
+    tx: Sender<Progress>,
+    timeout: Duration,
+) -> Result<Progress> {
+    follow_kind(client, kind, ns, name, tx, timeout, false).await
+}
+
+async fn follow_kind(
+    client: &Client,
+    kind: WorkloadKind,
+    ns: &str,
+    name: &str,
+    tx: Sender<Progress>,
+    timeout: Duration,
+    until_converged: bool,
+) -> Result<Progress> {
     match kind {
-        WorkloadKind::Deployment => follow::<Deployment>(client, kind, ns, name, tx, timeout).await,
-        WorkloadKind::StatefulSet => {
-            follow::<StatefulSet>(client, kind, ns, name, tx, timeout).await
+        WorkloadKind::Deployment => {
+            follow::<Deployment>(client, kind, ns, name, tx, timeout, until_converged).await
         }
-        WorkloadKind::DaemonSet => follow::<DaemonSet>(client, kind, ns, name, tx, timeout).await,
+        WorkloadKind::StatefulSet => {
+            follow::<StatefulSet>(client, kind, ns, name, tx, timeout, until_converged).await
+        }
+        WorkloadKind::DaemonSet => {
+            follow::<DaemonSet>(client, kind, ns, name, tx, timeout, until_converged).await
+        }
     }
 }
 
@@ -642,6 +671,7 @@ async fn follow<K: Rollout>(
     name: &str,
     tx: Sender<Progress>,
     timeout: Duration,
+    until_converged: bool,
 ) -> Result<Progress> {
     let what = format!("{} {ns}/{name}", noun(kind));
     let api: Api<K> = Api::namespaced(client.clone(), ns);
@@ -727,7 +757,7 @@ async fn follow<K: Rollout>(
             let _ = tx.send(p.clone()).await;
             shown = Some(p.clone());
         }
-        if p.converged {
+        if (p.converged && until_converged) || tx.is_closed() {
             return Ok(p);
         }
         last = Some(p);

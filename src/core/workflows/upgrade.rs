@@ -1534,23 +1534,17 @@ fn follow_workloads(
                         }
                     }
                 });
-                // Followed past convergence: a rollout that later degrades (a crash
-                // loop) shows.
-                loop {
-                    let _ = actions::watch_rollout(
-                        &client,
-                        w.kind,
-                        &ns,
-                        &w.name,
-                        ptx.clone(),
-                        timeout + Duration::from_secs(60),
-                    )
-                    .await;
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    if ptx.is_closed() {
-                        break;
-                    }
-                }
+                // One watch, followed past convergence: a rollout that later degrades
+                // (a crash loop) shows.
+                let _ = actions::watch_progress(
+                    &client,
+                    w.kind,
+                    &ns,
+                    &w.name,
+                    ptx,
+                    timeout * 3 + Duration::from_secs(60),
+                )
+                .await;
                 fwd.abort();
             }));
         }
