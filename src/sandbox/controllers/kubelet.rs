@@ -2,7 +2,6 @@
 //! through ContainerCreating, running, Ready — or the failures a scenario asks for.
 
 use super::super::resources::Storage;
-use super::super::selector::{FieldSelector, LabelSelector};
 use super::super::store::now_rfc3339;
 use super::util::{condition, set_condition};
 use super::{Controllers, ImageFault, Key, SimConfig};
@@ -617,19 +616,7 @@ impl Controllers {
             return;
         };
         let ready = condition(&n.value(), "Ready").is_some_and(|c| c["status"] == "True");
-        let pods = Storage::Pods.storage_type();
-        let Ok(fields) = FieldSelector::parse(&format!("spec.nodeName={node}"), pods) else {
-            return;
-        };
-        let on_node = self.store.list(
-            Storage::Pods,
-            None,
-            &LabelSelector::default(),
-            &fields,
-            None,
-            None,
-        );
-        for p in on_node.items {
+        for p in self.pods_on_node(node) {
             let key = (p.namespace.clone(), p.name.clone());
             if self.kubelet.pods.contains_key(&key) {
                 continue;

@@ -58,19 +58,7 @@ impl Controllers {
     }
 
     fn evict_pods_of(&mut self, node: &str) {
-        let pods = Storage::Pods.storage_type();
-        let Ok(fields) = FieldSelector::parse(&format!("spec.nodeName={node}"), pods) else {
-            return;
-        };
-        let on_node = self.store.list(
-            Storage::Pods,
-            None,
-            &LabelSelector::default(),
-            &fields,
-            None,
-            None,
-        );
-        for p in on_node.items {
+        for p in self.pods_on_node(node) {
             let v = p.value();
             if v["metadata"].get("deletionTimestamp").is_some() || owned_by_daemonset(&v) {
                 continue;
@@ -99,6 +87,27 @@ impl Controllers {
                 );
             }
         }
+    }
+
+    /// The pods bound to `node`.
+    pub(crate) fn pods_on_node(
+        &self,
+        node: &str,
+    ) -> Vec<std::sync::Arc<crate::sandbox::store::Obj>> {
+        let pods = Storage::Pods.storage_type();
+        let Ok(fields) = FieldSelector::parse(&format!("spec.nodeName={node}"), pods) else {
+            return Vec::new();
+        };
+        self.store
+            .list(
+                Storage::Pods,
+                None,
+                &LabelSelector::default(),
+                &fields,
+                None,
+                None,
+            )
+            .items
     }
 
     /// Whether the kubelet of `node` can act (its node is Ready).
