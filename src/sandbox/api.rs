@@ -8,7 +8,7 @@ use super::resources::{self, RESOURCES, ResourceType, Storage};
 use super::selector::{FieldSelector, LabelSelector};
 use super::store::{EventType, Obj, Store, UpdateScope, WatchEvent, now_rfc3339};
 use super::table::{self, TableOpts};
-use super::{convert, logs, metrics};
+use super::{apply, convert, logs, metrics};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
@@ -75,6 +75,36 @@ fn ok_json(v: &Value) -> Response {
 
 type Query = HashMap<String, String>;
 
+/// Where the request's User-Agent, as a field manager name, is kept among the query's
+/// parameters (a name no client sends).
+const UA_MANAGER: &str = "\u{0}user-agent-manager";
+
+/// The field manager of a request without `fieldManager`: its User-Agent up to the first
+/// `/`, at most 128 characters, as the API server names it.
+fn manager_from_user_agent(ua: &str) -> String {
+    let name = ua.split('/').next().unwrap_or("").trim();
+    name.chars().filter(|c| !c.is_control()).take(128).collect()
+}
+
+/// Who a write is recorded against.
+fn writer(rt: &ResourceType, q: &Query) -> apply::Writer {
+    let manager = q
+        .get("fieldManager")
+        .or_else(|| q.get(UA_MANAGER))
+        .filter(|m| !m.is_empty())
+        .cloned()
+        .unwrap_or_else(|| "unknown".into());
+    apply::Writer {
+        manager,
+        api_version: rt.api_version(),
+    }
+}
+
+/// The stored object as JSON.
+fn value_of(obj: &Obj) -> Result<Value, ApiError> {
+    serde_json::from_slice(&obj.json).map_err(ApiError::internal)
+}
+
 fn parse_query(uri: &Uri) -> Query {
     uri.query()
         .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
@@ -93,7 +123,13 @@ async fn handle(
     body: Body,
 ) -> Response {
     let path = uri.path().trim_end_matches('/').to_string();
-    let q = parse_query(&uri);
+    let mut q = parse_query(&uri);
+    if let Some(ua) = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+    {
+        q.insert(UA_MANAGER.into(), manager_from_user_agent(ua));
+    }
     let is_api = path.starts_with("/api");
     if is_api && let Some(err) = s.faults.before_request().await {
         return err.into_response();
@@ -346,10 +382,10 @@ async fn resource(
             check_kind(rt, &v)?;
             convert::into_storage(rt, &mut v);
             validate(rt, &v, strict_fields(q))?;
-            if flag_dry_run(q) {
-                return Ok(json_response(StatusCode::CREATED, v.to_string()));
-            }
-            let obj = s.store.create(rt.storage, ns_key, v)?;
+            apply::record_update(None, &mut v, &writer(rt, q));
+            let obj = s
+                .store
+                .create_with(rt.storage, ns_key, v, flag_dry_run(q))?;
             Ok(json_response(StatusCode::CREATED, convert::out(rt, &obj)))
         }
         (Method::POST, Some(n), Some("eviction")) => evict(s, ns_key, n),
@@ -363,8 +399,20 @@ async fn resource(
             } else {
                 UpdateScope::Main
             };
-            let obj = s.store.update(rt.storage, ns_key, n, v, scope)?;
+            if scope == UpdateScope::Main
+                && let Some(cur) = s.store.get(rt.storage, ns_key, n)
+            {
+                apply::record_update(Some(&value_of(&cur)?), &mut v, &writer(rt, q));
+            }
+            let obj = s
+                .store
+                .update_with(rt.storage, ns_key, n, v, scope, flag_dry_run(q))?;
             Ok(json_response(StatusCode::OK, convert::out(rt, &obj)))
+        }
+        (Method::PATCH, Some(n), None | Some("status"))
+            if PatchType::from_content_type(ct) == Ok(PatchType::Apply) =>
+        {
+            server_side_apply(s, rt, ns_key, n, sub, q, &body)
         }
         (Method::PATCH, Some(n), None | Some("status")) => {
             let kind = PatchType::from_content_type(ct)?;
@@ -375,11 +423,10 @@ async fn resource(
             let mut curv: Value =
                 serde_json::from_slice(&convert::out(rt, &cur)).map_err(ApiError::internal)?;
             // A patch that names no resourceVersion applies to the version read here.
-            let rv_before = cur.rv.to_string();
+            // A resourceVersion left in the patched object is checked against the stored
+            // one by the update below (409 if it moved).
+            let stored = value_of(&cur)?;
             curv = patch::apply(&curv, &body, kind)?;
-            if curv["metadata"]["resourceVersion"].as_str() == Some(&rv_before) {
-                // keep: the update below checks it against the stored version (409 if moved)
-            }
             convert::into_storage(rt, &mut curv);
             validate(rt, &curv, strict_fields(q))?;
             let scope = if sub == Some("status") {
@@ -387,7 +434,12 @@ async fn resource(
             } else {
                 UpdateScope::Main
             };
-            let obj = s.store.update(rt.storage, ns_key, n, curv, scope)?;
+            if scope == UpdateScope::Main {
+                apply::record_update(Some(&stored), &mut curv, &writer(rt, q));
+            }
+            let obj = s
+                .store
+                .update_with(rt.storage, ns_key, n, curv, scope, flag_dry_run(q))?;
             Ok(json_response(StatusCode::OK, convert::out(rt, &obj)))
         }
         (Method::PUT | Method::PATCH, Some(n), Some("scale")) => {
@@ -423,13 +475,21 @@ async fn resource(
                     ),
                 ));
             }
+            if flag_dry_run(q) {
+                let mut would = cur.value();
+                would["spec"]["replicas"] = json!(replicas);
+                return Ok(ok_json(&scale_of(&would)));
+            }
+            let who = writer(rt, q);
             let obj = s
                 .store
                 .mutate(rt.storage, ns_key, n, |v| {
                     if v["spec"]["replicas"].as_i64() == Some(replicas) {
                         return false;
                     }
+                    let old = v.clone();
                     v["spec"]["replicas"] = json!(replicas);
+                    apply::record_subresource_update(&old, v, &who, "scale");
                     true
                 })?
                 .unwrap_or(cur);
@@ -455,6 +515,95 @@ async fn resource(
             "the server does not allow this method on the requested resource ({method} {path})"
         ))),
     }
+}
+
+/// Server-side apply: `PATCH` with `application/apply-patch+yaml`, creating the object when
+/// it does not exist (see [`apply`] for the ownership rules).
+fn server_side_apply(
+    s: &ApiState,
+    rt: &ResourceType,
+    ns: &str,
+    name: &str,
+    sub: Option<&str>,
+    q: &Query,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    let Some(manager) = q.get("fieldManager").filter(|m| !m.is_empty()) else {
+        return Err(ApiError::new(
+            422,
+            "Invalid",
+            "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+        ));
+    };
+    let who = apply::Writer {
+        manager: manager.clone(),
+        api_version: rt.api_version(),
+    };
+    let force = flag(q, "force");
+    let mut config = parse_body("application/yaml", body)?;
+    check_kind(rt, &config)?;
+    for k in ["apiVersion", "kind"] {
+        if config
+            .get(k)
+            .and_then(|v| v.as_str())
+            .is_none_or(str::is_empty)
+        {
+            return Err(ApiError::bad_request(format!(
+                "{k} must be set in an applied configuration"
+            )));
+        }
+    }
+    match config["metadata"]["name"].as_str() {
+        Some(given) if given != name => {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({given}) does not match the name on the URL ({name})"
+            )));
+        }
+        _ => config["metadata"]["name"] = json!(name),
+    }
+    convert::into_storage(rt, &mut config);
+    let status_only = sub == Some("status");
+    if !status_only && let Some(o) = config.as_object_mut() {
+        o.remove("status");
+    }
+    // Another write between the read and the update answers 409 on the resourceVersion:
+    // read again and re-apply, as the API server retries.
+    for _ in 0..5 {
+        let cur = s.store.get(rt.storage, ns, name);
+        let live = cur.as_deref().map(value_of).transpose()?;
+        let mut merged = apply::apply(live.as_ref(), &config, &who, force)?;
+        validate(rt, &merged, strict_fields(q))?;
+        let dry = flag_dry_run(q);
+        let Some(cur) = cur else {
+            if status_only {
+                return Err(ApiError::not_found(rt, name));
+            }
+            let obj = s.store.create_with(rt.storage, ns, merged, dry)?;
+            return Ok(json_response(StatusCode::CREATED, convert::out(rt, &obj)));
+        };
+        if config["metadata"].get("resourceVersion").is_none() {
+            merged["metadata"]["resourceVersion"] = json!(cur.rv.to_string());
+        }
+        let scope = if status_only {
+            UpdateScope::Status
+        } else {
+            UpdateScope::Main
+        };
+        match s
+            .store
+            .update_with(rt.storage, ns, name, merged, scope, dry)
+        {
+            Err(e) if e.code == 409 && config["metadata"].get("resourceVersion").is_none() => {
+                continue;
+            }
+            r => return r.map(|obj| json_response(StatusCode::OK, convert::out(rt, &obj))),
+        }
+    }
+    Err(ApiError::conflict(
+        rt,
+        name,
+        "the object kept changing while it was applied; try again",
+    ))
 }
 
 fn strict_fields(q: &Query) -> bool {
@@ -907,6 +1056,30 @@ fn delete_one(
     opts: &Value,
 ) -> Result<Value, ApiError> {
     let uid = opts["preconditions"]["uid"].as_str();
+    let dry = flag_dry_run(q)
+        || opts["dryRun"]
+            .as_array()
+            .is_some_and(|d| d.iter().any(|x| x == "All"));
+    if dry {
+        // Every check, nothing deleted.
+        let cur = s
+            .store
+            .get(rt.storage, ns, name)
+            .ok_or_else(|| ApiError::not_found(rt, name))?;
+        if let Some(uid) = uid
+            && uid != cur.uid
+        {
+            return Err(ApiError::conflict(
+                rt,
+                name,
+                &format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    cur.uid
+                ),
+            ));
+        }
+        return Ok(cur.value());
+    }
     let grace = q
         .get("gracePeriodSeconds")
         .and_then(|g| g.parse::<i64>().ok())

@@ -2,11 +2,13 @@
 //! simulated controllers, Helm release Secrets and a scenario of the platforms we serve.
 
 pub mod api;
+pub mod apply;
 pub mod charts;
 pub mod controllers;
 pub mod convert;
 pub mod error;
 pub mod faults;
+pub mod fieldset;
 pub mod logs;
 pub mod metrics;
 pub mod openapi;

@@ -11,6 +11,8 @@ pub enum PatchType {
     Merge,
     Json,
     Strategic,
+    /// Server-side apply (`application/apply-patch+yaml`): see [`super::apply`].
+    Apply,
 }
 
 impl PatchType {
@@ -20,6 +22,7 @@ impl PatchType {
             "application/merge-patch+json" => Ok(PatchType::Merge),
             "application/json-patch+json" => Ok(PatchType::Json),
             "application/strategic-merge-patch+json" => Ok(PatchType::Strategic),
+            "application/apply-patch+yaml" => Ok(PatchType::Apply),
             _ => Err(ApiError::unsupported_media_type(ct)),
         }
     }
@@ -29,6 +32,11 @@ impl PatchType {
 pub fn apply(doc: &Value, patch: &[u8], kind: PatchType) -> Result<Value, ApiError> {
     let mut out = doc.clone();
     match kind {
+        PatchType::Apply => {
+            return Err(ApiError::unsupported_media_type(
+                "application/apply-patch+yaml (an apply is not a patch of this kind)",
+            ));
+        }
         PatchType::Json => {
             let p: json_patch::Patch = serde_json::from_slice(patch)
                 .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;

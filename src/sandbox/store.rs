@@ -408,23 +408,41 @@ impl Store {
         })
     }
 
+    /// Writes a change and tells the watches; `dry` only builds what would be stored.
     fn commit(
         &self,
         inner: &mut Inner,
         st: Storage,
         kind: EventType,
         mut v: Value,
+        dry: bool,
     ) -> Result<Arc<Obj>, ApiError> {
         let rt = st.storage_type();
+        if let Some(o) = v.as_object_mut() {
+            o.insert("apiVersion".into(), Value::String(rt.api_version()));
+            o.insert("kind".into(), Value::String(rt.kind.to_string()));
+        }
+        if dry {
+            // What the write would store, written nowhere: the resourceVersion stays the
+            // stored one (none for a create), as the API server answers `dryRun=All`.
+            let rv = match kind {
+                EventType::Added => {
+                    if let Some(meta) = v.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+                        meta.remove("resourceVersion");
+                    }
+                    0
+                }
+                _ => get_str(&v, &["metadata", "resourceVersion"])
+                    .and_then(|r| r.parse().ok())
+                    .unwrap_or(0),
+            };
+            let json = Bytes::from(serde_json::to_vec(&v).map_err(ApiError::internal)?);
+            return Ok(Arc::new(self.index(rt, &v, rv, json)?));
+        }
         inner.rv += 1;
         let rv = inner.rv;
         if let Some(meta) = v.get_mut("metadata").and_then(|m| m.as_object_mut()) {
             meta.insert("resourceVersion".into(), Value::String(rv.to_string()));
-            meta.remove("managedFields");
-        }
-        if let Some(o) = v.as_object_mut() {
-            o.insert("apiVersion".into(), Value::String(rt.api_version()));
-            o.insert("kind".into(), Value::String(rt.kind.to_string()));
         }
         let json = Bytes::from(serde_json::to_vec(&v).map_err(ApiError::internal)?);
         let obj = Arc::new(self.index(rt, &v, rv, json)?);
@@ -461,7 +479,18 @@ impl Store {
     }
 
     /// Creates an object: fills uid, creationTimestamp, generation, a name from generateName.
-    pub fn create(&self, st: Storage, ns: &str, mut v: Value) -> Result<Arc<Obj>, ApiError> {
+    pub fn create(&self, st: Storage, ns: &str, v: Value) -> Result<Arc<Obj>, ApiError> {
+        self.create_with(st, ns, v, false)
+    }
+
+    /// [`Store::create`], or with `dry` every check and default of it without storing.
+    pub fn create_with(
+        &self,
+        st: Storage,
+        ns: &str,
+        mut v: Value,
+        dry: bool,
+    ) -> Result<Arc<Obj>, ApiError> {
         let rt = st.storage_type();
         if !v.is_object() {
             return Err(ApiError::bad_request("the body must be a JSON object"));
@@ -543,7 +572,7 @@ impl Store {
         if st == Storage::Namespaces && v.get("status").is_none() {
             v["status"] = json!({"phase": "Active"});
         }
-        self.commit(&mut inner, st, EventType::Added, v)
+        self.commit(&mut inner, st, EventType::Added, v, dry)
     }
 
     /// Replaces an object. A resourceVersion in the body must match the stored one (409).
@@ -552,8 +581,21 @@ impl Store {
         st: Storage,
         ns: &str,
         name: &str,
+        v: Value,
+        scope: UpdateScope,
+    ) -> Result<Arc<Obj>, ApiError> {
+        self.update_with(st, ns, name, v, scope, false)
+    }
+
+    /// [`Store::update`], or with `dry` every check of it without storing.
+    pub fn update_with(
+        &self,
+        st: Storage,
+        ns: &str,
+        name: &str,
         mut v: Value,
         scope: UpdateScope,
+        dry: bool,
     ) -> Result<Arc<Obj>, ApiError> {
         let rt = st.storage_type();
         let key_ns = if rt.namespaced { ns } else { "" };
@@ -650,7 +692,10 @@ impl Store {
         if v == oldv_with_rv_stripped(&oldv, &v) {
             return Ok(old);
         }
-        self.commit(&mut inner, st, EventType::Modified, v)
+        if dry {
+            v["metadata"]["resourceVersion"] = json!(old.rv.to_string());
+        }
+        self.commit(&mut inner, st, EventType::Modified, v, dry)
     }
 
     /// Read-modify-write of one object under the store's lock, for the simulated controllers.
@@ -681,7 +726,7 @@ impl Store {
             let g = v["metadata"]["generation"].as_i64().unwrap_or(1);
             v["metadata"]["generation"] = json!(g + 1);
         }
-        self.commit(&mut inner, st, EventType::Modified, v)
+        self.commit(&mut inner, st, EventType::Modified, v, false)
             .map(Some)
     }
 
@@ -716,7 +761,7 @@ impl Store {
             ));
         }
         let v = old.value();
-        self.commit(&mut inner, st, EventType::Deleted, v)
+        self.commit(&mut inner, st, EventType::Deleted, v, false)
     }
 }
 
