@@ -236,21 +236,15 @@ fn client_side_then_server_side_apply_and_scenario_objects() {
         .as_str()
         .unwrap()
         .to_string();
-    let patch = format!(
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: router\n  namespace: mr-ee\nspec:\n  replicas: 7\n"
-    );
-    let out = with_stdin(&sb, &["apply", "--server-side"], &patch);
+    let patch = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: router\n  namespace: mr-ee\nspec:\n  replicas: 7\n";
+    let out = with_stdin(&sb, &["apply", "--server-side"], patch);
     assert!(!out.ok);
     assert!(
         out.stderr.contains("\"before-first-apply\""),
         "{}",
         out.stderr
     );
-    let out = with_stdin(
-        &sb,
-        &["apply", "--server-side", "--force-conflicts"],
-        &patch,
-    );
+    let out = with_stdin(&sb, &["apply", "--server-side", "--force-conflicts"], patch);
     assert!(out.ok, "{}", out.stderr);
     let router = get(&sb, "deploy/router");
     assert_eq!(router["spec"]["replicas"], 7);

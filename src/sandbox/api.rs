@@ -8,7 +8,7 @@ use super::resources::{self, RESOURCES, ResourceType, Storage};
 use super::selector::{FieldSelector, LabelSelector};
 use super::store::{EventType, Obj, Store, UpdateScope, WatchEvent, now_rfc3339};
 use super::table::{self, TableOpts};
-use super::{apply, convert, logs, metrics};
+use super::{apply, convert, defaults, logs, metrics};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
@@ -44,6 +44,7 @@ pub fn router(state: ApiState) -> Router {
             "/charts/index.yaml",
             axum::routing::get(super::charts::index),
         )
+        .route("/charts/{file}", axum::routing::get(super::charts::archive))
         .route(
             "/charts/{chart}/{file}",
             axum::routing::get(super::charts::version),
@@ -381,6 +382,7 @@ async fn resource(
             let mut v = parse_body(ct, &body)?;
             check_kind(rt, &v)?;
             convert::into_storage(rt, &mut v);
+            defaults::admit_create(&s.store, rt.storage, ns_key, &mut v)?;
             validate(rt, &v, strict_fields(q))?;
             apply::record_update(None, &mut v, &writer(rt, q));
             let obj = s
@@ -393,6 +395,7 @@ async fn resource(
             let mut v = parse_body(ct, &body)?;
             check_kind(rt, &v)?;
             convert::into_storage(rt, &mut v);
+            defaults::admit_update(&s.store, rt.storage, ns_key, n, &mut v)?;
             validate(rt, &v, strict_fields(q))?;
             let scope = if sub == Some("status") {
                 UpdateScope::Status
@@ -428,6 +431,7 @@ async fn resource(
             let stored = value_of(&cur)?;
             curv = patch::apply(&curv, &body, kind)?;
             convert::into_storage(rt, &mut curv);
+            defaults::admit_update(&s.store, rt.storage, ns_key, n, &mut curv)?;
             validate(rt, &curv, strict_fields(q))?;
             let scope = if sub == Some("status") {
                 UpdateScope::Status
@@ -572,6 +576,10 @@ fn server_side_apply(
         let cur = s.store.get(rt.storage, ns, name);
         let live = cur.as_deref().map(value_of).transpose()?;
         let mut merged = apply::apply(live.as_ref(), &config, &who, force)?;
+        match &cur {
+            None => defaults::admit_create(&s.store, rt.storage, ns, &mut merged)?,
+            Some(_) => defaults::admit_update(&s.store, rt.storage, ns, name, &mut merged)?,
+        }
         validate(rt, &merged, strict_fields(q))?;
         let dry = flag_dry_run(q);
         let Some(cur) = cur else {
@@ -1122,24 +1130,8 @@ fn delete_one(
         }
     }
     if rt.storage == Storage::Namespaces {
-        for st in Storage::TABLES {
-            if st.storage_type().namespaced {
-                for o in s
-                    .store
-                    .list(
-                        st,
-                        Some(name),
-                        &LabelSelector::default(),
-                        &FieldSelector::default(),
-                        None,
-                        None,
-                    )
-                    .items
-                {
-                    let _ = s.store.delete(st, &o.namespace, &o.name, None);
-                }
-            }
-        }
+        // Terminating first; the namespace controller empties it, then removes it.
+        return defaults::begin_namespace_delete(&s.store, name, uid);
     }
     let obj = s.store.delete(rt.storage, ns, name, uid)?;
     let mut v = obj.value();

@@ -1,7 +1,17 @@
 //! The sandbox's chart repository, as data (assets/charts/repository.yaml): served as a
 //! Helm repository at `/charts/index.yaml` (with an ETag, answering `If-None-Match` with
-//! 304), each version's record at `/charts/<chart>/<version>.yaml`; and the images a
-//! chart version runs, for the sandbox's release driver.
+//! 304), each version's chart archive at `/charts/<chart>-<version>.tgz` (what the index's
+//! `urls` and `digest` name), each version's record at `/charts/<chart>/<version>.yaml`;
+//! and the images a chart version runs, for the sandbox's release driver.
+//!
+//! The archives are real Helm charts (apiVersion v2), built in memory, byte for byte the
+//! same on every run (fixed mtimes, owners and modes), so their digests are stable: a
+//! `Chart.yaml`, a `values.yaml`, and one template per workload the default scenario gives
+//! the chart's release (the `ee` release of `mr-ee`: a router and a forwarder per
+//! destination), each running the image that version lists under `images:` — the
+//! crash-looping versions' included — and the scenario's image where the version lists
+//! none. A workload's replicas are `<workload>.replicas` in the values (the scenario's
+//! count by default), so `router.replicas` of the `ee` release's values takes effect.
 
 use crate::core::releases::repo::{CHANGES_ANNOTATION, IndexEntry, RepoIndex};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -75,11 +85,15 @@ impl Catalog {
     /// workload, else the one whose name is the workload's prefix (`forwarder` for
     /// `forwarder-pinterest`).
     pub fn image_for(&self, chart: &str, version: &str, workload: &str) -> Option<&str> {
-        let v = self.version(chart, version)?;
-        v.images
+        Self::image_in(&self.version(chart, version)?.images, workload)
+    }
+
+    /// The image `workload` runs according to a version's `images` (see [`Catalog::image_for`]).
+    pub fn image_in<'a>(images: &'a BTreeMap<String, String>, workload: &str) -> Option<&'a str> {
+        images
             .get(workload)
             .or_else(|| {
-                v.images
+                images
                     .iter()
                     .find(|(k, _)| {
                         workload
@@ -118,7 +132,7 @@ impl Catalog {
                                 .collect::<Vec<_>>()
                                 .join(","),
                         );
-                        let digest = sha2::Sha256::digest(format!("{name}-{}", v.version));
+                        let digest = sha2::Sha256::digest(chart_archive(name, c, v));
                         IndexEntry {
                             name: name.clone(),
                             version: v.version.clone(),
@@ -140,6 +154,184 @@ impl Catalog {
             entries,
             generated: Some("2025-06-20T09:00:00Z".into()),
         }
+    }
+}
+
+/// The fixed modification time of every file in the archives (2025-01-01T00:00:00Z).
+const ARCHIVE_MTIME: u64 = 1_735_689_600;
+
+/// The workloads the default scenario gives the release of `chart`, in scenario order.
+fn chart_workloads(chart: &str) -> Vec<crate::sandbox::scenario::Workload> {
+    let Ok(sc) = crate::sandbox::scenario::Scenario::load("default") else {
+        return Vec::new();
+    };
+    let releases: Vec<&str> = sc
+        .releases
+        .iter()
+        .filter(|r| r.chart == chart)
+        .map(|r| r.name.as_str())
+        .collect();
+    sc.namespaces
+        .iter()
+        .flat_map(|ns| ns.workloads.iter())
+        .filter(|w| w.release.as_deref().is_some_and(|r| releases.contains(&r)))
+        .cloned()
+        .collect()
+}
+
+/// The files of `chart` at version `v`, as Helm lays them out (`<chart>/Chart.yaml`, …).
+pub fn chart_files(name: &str, chart: &ChartSpec, v: &VersionSpec) -> Vec<(String, String)> {
+    let workloads = chart_workloads(name);
+    let mut files = Vec::new();
+    let mut meta = format!(
+        "apiVersion: v2\nname: {name}\nversion: {}\nappVersion: {}\ntype: application\n",
+        v.version,
+        yaml_scalar(&v.app_version)
+    );
+    if !chart.description.is_empty() {
+        meta.push_str(&format!(
+            "description: {}\n",
+            yaml_scalar(&chart.description)
+        ));
+    }
+    files.push((format!("{name}/Chart.yaml"), meta));
+    let mut values = format!(
+        "# Default values of {name} {} (the helmdeck sandbox's chart repository).\n",
+        v.version
+    );
+    for w in &workloads {
+        values.push_str(&format!("{}:\n  replicas: {}\n", w.name, w.replicas));
+    }
+    files.push((format!("{name}/values.yaml"), values));
+    for w in &workloads {
+        let image = Catalog::image_in(&v.images, &w.name).unwrap_or(&w.image);
+        files.push((
+            format!("{name}/templates/{}.yaml", w.name),
+            workload_template(w, image),
+        ));
+    }
+    files
+}
+
+/// A YAML scalar, quoted when it would not read back as the same string.
+fn yaml_scalar(s: &str) -> String {
+    match serde_yaml::from_str::<serde_yaml::Value>(s) {
+        Ok(serde_yaml::Value::String(back)) if back == s && !s.contains(": ") => s.to_string(),
+        _ => serde_json::to_string(s).unwrap_or_default(),
+    }
+}
+
+/// The template of one workload: the object the scenario creates (scenario.rs,
+/// `workload_json`), with the release's name and the replicas from the values.
+fn workload_template(w: &crate::sandbox::scenario::Workload, image: &str) -> String {
+    let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    let mut labels = format!(
+        "    app.kubernetes.io/name: {}\n    app.kubernetes.io/instance: {{{{ .Release.Name }}}}\n    app.kubernetes.io/managed-by: {{{{ .Release.Service }}}}\n",
+        q(&w.name)
+    );
+    for (k, v) in &w.labels {
+        labels.push_str(&format!("    {}: {}\n", q(k), q(v)));
+    }
+    let pod_labels = labels.replace("\n    ", "\n        ");
+    let pod_labels = format!("    {pod_labels}");
+    let mut out = format!(
+        "# {kind} {name}: image {image}\napiVersion: apps/v1\nkind: {kind}\nmetadata:\n  name: {qname}\n  labels:\n{labels}spec:\n",
+        kind = w.kind,
+        name = w.name,
+        qname = q(&w.name),
+    );
+    let replicas = format!(
+        "  replicas: {{{{ (index .Values {} | default dict).replicas | default {} }}}}\n",
+        q(&w.name),
+        w.replicas
+    );
+    match w.kind.as_str() {
+        "Deployment" => {
+            out.push_str(&replicas);
+            out.push_str("  strategy:\n    type: RollingUpdate\n    rollingUpdate:\n      maxSurge: 25%\n      maxUnavailable: 25%\n  progressDeadlineSeconds: 600\n  revisionHistoryLimit: 10\n");
+        }
+        "StatefulSet" => {
+            out.push_str(&replicas);
+            out.push_str(&format!(
+                "  serviceName: {}\n  podManagementPolicy: OrderedReady\n  updateStrategy:\n    type: RollingUpdate\n    rollingUpdate:\n      partition: 0\n",
+                q(&w.name)
+            ));
+        }
+        _ => out.push_str("  updateStrategy:\n    type: RollingUpdate\n"),
+    }
+    out.push_str(&format!(
+        "  selector:\n    matchLabels:\n      app.kubernetes.io/name: {}\n  template:\n    metadata:\n      labels:\n{pod_labels}    spec:\n",
+        q(&w.name)
+    ));
+    if w.kind == "DaemonSet" {
+        out.push_str("      tolerations:\n        - operator: Exists\n");
+    }
+    out.push_str(&format!(
+        "      containers:\n        - name: {}\n          image: {}\n          imagePullPolicy: IfNotPresent\n          resources:\n            requests:\n              cpu: {}\n              memory: {}\n            limits:\n              memory: {}\n",
+        q(&w.name),
+        q(image),
+        q(&w.cpu),
+        q(&w.memory),
+        q(&w.memory)
+    ));
+    if let Some(p) = w.port {
+        out.push_str(&format!(
+            "          ports:\n            - name: http\n              containerPort: {p}\n              protocol: TCP\n"
+        ));
+    }
+    out
+}
+
+/// The `.tgz` of `chart` at version `v`: a gzipped tar of [`chart_files`], deterministic.
+pub fn chart_archive(name: &str, chart: &ChartSpec, v: &VersionSpec) -> Vec<u8> {
+    let gz = flate2::GzBuilder::new()
+        .mtime(ARCHIVE_MTIME as u32)
+        .write(Vec::new(), flate2::Compression::default());
+    let mut tar = tar::Builder::new(gz);
+    tar.mode(tar::HeaderMode::Deterministic);
+    for (path, text) in chart_files(name, chart, v) {
+        let mut header = tar::Header::new_ustar();
+        header.set_size(text.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(ARCHIVE_MTIME);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_entry_type(tar::EntryType::Regular);
+        // Writes the path (and the checksum) into the header; in-memory, cannot fail
+        // for these short relative paths.
+        let _ = tar.append_data(&mut header, &path, text.as_bytes());
+    }
+    tar.into_inner()
+        .and_then(|gz| gz.finish())
+        .unwrap_or_default()
+}
+
+/// Every archive the repository serves, by file name (`mr-ee-1.5.0.tgz`), built once.
+fn served_archives() -> &'static BTreeMap<String, Vec<u8>> {
+    static ARCHIVES: LazyLock<BTreeMap<String, Vec<u8>>> = LazyLock::new(|| {
+        let cat = Catalog::builtin();
+        cat.charts
+            .iter()
+            .flat_map(|(name, c)| {
+                c.versions.iter().map(move |v| {
+                    (
+                        format!("{name}-{}.tgz", v.version),
+                        chart_archive(name, c, v),
+                    )
+                })
+            })
+            .collect()
+    });
+    &ARCHIVES
+}
+
+/// `GET /charts/<chart>-<version>.tgz`: the chart archive.
+pub async fn archive(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
+    match served_archives().get(&file) {
+        Some(bytes) => {
+            ([(header::CONTENT_TYPE, "application/gzip")], bytes.clone()).into_response()
+        }
+        None => (StatusCode::NOT_FOUND, format!("no chart archive {file}\n")).into_response(),
     }
 }
 
@@ -256,5 +448,92 @@ mod tests {
             cat.image_for("mr-ee", "1.4.2", "forwarder-pinterest"),
             Some("ghcr.io/mr-ee/forwarder:3.4.1")
         );
+    }
+
+    /// The archive's files, by path.
+    fn unpack(bytes: &[u8]) -> BTreeMap<String, String> {
+        let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+        tar.entries()
+            .unwrap()
+            .map(|e| {
+                let mut e = e.unwrap();
+                assert_eq!(e.header().mtime().unwrap(), ARCHIVE_MTIME);
+                let path = e.path().unwrap().to_string_lossy().into_owned();
+                let mut text = String::new();
+                std::io::Read::read_to_string(&mut e, &mut text).unwrap();
+                (path, text)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_version_is_a_real_chart_archive_named_by_the_index_with_its_digest() {
+        use sha2::Digest;
+        let cat = Catalog::builtin();
+        let index = cat.index();
+        let archives = served_archives();
+        for (chart, entries) in &index.entries {
+            for e in entries {
+                let file = format!("{chart}-{}.tgz", e.version);
+                assert_eq!(e.urls, std::slice::from_ref(&file));
+                let bytes = &archives[&file];
+                let digest: String = sha2::Sha256::digest(bytes)
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                assert_eq!(e.digest, digest, "{file}");
+                let files = unpack(bytes);
+                let meta: serde_yaml::Value =
+                    serde_yaml::from_str(&files[&format!("{chart}/Chart.yaml")]).unwrap();
+                assert_eq!(meta["apiVersion"].as_str(), Some("v2"));
+                assert_eq!(meta["name"].as_str(), Some(chart.as_str()));
+                assert_eq!(meta["version"].as_str(), Some(e.version.as_str()));
+                assert_eq!(meta["appVersion"].as_str(), Some(e.app_version.as_str()));
+                assert!(files.contains_key(&format!("{chart}/values.yaml")));
+                assert!(
+                    files.keys().any(|f| f.contains("/templates/")),
+                    "{file}: {:?}",
+                    files.keys()
+                );
+            }
+        }
+        // The same bytes every time.
+        let (name, c) = cat.charts.iter().next().unwrap();
+        assert_eq!(
+            chart_archive(name, c, &c.versions[0]),
+            chart_archive(name, c, &c.versions[0])
+        );
+    }
+
+    #[test]
+    fn the_ee_chart_renders_a_router_and_a_forwarder_per_destination_with_the_versions_images() {
+        let cat = Catalog::builtin();
+        let c = &cat.charts["mr-ee"];
+        let v = cat.version("mr-ee", "1.5.1").unwrap();
+        let files = unpack(&chart_archive("mr-ee", c, v));
+        let names: Vec<&str> = files
+            .keys()
+            .filter_map(|f| f.strip_prefix("mr-ee/templates/"))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "forwarder-adobe-analytics.yaml",
+                "forwarder-google-analytics.yaml",
+                "forwarder-pinterest.yaml",
+                "router.yaml"
+            ]
+        );
+        let router = &files["mr-ee/templates/router.yaml"];
+        assert!(
+            router.contains("image: \"ghcr.io/mr-ee/router:3.5.1\""),
+            "{router}"
+        );
+        assert!(router.contains("{{ .Release.Name }}"), "{router}");
+        assert!(
+            files["mr-ee/templates/forwarder-pinterest.yaml"]
+                .contains("image: \"ghcr.io/mr-ee/forwarder:3.5.1\""),
+        );
+        assert!(files["mr-ee/values.yaml"].contains("router:\n  replicas: 2\n"));
     }
 }

@@ -8,8 +8,9 @@
 //! the Kubernetes types declare it (`x-kubernetes-list-type`, `x-kubernetes-list-map-keys`,
 //! `x-kubernetes-map-type`):
 //! - associative lists, merged item by item by their keys: `containers`, `env`, `volumes` …
-//!   by `name`; container `ports` by `containerPort` + `protocol`, service `ports` by `port`
-//!   + `protocol` (protocol defaulting to TCP in the key); `volumeMounts` by `mountPath`;
+//!   by `name`; container `ports` by `containerPort` and `protocol`, service `ports` by
+//!   `port` and `protocol` (protocol defaulting to TCP in the key); `volumeMounts` by
+//!   `mountPath`;
 //!   `conditions` by `type`; `ownerReferences` by `uid` — see [`list_keys`];
 //! - sets of scalars: `finalizers`;
 //! - atomic maps, owned and replaced whole: every `selector`, `nodeSelector`;
@@ -580,7 +581,8 @@ fn remove_one(v: &mut Value, path: &[String], field: &str) {
             remove_one(&mut items[pos], rest, "");
         }
     } else if let Some(val) = first.strip_prefix("v:") {
-        items.retain(|i| i.to_string() != val);
+        let val: Option<Value> = serde_json::from_str(val).ok();
+        items.retain(|i| Some(i) != val.as_ref());
     }
 }
 

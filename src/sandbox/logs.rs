@@ -104,6 +104,16 @@ fn seed(s: &str) -> u64 {
     })
 }
 
+/// How many lines a run that started at `start` has written by `end` (line i is written
+/// at `start + i * LINE_EVERY`).
+fn written_by(start: i64, end: i64) -> i64 {
+    if end < start {
+        0
+    } else {
+        (end - start) / LINE_EVERY + 1
+    }
+}
+
 /// Serves `GET .../pods/NAME/log`.
 pub async fn serve(
     s: &ApiState,
@@ -218,8 +228,12 @@ pub async fn serve(
                 .map(|t| t.as_second())
         });
     let mut lines: Vec<(i64, String)> = Vec::new();
-    let count = ((end - start) / LINE_EVERY).clamp(0, MAX_LINES);
-    let first = ((end - start) / LINE_EVERY - count).max(0);
+    // The lines written by `end`: line i is written at start + i * LINE_EVERY, so the line
+    // due at `end` itself is written. A follow goes on from the line after the last of
+    // these, so the tail and the follow meet with no gap and no repeat.
+    let written = written_by(start, end);
+    let count = written.clamp(0, MAX_LINES);
+    let first = written - count;
     let c = container.clone();
     for i in first..first + count {
         let t = start + i * LINE_EVERY;
@@ -253,9 +267,10 @@ pub async fn serve(
             if tx.send(Ok(Bytes::from(initial))).await.is_err() {
                 return;
             }
-            let mut i = (now - start) / LINE_EVERY;
+            // The index of the next line to write: the first that the answer above lacks.
+            let mut i = written;
             loop {
-                let next_at = start + (i + 1) * LINE_EVERY;
+                let next_at = start + i * LINE_EVERY;
                 let wait = (next_at - jiff::Timestamp::now().as_second()).max(0) as u64;
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs(wait).max(Duration::from_millis(200))) => {}
@@ -267,8 +282,8 @@ pub async fn serve(
                 if !alive {
                     return;
                 }
-                i += 1;
                 let line = format!("{} {}", ts(next_at), line_at(&c, run_seed, i));
+                i += 1;
                 if tx
                     .send(Ok(Bytes::from(render(next_at, &line))))
                     .await

@@ -6,6 +6,7 @@ pub mod apply;
 pub mod charts;
 pub mod controllers;
 pub mod convert;
+pub mod defaults;
 pub mod error;
 pub mod faults;
 pub mod fieldset;

@@ -1,8 +1,8 @@
 //! Decoding of the Kubernetes protobuf request bodies that kubectl's typed clients send
 //! (`application/vnd.kubernetes.protobuf`: the `k8s\0` magic, a `runtime.Unknown` envelope,
 //! then the object). Only the types kubectl creates that way are known: Namespace,
-//! ConfigMap, Secret, Deployment, Eviction, DeleteOptions and HorizontalPodAutoscaler
-//! (autoscaling/v1 and v2).
+//! ConfigMap, Secret, Service, Deployment, Job, CronJob, Eviction, DeleteOptions and
+//! HorizontalPodAutoscaler (autoscaling/v1 and v2).
 //! Responses are always JSON, which every client accepts.
 
 use super::error::ApiError;
@@ -28,6 +28,8 @@ enum T {
     MapBytes,
     Time,
     Qty,
+    /// An IntOrString (a Service's targetPort): its number or its string.
+    IntOrStr,
 }
 
 /// A field: number, JSON name, type.
@@ -162,16 +164,80 @@ const DEPLOYMENT: &[F] = &[
     (2, "spec", T::Msg(DEPLOY_SPEC)),
 ];
 
+const JOB_SPEC: &[F] = &[
+    (1, "parallelism", T::I32),
+    (2, "completions", T::I32),
+    (3, "activeDeadlineSeconds", T::I64),
+    (4, "selector", T::Msg(SELECTOR)),
+    (5, "manualSelector", T::Bool),
+    (6, "template", T::Msg(POD_TEMPLATE)),
+    (7, "backoffLimit", T::I32),
+    (8, "ttlSecondsAfterFinished", T::I32),
+    (9, "completionMode", T::Str),
+    (10, "suspend", T::Bool),
+];
+const JOB: &[F] = &[(1, "metadata", T::Msg(META)), (2, "spec", T::Msg(JOB_SPEC))];
+const JOB_TEMPLATE: &[F] = &[(1, "metadata", T::Msg(META)), (2, "spec", T::Msg(JOB_SPEC))];
+const CRONJOB_SPEC: &[F] = &[
+    (1, "schedule", T::Str),
+    (2, "startingDeadlineSeconds", T::I64),
+    (3, "concurrencyPolicy", T::Str),
+    (4, "suspend", T::Bool),
+    (5, "jobTemplate", T::Msg(JOB_TEMPLATE)),
+    (6, "successfulJobsHistoryLimit", T::I32),
+    (7, "failedJobsHistoryLimit", T::I32),
+    (8, "timeZone", T::Str),
+];
+const CRONJOB: &[F] = &[
+    (1, "metadata", T::Msg(META)),
+    (2, "spec", T::Msg(CRONJOB_SPEC)),
+];
+
+const SERVICE_PORT: &[F] = &[
+    (1, "name", T::Str),
+    (2, "protocol", T::Str),
+    (3, "port", T::I32),
+    (4, "targetPort", T::IntOrStr),
+    (5, "nodePort", T::I32),
+    (6, "appProtocol", T::Str),
+];
+const SERVICE_SPEC: &[F] = &[
+    (1, "ports", T::Rep(&T::Msg(SERVICE_PORT))),
+    (2, "selector", T::MapStr),
+    (3, "clusterIP", T::Str),
+    (4, "type", T::Str),
+    (5, "externalIPs", T::Rep(&T::Str)),
+    (7, "sessionAffinity", T::Str),
+    (8, "loadBalancerIP", T::Str),
+    (10, "externalName", T::Str),
+    (11, "externalTrafficPolicy", T::Str),
+    (12, "healthCheckNodePort", T::I32),
+    (13, "publishNotReadyAddresses", T::Bool),
+    (17, "ipFamilyPolicy", T::Str),
+    (18, "clusterIPs", T::Rep(&T::Str)),
+    (19, "ipFamilies", T::Rep(&T::Str)),
+    (20, "allocateLoadBalancerNodePorts", T::Bool),
+    (21, "loadBalancerClass", T::Str),
+    (22, "internalTrafficPolicy", T::Str),
+];
+const SERVICE: &[F] = &[
+    (1, "metadata", T::Msg(META)),
+    (2, "spec", T::Msg(SERVICE_SPEC)),
+];
+
 fn schema(api_version: &str, kind: &str) -> Option<&'static [F]> {
     Some(match (api_version, kind) {
         ("v1", "Namespace") => NAMESPACE,
         ("v1", "ConfigMap") => CONFIG_MAP,
         ("v1", "Secret") => SECRET,
+        ("v1", "Service") => SERVICE,
         ("policy/v1", "Eviction") | ("policy/v1beta1", "Eviction") => EVICTION,
         ("v1", "DeleteOptions") | ("meta.k8s.io/v1", "DeleteOptions") => DELETE_OPTIONS,
         ("autoscaling/v1", "HorizontalPodAutoscaler") => HPA_V1,
         ("autoscaling/v2", "HorizontalPodAutoscaler") => HPA_V2,
         ("apps/v1", "Deployment") => DEPLOYMENT,
+        ("batch/v1", "Job") => JOB,
+        ("batch/v1", "CronJob") => CRONJOB,
         _ => return None,
     })
 }
@@ -258,6 +324,21 @@ fn scalar(r: &mut Reader, t: T, wire: u8) -> Result<Value, ApiError> {
         T::Qty => {
             let m = message(r.bytes()?, &[(1, "string", T::Str)])?;
             m["string"].clone()
+        }
+        T::IntOrStr => {
+            let m = message(
+                r.bytes()?,
+                &[
+                    (1, "type", T::I64),
+                    (2, "intVal", T::I32),
+                    (3, "strVal", T::Str),
+                ],
+            )?;
+            if m["type"] == 1 {
+                m.get("strVal").cloned().unwrap_or_else(|| json!(""))
+            } else {
+                m.get("intVal").cloned().unwrap_or_else(|| json!(0))
+            }
         }
         T::Rep(_) | T::MapStr | T::MapQty | T::MapBytes => {
             r.skip(wire)?;

@@ -40,6 +40,8 @@ pub enum Storage {
     Pdbs,
     Leases,
     Jobs,
+    EndpointSlices,
+    CronJobs,
     /// Computed on request (metrics.k8s.io); never stored.
     NodeMetrics,
     PodMetrics,
@@ -47,7 +49,7 @@ pub enum Storage {
 
 impl Storage {
     /// Every stored table, in a fixed order.
-    pub const TABLES: [Storage; 16] = [
+    pub const TABLES: [Storage; 18] = [
         Storage::Namespaces,
         Storage::Nodes,
         Storage::Pods,
@@ -64,6 +66,8 @@ impl Storage {
         Storage::Pdbs,
         Storage::Leases,
         Storage::Jobs,
+        Storage::EndpointSlices,
+        Storage::CronJobs,
     ];
 
     /// The resource type objects of this table are stored as.
@@ -355,6 +359,34 @@ pub static RESOURCES: &[ResourceType] = &[
         ["all"],
         Storage::Jobs,
         ["status.successful"]
+    ),
+    res!(
+        "batch",
+        "v1",
+        "CronJob",
+        "cronjobs",
+        "cronjob",
+        ["cj"],
+        true,
+        RW,
+        ["status"],
+        ["all"],
+        Storage::CronJobs,
+        []
+    ),
+    res!(
+        "discovery.k8s.io",
+        "v1",
+        "EndpointSlice",
+        "endpointslices",
+        "endpointslice",
+        [],
+        true,
+        RW,
+        [],
+        [],
+        Storage::EndpointSlices,
+        []
     ),
     res!(
         "metrics.k8s.io",

@@ -150,6 +150,7 @@ fn has_generation(st: Storage) -> bool {
             | Storage::Hpas
             | Storage::Pdbs
             | Storage::Jobs
+            | Storage::CronJobs
             | Storage::Pods
     )
 }
@@ -495,6 +496,7 @@ impl Store {
         if !v.is_object() {
             return Err(ApiError::bad_request("the body must be a JSON object"));
         }
+        super::defaults::before_create(self, st, ns, &mut v);
         let meta = v
             .as_object_mut()
             .expect("object")

@@ -201,6 +201,25 @@ fn columns(st: Storage) -> &'static [Col] {
             ("Holder", "string", 0),
             ("Age", "string", 0),
         ],
+        Storage::CronJobs => &[
+            ("Name", "string", 0),
+            ("Schedule", "string", 0),
+            ("Timezone", "string", 0),
+            ("Suspend", "boolean", 0),
+            ("Active", "integer", 0),
+            ("Last Schedule", "string", 0),
+            ("Age", "string", 0),
+            ("Containers", "string", 1),
+            ("Images", "string", 1),
+            ("Selector", "string", 1),
+        ],
+        Storage::EndpointSlices => &[
+            ("Name", "string", 0),
+            ("AddressType", "string", 0),
+            ("Ports", "string", 0),
+            ("Endpoints", "string", 0),
+            ("Age", "string", 0),
+        ],
         Storage::NodeMetrics | Storage::PodMetrics => {
             &[("Name", "string", 0), ("Created At", "date", 0)]
         }
@@ -516,12 +535,19 @@ fn job_cells(v: &Value, age: Value, now: i64) -> Vec<Value> {
             .as_array()
             .is_some_and(|cs| cs.iter().any(|c| c["type"] == t && c["status"] == "True"))
     };
+    // As kubectl 1.33's printer orders them.
     let status = if cond("Complete") {
         "Complete"
     } else if cond("Failed") {
         "Failed"
+    } else if v["metadata"].get("deletionTimestamp").is_some() {
+        "Terminating"
     } else if cond("Suspended") {
         "Suspended"
+    } else if cond("FailureTarget") {
+        "FailureTarget"
+    } else if cond("SuccessCriteriaMet") {
+        "SuccessCriteriaMet"
     } else {
         "Running"
     };
@@ -549,6 +575,31 @@ fn job_cells(v: &Value, age: Value, now: i64) -> Vec<Value> {
         names,
         images,
         selector(&v["spec"]["selector"]),
+    ]
+}
+
+fn cronjob_cells(v: &Value, age: Value, now: i64) -> Vec<Value> {
+    let spec = &v["spec"];
+    let (names, images) = containers(&spec["jobTemplate"]["spec"]["template"]["spec"]);
+    let last = match v["status"]["lastScheduleTime"].as_str() {
+        Some(_) => since(&v["status"]["lastScheduleTime"], now),
+        None => "<none>".to_string(),
+    };
+    vec![
+        json!(spec["schedule"].as_str().unwrap_or("")),
+        or_none(&spec["timeZone"]),
+        // As printBoolPtr gives it.
+        json!(match spec["suspend"].as_bool() {
+            Some(true) => "True",
+            Some(false) => "False",
+            None => "<unset>",
+        }),
+        json!(v["status"]["active"].as_array().map_or(0, |a| a.len())),
+        json!(last),
+        age,
+        names,
+        images,
+        selector(&spec["jobTemplate"]["spec"]["selector"]),
     ]
 }
 
@@ -662,6 +713,8 @@ fn cells(st: Storage, v: &Value, now: i64) -> Vec<Value> {
         }
         Storage::Jobs => job_cells(v, age, now),
         Storage::Leases => vec![or_none(&spec["holderIdentity"]), age],
+        Storage::CronJobs => cronjob_cells(v, age, now),
+        Storage::EndpointSlices => super::controllers::endpoints::table_cells(v, age),
         Storage::NodeMetrics | Storage::PodMetrics => {
             vec![v["metadata"]["creationTimestamp"].clone()]
         }

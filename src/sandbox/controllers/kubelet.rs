@@ -19,6 +19,8 @@ enum Stage {
     BackOff,
     PullFailed,
     PullBackOff,
+    /// A container of a pod that does not restart (a Job's) is running to its end.
+    Finishing,
     Terminating,
 }
 
@@ -151,9 +153,68 @@ impl Kubelet {
                 None,
                 0,
             ),
+            ("Running", None) if !restarts_always(v) => self.set(
+                key,
+                Stage::Finishing,
+                now + Duration::from_millis(cfg.job_run_ms),
+                None,
+                0,
+            ),
             _ => {}
         }
     }
+}
+
+/// Whether a pod's containers are restarted whatever their exit (restartPolicy Always, as
+/// every workload but a Job's has); a Job's run to their end.
+fn restarts_always(v: &Value) -> bool {
+    v["spec"]["restartPolicy"]
+        .as_str()
+        .is_none_or(|p| p == "Always")
+}
+
+/// The names of a pod's containers whose image a scenario's rule makes misbehave.
+fn faulty_containers(cfg: &SimConfig, v: &Value) -> HashSet<String> {
+    v["spec"]["containers"]
+        .as_array()
+        .map(|cs| {
+            cs.iter()
+                .filter(|c| {
+                    let image = c["image"].as_str().unwrap_or("");
+                    cfg.image_faults.iter().any(|r| image.contains(&r.image))
+                })
+                .filter_map(|c| c["name"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Sets the pod's ContainersReady and Ready conditions from its containers, as the kubelet
+/// does: Ready only when every container is ready; a pod that has finished is not ready
+/// (PodCompleted, PodFailed).
+fn sync_ready(v: &mut Value) {
+    let unready: Vec<String> = v["status"]["containerStatuses"]
+        .as_array()
+        .map(|cs| {
+            cs.iter()
+                .filter(|c| c["ready"] != true)
+                .filter_map(|c| c["name"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    let phase = v["status"]["phase"].as_str().unwrap_or("").to_string();
+    let (status, reason, message) = match phase.as_str() {
+        "Succeeded" => ("False", "PodCompleted", String::new()),
+        "Failed" => ("False", "PodFailed", String::new()),
+        _ if unready.is_empty() => ("True", "", String::new()),
+        _ => (
+            "False",
+            "ContainersNotReady",
+            format!("containers with unready status: [{}]", unready.join(" ")),
+        ),
+    };
+    set_condition(v, "ContainersReady", status, reason, &message);
+    set_condition(v, "Ready", status, reason, &message);
 }
 
 fn waiting_reason(v: &Value) -> Option<&str> {
@@ -183,9 +244,12 @@ fn container_names(v: &Value) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-/// Writes every container's status with `state`, keeping restart counts and last states.
+/// Writes the status of the containers in `only` (every container when `None`) with
+/// `state`, keeping restart counts and last states. The other containers of a pod that has
+/// a misbehaving one run and are ready: only the misbehaving one stays unready.
 fn set_containers(
     v: &mut Value,
+    only: Option<&HashSet<String>>,
     state: Value,
     ready: bool,
     bump_restart: bool,
@@ -200,6 +264,16 @@ fn set_containers(
         .iter()
         .map(|(name, image)| {
             let prev = old.iter().find(|c| c["name"] == name.as_str());
+            if only.is_some_and(|o| !o.contains(name)) {
+                return match prev {
+                    Some(p) if p["state"].get("running").is_some() => {
+                        let mut p = p.clone();
+                        p["ready"] = json!(true);
+                        p
+                    }
+                    _ => healthy_running(name, image, prev),
+                };
+            }
             let restarts = prev.and_then(|p| p["restartCount"].as_i64()).unwrap_or(0)
                 + i64::from(bump_restart);
             let mut s = json!({
@@ -226,6 +300,17 @@ fn set_containers(
         })
         .collect();
     v["status"]["containerStatuses"] = Value::Array(statuses);
+}
+
+/// A container that runs and is ready (a healthy one beside a misbehaving one).
+fn healthy_running(name: &str, image: &str, prev: Option<&Value>) -> Value {
+    let restarts = prev.and_then(|p| p["restartCount"].as_i64()).unwrap_or(0);
+    json!({
+        "name": name, "image": image, "ready": true, "restartCount": restarts, "started": true,
+        "state": {"running": {"startedAt": now_rfc3339()}}, "lastState": {},
+        "imageID": format!("docker.io/library/{image}@sha256:{}", "0".repeat(64)),
+        "containerID": format!("containerd://{}", super::util::template_hash(&json!([name, restarts]))),
+    })
 }
 
 impl Controllers {
@@ -353,7 +438,14 @@ impl Controllers {
         ] {
             set_condition(v, c, "True", "", "");
         }
-        set_containers(v, json!({"running": {"startedAt": now}}), true, false, None);
+        set_containers(
+            v,
+            None,
+            json!({"running": {"startedAt": now}}),
+            true,
+            false,
+            None,
+        );
     }
 
     /// Runs due kubelet timers and reacts to nodes that changed.
@@ -388,12 +480,24 @@ impl Controllers {
         };
         let podv = pod.value();
         let node = podv["spec"]["nodeName"].as_str().unwrap_or("").to_string();
+        let node_exists = !node.is_empty() && self.store.get(Storage::Nodes, "", &node).is_some();
         let host = Some(node.as_str());
         let cfg = self.cfg.clone();
         let now = Instant::now();
         let ts = now_rfc3339();
         let names = container_names(&podv);
-        let (first, image) = names.first().cloned().unwrap_or_default();
+        let faulty = faulty_containers(&cfg, &podv);
+        // The containers a fault applies to (all of them when the pod has none).
+        let only = (sim.fault.is_some() && !faulty.is_empty()).then_some(&faulty);
+        let (first, image) = match only {
+            Some(f) => names
+                .iter()
+                .find(|(n, _)| f.contains(n))
+                .cloned()
+                .unwrap_or_default(),
+            None => names.first().cloned().unwrap_or_default(),
+        };
+        let always = restarts_always(&podv);
         let normal = cfg.normal_events;
         let events_for = |c: &mut Controllers, warning: bool, reason: &str, msg: &str| {
             if warning || normal {
@@ -402,9 +506,14 @@ impl Controllers {
             }
         };
         match sim.stage {
+            // A pod bound to a node that does not exist has no kubelet: the pod garbage
+            // collector deletes it at once when it is deleted.
+            Stage::Terminating if !node_exists => {
+                let _ = self.store.delete(Storage::Pods, ns, name, None);
+            }
             // The kubelet of a node that is not Ready cannot confirm the pod is gone: it
             // stays Terminating until the node is back (or it is force-deleted).
-            Stage::Terminating if !node.is_empty() && !self.node_is_ready(&node) => {
+            Stage::Terminating if !self.node_is_ready(&node) => {
                 self.kubelet.set(
                     key.clone(),
                     Stage::Terminating,
@@ -419,6 +528,10 @@ impl Controllers {
                 }
                 let _ = self.store.delete(Storage::Pods, ns, name, None);
             }
+            // No kubelet runs a pod bound to a node that does not exist: it stays Pending,
+            // as on a real cluster (until it is deleted). A node of that name that appears
+            // later picks it up (`node_pods_follow`).
+            _ if !node_exists => {}
             Stage::Creating | Stage::PullBackOff if sim.fault == Some(ImageFault::PullFail) => {
                 events_for(
                     self,
@@ -433,18 +546,13 @@ impl Controllers {
                     v["status"]["phase"] = json!("Pending");
                     set_containers(
                         v,
+                        only,
                         json!({"waiting": {"reason": "ErrImagePull", "message": msg}}),
                         false,
                         false,
                         None,
                     );
-                    set_condition(
-                        v,
-                        "Ready",
-                        "False",
-                        "ContainersNotReady",
-                        &format!("containers with unready status: [{first}]"),
-                    );
+                    sync_ready(v);
                     true
                 });
                 events_for(self, true, "Failed", &msg);
@@ -462,11 +570,13 @@ impl Controllers {
                 let _ = self.store.mutate(Storage::Pods, ns, name, |v| {
                     set_containers(
                         v,
+                        only,
                         json!({"waiting": {"reason": "ImagePullBackOff", "message": msg}}),
                         false,
                         false,
                         None,
                     );
+                    sync_ready(v);
                     true
                 });
                 events_for(self, false, "BackOff", &msg);
@@ -504,23 +614,18 @@ impl Controllers {
                     if v["status"].get("startTime").is_none() {
                         v["status"]["startTime"] = json!(ts);
                     }
-                    set_containers(v, json!({"running": {"startedAt": ts}}), false, false, None);
+                    // Started, not ready yet: readiness comes after `ready_ms`.
+                    set_containers(
+                        v,
+                        only,
+                        json!({"running": {"startedAt": ts}}),
+                        false,
+                        false,
+                        None,
+                    );
                     set_condition(v, "PodReadyToStartContainers", "True", "", "");
                     set_condition(v, "Initialized", "True", "", "");
-                    set_condition(
-                        v,
-                        "ContainersReady",
-                        "False",
-                        "ContainersNotReady",
-                        &format!("containers with unready status: [{first}]"),
-                    );
-                    set_condition(
-                        v,
-                        "Ready",
-                        "False",
-                        "ContainersNotReady",
-                        &format!("containers with unready status: [{first}]"),
-                    );
+                    sync_ready(v);
                     true
                 });
                 match sim.fault {
@@ -541,41 +646,80 @@ impl Controllers {
                 }
             }
             Stage::Starting => {
-                let node_ready = self.store.get(Storage::Nodes, "", &node).is_some_and(|n| {
-                    condition(&n.value(), "Ready").is_some_and(|c| c["status"] == "True")
-                });
-                if node_ready {
+                if self.node_is_ready(&node) {
                     let _ = self.store.mutate(Storage::Pods, ns, name, |v| {
+                        // Only a container that runs becomes ready; a waiting or crashed one
+                        // stays unready.
                         if let Some(cs) = v["status"]["containerStatuses"].as_array_mut() {
                             for c in cs {
-                                c["ready"] = json!(true);
+                                let running = c["state"].get("running").is_some();
+                                let bad = c["name"].as_str().is_some_and(|n| faulty.contains(n));
+                                c["ready"] = json!(running && !bad);
                             }
                         }
-                        set_condition(v, "ContainersReady", "True", "", "");
-                        set_condition(v, "Ready", "True", "", "");
+                        sync_ready(v);
                         true
                     });
                 }
+                if !always {
+                    // A Job's container runs to its end.
+                    self.kubelet.set(
+                        key,
+                        Stage::Finishing,
+                        now + Duration::from_millis(cfg.job_run_ms.saturating_sub(cfg.ready_ms)),
+                        None,
+                        0,
+                    );
+                }
+            }
+            Stage::Finishing => {
+                let _ = self.store.mutate(Storage::Pods, ns, name, |v| {
+                    if let Some(cs) = v["status"]["containerStatuses"].as_array_mut() {
+                        for c in cs {
+                            let started = c["state"]["running"]["startedAt"].clone();
+                            let id = c["containerID"].clone();
+                            c["state"] = json!({"terminated": {
+                                "exitCode": 0, "reason": "Completed", "startedAt": started,
+                                "finishedAt": ts, "containerID": id,
+                            }});
+                            c["ready"] = json!(false);
+                            c["started"] = json!(false);
+                        }
+                    }
+                    v["status"]["phase"] = json!("Succeeded");
+                    sync_ready(v);
+                    true
+                });
             }
             Stage::Running => {
                 let (reason, code) = match sim.fault {
                     Some(ImageFault::Oom) => ("OOMKilled", 137),
                     _ => ("Error", 1),
                 };
-                let started =
-                    podv["status"]["containerStatuses"][0]["state"]["running"]["startedAt"].clone();
+                let started = podv["status"]["containerStatuses"]
+                    .as_array()
+                    .and_then(|cs| cs.iter().find(|c| c["name"] == first.as_str()))
+                    .map(|c| c["state"]["running"]["startedAt"].clone())
+                    .unwrap_or(Value::Null);
                 let terminated = json!({"terminated": {"exitCode": code, "reason": reason, "startedAt": started, "finishedAt": ts, "containerID": format!("containerd://{}", super::util::template_hash(&json!([name, sim.failures])))}});
                 let _ = self.store.mutate(Storage::Pods, ns, name, |v| {
-                    set_containers(v, terminated.clone(), false, false, None);
+                    set_containers(v, only, terminated.clone(), false, false, None);
+                    if podv["spec"]["restartPolicy"] == "Never" {
+                        // Not restarted: the pod has failed.
+                        v["status"]["phase"] = json!("Failed");
+                    }
+                    sync_ready(v);
                     true
                 });
-                self.kubelet.set(
-                    key,
-                    Stage::Crashed,
-                    now + Duration::from_millis(800),
-                    sim.fault,
-                    sim.failures,
-                );
+                if podv["spec"]["restartPolicy"] != "Never" {
+                    self.kubelet.set(
+                        key,
+                        Stage::Crashed,
+                        now + Duration::from_millis(800),
+                        sim.fault,
+                        sim.failures,
+                    );
+                }
             }
             Stage::Crashed => {
                 let failures = sim.failures + 1;
@@ -585,15 +729,21 @@ impl Controllers {
                     "back-off {}s restarting failed container={first} pod={name}_{ns}({uid})",
                     wait.as_secs()
                 );
-                let last = podv["status"]["containerStatuses"][0]["state"].clone();
+                let last = podv["status"]["containerStatuses"]
+                    .as_array()
+                    .and_then(|cs| cs.iter().find(|c| c["name"] == first.as_str()))
+                    .map(|c| c["state"].clone())
+                    .unwrap_or(Value::Null);
                 let _ = self.store.mutate(Storage::Pods, ns, name, |v| {
                     set_containers(
                         v,
+                        only,
                         json!({"waiting": {"reason": "CrashLoopBackOff", "message": msg}}),
                         false,
                         true,
                         Some(last),
                     );
+                    sync_ready(v);
                     true
                 });
                 events_for(
@@ -610,7 +760,9 @@ impl Controllers {
         }
     }
 
-    /// Pods follow their node: NotReady on a NotReady node, Ready again when it recovers.
+    /// Pods follow their node: NotReady on a NotReady node, Ready again when it recovers
+    /// (each container that runs ready again). A pod bound to this node before it existed
+    /// is started now.
     fn node_pods_follow(&mut self, node: &str) {
         let Some(n) = self.store.get(Storage::Nodes, "", node) else {
             return;
@@ -621,6 +773,12 @@ impl Controllers {
             if self.kubelet.pods.contains_key(&key) {
                 continue;
             }
+            if p.field("status.phase") == Some("Pending") {
+                let cfg = self.cfg.clone();
+                self.kubelet
+                    .observe(&cfg, &p.namespace, &p.name, &p.value());
+                continue;
+            }
             let _ = self
                 .store
                 .mutate(Storage::Pods, &p.namespace, &p.name, |v| {
@@ -628,14 +786,14 @@ impl Controllers {
                         return false;
                     }
                     if ready {
-                        let mut changed = set_condition(v, "Ready", "True", "", "");
-                        changed |= set_condition(v, "ContainersReady", "True", "", "");
+                        let before = v.clone();
                         if let Some(cs) = v["status"]["containerStatuses"].as_array_mut() {
                             for c in cs {
-                                c["ready"] = json!(true);
+                                c["ready"] = json!(c["state"].get("running").is_some());
                             }
                         }
-                        changed
+                        sync_ready(v);
+                        *v != before
                     } else {
                         set_condition(
                             v,

@@ -7,8 +7,11 @@
 //! All of it is driven by the store's change feed: a change marks its owner dirty and the
 //! next tick reconciles only what is dirty, so 50,000 pods cost nothing while they are steady.
 
+pub(crate) mod endpoints;
 mod events;
+mod jobs;
 mod kubelet;
+mod namespaces;
 mod nodes;
 mod util;
 mod workloads;
@@ -73,6 +76,9 @@ pub struct SimConfig {
     /// How long the pods of a node that is not Ready tolerate it before they are evicted
     /// (Kubernetes' default toleration: 300 s).
     pub eviction_ms: u64,
+    /// How long the container of a pod that does not restart (a Job's) runs before it
+    /// exits 0 (the pod Succeeded, STATUS Completed).
+    pub job_run_ms: u64,
 }
 
 impl Default for SimConfig {
@@ -91,6 +97,7 @@ impl Default for SimConfig {
             image_faults: Vec::new(),
             burst: 2000,
             eviction_ms: 300_000,
+            job_run_ms: 3000,
         }
     }
 }
@@ -135,6 +142,12 @@ pub struct Controllers {
     /// Whether pods are created already running (settling a scenario at start).
     pub(crate) instant: bool,
     ip_counter: u32,
+    /// Objects to reconcile again later, and the Job controller's memory.
+    timers: jobs::Timers,
+    /// The EndpointSlice controller's state.
+    slices: endpoints::EndpointSlices,
+    /// The namespace controller's: the namespaces being deleted.
+    ns_lifecycle: namespaces::Terminating,
 }
 
 fn workload_storage(st: Storage) -> bool {
@@ -163,6 +176,9 @@ impl Controllers {
             last_hpa: Instant::now() - Duration::from_secs(3600),
             instant: false,
             ip_counter: 0,
+            timers: Default::default(),
+            slices: Default::default(),
+            ns_lifecycle: Default::default(),
         }
     }
 
@@ -188,11 +204,12 @@ impl Controllers {
             Storage::DaemonSets,
             Storage::Pods,
             Storage::Jobs,
+            Storage::CronJobs,
         ] {
             for obj in self.store.all(st) {
                 let v = obj.value();
                 self.index(st, &obj.namespace, &obj.name, &obj.uid, &v, false);
-                if workload_storage(st) {
+                if workload_storage(st) || matches!(st, Storage::Jobs | Storage::CronJobs) {
                     self.dirty
                         .insert((st, obj.namespace.clone(), obj.name.clone()));
                 }
@@ -205,6 +222,8 @@ impl Controllers {
         for ns in self.store.all(Storage::Namespaces) {
             self.dirty_pdb_ns.insert(ns.name.clone());
         }
+        self.slices.resync(&self.store);
+        self.ns_lifecycle.resync(&self.store);
         // Pods on a node that is not Ready follow it (the feed that said so may predate us).
         for node in self.store.all(Storage::Nodes) {
             let ready =
@@ -225,7 +244,7 @@ impl Controllers {
         deleted: bool,
     ) {
         let key = (st, ns.to_string(), name.to_string());
-        if workload_storage(st) || st == Storage::Jobs {
+        if workload_storage(st) || matches!(st, Storage::Jobs | Storage::CronJobs) {
             if deleted {
                 self.by_uid.remove(uid);
             } else {
@@ -280,6 +299,8 @@ impl Controllers {
 
     /// Takes in one change from the store's feed.
     fn observe(&mut self, e: &WatchEvent) {
+        self.slices.observe(e);
+        self.ns_lifecycle.observe(e);
         let st = e.storage;
         let obj = &e.obj;
         let interesting = matches!(
@@ -292,6 +313,7 @@ impl Controllers {
                 | Storage::Nodes
                 | Storage::Pdbs
                 | Storage::Jobs
+                | Storage::CronJobs
         );
         if !interesting {
             return;
@@ -337,10 +359,14 @@ impl Controllers {
             _ => {
                 if deleted {
                     self.collect_garbage(&obj.uid);
+                    if st == Storage::Jobs {
+                        // Its CronJob sees it gone.
+                        self.mark_owner_dirty(&v);
+                    }
                 } else {
                     self.dirty
                         .insert((st, obj.namespace.clone(), obj.name.clone()));
-                    if st == Storage::ReplicaSets {
+                    if matches!(st, Storage::ReplicaSets | Storage::Jobs) {
                         self.mark_owner_dirty(&v);
                     }
                 }
@@ -394,6 +420,7 @@ impl Controllers {
                 Err(TryRecvError::Empty) | Err(TryRecvError::Closed) => break,
             }
         }
+        self.requeue_due();
         let dirty: Vec<_> = self.dirty.drain().collect();
         let mut order = dirty;
         // Deployments before replica sets before pods, so one tick carries a change through.
@@ -408,12 +435,16 @@ impl Controllers {
                 Storage::ReplicaSets => self.reconcile_replicaset(&ns, &name),
                 Storage::StatefulSets => self.reconcile_statefulset(&ns, &name),
                 Storage::DaemonSets => self.reconcile_daemonset(&ns, &name),
+                Storage::Jobs => self.reconcile_job(&ns, &name),
+                Storage::CronJobs => self.reconcile_cronjob(&ns, &name),
                 _ => {}
             }
         }
         self.node_lifecycle();
         self.schedule_pending();
         self.run_kubelet();
+        self.reconcile_endpoint_slices();
+        self.reconcile_namespaces();
         let pdb_ns: Vec<String> = self.dirty_pdb_ns.drain().collect();
         for ns in pdb_ns {
             self.reconcile_pdbs(&ns);

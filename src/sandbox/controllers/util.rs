@@ -56,6 +56,9 @@ struct SlimCondition {
     #[serde(rename = "type")]
     kind: Value,
     status: Value,
+    /// When it last changed (a pod is available `minReadySeconds` after it became Ready).
+    #[serde(rename = "lastTransitionTime", skip_serializing_if = "Option::is_none")]
+    last_transition_time: Option<Value>,
 }
 
 impl PodSlim {
