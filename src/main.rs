@@ -85,9 +85,17 @@ enum Command {
     Recover(cli::upgrade::RecoverArgs),
 }
 
-/// Printing commands end quietly when their reader goes away (`helmdeck history | head`), as
-/// other command-line tools do, instead of failing on a broken pipe. The sandbox and the
-/// console keep Rust's default (ignore SIGPIPE, handle the error).
+/// Commands that only print end quietly when their reader goes away (`helmdeck history |
+/// head`), as other command-line tools do. Every command that changes something (and the
+/// sandbox and the console) keeps Rust's default — SIGPIPE ignored, the write's error
+/// ignored by the CLI's printing macros — so a closed output never stops a change half-way.
+fn prints_only(command: &Option<Command>) -> bool {
+    matches!(
+        command,
+        Some(Command::History(_) | Command::Diff(_) | Command::Versions(_) | Command::Status(_))
+    )
+}
+
 fn die_quietly_on_broken_pipe() {
     // SAFETY: restoring the default disposition of one signal at start-up, before any thread.
     unsafe {
@@ -97,10 +105,7 @@ fn die_quietly_on_broken_pipe() {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    if !matches!(
-        cli.command,
-        None | Some(Command::Sandbox { .. }) | Some(Command::Demo { .. })
-    ) {
+    if prints_only(&cli.command) {
         die_quietly_on_broken_pipe();
     }
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
@@ -145,7 +150,8 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => exit_code.unwrap_or(std::process::ExitCode::SUCCESS),
         Err(e) => {
-            eprintln!("helmdeck: {e:#}");
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "helmdeck: {e:#}");
             std::process::ExitCode::FAILURE
         }
     }

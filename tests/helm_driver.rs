@@ -86,6 +86,7 @@ fn upgrade_request(values_file: &Path, repository: &str, reference: &str) -> Upg
         timeout: Duration::from_secs(300),
         images: BTreeMap::new(),
         app_version: "3.4.1".into(),
+        stop: helmdeck::core::workflows::driver::Stop::never(),
     }
 }
 

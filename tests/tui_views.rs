@@ -1808,6 +1808,7 @@ fn an_unfinished_change_is_verified_with_v_or_rolled_back_with_r() {
         journal: journal.clone(),
         now: "revision 4 pending-upgrade (shop 2.4.0)".into(),
         verified,
+        nothing_applied: false,
         target: "2.4.0".into(),
     };
     a.on_msg(Msg::Recovered {
@@ -1834,7 +1835,7 @@ fn an_unfinished_change_is_verified_with_v_or_rolled_back_with_r() {
     let effects = a.on_msg(Msg::JournalAbandoned {
         namespace: "shop".into(),
         name: "shop".into(),
-        result: Ok(3),
+        result: Ok(Ok(3)),
     });
     assert_eq!(
         effects,
@@ -1859,4 +1860,53 @@ fn an_unfinished_change_is_verified_with_v_or_rolled_back_with_r() {
     assert!(b.journals.is_empty());
     assert!(b.flash.clone().unwrap().text.starts_with("verified"));
     assert!(!render(&mut b, 160, 20).contains("unfinished"));
+}
+
+#[test]
+fn an_unfinished_change_that_applied_nothing_is_closed_by_r_without_a_rollback() {
+    use helmdeck::core::workflows::journal::{Journal, Operation};
+    let journal = Journal {
+        release: "shop".into(),
+        namespace: "shop".into(),
+        operation: Operation::Upgrade {
+            to_version: "2.4.0".into(),
+        },
+        from_revision: 3,
+        from_version: "2.3.1".into(),
+        started: "2025-05-14T09:00:00Z".parse().unwrap(),
+        updated: "2025-05-14T09:01:00Z".parse().unwrap(),
+        step: "backup".into(),
+        backup: None,
+        commit: None,
+        holder: "me".into(),
+    };
+    let mut a = app();
+    a.on_key(key('6'));
+    a.on_msg(Msg::Journals(Ok(vec![journal])));
+    assert_eq!(
+        a.on_key(key('R')),
+        vec![Effect::RecoverRollback {
+            namespace: "shop".into(),
+            name: "shop".into()
+        }]
+    );
+    let effects = a.on_msg(Msg::JournalAbandoned {
+        namespace: "shop".into(),
+        name: "shop".into(),
+        result: Ok(Err(
+            "interrupted at backup before anything was applied: nothing changed; the lock is free"
+                .into(),
+        )),
+    });
+    assert!(effects.is_empty(), "no rollback is prepared: {effects:?}");
+    assert!(a.journals.is_empty());
+    let flash = a.flash.clone().unwrap();
+    assert!(!flash.error);
+    assert!(
+        flash
+            .text
+            .contains("closed: shop/shop interrupted at backup before anything was applied"),
+        "{}",
+        flash.text
+    );
 }

@@ -175,7 +175,8 @@ async fn minor_upgrade_then_crash_looping_version_rolls_back_and_git_records_bot
     let Ending::RolledBack(why) = &report.ending else {
         panic!("{:?} {events:?}", report.ending)
     };
-    assert!(why.contains("not ready"), "{why}");
+    // Judged failed as soon as the new pods crash-looped, with the cause named.
+    assert!(why.contains("CrashLoopBackOff (exit code 1,"), "{why}");
     assert!(report.rollback_commit.is_some());
     let h = release_history(&e.client, "mr-ee", "ee").await.unwrap();
     let statuses: Vec<(i64, ReleaseStatus, String)> = h

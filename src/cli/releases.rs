@@ -48,7 +48,7 @@ impl Target {
 async fn load_history(client: &kube::Client, ns: &str, name: &str) -> Result<ReleaseHistory> {
     let h = crate::core::releases::fetch::release_history(client, ns, name).await?;
     for e in &h.errors {
-        eprintln!("helmdeck: warning: {}: {}", e.secret, e.error);
+        tell!("helmdeck: warning: {}: {}", e.secret, e.error);
     }
     Ok(h)
 }
@@ -71,26 +71,30 @@ pub async fn history_cmd(a: HistoryArgs) -> Result<()> {
     let h = load_history(&client, &ns, &a.release).await?;
     let rows = history::rows(&h);
     if a.output == Format::Json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        say!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
-    println!(
+    say!(
         "{:<9} {:<24} {:<24} {:<11} {:<17} DESCRIPTION",
-        "REVISION", "UPDATED", "CHART", "APP VERSION", "STATUS"
+        "REVISION",
+        "UPDATED",
+        "CHART",
+        "APP VERSION",
+        "STATUS"
     );
     for r in rows {
         let updated = r
             .updated
             .map(|t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
             .unwrap_or_default();
-        println!(
+        say!(
             "{:<9} {:<24} {:<24} {:<11} {:<17} {}",
             r.revision,
             updated,
             format!("{}-{}", r.chart, r.chart_version),
             r.app_version,
             r.status.as_str(),
-            r.description
+            one_line(&r.description)
         );
     }
     // The values repo's side of the story, when there is one.
@@ -102,20 +106,33 @@ pub async fn history_cmd(a: HistoryArgs) -> Result<()> {
     {
         let repo = crate::core::releases::values_repo::ValuesRepo::open_or_init(&s.values_repo)?;
         let log = repo.log(&ns, &a.release)?;
-        println!("\nvalues repo {}:", s.values_repo.display());
+        say!("\nvalues repo {}:", s.values_repo.display());
         if log.is_empty() {
-            println!("  no commits for {ns}/{} yet", a.release);
+            say!("  no commits for {ns}/{} yet", a.release);
         }
         for c in log {
-            println!(
+            say!(
                 "  {}  {}  {}",
                 &c.id[..12.min(c.id.len())],
                 c.summary,
-                c.note.as_deref().unwrap_or("outcome: not recorded")
+                c.note
+                    .as_deref()
+                    .and_then(|n| n.lines().next())
+                    .unwrap_or("outcome: not recorded")
             );
         }
     }
     Ok(())
+}
+
+/// A text of several lines (Helm 4's errors are) on one table row: its lines joined with
+/// ` ⏎ `, nothing dropped.
+fn one_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ⏎ ")
 }
 
 /// `helmdeck diff RELEASE REV1 REV2`.
@@ -154,11 +171,11 @@ pub async fn diff_cmd(a: DiffArgs) -> Result<()> {
     };
     let d = history::diff(get(a.from)?, get(a.to)?, a.reveal);
     if a.output == Format::Json {
-        println!("{}", serde_json::to_string_pretty(&d)?);
+        say!("{}", serde_json::to_string_pretty(&d)?);
     } else {
-        print!("{}", d.to_text());
+        say_inline!("{}", d.to_text());
         if d.masked {
-            println!("(values that look secret are shown as ****; --reveal shows them)");
+            say!("(values that look secret are shown as ****; --reveal shows them)");
         }
     }
     Ok(())
@@ -232,10 +249,10 @@ pub async fn versions_cmd(a: VersionsArgs) -> Result<()> {
     let entries = fetched.index.chart(&chart.name, &fetched.url)?;
     let offers = newer_versions(entries, &chart.version, a.pre)?;
     if a.output == Format::Json {
-        println!("{}", serde_json::to_string_pretty(&offers)?);
+        say!("{}", serde_json::to_string_pretty(&offers)?);
         return Ok(());
     }
-    println!(
+    say!(
         "{ns}/{}: chart {} {} (revision {}){}",
         a.release,
         chart.name,
@@ -248,7 +265,7 @@ pub async fn versions_cmd(a: VersionsArgs) -> Result<()> {
         }
     );
     if offers.is_empty() {
-        println!(
+        say!(
             "up to date: no newer version{}",
             if a.pre {
                 ""
@@ -258,9 +275,9 @@ pub async fn versions_cmd(a: VersionsArgs) -> Result<()> {
         );
     }
     for o in &offers {
-        println!("{}", o.headline());
+        say!("{}", o.headline());
         for c in &o.changes {
-            println!("    - {c}");
+            say!("    - {c}");
         }
     }
     Ok(())
@@ -336,7 +353,7 @@ pub async fn backup_cmd(a: BackupArgs) -> Result<()> {
         BackupCommand::Create { release, target } => {
             let (client, ns) = target.client().await?;
             let info = backup::create(&client, &ns, &release, &dir).await?;
-            println!(
+            say!(
                 "backed up {ns}/{release} (revision {}, {} files) to {}",
                 info.manifest.revision,
                 info.manifest.files.len(),
@@ -346,11 +363,11 @@ pub async fn backup_cmd(a: BackupArgs) -> Result<()> {
         BackupCommand::List { release, namespace } => {
             let list = backup::list(&dir, namespace.as_deref(), release.as_deref())?;
             if list.is_empty() {
-                println!("no backups in {}", dir.display());
+                say!("no backups in {}", dir.display());
             }
             for b in list {
                 let m = &b.manifest;
-                println!(
+                say!(
                     "{}  {}/{}  {}-{} rev {}  {}",
                     m.created.strftime("%Y-%m-%d %H:%M:%S UTC"),
                     m.namespace,
@@ -370,8 +387,8 @@ pub async fn backup_cmd(a: BackupArgs) -> Result<()> {
             let ns = target.namespace.clone().unwrap_or_else(|| "default".into());
             let b = backup::read(&pick(&dir, &ns, &release, file)?)?;
             let m = &b.info.manifest;
-            println!("{} (checksums verified)", b.info.path.display());
-            println!(
+            say!("{} (checksums verified)", b.info.path.display());
+            say!(
                 "{}/{}: {}-{} revision {}, taken {} by helmdeck {}",
                 m.namespace,
                 m.release,
@@ -382,7 +399,7 @@ pub async fn backup_cmd(a: BackupArgs) -> Result<()> {
                 m.helmdeck_version
             );
             for f in &m.files {
-                println!("  {:>9}  {}  {}", f.bytes, &f.sha256[..12], f.path);
+                say!("  {:>9}  {}  {}", f.bytes, &f.sha256[..12], f.path);
             }
         }
         BackupCommand::Restore {
@@ -402,9 +419,9 @@ pub async fn backup_cmd(a: BackupArgs) -> Result<()> {
             }
             let report = backup::restore(&client, &b).await?;
             for c in &report.created {
-                println!("re-created {c}");
+                say!("re-created {c}");
             }
-            println!(
+            say!(
                 "restored {ns}/{release} from {}: {} re-created, {} already present (left as they are)",
                 b.info.path.display(),
                 report.created.len(),

@@ -90,7 +90,7 @@ async fn check_partitions(
     let counts = match counts {
         Ok(c) => c,
         Err(e) => {
-            eprintln!(
+            tell!(
                 "helmdeck scale: partitions of {} unknown: {e}",
                 topics.join(", ")
             );
@@ -108,12 +108,12 @@ async fn check_partitions(
             None => format!("{t} (missing)"),
         })
         .collect();
-    println!("{} {ns}/{name} reads {}", noun(kind), listed.join(", "));
+    say!("{} {ns}/{name} reads {}", noun(kind), listed.join(", "));
     if let Some(limit) = partition_limit(name, &reads, args.replicas) {
         if !args.force {
             bail!("{limit}");
         }
-        eprintln!(
+        tell!(
             "helmdeck scale: --force: {} of {} consumers will sit idle",
             limit.idle(),
             limit.replicas
@@ -224,14 +224,14 @@ pub async fn scale(args: ScaleArgs) -> anyhow::Result<()> {
     check_partitions(&args, kind, &ns, &name).await?;
     let out = actions::scale(&client, kind, &ns, &name, args.replicas).await?;
     if out.changed() {
-        println!(
+        say!(
             "{} {ns}/{name} scaled from {} to {}",
             noun(kind),
             out.previous,
             out.replicas
         );
     } else {
-        println!(
+        say!(
             "{} {ns}/{name} already has {} replicas",
             noun(kind),
             out.replicas
@@ -240,7 +240,7 @@ pub async fn scale(args: ScaleArgs) -> anyhow::Result<()> {
     let (tx, mut rx) = mpsc::channel::<Progress>(64);
     let print = async {
         while let Some(p) = rx.recv().await {
-            println!("  {p}");
+            say!("  {p}");
         }
     };
     let (done, ()) = tokio::join!(
@@ -248,7 +248,7 @@ pub async fn scale(args: ScaleArgs) -> anyhow::Result<()> {
         print
     );
     let p = done?;
-    println!(
+    say!(
         "{} {ns}/{name} converged: {}/{} ready",
         noun(kind),
         p.ready,
@@ -275,7 +275,7 @@ pub async fn autoscale(args: AutoscaleArgs) -> anyhow::Result<()> {
         args.cpu_percent,
     )
     .await?;
-    println!(
+    say!(
         "horizontalpodautoscaler {ns}/{} created for {} {name} (min {}, max {}, cpu {}%)",
         h.name,
         noun(kind),
@@ -290,9 +290,9 @@ pub async fn autoscale(args: AutoscaleArgs) -> anyhow::Result<()> {
 pub async fn cordon(args: NodeArgs) -> anyhow::Result<()> {
     let client = args.cluster.client().await?;
     if actions::cordon(&client, &args.node).await? {
-        println!("node {} cordoned", args.node);
+        say!("node {} cordoned", args.node);
     } else {
-        println!("node {} already cordoned", args.node);
+        say!("node {} already cordoned", args.node);
     }
     Ok(())
 }
@@ -301,9 +301,9 @@ pub async fn cordon(args: NodeArgs) -> anyhow::Result<()> {
 pub async fn uncordon(args: NodeArgs) -> anyhow::Result<()> {
     let client = args.cluster.client().await?;
     if actions::uncordon(&client, &args.node).await? {
-        println!("node {} uncordoned", args.node);
+        say!("node {} uncordoned", args.node);
     } else {
-        println!("node {} already schedulable", args.node);
+        say!("node {} already schedulable", args.node);
     }
     Ok(())
 }
@@ -320,12 +320,12 @@ pub async fn drain(args: DrainArgs) -> anyhow::Result<()> {
     let (tx, mut rx) = mpsc::channel::<DrainProgress>(256);
     let print = async {
         while let Some(p) = rx.recv().await {
-            println!("{p}");
+            say!("{p}");
         }
     };
     let (done, ()) = tokio::join!(actions::drain(&client, &args.node, opts, tx), print);
     let report = done?;
-    println!(
+    say!(
         "node {} drained: {} pod(s) evicted, {} DaemonSet pod(s) left",
         report.node,
         report.evicted.len(),

@@ -145,11 +145,11 @@ pub fn exit_code(r: &Rollup) -> u8 {
 pub async fn run(args: StatusArgs) -> ExitCode {
     match status(&args).await {
         Ok((text, code)) => {
-            print!("{text}");
+            say_inline!("{text}");
             ExitCode::from(code)
         }
         Err(message) => {
-            eprintln!("helmdeck status: {message}");
+            tell!("helmdeck status: {message}");
             ExitCode::from(EXIT_UNREACHABLE)
         }
     }
@@ -236,7 +236,7 @@ async fn status(args: &StatusArgs) -> Result<(String, u8), String> {
     }
     if !missing.is_empty() {
         let names: Vec<&str> = missing.iter().map(|r| r.name()).collect();
-        eprintln!(
+        tell!(
             "helmdeck status: not listed within {}s: {}",
             SYNC_TIMEOUT.as_secs(),
             names.join(", ")

@@ -154,7 +154,7 @@ pub async fn run(args: TopicsArgs) -> ExitCode {
     match topics(args).await {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("helmdeck topics: {e:#}");
+            tell!("helmdeck topics: {e:#}");
             let unreachable = e.downcast_ref::<TopicError>().is_some_and(|e| {
                 matches!(e, TopicError::Unreachable { .. } | TopicError::Auth { .. })
             });
@@ -198,8 +198,8 @@ async fn topics(args: TopicsArgs) -> anyhow::Result<u8> {
                 state.plan = Some(plan_from(&state, p, &replicas));
             }
             match c.output {
-                Format::Json => println!("{}", topics_json(&state)),
-                Format::Text => print!("{}", render_topics(&state)),
+                Format::Json => say!("{}", topics_json(&state)),
+                Format::Text => say_inline!("{}", render_topics(&state)),
             }
             Ok(if state.failing() {
                 EXIT_FAILING
@@ -211,8 +211,8 @@ async fn topics(args: TopicsArgs) -> anyhow::Result<u8> {
             let p = needs_platform()?;
             let plan = current_plan(&source, c, &p).await?;
             match c.output {
-                Format::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
-                Format::Text => print!("{}", render_plan(&plan)),
+                Format::Json => say!("{}", serde_json::to_string_pretty(&plan)?),
+                Format::Text => say_inline!("{}", render_plan(&plan)),
             }
             Ok(if plan.has_problems() {
                 EXIT_FAILING
@@ -233,40 +233,42 @@ async fn topics(args: TopicsArgs) -> anyhow::Result<u8> {
                 .unwrap_or_else(|| (snapshot.brokers as i32).clamp(1, 3));
             for t in &plan.topics {
                 if let (PlanState::Reserved(r), false) = (&t.state, create.force) {
-                    eprintln!(
+                    tell!(
                         "skipping {}: `{r}` names a third-party service or delivery type, reserved \
                          for built-in destinations (--force creates it anyway)",
                         t.name
                     );
                 }
                 if let PlanState::InvalidName(e) = &t.state {
-                    eprintln!("skipping {}: {e}", t.name);
+                    tell!("skipping {}: {e}", t.name);
                 }
             }
             let todo = plan.to_create(create.force, rf);
             if todo.is_empty() {
-                println!("Nothing to create: every topic of the plan exists.");
+                say!("Nothing to create: every topic of the plan exists.");
                 return Ok(EXIT_HEALTHY);
             }
-            println!("To create on {}:", source.describe());
+            say!("To create on {}:", source.describe());
             for t in &todo {
-                println!(
+                say!(
                     "  {}  ({} partitions, replication factor {})",
-                    t.name, t.partitions, t.replication_factor
+                    t.name,
+                    t.partitions,
+                    t.replication_factor
                 );
             }
             if !create.yes && !confirm("Create these topics? [y/N] ")? {
-                println!("Nothing created.");
+                say!("Nothing created.");
                 return Ok(EXIT_FAILING);
             }
             let created = blocking(&source, move |s| s.create_topics(&todo)).await?;
             let mut failed = false;
             for c in &created {
                 match &c.result {
-                    Ok(()) => println!("✔ created {}", c.name),
+                    Ok(()) => say!("✔ created {}", c.name),
                     Err(e) => {
                         failed = true;
-                        println!("✖ {}: {e}", c.name)
+                        say!("✖ {}: {e}", c.name)
                     }
                 }
             }
@@ -276,7 +278,7 @@ async fn topics(args: TopicsArgs) -> anyhow::Result<u8> {
 }
 
 fn confirm(question: &str) -> anyhow::Result<bool> {
-    print!("{question}");
+    say_inline!("{question}");
     std::io::stdout().flush()?;
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
@@ -380,11 +382,11 @@ async fn live_replicas(c: &CommonArgs, p: &Platform) -> BTreeMap<String, i32> {
     {
         Ok(Ok((client, _))) => client,
         Ok(Err(e)) => {
-            eprintln!("helmdeck topics: replica counts unknown (no cluster: {e:#})");
+            tell!("helmdeck topics: replica counts unknown (no cluster: {e:#})");
             return out;
         }
         Err(_) => {
-            eprintln!("helmdeck topics: replica counts unknown (the cluster did not answer)");
+            tell!("helmdeck topics: replica counts unknown (the cluster did not answer)");
             return out;
         }
     };
@@ -413,11 +415,11 @@ async fn live_replicas(c: &CommonArgs, p: &Platform) -> BTreeMap<String, i32> {
             Ok(Ok(r)) => {
                 out.insert(consumer.workload.clone(), r);
             }
-            Ok(Err(e)) => eprintln!(
+            Ok(Err(e)) => tell!(
                 "helmdeck topics: replicas of {} unknown: {e}",
                 consumer.workload
             ),
-            Err(_) => eprintln!(
+            Err(_) => tell!(
                 "helmdeck topics: replicas of {} unknown (timeout)",
                 consumer.workload
             ),

@@ -232,29 +232,34 @@ pub async fn recover_cmd(a: RecoverArgs) -> Result<u8> {
     let ns = ctx.namespace.clone();
     let Some(r) = upgrade::verify_interrupted(&ctx.client, &ctx.settings, &ns, &a.release).await?
     else {
-        println!("{ns}/{}: no unfinished change", a.release);
+        say!("{ns}/{}: no unfinished change", a.release);
         return Ok(0);
     };
     let j = &r.journal;
-    println!("unfinished: {}", j.summary());
+    say!("unfinished: {}", j.summary());
     if let Some(b) = &j.backup {
-        println!("  backup: {}", b.display());
+        say!("  backup: {}", b.display());
     }
     if let Some(c) = &j.commit {
-        println!("  values commit: {c}");
+        say!("  values commit: {c}");
     }
-    println!("  now: {}", r.now);
+    say!("  now: {}", r.now);
+    if r.nothing_applied {
+        say!("closed: the journal is closed and the values commit noted");
+        return Ok(0);
+    }
     if r.verified {
-        println!(
+        say!(
             "verified: the release is deployed at {}; the journal is closed",
             r.target
         );
         return Ok(0);
     }
     if !a.rollback {
-        println!(
+        say!(
             "not verified: the release is not deployed at {}; roll it back with `helmdeck recover {} -n {ns} --rollback`",
-            r.target, a.release
+            r.target,
+            a.release
         );
         return Ok(1);
     }
@@ -264,10 +269,12 @@ pub async fn recover_cmd(a: RecoverArgs) -> Result<u8> {
             a.release, j.from_revision
         ))?
     {
-        println!("nothing changed");
+        say!("nothing changed");
         return Ok(2);
     }
-    let j = upgrade::abandon_interrupted(&ctx.settings, &ns, &a.release).await?;
+    let j = upgrade::abandon_interrupted(&ctx.client, &ctx.settings, &ns, &a.release)
+        .await?
+        .journal;
     let mut change = a.change.clone();
     change.yes = true;
     let req = request(&ctx, &change, &a.release, Target::Revision(j.from_revision));
@@ -278,8 +285,8 @@ fn confirm(question: &str) -> Result<bool> {
     if !std::io::stdin().is_terminal() {
         bail!("{question} — not asked: stdin is not a terminal; pass --yes to go ahead");
     }
-    print!("{question} [y/N] ");
-    std::io::stdout().flush()?;
+    say_inline!("{question} [y/N] ");
+    let _ = std::io::stdout().flush();
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     Ok(matches!(line.trim(), "y" | "Y" | "yes"))
@@ -287,18 +294,18 @@ fn confirm(question: &str) -> Result<bool> {
 
 /// Prints the plan the way the wizard shows it.
 pub fn print_plan(plan: &Plan) {
-    println!("{}", plan.headline());
+    say!("{}", plan.headline());
     for c in &plan.changes {
-        println!("    - {c}");
+        say!("    - {c}");
     }
-    println!("preflight:");
+    say!("preflight:");
     for c in &plan.checks {
-        println!("  {} {:<10} {}", c.level.glyph(), c.name, c.detail);
+        say!("  {} {:<10} {}", c.level.glyph(), c.name, c.detail);
     }
     if plan.values_diff.is_empty() {
-        println!("values: unchanged");
+        say!("values: unchanged");
     } else {
-        println!("values (secrets shown as ****):");
+        say!("values (secrets shown as ****):");
         for l in &plan.values_diff {
             let sign = match l.kind {
                 LineKind::Added => "+",
@@ -306,7 +313,7 @@ pub fn print_plan(plan: &Plan) {
                 LineKind::Header => "",
                 _ => " ",
             };
-            println!("  {sign}{}", l.text);
+            say!("  {sign}{}", l.text);
         }
     }
 }
@@ -325,17 +332,17 @@ async fn run(ctx: &Context, c: &ChangeArgs, mut req: Request) -> Result<u8> {
     let blockers = plan.blockers();
     if !blockers.is_empty() {
         for b in &blockers {
-            eprintln!("helmdeck: preflight: {}: {}", b.name, b.detail);
+            tell!("helmdeck: preflight: {}: {}", b.name, b.detail);
         }
-        eprintln!("helmdeck: nothing changed");
+        tell!("helmdeck: nothing changed");
         return Ok(2);
     }
     if c.dry_run {
-        println!("dry run: nothing changed");
+        say!("dry run: nothing changed");
         return Ok(0);
     }
     if !c.yes && !confirm("go ahead?")? {
-        println!("nothing changed");
+        say!("nothing changed");
         return Ok(2);
     }
     let report = follow(ctx, &plan).await;
@@ -350,7 +357,7 @@ async fn run(ctx: &Context, c: &ChangeArgs, mut req: Request) -> Result<u8> {
             let rb = upgrade::prepare(&ctx.client, req).await?;
             print_plan(&rb);
             if !rb.blockers().is_empty() {
-                eprintln!(
+                tell!(
                     "helmdeck: the rollback cannot start: {}",
                     rb.blockers()
                         .iter()
@@ -362,9 +369,10 @@ async fn run(ctx: &Context, c: &ChangeArgs, mut req: Request) -> Result<u8> {
             }
             follow(ctx, &rb).await;
         } else {
-            println!(
+            say!(
                 "to roll back: helmdeck rollback {} -n {} --to {rev}",
-                plan.request.release, plan.request.namespace
+                plan.request.release,
+                plan.request.namespace
             );
         }
     }
@@ -385,21 +393,21 @@ async fn follow(ctx: &Context, plan: &Plan) -> upgrade::Report {
                         StepState::Failed(t) => (CheckLevel::Fail.glyph(), t),
                         StepState::Skipped(t) => ("-", t),
                     };
-                    println!("{mark} {:<8} {text}", step.as_str());
+                    say!("{mark} {:<8} {text}", step.as_str());
                 }
-                Event::Output(line) => println!("  | {line}"),
+                Event::Output(line) => say!("  | {line}"),
                 Event::Progress(ws) => {
                     for w in ws {
                         let line = format!("{}/{} ready: {}", w.ready, w.desired, w.message);
                         let key = format!("{} {}", w.kind.short(), w.name);
                         if shown.get(&key) != Some(&line) {
-                            println!("    {key} {line}");
+                            say!("    {key} {line}");
                             shown.insert(key, line);
                         }
                     }
                 }
                 Event::Finished(r) => {
-                    println!(
+                    say!(
                         "{}: {}",
                         if r.ending.succeeded() {
                             "done"
@@ -409,7 +417,7 @@ async fn follow(ctx: &Context, plan: &Plan) -> upgrade::Report {
                         r.ending
                     );
                     for w in &r.warnings {
-                        println!("warning: {w}");
+                        say!("warning: {w}");
                     }
                 }
             }

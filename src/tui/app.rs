@@ -171,11 +171,12 @@ pub enum Msg {
         name: String,
         result: Result<crate::core::workflows::upgrade::Recovery, String>,
     },
-    /// An interrupted change given up: roll back to `Ok(revision)`.
+    /// An interrupted change given up: roll back to `Ok(Ok(revision))`; `Ok(Err(why))`
+    /// when nothing had been applied (closed, nothing to roll back).
     JournalAbandoned {
         namespace: String,
         name: String,
-        result: Result<i64, String>,
+        result: Result<Result<i64, String>, String>,
     },
     /// Unfinished changes found at start-up (their journals).
     Journals(Result<Vec<crate::core::workflows::journal::Journal>, String>),

@@ -216,11 +216,19 @@ pub async fn recover_verify(
 }
 
 /// [`crate::tui::app::Effect::RecoverRollback`].
-pub async fn recover_abandon(cs: &ChangeSettings, namespace: String, name: String) -> Msg {
+pub async fn recover_abandon(
+    client: &kube::Client,
+    cs: &ChangeSettings,
+    namespace: String,
+    name: String,
+) -> Msg {
     let result = match cs.settings() {
-        Ok(s) => upgrade::abandon_interrupted(s, &namespace, &name)
+        Ok(s) => upgrade::abandon_interrupted(client, s, &namespace, &name)
             .await
-            .map(|j| j.from_revision)
+            .map(|a| match a.nothing_applied {
+                Some(closed) => Err(closed),
+                None => Ok(a.journal.from_revision),
+            })
             .map_err(|e| format!("{e:#}")),
         Err(e) => Err(e),
     };

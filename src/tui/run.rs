@@ -290,9 +290,12 @@ async fn event_loop(
                 }
                 Effect::RecoverRollback { namespace, name } => {
                     let (cs, tx) = (opts.changes.clone(), msg_tx.clone());
+                    let client = conn.client.clone();
                     tokio::spawn(async move {
-                        let _ = tx
-                            .send(crate::tui::changes::recover_abandon(&cs, namespace, name).await);
+                        let msg =
+                            crate::tui::changes::recover_abandon(&client, &cs, namespace, name)
+                                .await;
+                        let _ = tx.send(msg);
                     });
                 }
                 Effect::RunChange(plan) => {

@@ -140,6 +140,11 @@ impl App {
         result: Result<crate::core::workflows::upgrade::Recovery, String>,
     ) {
         match result {
+            Ok(r) if r.nothing_applied => {
+                self.journals
+                    .retain(|j| !(j.namespace == namespace && j.release == name));
+                self.flash(format!("closed: {namespace}/{name} {}", r.now), false);
+            }
             Ok(r) if r.verified => {
                 self.journals
                     .retain(|j| !(j.namespace == namespace && j.release == name));
@@ -166,14 +171,20 @@ impl App {
         &mut self,
         namespace: String,
         name: String,
-        result: Result<i64, String>,
+        result: Result<Result<i64, String>, String>,
     ) -> Vec<Effect> {
         match result {
-            Ok(rev) => {
+            Ok(Ok(rev)) => {
                 self.journals
                     .retain(|j| !(j.namespace == namespace && j.release == name));
                 self.screen = crate::tui::keymap::Screen::Releases;
                 self.open_rollback(namespace, name, rev)
+            }
+            Ok(Err(closed)) => {
+                self.journals
+                    .retain(|j| !(j.namespace == namespace && j.release == name));
+                self.flash(format!("closed: {namespace}/{name} {closed}"), false);
+                Vec::new()
             }
             Err(e) => {
                 self.flash(e, true);

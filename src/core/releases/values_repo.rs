@@ -126,14 +126,30 @@ pub enum Outcome {
     Succeeded,
     Failed(String),
     RolledBack(String),
+    /// The change failed and its rollback failed too: both errors, and where the release
+    /// was left (`revision 7 pending-rollback (ee 1.5.1)`), with what to do next.
+    RollbackFailed {
+        failure: String,
+        rollback: String,
+        left: String,
+    },
 }
 
 impl Outcome {
+    /// The git note: its first line says the outcome (`outcome: …`), the lines after it the
+    /// details (a message of several lines is kept whole).
     pub fn note(&self) -> String {
         match self {
             Outcome::Succeeded => "outcome: succeeded\n".into(),
             Outcome::Failed(why) => format!("outcome: failed: {why}\n"),
             Outcome::RolledBack(why) => format!("outcome: rolled back: {why}\n"),
+            Outcome::RollbackFailed {
+                failure,
+                rollback,
+                left,
+            } => format!(
+                "outcome: rollback failed: the change failed and so did its rollback; release left at {left}\nchange: failed: {failure}\nrollback: failed: {rollback}\n"
+            ),
         }
     }
 }

@@ -52,6 +52,8 @@ pub struct UpgradeRequest {
     pub images: std::collections::BTreeMap<String, String>,
     /// The chart's app version, where the repository says so.
     pub app_version: String,
+    /// Asked when the change is judged failed before the driver finished (fail fast).
+    pub stop: Stop,
 }
 
 /// A rollback to apply.
@@ -65,8 +67,62 @@ pub struct RollbackRequest {
 }
 
 /// How a driver failed.
+/// A request to stop a running driver at once (helmdeck judged the change failed while the
+/// driver still waits for it): the driver lets the release be marked failed, as Helm does on
+/// SIGTERM, and answers [`DriverError::Stopped`] with the reason.
+#[derive(Debug, Clone)]
+pub struct Stop(tokio::sync::watch::Receiver<Option<String>>);
+
+/// Sends the [`Stop`] of a running driver.
+#[derive(Debug)]
+pub struct StopSender(tokio::sync::watch::Sender<Option<String>>);
+
+impl Stop {
+    /// A stop that never comes.
+    pub fn never() -> Stop {
+        Stop::channel().1
+    }
+
+    /// A stop and what sends it.
+    pub fn channel() -> (StopSender, Stop) {
+        let (tx, rx) = tokio::sync::watch::channel(None);
+        (StopSender(tx), Stop(rx))
+    }
+
+    /// Waits until a stop is asked for and gives its reason (forever when its sender is gone
+    /// without asking).
+    pub async fn requested(&self) -> String {
+        let mut rx = self.0.clone();
+        loop {
+            if let Some(why) = rx.borrow_and_update().clone() {
+                return why;
+            }
+            if rx.changed().await.is_err() {
+                return std::future::pending().await;
+            }
+        }
+    }
+}
+
+impl StopSender {
+    /// Asks the driver to stop, saying why (the first reason wins).
+    pub fn stop(&self, why: String) {
+        self.0.send_if_modified(|cur| {
+            if cur.is_none() {
+                *cur = Some(why);
+                true
+            } else {
+                false
+            }
+        });
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DriverError {
+    /// Stopped by helmdeck before it finished: the change was judged failed (the reason).
+    #[error("{0}")]
+    Stopped(String),
     /// The driver could not be started (helm not installed, not executable…).
     #[error("{0}")]
     Unavailable(String),

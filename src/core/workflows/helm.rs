@@ -23,8 +23,9 @@
 //! - exit 0: success;
 //! - Helm not found / not executable: [`DriverError::Unavailable`], saying how to fix it
 //!   (install Helm 3, or point `HELMDECK_HELM` at it);
-//! - a non-zero exit: [`DriverError::Failed`] with Helm's exit code and its last error line
-//!   (`Error: UPGRADE FAILED: …`), or [`DriverError::NotReady`] when that line says
+//! - a non-zero exit: [`DriverError::Failed`] with Helm's exit code and its error message,
+//!   whole (`Error: UPGRADE FAILED: …` and the lines after it, as Helm 4 writes them), or
+//!   [`DriverError::NotReady`] when it says
 //!   `--wait` gave up (`timed out waiting for the condition`, `context deadline exceeded`);
 //! - killed by a signal (not by helmdeck): [`DriverError::Failed`] with code -1;
 //! - still running after timeout + grace: killed, reaped, [`DriverError::TimedOut`].
@@ -34,7 +35,9 @@
 //! arguments they were given, print, sleep, hang and exit with chosen codes, and the tests
 //! check the arguments, the streaming, the outcome mapping and the killing against them.
 
-use super::driver::{DriverError, DriverFuture, ReleaseDriver, RollbackRequest, UpgradeRequest};
+use super::driver::{
+    DriverError, DriverFuture, ReleaseDriver, RollbackRequest, Stop, UpgradeRequest,
+};
 use std::io;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -49,6 +52,8 @@ use tokio::task::JoinHandle;
 const DRIVER: &str = "helm";
 /// The environment variable naming the Helm binary.
 pub const HELM_ENV: &str = "HELMDECK_HELM";
+/// How long Helm has, once asked to stop (SIGTERM), to mark the release failed and exit.
+const STOP_GRACE: Duration = Duration::from_secs(15);
 /// How long helmdeck waits beyond Helm's own `--timeout` by default.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(30);
 /// After Helm exits (or is killed), how long its output may still take to drain. Output
@@ -181,6 +186,7 @@ impl HelmCli {
         args: Vec<String>,
         timeout: Duration,
         out: UnboundedSender<String>,
+        stop: Option<&Stop>,
     ) -> Result<(), DriverError> {
         // Only the arguments are logged: paths and names, never values or the environment.
         tracing::debug!(binary = %self.binary.display(), ?args, "running helm");
@@ -191,7 +197,25 @@ impl HelmCli {
         let stderr = child.stderr.take().map(|s| pump(s, out));
 
         let after = timeout + self.grace;
-        let status = match tokio::time::timeout(after, child.wait()).await {
+        let never = Stop::never();
+        let stop = stop.unwrap_or(&never);
+        let waited = tokio::select! {
+            w = tokio::time::timeout(after, child.wait()) => w,
+            why = stop.requested() => {
+                // As Ctrl-C would: Helm cancels its wait and marks the release failed. What
+                // does not end within the grace is killed with its group.
+                tracing::info!(%why, "stopping helm");
+                group.signal(libc::SIGTERM);
+                if tokio::time::timeout(STOP_GRACE, child.wait()).await.is_err() {
+                    group.kill();
+                }
+                reap(&mut child).await;
+                group.disarm();
+                drain(stdout, stderr).await;
+                return Err(DriverError::Stopped(why));
+            }
+        };
+        let status = match waited {
             Ok(Ok(status)) => status,
             Ok(Err(e)) => {
                 group.kill();
@@ -278,7 +302,7 @@ impl ReleaseDriver for HelmCli {
         req: &'a UpgradeRequest,
         out: UnboundedSender<String>,
     ) -> DriverFuture<'a> {
-        Box::pin(self.run(self.upgrade_args(req), req.timeout, out))
+        Box::pin(self.run(self.upgrade_args(req), req.timeout, out, Some(&req.stop)))
     }
 
     fn rollback<'a>(
@@ -286,7 +310,7 @@ impl ReleaseDriver for HelmCli {
         req: &'a RollbackRequest,
         out: UnboundedSender<String>,
     ) -> DriverFuture<'a> {
-        Box::pin(self.run(self.rollback_args(req), req.timeout, out))
+        Box::pin(self.run(self.rollback_args(req), req.timeout, out, None))
     }
 }
 
@@ -296,7 +320,7 @@ fn helm_duration(d: Duration) -> String {
     format!("{}s", secs.max(1))
 }
 
-/// Maps how Helm ended, given its last non-empty stderr and stdout lines.
+/// Maps how Helm ended, given its error message (or last line) on stderr and stdout.
 fn outcome(
     status: ExitStatus,
     last_stderr: Option<String>,
@@ -328,8 +352,13 @@ fn outcome(
     })
 }
 
-/// Reads `stream` line by line, sending each line to `out` as it arrives; returns the
-/// last non-empty line.
+/// The most lines of one error message kept (Helm 4's run to a few: the resource that was
+/// not ready, then `context deadline exceeded`).
+const ERROR_LINES: usize = 20;
+
+/// Reads `stream` line by line, sending each line to `out` as it arrives; returns Helm's
+/// error message — from its last line starting with `Error:` to the end, all of it (Helm 4's
+/// errors take several lines) — or else the last non-empty line.
 fn pump<R>(stream: R, out: UnboundedSender<String>) -> JoinHandle<Option<String>>
 where
     R: AsyncRead + Unpin + Send + 'static,
@@ -338,6 +367,7 @@ where
         let mut reader = BufReader::new(stream);
         let mut buf = Vec::new();
         let mut last = None;
+        let mut error: Vec<String> = Vec::new();
         loop {
             buf.clear();
             match reader.read_until(b'\n', &mut buf).await {
@@ -347,13 +377,23 @@ where
             let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             let line = String::from_utf8_lossy(line).into_owned();
-            if !line.trim().is_empty() {
-                last = Some(line.trim().to_owned());
+            let trimmed = line.trim();
+            if trimmed.starts_with("Error:") {
+                error = vec![trimmed.to_owned()];
+            } else if !error.is_empty() && !trimmed.is_empty() && error.len() < ERROR_LINES {
+                error.push(trimmed.to_owned());
+            }
+            if !trimmed.is_empty() {
+                last = Some(trimmed.to_owned());
             }
             // The receiver may be gone (nobody watching): the output is then dropped.
             let _ = out.send(line);
         }
-        last
+        if error.is_empty() {
+            last
+        } else {
+            Some(error.join("\n"))
+        }
     })
 }
 
@@ -391,12 +431,16 @@ struct GroupGuard(Option<i32>);
 
 impl GroupGuard {
     fn kill(&self) {
+        self.signal(libc::SIGKILL);
+    }
+
+    fn signal(&self, signal: i32) {
         if let Some(pgid) = self.0.filter(|&pgid| pgid > 0) {
             // SAFETY: kill(2) has no memory-safety preconditions; a negative pid names the
             // process group Helm leads (it was spawned with process_group(0)) and which
             // cannot have been reused, since Helm has not been reaped yet.
             unsafe {
-                libc::kill(-pgid, libc::SIGKILL);
+                libc::kill(-pgid, signal);
             }
         }
     }
@@ -433,6 +477,7 @@ mod tests {
             timeout: Duration::from_secs(300),
             images: BTreeMap::new(),
             app_version: String::new(),
+            stop: crate::core::workflows::driver::Stop::never(),
         }
     }
 

@@ -2,8 +2,9 @@
 //! upgrade and rollback of a Helm release ([`upgrade`]), the release drivers that apply
 //! them ([`driver`], [`helm`], [`simulated`]), the lock that keeps two consoles from
 //! changing one release at once ([`lock`]) and the journal an interrupted change leaves
-//! behind ([`journal`]).
+//! behind ([`journal`]); why a change's new pods are broken ([`diagnose`]).
 
+pub mod diagnose;
 pub mod driver;
 pub mod helm;
 pub mod journal;

@@ -11,7 +11,9 @@
 //! previous revision deployed. A rollback writes a new revision copying the target's
 //! chart, values and manifest (`Rollback to N`) and applies that manifest the same way.
 
-use super::driver::{DriverError, DriverFuture, ReleaseDriver, RollbackRequest, UpgradeRequest};
+use super::driver::{
+    DriverError, DriverFuture, ReleaseDriver, RollbackRequest, Stop, UpgradeRequest,
+};
 use crate::core::cluster::actions;
 use crate::core::cluster::model::WorkloadKind;
 use crate::core::release::{self, Release, ReleaseStatus};
@@ -293,6 +295,7 @@ impl SimulatedHelm {
         verb: &str,
         timeout: Duration,
         out: UnboundedSender<String>,
+        stop: &Stop,
     ) -> Result<(), DriverError> {
         self.write(&next, true).await?;
         let _ = out.send(format!(
@@ -303,9 +306,12 @@ impl SimulatedHelm {
             next.chart.metadata.name,
             next.chart.metadata.version
         ));
-        let applied = self
-            .apply_and_wait(&next.namespace, &next.manifest, timeout, &out)
-            .await;
+        // Stopped (the change judged failed): the release is marked failed, as Helm does
+        // when its wait is cancelled.
+        let applied = tokio::select! {
+            r = self.apply_and_wait(&next.namespace, &next.manifest, timeout, &out) => r,
+            why = stop.requested() => Err(DriverError::Stopped(why)),
+        };
         let now = jiff::Timestamp::now();
         next.info.last_deployed = Some(now);
         match applied {
@@ -344,10 +350,12 @@ impl SimulatedHelm {
                         self.write(&p, false).await?;
                     }
                 }
+                // Helm's words: the first line of the error (the details are helmdeck's).
+                let first = e.to_string().lines().next().unwrap_or_default().to_string();
                 next.info.status = ReleaseStatus::Failed;
-                next.info.description = format!("{verb} \"{}\" failed: {e}", next.name);
+                next.info.description = format!("{verb} \"{}\" failed: {first}", next.name);
                 self.write(&next, false).await?;
-                let _ = out.send(format!("Error: {} FAILED: {e}", verb.to_uppercase()));
+                let _ = out.send(format!("Error: {} FAILED: {first}", verb.to_uppercase()));
                 Err(e)
             }
         }
@@ -395,7 +403,8 @@ impl ReleaseDriver for SimulatedHelm {
                 manifest: render(&current.manifest, &req.images),
                 labels: current.labels.clone(),
             };
-            self.run(next, revisions, "Upgrade", req.timeout, out).await
+            self.run(next, revisions, "Upgrade", req.timeout, out, &req.stop)
+                .await
         })
     }
 
@@ -424,8 +433,15 @@ impl ReleaseDriver for SimulatedHelm {
                 "Rolling back {} to revision {}",
                 req.release, req.revision
             ));
-            self.run(next, revisions, "Rollback", req.timeout, out)
-                .await
+            self.run(
+                next,
+                revisions,
+                "Rollback",
+                req.timeout,
+                out,
+                &Stop::never(),
+            )
+            .await
         })
     }
 }

@@ -16,7 +16,10 @@
 //! Every step that changes something is recorded before it is taken (the journal), and
 //! nothing already backed up or committed is removed on failure.
 
-use super::driver::{ChartSource, DriverError, ReleaseDriver, RollbackRequest, UpgradeRequest};
+use super::diagnose;
+use super::driver::{
+    ChartSource, DriverError, ReleaseDriver, RollbackRequest, Stop, StopSender, UpgradeRequest,
+};
 use super::journal::{Journal, JournalFile, Operation};
 use super::lock::{self, ReleaseLock};
 use super::simulated::{ManifestWorkload, manifest_workloads};
@@ -29,7 +32,7 @@ use crate::core::releases::values_repo::{Outcome, ReleaseRecord, ValuesRepo, Val
 use crate::core::releases::{backup, fetch};
 use anyhow::{Context as _, Result, anyhow, bail};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
@@ -863,10 +866,11 @@ pub enum Ending {
     Failed(String),
     /// Failed, then rolled back to the starting revision.
     RolledBack(String),
-    /// Failed, and the rollback failed too.
+    /// Failed, and the rollback failed too; `left` says where the release was left.
     RollbackFailed {
         failure: String,
         rollback: String,
+        left: String,
     },
     /// Stopped before anything was applied.
     Aborted {
@@ -887,8 +891,15 @@ impl std::fmt::Display for Ending {
             Ending::Succeeded => write!(f, "succeeded"),
             Ending::Failed(w) => write!(f, "failed: {w}"),
             Ending::RolledBack(w) => write!(f, "failed and was rolled back: {w}"),
-            Ending::RollbackFailed { failure, rollback } => {
-                write!(f, "failed: {failure}; the rollback failed too: {rollback}")
+            Ending::RollbackFailed {
+                failure,
+                rollback,
+                left,
+            } => {
+                write!(
+                    f,
+                    "failed: {failure}; the rollback failed too: {rollback}; the release is left at {left}"
+                )
             }
             Ending::Aborted { step, why } => {
                 write!(
@@ -1143,6 +1154,8 @@ async fn steps_under_lock(run: &mut Run<'_>, journal: &mut JournalFile, lock: &R
         return run.abort(Step::Apply, format!("{e:#}"));
     }
     let started = jiff::Timestamp::now();
+    // Pods carry whole seconds: those made in the second the change started count as new.
+    let since = jiff::Timestamp::from_second(started.as_second()).unwrap_or(started);
     let follower = follow_workloads(
         run.client,
         &ns,
@@ -1150,11 +1163,23 @@ async fn steps_under_lock(run: &mut Run<'_>, journal: &mut JournalFile, lock: &R
         req.timeout,
         run.events.clone(),
     );
+    // Fail fast: new pods clearly broken stop the driver, without waiting out the timeout.
+    let (stop_tx, stop) = Stop::channel();
+    let watchdog = matches!(plan.kind, Kind::Upgrade).then(|| {
+        watch_for_breakage(
+            run.client,
+            &ns,
+            &plan.workloads,
+            since,
+            req.timeout,
+            stop_tx,
+        )
+    });
     run.step(
         Step::Apply,
         StepState::Running(format!("{} via {}", plan.headline(), run.driver.name())),
     );
-    let applied = apply(run, &plan.kind).await;
+    let applied = apply(run, &plan.kind, stop.clone()).await;
     let failure = match applied {
         Ok(()) => {
             run.step(
@@ -1166,12 +1191,17 @@ async fn steps_under_lock(run: &mut Run<'_>, journal: &mut JournalFile, lock: &R
                 Step::Verify,
                 StepState::Running("release status, rollout, Warning events".into()),
             );
-            match verify(run.client, plan, started, req.timeout).await {
+            let verified = tokio::select! {
+                v = verify(run.client, plan, started, req.timeout) => v,
+                why = stop.requested() => Err(why),
+            };
+            match verified {
                 Ok(summary) => {
                     run.step(Step::Verify, StepState::Done(summary));
                     None
                 }
                 Err(why) => {
+                    let why = with_diagnosis(run.client, plan, since, why).await;
                     run.step(Step::Verify, StepState::Failed(why.clone()));
                     Some(why)
                 }
@@ -1205,13 +1235,22 @@ async fn steps_under_lock(run: &mut Run<'_>, journal: &mut JournalFile, lock: &R
             return;
         }
         Err(e) => {
-            let why = e.to_string();
+            let why = match e {
+                DriverError::Stopped(why) => why,
+                e => with_diagnosis(run.client, plan, since, e.to_string()).await,
+            };
             run.step(Step::Apply, StepState::Failed(why.clone()));
-            run.step(Step::Verify, StepState::Skipped("nothing to verify".into()));
+            run.step(
+                Step::Verify,
+                StepState::Skipped("the apply failed: nothing to verify".into()),
+            );
             Some(why)
         }
     };
     follower.abort();
+    if let Some(w) = watchdog {
+        w.abort();
+    }
 
     if let Some(why) = lock.lost() {
         // Too late to stop: the driver has applied. Say so where the outcome is read.
@@ -1282,6 +1321,7 @@ async fn steps_under_lock(run: &mut Run<'_>, journal: &mut JournalFile, lock: &R
                 &Kind::Rollback {
                     to_revision: rollback_target,
                 },
+                Stop::never(),
             )
             .await;
             follower.abort();
@@ -1298,16 +1338,21 @@ async fn steps_under_lock(run: &mut Run<'_>, journal: &mut JournalFile, lock: &R
                 }
                 Err(e) => {
                     run.step(Step::Rollback, StepState::Failed(e.to_string()));
+                    let left = release_state(run.client, &ns, &name).await;
                     run.report.ending = Ending::RollbackFailed {
                         failure: why,
                         rollback: e.to_string(),
+                        left: format!(
+                            "{left}; next: `helmdeck rollback {name} -n {ns} --to {rollback_target}` once the cause is fixed"
+                        ),
                     };
                 }
             }
             if let Some(rb_sha) = &run.report.rollback_commit {
                 let outcome = match &run.report.ending {
-                    Ending::RolledBack(_) => Outcome::Succeeded,
-                    Ending::RollbackFailed { rollback, .. } => Outcome::Failed(rollback.clone()),
+                    Ending::RollbackFailed { rollback, left, .. } => {
+                        Outcome::Failed(format!("{rollback}\nrelease left at {left}"))
+                    }
                     _ => Outcome::Succeeded,
                 };
                 if let Err(e) = record(&req.settings.values_repo, rb_sha, outcome).await {
@@ -1322,9 +1367,16 @@ async fn steps_under_lock(run: &mut Run<'_>, journal: &mut JournalFile, lock: &R
     let outcome = match &run.report.ending {
         Ending::Succeeded => Outcome::Succeeded,
         Ending::Failed(w) => Outcome::Failed(w.clone()),
-        Ending::RolledBack(w) | Ending::RollbackFailed { failure: w, .. } => {
-            Outcome::RolledBack(w.clone())
-        }
+        Ending::RolledBack(w) => Outcome::RolledBack(w.clone()),
+        Ending::RollbackFailed {
+            failure,
+            rollback,
+            left,
+        } => Outcome::RollbackFailed {
+            failure: failure.clone(),
+            rollback: rollback.clone(),
+            left: left.clone(),
+        },
         Ending::Aborted { why, .. } => Outcome::Failed(why.clone()),
     };
     run.step(
@@ -1333,10 +1385,11 @@ async fn steps_under_lock(run: &mut Run<'_>, journal: &mut JournalFile, lock: &R
     );
     match record(&req.settings.values_repo, &sha, outcome.clone()).await {
         Ok(pushed) => {
+            // The outcome's first line; its details were shown with the step that failed.
             let mut msg = format!(
                 "git note on {}: {}",
                 &sha[..12.min(sha.len())],
-                outcome.note().trim_end()
+                outcome.note().lines().next().unwrap_or_default()
             );
             match pushed {
                 Ok(Some(remote)) => msg.push_str(&format!("; pushed to {remote}")),
@@ -1357,7 +1410,71 @@ async fn steps_under_lock(run: &mut Run<'_>, journal: &mut JournalFile, lock: &R
     }
 }
 
-async fn apply(run: &Run<'_>, kind: &Kind) -> Result<(), DriverError> {
+/// Where a release stands now: `revision 7 pending-rollback (ee 1.5.1)`, or why that is not
+/// known.
+async fn release_state(client: &kube::Client, ns: &str, name: &str) -> String {
+    match fetch::release_history(client, ns, name).await {
+        Ok(h) => match h.latest() {
+            Some(r) => format!(
+                "revision {} {} ({} {})",
+                r.version, r.info.status, r.chart.metadata.name, r.chart.metadata.version
+            ),
+            None => "no revision".into(),
+        },
+        Err(e) => format!("an unknown state (its history could not be read: {e:#})"),
+    }
+}
+
+/// How often the new pods are judged while a change applies and verifies.
+const BREAKAGE_POLL: Duration = Duration::from_secs(3);
+
+/// Judges the change's new pods every [`BREAKAGE_POLL`] while it applies and verifies;
+/// when one stays broken on two judgements in a row (or a Deployment is past its progress
+/// deadline), asks the driver to stop, with the diagnosis as the reason.
+fn watch_for_breakage(
+    client: &kube::Client,
+    ns: &str,
+    workloads: &[ManifestWorkload],
+    since: jiff::Timestamp,
+    timeout: Duration,
+    stop: StopSender,
+) -> tokio::task::JoinHandle<()> {
+    let (client, ns, workloads) = (client.clone(), ns.to_string(), workloads.to_vec());
+    tokio::spawn(async move {
+        let mut before: BTreeSet<String> = BTreeSet::new();
+        loop {
+            tokio::time::sleep(BREAKAGE_POLL).await;
+            let d = diagnose::diagnose(&client, &ns, &workloads, since).await;
+            let now: BTreeSet<String> = d.broken.iter().map(|b| b.pod.clone()).collect();
+            if !d.stalled.is_empty() || now.intersection(&before).next().is_some() {
+                stop.stop(format!(
+                    "judged failed without waiting out the {} s timeout: {}",
+                    timeout.as_secs(),
+                    d.details()
+                ));
+                return;
+            }
+            before = now;
+        }
+    })
+}
+
+/// A failure, with what is wrong with the new pods when something is.
+async fn with_diagnosis(
+    client: &kube::Client,
+    plan: &Plan,
+    since: jiff::Timestamp,
+    why: String,
+) -> String {
+    let d = diagnose::diagnose(client, &plan.request.namespace, &plan.workloads, since).await;
+    if d.is_broken() {
+        format!("{why}\n{}", d.details())
+    } else {
+        why
+    }
+}
+
+async fn apply(run: &Run<'_>, kind: &Kind, stop: Stop) -> Result<(), DriverError> {
     let plan = run.plan;
     let req = &plan.request;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
@@ -1398,6 +1515,7 @@ async fn apply(run: &Run<'_>, kind: &Kind) -> Result<(), DriverError> {
                 timeout: req.timeout,
                 images: plan.images.clone(),
                 app_version: plan.to_app_version.clone(),
+                stop,
             };
             run.driver.upgrade(&ureq, tx).await
         }
@@ -1678,6 +1796,9 @@ pub struct Recovery {
     pub now: String,
     /// The change reached its target: the journal is closed and git says it succeeded.
     pub verified: bool,
+    /// The change was interrupted before anything was applied: the journal is closed, the
+    /// lock freed and git says nothing changed.
+    pub nothing_applied: bool,
     /// What it was checked against.
     pub target: String,
 }
@@ -1695,6 +1816,16 @@ pub async fn verify_interrupted(
         return Ok(None);
     };
     let j = file.journal.clone();
+    if !reached_apply(&j) {
+        let now = close_before_apply(client, settings, file).await?;
+        return Ok(Some(Recovery {
+            target: j.operation.to_string(),
+            journal: j,
+            now,
+            verified: false,
+            nothing_applied: true,
+        }));
+    }
     let h = fetch::release_history(client, namespace, release).await?;
     let latest = h
         .latest()
@@ -1724,21 +1855,83 @@ pub async fn verify_interrupted(
         journal: j,
         now,
         verified,
+        nothing_applied: false,
         target,
     }))
+}
+
+/// Whether an interrupted change got as far as applying (the journal is written before
+/// each step, so a change that stopped at lock, backup or commit applied nothing).
+fn reached_apply(j: &Journal) -> bool {
+    !matches!(j.step.as_str(), "lock" | "backup" | "commit")
+}
+
+/// Closes a change interrupted before it applied anything: git says so, the lock its dead
+/// holder left is freed (a live holder's is left alone, and said), the journal goes.
+async fn close_before_apply(
+    client: &kube::Client,
+    settings: &Settings,
+    file: JournalFile,
+) -> Result<String> {
+    let j = file.journal.clone();
+    note_interrupted(
+        settings,
+        &j,
+        Outcome::Failed(format!(
+            "interrupted at {} before apply; nothing changed",
+            j.step
+        )),
+    )
+    .await?;
+    let lock = match ReleaseLock::acquire(
+        client,
+        &j.namespace,
+        &j.release,
+        "closing an interrupted change",
+        Duration::from_secs(30),
+    )
+    .await
+    {
+        Ok(l) => {
+            l.release().await;
+            "the lock is free".to_string()
+        }
+        Err(e) => format!("the lock was left as it is: {e}"),
+    };
+    file.finish()?;
+    Ok(format!(
+        "interrupted at {} before anything was applied: nothing changed; {lock}",
+        j.step
+    ))
+}
+
+/// What giving up an interrupted change did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Abandoned {
+    pub journal: Journal,
+    /// Nothing had been applied: closed, and there is nothing to roll back.
+    pub nothing_applied: Option<String>,
 }
 
 /// Gives up the interrupted change of `namespace/release` before rolling it back: its
 /// outcome is recorded (failed: interrupted) and the journal closed, so the rollback can
 /// start. Returns the journal (its `from_revision` is where to roll back to).
 pub async fn abandon_interrupted(
+    client: &kube::Client,
     settings: &Settings,
     namespace: &str,
     release: &str,
-) -> Result<Journal> {
+) -> Result<Abandoned> {
     let file = JournalFile::resume(&settings.journal_dir, namespace, release)?
         .ok_or_else(|| anyhow!("{namespace}/{release} has no unfinished change"))?;
     let j = file.journal.clone();
+    if !reached_apply(&j) {
+        let why = close_before_apply(client, settings, file).await?;
+        return Ok(Abandoned {
+            journal: j,
+            nothing_applied: Some(why),
+        });
+    }
     note_interrupted(
         settings,
         &j,
@@ -1746,7 +1939,10 @@ pub async fn abandon_interrupted(
     )
     .await?;
     file.finish()?;
-    Ok(j)
+    Ok(Abandoned {
+        journal: j,
+        nothing_applied: None,
+    })
 }
 
 async fn note_interrupted(settings: &Settings, j: &Journal, outcome: Outcome) -> Result<()> {

@@ -186,7 +186,12 @@ fn draw_values_log(f: &mut Frame, app: &App, view: &HistoryView, area: Rect) {
         ))),
         Ok(commits) => {
             for c in commits {
-                let note = c.note.as_deref().unwrap_or("outcome: not recorded");
+                // The outcome line; the details below it are in `git notes show`.
+                let note = c
+                    .note
+                    .as_deref()
+                    .and_then(|n| n.lines().next())
+                    .unwrap_or("outcome: not recorded");
                 let role = if note.contains("succeeded") {
                     Role::Ok
                 } else if note.contains("rolled back") {
