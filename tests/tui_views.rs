@@ -1910,3 +1910,68 @@ fn an_unfinished_change_that_applied_nothing_is_closed_by_r_without_a_rollback()
         flash.text
     );
 }
+
+/// A failure's cause is read whole in the run view at 80×24: the step's text wrapped (no `…`
+/// cut), every line of the diagnosis reachable with j.
+#[test]
+fn a_failed_change_shows_its_whole_cause_wrapped_and_scrolls() {
+    use helmdeck::core::workflows::upgrade::{Ending, Event, Report, Step, StepState};
+    let mut a = app();
+    a.on_key(key('6'));
+    a.on_key(key('u'));
+    a.on_msg(Msg::UpgradeVersions {
+        namespace: "shop".into(),
+        name: "shop".into(),
+        result: Ok(("2.3.1".into(), offers())),
+    });
+    a.on_key(code(KeyCode::Down));
+    a.on_key(code(KeyCode::Enter));
+    a.on_msg(Msg::ChangePlanned(Ok(Box::new(plan(vec![pass(
+        "release",
+    )])))));
+    a.on_key(code(KeyCode::Enter));
+    let why = "judged failed without waiting out the 300 s timeout: 1 new pod broken: \
+               checkout-7c9f-abcde CrashLoopBackOff (exit code 1, 3 restarts)\n  \
+               checkout-7c9f-abcde: Warning BackOff: Back-off restarting failed container\n  \
+               checkout-7c9f-abcde [checkout] last log lines:\n    \
+               2026-11-30T10:00:01Z ERROR failed to connect to db:5432: connection refused\n    \
+               2026-11-30T10:00:02Z FATAL checkout: giving up after 3 attempts; exiting with code 1";
+    for ev in [
+        Event::Step(Step::Lock, StepState::Done("held".into())),
+        Event::Step(Step::Apply, StepState::Failed(why.into())),
+        Event::Step(Step::Rollback, StepState::Done("back on 2.3.1".into())),
+    ] {
+        a.on_msg(Msg::ChangeEvent(ev));
+    }
+    for i in 0..30 {
+        a.on_msg(Msg::ChangeEvent(Event::Output(format!("output line {i}"))));
+    }
+    a.on_msg(Msg::ChangeEvent(Event::Finished(Report {
+        ending: Ending::RolledBack(why.into()),
+        backup: None,
+        commit: None,
+        rollback_commit: None,
+        offer_rollback_to: None,
+        warnings: vec![],
+    })));
+    let text = render(&mut a, 80, 24);
+    assert!(text.contains("j/k scroll"), "{text}");
+    assert!(!text.contains('…'), "a line was cut:\n{text}");
+    for want in [
+        "checkout-7c9f-abcde CrashLoopBackOff (exit code 1, 3",
+        "Warning BackOff: Back-off restarting failed",
+        "FATAL checkout: giving up after 3",
+    ] {
+        assert!(text.contains(want), "{want} missing:\n{text}");
+    }
+    // The rest (the ending, the output) is below: j scrolls down to it.
+    assert!(!text.contains("output line 29"), "{text}");
+    for _ in 0..40 {
+        a.on_key(key('j'));
+    }
+    let text = render(&mut a, 80, 24);
+    assert!(text.contains("output line 29"), "{text}");
+    // The status line says the ending in one line.
+    let flash = a.flash.clone().unwrap();
+    assert!(!flash.text.contains('\n'), "{}", flash.text);
+}

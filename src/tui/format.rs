@@ -46,9 +46,69 @@ pub fn truncate(s: &str, width: usize) -> String {
     }
 }
 
+/// Breaks a text into lines of at most `width` characters: at its own line breaks, then at
+/// spaces (a word longer than a line is split). Nothing is dropped; a line's own leading
+/// spaces are kept on its continuations, and every line after the first is indented by
+/// `indent` more.
+pub fn wrap(s: &str, width: usize, indent: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut out = Vec::new();
+    for (i, para) in s.lines().enumerate() {
+        let lead = para.len() - para.trim_start_matches(' ').len();
+        let first = (if i == 0 { 0 } else { indent }) + lead;
+        let next = " ".repeat((indent + lead).min(width - 1));
+        let mut cur = " ".repeat(first.min(width - 1));
+        let mut fresh = true;
+        for word in para.split(' ').filter(|w| !w.is_empty()) {
+            let len = cur.chars().count();
+            if !fresh && len + 1 + word.chars().count() > width {
+                out.push(std::mem::replace(&mut cur, next.clone()));
+                fresh = true;
+            }
+            if !fresh {
+                cur.push(' ');
+            }
+            let mut rest: Vec<char> = word.chars().collect();
+            while cur.chars().count() + rest.len() > width {
+                let room = width.saturating_sub(cur.chars().count());
+                cur.extend(rest.drain(..room.min(rest.len())));
+                out.push(std::mem::replace(&mut cur, next.clone()));
+            }
+            cur.extend(rest);
+            fresh = false;
+        }
+        out.push(cur);
+    }
+    if out.is_empty() {
+        out.push(String::new());
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrapping_keeps_every_word_and_line() {
+        assert_eq!(
+            wrap(
+                "judged failed: pod-a CrashLoopBackOff\n  pod-a last log",
+                16,
+                2
+            ),
+            vec![
+                "judged failed:",
+                "  pod-a",
+                "  CrashLoopBackO",
+                "  ff",
+                "    pod-a last",
+                "    log"
+            ]
+        );
+        assert_eq!(wrap("abcdefghij", 4, 0), vec!["abcd", "efgh", "ij"]);
+        assert_eq!(wrap("", 10, 0), vec![""]);
+    }
 
     #[test]
     fn ages_like_kubectl() {

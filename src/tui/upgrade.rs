@@ -337,9 +337,16 @@ impl App {
                 run.apply(&ev);
                 match ev {
                     Event::Finished(report) => {
-                        let text = format!("{}: {}", plan.headline(), report.ending);
+                        // The ending's first line; its details are in the run view.
+                        let ending = report.ending.to_string();
+                        let text = format!(
+                            "{}: {}",
+                            plan.headline(),
+                            ending.lines().next().unwrap_or_default()
+                        );
                         let ok = report.ending.succeeded();
                         w.stage = Stage::Finished(plan, run, Box::new(report));
+                        w.scroll = 0;
                         self.flash(text, !ok);
                         // The history pane, if open, shows the new revisions.
                         return self.refresh_open_history();
@@ -490,6 +497,10 @@ impl App {
                         ))
                     }
                 },
+                KeyCode::Up | KeyCode::Char('k') => w.scroll = w.scroll.saturating_sub(1),
+                KeyCode::Down | KeyCode::Char('j') => w.scroll += 1,
+                KeyCode::PageUp => w.scroll = w.scroll.saturating_sub(10),
+                KeyCode::PageDown => w.scroll += 10,
                 KeyCode::Esc | KeyCode::Char('q') | KeyCode::Enter => close = true,
                 _ => {}
             },

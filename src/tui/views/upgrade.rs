@@ -5,7 +5,7 @@
 use super::block;
 use crate::core::workflows::upgrade::{CheckLevel, Ending, Plan, StepState};
 use crate::tui::app::App;
-use crate::tui::format::truncate;
+use crate::tui::format::{truncate, wrap};
 use crate::tui::theme::Role;
 use crate::tui::upgrade::{RunView, Stage, UpgradeWizard};
 use ratatui::Frame;
@@ -31,9 +31,9 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
         ),
         Stage::Running(..) => ("running", "the change ends on its own"),
         Stage::Finished(_, _, r) if r.offer_rollback_to.is_some() => {
-            ("finished", "r roll back · enter/esc close")
+            ("finished", "r roll back · j/k scroll · enter/esc close")
         }
-        Stage::Finished(..) => ("finished", "enter/esc close"),
+        Stage::Finished(..) => ("finished", "j/k scroll · enter/esc close"),
         Stage::Error(_) => ("", "esc close"),
     };
     let b = block(
@@ -100,8 +100,8 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
         Stage::Finished(plan, run, report) => run_lines(plan, run, Some(&report.ending), inner, &t),
     };
     let skip = match &w.stage {
-        Stage::Review(_) => w.scroll.min(lines.len().saturating_sub(1)),
-        Stage::Running(..) | Stage::Finished(..) => 0,
+        Stage::Review(_) | Stage::Finished(..) => w.scroll.min(lines.len().saturating_sub(1)),
+        Stage::Running(..) => 0,
         _ => 0,
     };
     let visible: Vec<Line> = lines
@@ -181,6 +181,13 @@ fn run_lines<'a>(
     let width = area.width as usize;
     let line =
         |text: String, role: Role| Line::from(Span::styled(truncate(&text, width), t.style(role)));
+    // Every line of a text, wrapped: a failure's cause is read whole, never cut.
+    let wrapped = |text: String, role: Role, indent: usize| -> Vec<Line<'a>> {
+        wrap(&text, width, indent)
+            .into_iter()
+            .map(|l| Line::from(Span::styled(l, t.style(role))))
+            .collect()
+    };
     let mut out = vec![line(plan.headline(), Role::Title)];
     for (step, state) in &run.steps {
         let (glyph, text, role) = match state {
@@ -189,7 +196,11 @@ fn run_lines<'a>(
             StepState::Failed(s) => ("✖", s, Role::Failing),
             StepState::Skipped(s) => ("·", s, Role::Dim),
         };
-        out.push(line(format!("{glyph} {:<9} {text}", step.as_str()), role));
+        let text = format!("{glyph} {:<9} {text}", step.as_str());
+        match state {
+            StepState::Failed(_) => out.extend(wrapped(text, role, 12)),
+            _ => out.push(line(text, role)),
+        }
     }
     if !run.progress.is_empty() {
         out.push(line("workloads".into(), Role::Header));
@@ -221,13 +232,21 @@ fn run_lines<'a>(
             Ending::RolledBack(_) | Ending::Aborted { .. } => Role::Warning,
             _ => Role::Failing,
         };
-        out.push(line(
-            format!("{} {e}", if e.succeeded() { "✔" } else { "✖" }),
+        // Its first line; the details are with the step that failed, above.
+        let ending = e.to_string();
+        let first = ending.lines().next().unwrap_or_default();
+        out.extend(wrapped(
+            format!("{} {first}", if e.succeeded() { "✔" } else { "✖" }),
             role,
+            2,
         ));
     }
-    // The driver's output fills what is left, newest last.
-    let room = (area.height as usize).saturating_sub(out.len() + 1);
+    // While it runs, the driver's output fills what is left, newest last; once it has
+    // finished, all of it (the view scrolls).
+    let room = match ending {
+        Some(_) => usize::MAX,
+        None => (area.height as usize).saturating_sub(out.len() + 1),
+    };
     if room > 0 && !run.output.is_empty() {
         out.push(line("output".into(), Role::Header));
         let from = run.output.len().saturating_sub(room.saturating_sub(1));
