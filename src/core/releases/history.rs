@@ -8,6 +8,7 @@
 use crate::core::release::{Release, ReleaseHistory, ReleaseStatus};
 use serde::Serialize;
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// What a masked value is shown as.
 pub const MASK: &str = "****";
@@ -113,6 +114,51 @@ pub fn mask_values(v: &Value) -> Value {
     }
 }
 
+/// What a masked secret shows in the newer of two revisions when its value changed: a
+/// masked diff hides the value, not the change.
+pub const MASK_CHANGED: &str = "**** (changed)";
+
+/// Both values masked as [`mask_values`] does, except that a secret leaf whose value differs
+/// between them shows as [`MASK_CHANGED`] in `b` (so a diff of the two says it changed;
+/// an unchanged one stays `****` on both sides).
+pub fn mask_values_pair(a: &Value, b: &Value) -> (Value, Value) {
+    fn mark(a: Option<&Value>, b: &Value, secret: bool) -> Value {
+        match b {
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .map(|(k, v)| {
+                        let under = a.and_then(|a| a.get(k));
+                        (k.clone(), mark(under, v, secret || is_secret_key(k)))
+                    })
+                    .collect(),
+            ),
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| mark(a.and_then(|a| a.get(i)), v, secret))
+                    .collect(),
+            ),
+            Value::Null => Value::Null,
+            leaf if secret => match a {
+                Some(old) if old != leaf && !old.is_null() => Value::String(MASK_CHANGED.into()),
+                _ => Value::String(MASK.into()),
+            },
+            leaf => leaf.clone(),
+        }
+    }
+    (mask_values(a), mark(Some(a), b, false))
+}
+
+/// Both values as YAML (`{}` when none), masked as [`mask_values_pair`] unless `reveal`.
+pub fn values_yaml_pair(a: &Value, b: &Value, reveal: bool) -> (String, String) {
+    if reveal {
+        return (values_yaml(a, true), values_yaml(b, true));
+    }
+    let (ma, mb) = mask_values_pair(a, b);
+    (values_yaml(&ma, true), values_yaml(&mb, true))
+}
+
 /// Secret-looking values at any depth, as dotted paths (`global.kafka.saslPassword`), for
 /// warning before plain-text secrets are committed.
 pub fn secret_paths(v: &Value) -> Vec<String> {
@@ -161,8 +207,65 @@ pub fn values_yaml(values: &Value, reveal: bool) -> String {
 /// A manifest with the `data` / `stringData` values of its Secrets masked (line by line,
 /// so the rest of the text is untouched).
 pub fn mask_manifest(manifest: &str) -> String {
+    mask_manifest_against(manifest, None)
+}
+
+/// Both manifests masked; a Secret's value that differs between them shows as
+/// [`MASK_CHANGED`] in `b`.
+pub fn mask_manifest_pair(a: &str, b: &str) -> (String, String) {
+    let before = secret_values(a);
+    (mask_manifest(a), mask_manifest_against(b, Some(&before)))
+}
+
+/// (Secret name, key) → value of the Secrets' `data` / `stringData` in a manifest.
+fn secret_values(manifest: &str) -> BTreeMap<(String, String), String> {
+    let mut out = BTreeMap::new();
+    for doc in split_documents(manifest) {
+        let name = secret_name(doc);
+        let mut in_data = false;
+        for line in doc.lines() {
+            let indent = line.len() - line.trim_start().len();
+            let trimmed = line.trim_end();
+            if indent == 0 && !trimmed.is_empty() {
+                in_data = trimmed == "data:" || trimmed == "stringData:";
+            } else if in_data && let Some((key, rest)) = trimmed.split_once(':') {
+                out.insert(
+                    (name.clone(), key.trim().to_string()),
+                    rest.trim().to_string(),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// The `metadata.name` of a Secret document ("" when it is not one or has none).
+fn secret_name(doc: &str) -> String {
+    if !doc.lines().any(|l| l.trim_end() == "kind: Secret") {
+        return String::new();
+    }
+    let mut in_meta = false;
+    for line in doc.lines() {
+        let indent = line.len() - line.trim_start().len();
+        if indent == 0 {
+            in_meta = line.trim_end() == "metadata:";
+        } else if in_meta
+            && indent == 2
+            && let Some(name) = line.trim().strip_prefix("name:")
+        {
+            return name.trim().trim_matches(['"', '\'']).to_string();
+        }
+    }
+    String::new()
+}
+
+fn mask_manifest_against(
+    manifest: &str,
+    before: Option<&BTreeMap<(String, String), String>>,
+) -> String {
     let mut out = String::with_capacity(manifest.len());
     for doc in split_documents(manifest) {
+        let name = secret_name(doc);
         let is_secret = doc.lines().any(|l| l.trim_end() == "kind: Secret");
         if !is_secret {
             out.push_str(doc);
@@ -179,9 +282,12 @@ pub fn mask_manifest(manifest: &str) -> String {
                 && let Some((key, rest)) = trimmed.split_once(':')
                 && !rest.trim().is_empty()
             {
+                let changed = before
+                    .and_then(|b| b.get(&(name.clone(), key.trim().to_string())))
+                    .is_some_and(|old| old != rest.trim());
                 out.push_str(key);
                 out.push_str(": ");
-                out.push_str(MASK);
+                out.push_str(if changed { MASK_CHANGED } else { MASK });
                 out.push('\n');
             } else {
                 out.push_str(line);
@@ -312,16 +418,17 @@ pub fn diff(a: &Release, b: &Release, reveal: bool) -> RevisionDiff {
     let (ma, mb) = (&a.chart.metadata, &b.chart.metadata);
     let chart = (ma.name != mb.name || ma.version != mb.version)
         .then(|| format!("{}-{} → {}-{}", ma.name, ma.version, mb.name, mb.version));
+    let (values_a, values_b) = values_yaml_pair(&a.config, &b.config, reveal);
     let values = unified(
-        &values_yaml(&a.config, reveal),
-        &values_yaml(&b.config, reveal),
+        &values_a,
+        &values_b,
         &format!("values (revision {})", a.version),
         &format!("values (revision {})", b.version),
     );
     let (man_a, man_b) = if reveal {
         (a.manifest.clone(), b.manifest.clone())
     } else {
-        (mask_manifest(&a.manifest), mask_manifest(&b.manifest))
+        mask_manifest_pair(&a.manifest, &b.manifest)
     };
     let manifest = unified(
         &man_a,
@@ -398,6 +505,38 @@ mod tests {
         ] {
             assert!(!is_secret_key(k), "{k}");
         }
+    }
+
+    #[test]
+    fn a_masked_diff_shows_that_a_secret_changed() {
+        let a = json!({"db": {"password": "old", "user": "app"}, "token": "t"});
+        let b = json!({"db": {"password": "new", "user": "app"}, "token": "t"});
+        let (ya, yb) = values_yaml_pair(&a, &b, false);
+        assert!(!ya.contains("old") && !yb.contains("new"), "{ya}{yb}");
+        let d = unified(&ya, &yb, "a", "b");
+        let changed: Vec<&str> = d
+            .iter()
+            .filter(|l| matches!(l.kind, LineKind::Added | LineKind::Removed))
+            .map(|l| l.text.as_str())
+            .collect();
+        assert_eq!(
+            changed,
+            ["-  password: '****'", "+  password: '**** (changed)'"]
+        );
+        // Unchanged: nothing to show.
+        let (ya, yb) = values_yaml_pair(&a, &a, false);
+        assert_eq!(ya, yb);
+
+        let secret = |v: &str| {
+            format!(
+                "---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\ndata:\n  password: {v}\n  user: YXBw\n"
+            )
+        };
+        let (ma, mb) = mask_manifest_pair(&secret("b2xk"), &secret("bmV3"));
+        assert!(mb.contains("password: **** (changed)") && mb.contains("user: ****\n"));
+        assert!(!ma.contains("changed") && !mb.contains("bmV3"));
+        let (ma, mb) = mask_manifest_pair(&secret("b2xk"), &secret("b2xk"));
+        assert_eq!(ma, mb);
     }
 
     #[test]
@@ -494,7 +633,9 @@ mod tests {
                 "+++ values (revision 4)",
                 "@@ -1,4 +1,4 @@",
                 " kafka:",
-                "   saslPassword: '****'",
+                // The value stays hidden; that it changed does not.
+                "-  saslPassword: '****'",
+                "+  saslPassword: '**** (changed)'",
                 " router:",
                 "-  replicas: 2",
                 "+  replicas: 3",

@@ -577,8 +577,7 @@ pub async fn prepare(client: &kube::Client, request: Request) -> Result<Plan> {
         (Ok(f), Ok(t)) if t > f => Some(Jump::classify(&f, &t)),
         _ => None,
     };
-    let old_values = history::values_yaml(&current.config, false);
-    let new_values = history::values_yaml(&values, false);
+    let (old_values, new_values) = history::values_yaml_pair(&current.config, &values, false);
     let values_diff = history::unified(
         &old_values,
         &new_values,
