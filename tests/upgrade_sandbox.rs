@@ -605,3 +605,71 @@ async fn an_interrupted_change_that_reached_its_target_is_verified_and_closed() 
             .is_none()
     );
 }
+
+/// Values a release cannot hold are refused in preflight (before any lock), with the size
+/// and the limit; a long values diff is summarised, the whole of it kept in a file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_values_are_refused_and_a_long_diff_is_summarised() {
+    use base64::Engine;
+    let e = env().await;
+    // 1.5 MiB that gzip cannot shrink (random bytes, base64).
+    let mut noise = vec![0u8; 1_100_000];
+    for (i, b) in noise.iter_mut().enumerate() {
+        *b = (fastrand::u32(..) as u8) ^ (i as u8);
+    }
+    let blob = base64::engine::general_purpose::STANDARD.encode(&noise);
+    let mut req = e.request(Target::Version("1.5.0".into()));
+    req.values = ValuesSource::Text(format!("router:\n  replicas: 2\nblob: {blob}\n"));
+    let plan = upgrade::prepare(&e.client, req).await.unwrap();
+    let size = plan
+        .blockers()
+        .into_iter()
+        .find(|c| c.name == "size")
+        .unwrap_or_else(|| panic!("no size check: {:?}", plan.checks));
+    assert!(
+        size.detail.contains("MiB in its Secret") && size.detail.contains("at most 1.00 MiB"),
+        "{}",
+        size.detail
+    );
+    // Refused before anything: no lock taken, no journal.
+    let (report, _) = e.run(plan_request(&e, "1.5.0", Some(blob.clone()))).await;
+    assert!(
+        matches!(report.ending, upgrade::Ending::Aborted { .. }),
+        "{:?}",
+        report.ending
+    );
+    assert!(!e.settings.journal_dir.join("mr-ee.ee.json").exists());
+    assert!(
+        helmdeck::core::workflows::lock::current_holder(&e.client, "mr-ee", "ee")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // 400 new keys: the diff shows its first lines and says where the rest is.
+    let many: String = (0..400).map(|i| format!("  key{i}: value{i}\n")).collect();
+    let mut req = e.request(Target::Version("1.5.0".into()));
+    req.values = ValuesSource::Text(format!("router:\n  replicas: 2\nextra:\n{many}"));
+    let plan = upgrade::prepare(&e.client, req).await.unwrap();
+    assert_eq!(plan.values_diff.len(), upgrade::DIFF_SHOWN + 1);
+    let last = &plan.values_diff.last().unwrap().text;
+    assert!(
+        last.contains("more lines") && last.contains("the whole diff is in "),
+        "{last}"
+    );
+    let path = last.rsplit("the whole diff is in ").next().unwrap();
+    let whole = std::fs::read_to_string(path).unwrap();
+    assert!(whole.contains("+  key399: value399"), "{whole}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+/// A request for `version` with a `blob` of values.
+fn plan_request(e: &Env, version: &str, blob: Option<String>) -> Request {
+    let mut req = e.request(Target::Version(version.into()));
+    if let Some(b) = blob {
+        req.values = ValuesSource::Text(format!("router:\n  replicas: 2\nblob: {b}\n"));
+    }
+    req
+}

@@ -283,7 +283,10 @@ fn collect(v: &Value, field: &str, path: &mut Vec<String>, style: Style, set: &m
         return;
     }
     if is_leaf(field, v) {
-        set.insert(path);
+        // The object itself (an empty configuration) is never owned.
+        if !path.is_empty() {
+            set.insert(path);
+        }
         return;
     }
     match v {
@@ -681,6 +684,17 @@ mod tests {
         remove_paths(&mut v, &set.paths());
         assert!(v["spec"].get("replicas").is_none());
         assert_eq!(v["spec"]["template"]["spec"]["containers"], json!([]));
+    }
+
+    #[test]
+    fn an_empty_configuration_owns_nothing() {
+        assert!(fields_of(&json!({}), Style::Apply).is_empty());
+        assert!(
+            fields_of(&json!({"metadata": {}}), Style::Apply)
+                .paths()
+                .len()
+                == 1
+        );
     }
 
     #[test]

@@ -26,7 +26,7 @@ use super::simulated::{ManifestWorkload, manifest_workloads};
 use crate::core::cluster::actions;
 use crate::core::cluster::model::WorkloadKind;
 use crate::core::release::{Release, ReleaseStatus};
-use crate::core::releases::history::{self, DiffLine};
+use crate::core::releases::history::{self, DiffLine, LineKind};
 use crate::core::releases::repo::{self, ChartRepo, IndexEntry, Jump, RepoOptions};
 use crate::core::releases::values_repo::{Outcome, ReleaseRecord, ValuesRepo, ValuesRevision};
 use crate::core::releases::{backup, fetch};
@@ -578,12 +578,20 @@ pub async fn prepare(client: &kube::Client, request: Request) -> Result<Plan> {
         _ => None,
     };
     let (old_values, new_values) = history::values_yaml_pair(&current.config, &values, false);
-    let values_diff = history::unified(
-        &old_values,
-        &new_values,
-        &format!("revision {} values", current.version),
-        "new values",
+    let values_diff = summarise_diff(
+        history::unified(
+            &old_values,
+            &new_values,
+            &format!("revision {} values", current.version),
+            "new values",
+        ),
+        &request.settings,
+        &ns,
+        &name,
     );
+    if let Some(c) = release_size_check(&current, &values) {
+        checks.push(c);
+    }
     if kind == Kind::Upgrade && to_version == from_version && old_values == new_values {
         // Compare revealed too: a changed secret is a change.
         if history::values_yaml(&current.config, true) == history::values_yaml(&values, true) {
@@ -727,6 +735,76 @@ pub async fn prepare(client: &kube::Client, request: Request) -> Result<Plan> {
 
 /// (ready, desired) of a workload, read untyped: Deployments and StatefulSets count
 /// `readyReplicas` of `spec.replicas`, DaemonSets `numberReady` of `desiredNumberScheduled`.
+/// The most a Secret holds: the API server refuses more (Helm keeps a release, compressed,
+/// in one Secret).
+pub const RELEASE_LIMIT: usize = 1024 * 1024;
+
+/// Refuses values that would make the release larger than its Secret can hold: the size of
+/// the release Helm would store (the current revision with these values, encoded as Helm
+/// encodes it), against [`RELEASE_LIMIT`].
+fn release_size_check(current: &Release, values: &Value) -> Option<Check> {
+    let mut next = current.clone();
+    next.config = values.clone();
+    let secret = crate::core::release::release_secret(&next).ok()?;
+    let size: usize = secret.data.as_ref()?.values().map(|b| b.0.len()).sum();
+    (size > RELEASE_LIMIT).then(|| {
+        check(
+            "size",
+            CheckLevel::Fail,
+            format!(
+                "the release would take about {} in its Secret (chart, manifest and these values, compressed as Helm stores them); a Secret holds at most {}: make the values smaller",
+                mib(size),
+                mib(RELEASE_LIMIT)
+            ),
+        )
+    })
+}
+
+fn mib(bytes: usize) -> String {
+    format!("{:.2} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// The most lines of a values diff shown; a longer one is summarised.
+pub const DIFF_SHOWN: usize = 200;
+
+/// A diff longer than [`DIFF_SHOWN`] lines: its first lines, then a line with the counts and
+/// the file that holds all of it (masked, as shown; 0600, beside the journal).
+fn summarise_diff(
+    lines: Vec<DiffLine>,
+    settings: &Settings,
+    ns: &str,
+    name: &str,
+) -> Vec<DiffLine> {
+    if lines.len() <= DIFF_SHOWN {
+        return lines;
+    }
+    let added = lines.iter().filter(|l| l.kind == LineKind::Added).count();
+    let removed = lines.iter().filter(|l| l.kind == LineKind::Removed).count();
+    let dir = settings
+        .journal_dir
+        .parent()
+        .map(|d| d.join("diffs"))
+        .unwrap_or_else(|| settings.journal_dir.join("diffs"));
+    let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S");
+    let path = dir.join(format!("{ns}.{name}.{stamp}.diff"));
+    let text: String = lines.iter().map(|l| format!("{}\n", l.text)).collect();
+    let where_ =
+        match std::fs::create_dir_all(&dir).and_then(|()| write_private(&path, text.as_bytes())) {
+            Ok(()) => format!("the whole diff is in {}", path.display()),
+            Err(e) => format!(
+                "the whole diff could not be written to {}: {e}",
+                path.display()
+            ),
+        };
+    let more = lines.len() - DIFF_SHOWN;
+    let mut shown: Vec<DiffLine> = lines.into_iter().take(DIFF_SHOWN).collect();
+    shown.push(DiffLine {
+        kind: LineKind::Header,
+        text: format!("… {more} more lines ({added} added, {removed} removed in all); {where_}"),
+    });
+    shown
+}
+
 async fn workload_ready(
     client: &kube::Client,
     ns: &str,
