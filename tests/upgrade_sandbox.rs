@@ -211,7 +211,12 @@ async fn minor_upgrade_then_crash_looping_version_rolls_back_and_git_records_bot
         ),
         "{log}"
     );
-    assert!(entries[1].starts_with("ee (mr-ee): mr-ee 1.5.0 → 1.5.1 (patch)|outcome: rolled back: context deadline exceeded"), "{log}");
+    assert!(
+        entries[1].starts_with(
+            "ee (mr-ee): mr-ee 1.5.0 → 1.5.1 (patch)|outcome: rolled back: judged failed without waiting out the 20 s timeout: 4 new pods broken: "
+        ) && entries[1].contains("CrashLoopBackOff (exit code 1,"),
+        "{log}"
+    );
     assert!(
         entries[2].starts_with("ee (mr-ee): mr-ee 1.4.2 → 1.5.0 (minor)|outcome: succeeded"),
         "{log}"
