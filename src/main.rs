@@ -85,6 +85,144 @@ enum Command {
     Recover(cli::upgrade::RecoverArgs),
 }
 
+impl Command {
+    /// What the command changes, named for the read-only gate, or `None` when it only
+    /// reads. Every command that writes (to a cluster, a broker, a release, its record)
+    /// goes through [`cli::refuse_if_readonly`] in `main` before it contacts anything:
+    /// every command is listed here without a catch-all, so a new one must say.
+    fn writes(&self) -> Option<&'static str> {
+        use cli::releases::BackupCommand;
+        use cli::topics::TopicsAction;
+        match self {
+            Command::Scale(_) => Some("scale"),
+            Command::Autoscale(_) => Some("autoscale"),
+            Command::Cordon(_) => Some("cordon"),
+            Command::Uncordon(_) => Some("uncordon"),
+            Command::Drain(_) => Some("drain"),
+            // A dry run prints the plan and changes nothing.
+            Command::Upgrade(a) => (!a.change.dry_run).then_some("upgrade"),
+            Command::Rollback(a) => (!a.change.dry_run).then_some("rollback"),
+            Command::Apply(a) => (!a.change.dry_run).then_some("apply"),
+            // Verifying writes too (it closes the journal, notes the values commit and frees
+            // a dead holder's Lease), as the console's `V` does: both are refused.
+            Command::Recover(a) => Some(if a.rollback {
+                "recover --rollback"
+            } else {
+                "recover"
+            }),
+            Command::Backup(a) => match &a.command {
+                BackupCommand::Restore { .. } => Some("backup restore"),
+                // `create` reads the cluster and writes only into the local backup directory.
+                BackupCommand::Create { .. } | BackupCommand::List { .. } => None,
+                BackupCommand::Show { .. } => None,
+            },
+            Command::Topics(a) => match &a.action {
+                Some(TopicsAction::Create(_)) => Some("topics create"),
+                Some(TopicsAction::Plan) | None => None,
+            },
+            Command::Status(_) | Command::History(_) | Command::Diff(_) | Command::Versions(_) => {
+                None
+            }
+            // The console inside the demo refuses its own actions; the sandbox is the server.
+            Command::Demo { .. } | Command::Sandbox { .. } => None,
+        }
+    }
+
+    /// The config file and the cluster the command uses, as flags it can be given.
+    fn scope<'a>(&'a mut self) -> Scope<'a> {
+        use cli::releases::BackupCommand;
+        let cluster = |c: &'a mut cli::scale::ClusterArgs| Scope {
+            config: Some(&mut c.config),
+            kubeconfig: Some(&mut c.kubeconfig),
+            context: Some(&mut c.context),
+        };
+        let change = |c: &'a mut cli::upgrade::ChangeArgs| Scope {
+            config: Some(&mut c.config),
+            kubeconfig: Some(&mut c.target.kubeconfig),
+            context: Some(&mut c.target.context),
+        };
+        let target = |config, t: Option<&'a mut cli::releases::Target>| -> Scope<'a> {
+            let (kubeconfig, context) = match t {
+                Some(t) => (Some(&mut t.kubeconfig), Some(&mut t.context)),
+                None => (None, None),
+            };
+            Scope {
+                config,
+                kubeconfig,
+                context,
+            }
+        };
+        match self {
+            Command::Scale(a) => cluster(&mut a.cluster),
+            Command::Autoscale(a) => cluster(&mut a.cluster),
+            Command::Cordon(a) | Command::Uncordon(a) => cluster(&mut a.cluster),
+            Command::Drain(a) => cluster(&mut a.cluster),
+            Command::Upgrade(a) => change(&mut a.change),
+            Command::Rollback(a) => change(&mut a.change),
+            Command::Apply(a) => change(&mut a.change),
+            Command::Recover(a) => change(&mut a.change),
+            Command::Backup(a) => {
+                let t = match &mut a.command {
+                    BackupCommand::Create { target, .. }
+                    | BackupCommand::Show { target, .. }
+                    | BackupCommand::Restore { target, .. } => Some(target),
+                    BackupCommand::List { .. } => None,
+                };
+                target(Some(&mut a.config), t)
+            }
+            Command::Topics(a) => Scope {
+                config: Some(&mut a.common.config),
+                kubeconfig: Some(&mut a.common.kubeconfig),
+                context: Some(&mut a.common.context),
+            },
+            Command::Status(a) => Scope {
+                config: Some(&mut a.config),
+                kubeconfig: Some(&mut a.kubeconfig),
+                context: Some(&mut a.context),
+            },
+            Command::History(a) => target(Some(&mut a.config), Some(&mut a.target)),
+            Command::Diff(a) => target(None, Some(&mut a.target)),
+            Command::Versions(a) => target(None, Some(&mut a.target)),
+            // The demo uses the console's flags; the sandbox's --kubeconfig is its output.
+            Command::Demo { .. } | Command::Sandbox { .. } => Scope::default(),
+        }
+    }
+}
+
+/// The flags of a command that say which config it reads and which cluster it talks to.
+#[derive(Default)]
+struct Scope<'a> {
+    config: Option<&'a mut Option<PathBuf>>,
+    kubeconfig: Option<&'a mut Option<PathBuf>>,
+    context: Option<&'a mut Option<String>>,
+}
+
+impl Scope<'_> {
+    /// `--config`, `--kubeconfig` and `--context` given before the command (`helmdeck
+    /// --context prod cordon N`) count as if given after it.
+    fn inherit(&mut self, top: &cli::console::ConsoleArgs) {
+        fn fill<T: Clone>(slot: &mut Option<&mut Option<T>>, top: &Option<T>) {
+            if let Some(slot) = slot
+                && slot.is_none()
+            {
+                **slot = top.clone();
+            }
+        }
+        fill(&mut self.config, &top.config);
+        fill(&mut self.kubeconfig, &top.kubeconfig);
+        fill(&mut self.context, &top.context);
+    }
+
+    fn sources(&self, flag: bool) -> cli::ReadonlySources<'_> {
+        cli::ReadonlySources {
+            flag,
+            config: self.config.as_ref().and_then(|c| c.as_deref()),
+            kubeconfig: self.kubeconfig.as_ref().and_then(|c| c.as_deref()),
+            context: self.context.as_ref().and_then(|c| c.as_deref()),
+        }
+    }
+}
+
 /// Commands that only print end quietly when their reader goes away (`helmdeck history |
 /// head`), as other command-line tools do. Every command that changes something (and the
 /// sandbox and the console) keeps Rust's default — SIGPIPE ignored, the write's error
@@ -104,9 +242,27 @@ fn die_quietly_on_broken_pipe() {
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
     if prints_only(&cli.command) {
         die_quietly_on_broken_pipe();
+    }
+    if let Some(command) = &mut cli.command {
+        // Headless commands log to stderr (HELMDECK_LOG=debug for more); the console and
+        // the demo log to a file, never onto the screen.
+        if !matches!(command, Command::Demo { .. }) {
+            cli::log_to_stderr();
+        }
+        let mut scope = command.scope();
+        scope.inherit(&cli.console);
+        if let Some(what) = command.writes() {
+            let scope = command.scope();
+            if let Err(refusal) =
+                cli::refuse_if_readonly(what, &scope.sources(cli.console.readonly))
+            {
+                let _ = writeln!(std::io::stderr(), "helmdeck: {refusal}");
+                return std::process::ExitCode::from(cli::EXIT_REFUSED);
+            }
+        }
     }
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
     // Commands with their own exit codes set this.
@@ -135,7 +291,7 @@ fn main() -> std::process::ExitCode {
             Some(Command::Rollback(a)) => code(&mut exit_code, cli::upgrade::rollback_cmd(a).await),
             Some(Command::Apply(a)) => code(&mut exit_code, cli::upgrade::apply_cmd(a).await),
             Some(Command::Recover(a)) => code(&mut exit_code, cli::upgrade::recover_cmd(a).await),
-            Some(Command::Scale(a)) => cli::scale::scale(a).await,
+            Some(Command::Scale(a)) => code(&mut exit_code, cli::scale::scale(a).await),
             Some(Command::Autoscale(a)) => cli::scale::autoscale(a).await,
             Some(Command::Cordon(a)) => cli::scale::cordon(a).await,
             Some(Command::Uncordon(a)) => cli::scale::uncordon(a).await,
@@ -173,7 +329,6 @@ async fn run_sandbox(
     pods: Option<usize>,
     faults: &str,
 ) -> anyhow::Result<()> {
-    helmdeck::logging::init(helmdeck::logging::LogTarget::Stderr)?;
     let faults =
         sandbox::faults::Faults::parse(faults).map_err(|e| anyhow::anyhow!("--faults: {e}"))?;
     let sb = sandbox::Sandbox::start(sandbox::Options {

@@ -27,8 +27,9 @@ pub struct ConsoleArgs {
     /// Show every namespace (the default unless the config names a namespace for the context).
     #[arg(short = 'A', long)]
     pub all_namespaces: bool,
-    /// Disable every action that writes.
-    #[arg(long)]
+    /// Refuse every change: the console's actions and every command that writes (scale,
+    /// cordon, drain, upgrade, rollback, topics create…), which then exit 2.
+    #[arg(long, global = true)]
     pub readonly: bool,
     /// A theme name (dark, light, high-contrast) or a theme file.
     #[arg(long)]

@@ -36,3 +36,217 @@ pub mod scale;
 pub mod status;
 pub mod topics;
 pub mod upgrade;
+
+use std::path::{Path, PathBuf};
+
+/// Exit code of a command refused before it changed anything (read-only, an invalid
+/// request, a failed preflight).
+pub const EXIT_REFUSED: u8 = 2;
+
+/// Sends a headless command's logs to stderr: `HELMDECK_LOG` (or `RUST_LOG`) sets the
+/// filter, default `info`, as [`crate::logging::init`] does; colours only on a terminal. A
+/// closed or failing stderr is ignored, as [`tell!`] ignores it — tracing-subscriber would
+/// report the failed write with `eprintln!`, which panics on a closed stderr and took a
+/// change down with it (`helmdeck upgrade … 2>&1 | head -1` stopped at its commit).
+pub fn log_to_stderr() {
+    use std::io::IsTerminal;
+    let filter = std::env::var("HELMDECK_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .map(tracing_subscriber::EnvFilter::new)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .log_internal_errors(false)
+        .with_writer(|| QuietStderr)
+        .try_init();
+}
+
+/// Standard error whose failures are ignored.
+struct QuietStderr;
+
+impl std::io::Write for QuietStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = std::io::stderr().write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
+    }
+}
+
+/// What decides whether a write command may run: the flags and the config it was given.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReadonlySources<'a> {
+    /// `--readonly` (a global flag: accepted by every command).
+    pub flag: bool,
+    /// `--config` of the command, else the default config file.
+    pub config: Option<&'a Path>,
+    /// The kubeconfig and context the command talks to (their current context when no
+    /// `--context`): a context marked `readonly: true` in the config refuses.
+    pub kubeconfig: Option<&'a Path>,
+    pub context: Option<&'a str>,
+}
+
+/// A write command refused before it contacted anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// What was refused (`cordon`, `topics create`…).
+    pub what: String,
+    /// Why, naming the setting: `--readonly`, `` `readonly: true` in FILE ``, `context "prod"
+    /// is marked readonly in FILE`, or the config that could not be read.
+    pub why: String,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} refused: {}; nothing changed", self.what, self.why)
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+/// The gate every command that writes (to a cluster, a broker, a release) goes through
+/// before contacting anything: refused when `--readonly` is given, when the config says
+/// `readonly: true`, or when the context in effect is marked `readonly` in the config. A
+/// config that cannot be read refuses too: whether writes are allowed cannot be told.
+/// Reads only local files (the config and the kubeconfig).
+pub fn refuse_if_readonly(what: &str, sources: &ReadonlySources<'_>) -> Result<(), Refusal> {
+    let refuse = |why: String| {
+        Err(Refusal {
+            what: what.to_string(),
+            why,
+        })
+    };
+    let config = match crate::config::Config::load(sources.config) {
+        Ok(c) => c,
+        Err(e) => {
+            return refuse(format!(
+                "cannot tell whether writes are allowed: {e} (fix the file, or pass --config)"
+            ));
+        }
+    };
+    let file = || {
+        config
+            .source
+            .as_deref()
+            .map_or_else(|| "the config".to_string(), |p| p.display().to_string())
+    };
+    let mut why = Vec::new();
+    if sources.flag {
+        why.push("read-only by --readonly".to_string());
+    }
+    if config.readonly {
+        why.push(format!("read-only by `readonly: true` in {}", file()));
+    }
+    if !config.readonly && config.contexts.values().any(|c| c.readonly) {
+        let context = context_in_effect(sources.kubeconfig, sources.context);
+        if let Some(ctx) = context.filter(|c| config.is_readonly(c)) {
+            why.push(format!("context {ctx:?} is marked readonly in {}", file()));
+        }
+    }
+    if why.is_empty() {
+        Ok(())
+    } else {
+        refuse(why.join("; "))
+    }
+}
+
+/// The kubeconfig context a command talks to — `context`, else the current context of the
+/// kubeconfig it reads (`kubeconfig`, else KUBECONFIG, else ~/.kube/config), `in-cluster`
+/// inside a pod — found as [`crate::core::cluster::watch::config_for`] finds it, from the
+/// files alone (no credential plugin runs). `None` when there is none to read: the command
+/// then cannot reach a cluster either.
+pub fn context_in_effect(kubeconfig: Option<&Path>, context: Option<&str>) -> Option<String> {
+    use kube::config::Kubeconfig;
+    if let Some(c) = context {
+        return Some(c.to_string());
+    }
+    let kc = match kubeconfig {
+        Some(path) => Kubeconfig::read_from(path).ok()?,
+        None => match Kubeconfig::from_env().ok()? {
+            Some(kc) => kc,
+            None => {
+                let default: Option<PathBuf> = std::env::var_os("HOME")
+                    .map(|h| Path::new(&h).join(".kube").join("config"))
+                    .filter(|p| p.exists());
+                match default {
+                    Some(path) => Kubeconfig::read_from(path).ok()?,
+                    None if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() => {
+                        return Some("in-cluster".to_string());
+                    }
+                    None => return None,
+                }
+            }
+        },
+    };
+    kc.current_context.filter(|c| !c.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn the_gate_names_the_setting() {
+        let dir = tempfile::tempdir().unwrap();
+        let kc = write(
+            dir.path(),
+            "kc",
+            &crate::sandbox::server::kubeconfig_yaml("http://127.0.0.1:1"),
+        );
+        let plain = write(dir.path(), "plain.yaml", "theme: dark\n");
+        let global = write(dir.path(), "global.yaml", "readonly: true\n");
+        let ctx = write(
+            dir.path(),
+            "ctx.yaml",
+            "contexts:\n  helmdeck-sandbox: { readonly: true }\n  other: { readonly: false }\n",
+        );
+        let bad = write(dir.path(), "bad.yaml", "read_only: true\n");
+        let gate = |flag, config: &Path, context: Option<&str>| {
+            refuse_if_readonly(
+                "cordon",
+                &ReadonlySources {
+                    flag,
+                    config: Some(config),
+                    kubeconfig: Some(&kc),
+                    context,
+                },
+            )
+        };
+        assert_eq!(gate(false, &plain, None), Ok(()));
+        let r = gate(true, &plain, None).unwrap_err();
+        assert_eq!(
+            r.to_string(),
+            "cordon refused: read-only by --readonly; nothing changed"
+        );
+        let r = gate(false, &global, None).unwrap_err().to_string();
+        assert!(
+            r.contains(&format!("`readonly: true` in {}", global.display())),
+            "{r}"
+        );
+        // The kubeconfig's current context, or --context.
+        let r = gate(false, &ctx, None).unwrap_err().to_string();
+        assert!(
+            r.contains(&format!(
+                "context \"helmdeck-sandbox\" is marked readonly in {}",
+                ctx.display()
+            )),
+            "{r}"
+        );
+        assert_eq!(gate(false, &ctx, Some("other")), Ok(()));
+        assert!(gate(false, &ctx, Some("helmdeck-sandbox")).is_err());
+        // A config that cannot be read refuses: whether writes are allowed is unknown.
+        let r = gate(false, &bad, None).unwrap_err().to_string();
+        assert!(r.contains("cannot tell whether writes are allowed"), "{r}");
+        assert!(r.contains("read_only"), "{r}");
+    }
+}

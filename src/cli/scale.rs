@@ -17,6 +17,10 @@ pub struct ClusterArgs {
     /// The kubeconfig context (default: the current one).
     #[arg(long)]
     pub context: Option<String>,
+    /// The config file (its read-only settings; for scale, its platforms name the
+    /// consumers of topics).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
 }
 
 impl ClusterArgs {
@@ -50,9 +54,6 @@ pub struct ScaleArgs {
     /// consumers sit idle).
     #[arg(long)]
     pub force: bool,
-    /// The config file (its platforms name the consumers of topics).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
     /// The broker to read partition counts from, instead of the platform's kafka settings.
     #[arg(long, value_name = "HOST:PORT")]
     pub kafka: Option<String>,
@@ -74,7 +75,7 @@ async fn check_partitions(
 ) -> anyhow::Result<()> {
     use crate::core::topics::kafka::KafkaSource;
     use crate::core::topics::plan::{consumer_platform, partition_limit};
-    let config = crate::config::Config::load(args.config.as_deref())?;
+    let config = crate::config::Config::load(args.cluster.config.as_deref())?;
     let Some((platform, topics)) = consumer_platform(&config.platforms, ns, kind, name) else {
         return Ok(());
     };
@@ -210,18 +211,31 @@ fn noun(kind: WorkloadKind) -> String {
     kind.name().to_lowercase()
 }
 
-/// Scales a workload (refusing one under an HPA, and 0 without --yes) and prints its
-/// progress until it converges or the timeout passes.
-pub async fn scale(args: ScaleArgs) -> anyhow::Result<()> {
-    let (kind, name) = actions::parse_workload_ref(&args.workload)?;
-    let client = args.cluster.client().await?;
-    let ns = args
-        .namespace
-        .clone()
-        .unwrap_or_else(|| client.default_namespace().to_string());
-    let plan = actions::scale_plan(&client, kind, &ns, &name).await?;
-    plan.check(args.replicas, args.yes)?;
-    check_partitions(&args, kind, &ns, &name).await?;
+/// Scales a workload (refusing one under an HPA, 0 without --yes, a consumer past its
+/// partitions without --force) and prints its progress until it converges or the timeout
+/// passes. Exit code 2 when it was refused before anything changed, 1 when the change or
+/// its rollout failed.
+pub async fn scale(args: ScaleArgs) -> anyhow::Result<u8> {
+    let prepared = async {
+        let (kind, name) = actions::parse_workload_ref(&args.workload)?;
+        let client = args.cluster.client().await?;
+        let ns = args
+            .namespace
+            .clone()
+            .unwrap_or_else(|| client.default_namespace().to_string());
+        let plan = actions::scale_plan(&client, kind, &ns, &name).await?;
+        plan.check(args.replicas, args.yes)?;
+        check_partitions(&args, kind, &ns, &name).await?;
+        anyhow::Ok((kind, name, client, ns))
+    };
+    let (kind, name, client, ns) = match prepared.await {
+        Ok(p) => p,
+        Err(e) => {
+            tell!("helmdeck: {e:#}");
+            tell!("helmdeck: nothing changed");
+            return Ok(super::EXIT_REFUSED);
+        }
+    };
     let out = actions::scale(&client, kind, &ns, &name, args.replicas).await?;
     if out.changed() {
         say!(
@@ -254,7 +268,7 @@ pub async fn scale(args: ScaleArgs) -> anyhow::Result<()> {
         p.ready,
         p.desired
     );
-    Ok(())
+    Ok(0)
 }
 
 /// Creates an HPA for a workload.

@@ -162,13 +162,33 @@ fn request(ctx: &Context, c: &ChangeArgs, release: &str, target: Target) -> Requ
 fn exit_code(ending: &Ending) -> u8 {
     match ending {
         Ending::Succeeded => 0,
-        Ending::Aborted { .. } => 2,
+        Ending::Aborted { .. } => super::EXIT_REFUSED,
         _ => 1,
     }
 }
 
+/// A change refused before anything changed (the cluster unreachable, no such release or
+/// revision, a downgrade, invalid values YAML, a malformed `--set`, nothing to change, no
+/// answer to the question): said on stderr, and exit 2 as the contract says — not 1, which
+/// means a change that was made and failed.
+fn refused(e: anyhow::Error) -> u8 {
+    tell!("helmdeck: {e:#}");
+    tell!("helmdeck: nothing changed");
+    super::EXIT_REFUSED
+}
+
+/// The value of `$r`, or return the refusal's exit code (2) from the command.
+macro_rules! or_refuse {
+    ($r:expr) => {
+        match $r {
+            Ok(v) => v,
+            Err(e) => return Ok(refused(e.into())),
+        }
+    };
+}
+
 pub async fn upgrade_cmd(a: UpgradeArgs) -> Result<u8> {
-    let ctx = context(&a.change).await?;
+    let ctx = or_refuse!(context(&a.change).await);
     let mut req = request(&ctx, &a.change, &a.release, Target::Version(a.to.clone()));
     req.values = a
         .values
@@ -182,7 +202,7 @@ pub async fn upgrade_cmd(a: UpgradeArgs) -> Result<u8> {
 }
 
 pub async fn apply_cmd(a: ApplyArgs) -> Result<u8> {
-    let ctx = context(&a.change).await?;
+    let ctx = or_refuse!(context(&a.change).await);
     let mut req = request(
         &ctx,
         &a.change,
@@ -195,10 +215,10 @@ pub async fn apply_cmd(a: ApplyArgs) -> Result<u8> {
 }
 
 pub async fn rollback_cmd(a: RollbackArgs) -> Result<u8> {
-    let ctx = context(&a.change).await?;
+    let ctx = or_refuse!(context(&a.change).await);
     let to = match a.to {
         Some(r) => r,
-        None => previous_revision(&ctx, &a.release).await?,
+        None => or_refuse!(previous_revision(&ctx, &a.release).await),
     };
     let req = request(&ctx, &a.change, &a.release, Target::Revision(to));
     run(&ctx, &a.change, req).await
@@ -228,7 +248,7 @@ async fn previous_revision(ctx: &Context, release: &str) -> Result<i64> {
 }
 
 pub async fn recover_cmd(a: RecoverArgs) -> Result<u8> {
-    let ctx = context(&a.change).await?;
+    let ctx = or_refuse!(context(&a.change).await);
     let ns = ctx.namespace.clone();
     let Some(r) = upgrade::verify_interrupted(&ctx.client, &ctx.settings, &ns, &a.release).await?
     else {
@@ -264,13 +284,13 @@ pub async fn recover_cmd(a: RecoverArgs) -> Result<u8> {
         return Ok(1);
     }
     if !a.change.yes
-        && !confirm(&format!(
+        && !or_refuse!(confirm(&format!(
             "roll {ns}/{} back to revision {}?",
             a.release, j.from_revision
-        ))?
+        )))
     {
         say!("nothing changed");
-        return Ok(2);
+        return Ok(super::EXIT_REFUSED);
     }
     let j = upgrade::abandon_interrupted(&ctx.client, &ctx.settings, &ns, &a.release)
         .await?
@@ -327,7 +347,7 @@ async fn run(ctx: &Context, c: &ChangeArgs, mut req: Request) -> Result<u8> {
         &req.release,
     )
     .await;
-    let plan = upgrade::prepare(&ctx.client, req).await?;
+    let plan = or_refuse!(upgrade::prepare(&ctx.client, req).await);
     print_plan(&plan);
     let blockers = plan.blockers();
     if !blockers.is_empty() {
@@ -335,15 +355,15 @@ async fn run(ctx: &Context, c: &ChangeArgs, mut req: Request) -> Result<u8> {
             tell!("helmdeck: preflight: {}: {}", b.name, b.detail);
         }
         tell!("helmdeck: nothing changed");
-        return Ok(2);
+        return Ok(super::EXIT_REFUSED);
     }
     if c.dry_run {
         say!("dry run: nothing changed");
         return Ok(0);
     }
-    if !c.yes && !confirm("go ahead?")? {
+    if !c.yes && !or_refuse!(confirm("go ahead?")) {
         say!("nothing changed");
-        return Ok(2);
+        return Ok(super::EXIT_REFUSED);
     }
     let report = follow(ctx, &plan).await;
     if let Some(rev) = report.offer_rollback_to {
