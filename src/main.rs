@@ -41,8 +41,9 @@ enum Command {
         /// A shipped scenario (default, trouble) or a scenario YAML file.
         #[arg(long, default_value = "default")]
         scenario: String,
-        /// Grow the scenario to at least this many pods (about 100 per node), for benchmarks.
-        #[arg(long)]
+        /// Grow the scenario to at least this many pods (about 100 per node), for benchmarks
+        /// (at most 200,000).
+        #[arg(long, value_parser = cli::sandbox_pods)]
         pods: Option<usize>,
         /// Fault injection, e.g. "5xx=0.05,slow=0.1,slow-ms=1500,drop-watch=0.01".
         #[arg(long, default_value = "")]

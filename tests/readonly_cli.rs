@@ -681,3 +681,44 @@ async fn helmdeck_log_debug_logs_to_stderr() {
         assert_eq!(out.status.code(), Some(0), "{args:?}, stderr closed: {o}");
     }
 }
+
+/// Names and sizes that cannot be right are refused in one line, exit 2, before any request
+/// (there is no cluster here at all).
+#[test]
+fn bad_names_and_sizes_are_refused_before_any_request() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_helmdeck"))
+            .args(args)
+            .env("HOME", tmp.path())
+            .env("KUBECONFIG", tmp.path().join("none"))
+            .output()
+            .unwrap()
+    };
+    for (args, want) in [
+        (
+            &["upgrade", "ee;rm", "--to", "1.5.0"][..],
+            "not a release name",
+        ),
+        (
+            &["history", "ee", "-n", "Bad_NS"][..],
+            "not a namespace name",
+        ),
+        (
+            &["scale", "deploy/x", "2", "-n", "a.b"][..],
+            "not a namespace name",
+        ),
+        (&["sandbox", "--pods", "1000000000"][..], "at most 200000"),
+    ] {
+        let out = run(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(
+            err.lines()
+                .next()
+                .unwrap_or("")
+                .starts_with("error: invalid value")
+        );
+    }
+}

@@ -22,7 +22,7 @@ pub struct ConsoleArgs {
     #[arg(long)]
     pub context: Option<String>,
     /// Show one namespace.
-    #[arg(short = 'n', long)]
+    #[arg(short = 'n', long, value_parser = super::namespace_name)]
     pub namespace: Option<String>,
     /// Show every namespace (the default unless the config names a namespace for the context).
     #[arg(short = 'A', long)]

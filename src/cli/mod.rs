@@ -250,3 +250,80 @@ mod tests {
         assert!(r.contains("read_only"), "{r}");
     }
 }
+
+/// A release name as Helm accepts it (a DNS-1123 subdomain of at most 53 characters),
+/// checked before any request: `helmdeck upgrade 'ee;rm' …` is refused in one line.
+pub fn release_name(s: &str) -> Result<String, String> {
+    dns1123(s, 53, true).map_err(|why| format!("not a release name: {why}"))
+}
+
+/// A namespace name (a DNS-1123 label of at most 63 characters), checked before any request.
+pub fn namespace_name(s: &str) -> Result<String, String> {
+    dns1123(s, 63, false).map_err(|why| format!("not a namespace name: {why}"))
+}
+
+fn dns1123(s: &str, max: usize, dots: bool) -> Result<String, String> {
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    let ok = !s.is_empty()
+        && s.len() <= max
+        && if dots {
+            s.split('.').all(label_ok)
+        } else {
+            label_ok(s)
+        };
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "{s:?} must be at most {max} lowercase letters, digits{} and '-', starting and ending with a letter or digit",
+            if dots { ", '.'" } else { "" }
+        ))
+    }
+}
+
+/// The most pods `helmdeck sandbox --pods` grows a scenario to (about 8 KB each in memory:
+/// 200,000 pods take about 2 GB).
+pub const MAX_SANDBOX_PODS: usize = 200_000;
+
+/// `--pods N`, refused past [`MAX_SANDBOX_PODS`] with a clear message.
+pub fn sandbox_pods(s: &str) -> Result<usize, String> {
+    let n: usize = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of pods"))?;
+    if n > MAX_SANDBOX_PODS {
+        return Err(format!(
+            "{n} pods is more than the sandbox grows to (at most {MAX_SANDBOX_PODS}, about 2 GB of memory)"
+        ));
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked_as_kubernetes_and_helm_check_them() {
+        assert!(release_name("ee").is_ok());
+        assert!(release_name("iomete-dataplane.v2").is_ok());
+        for bad in ["", "Ee", "ee;rm", "-ee", "ee-", "a..b", &"x".repeat(54)] {
+            assert!(release_name(bad).is_err(), "{bad}");
+        }
+        assert!(namespace_name("mr-ee").is_ok());
+        assert!(namespace_name("mr.ee").is_err());
+        assert!(namespace_name(&"x".repeat(64)).is_err());
+        assert_eq!(sandbox_pods("50000"), Ok(50_000));
+        assert!(
+            sandbox_pods("1000000000")
+                .unwrap_err()
+                .contains("at most 200000")
+        );
+        assert!(sandbox_pods("many").is_err());
+    }
+}

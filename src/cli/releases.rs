@@ -20,7 +20,7 @@ pub enum Format {
 #[derive(clap::Args, Debug, Clone)]
 pub struct Target {
     /// The release's namespace (default: the context's).
-    #[arg(short, long)]
+    #[arg(short, long, value_parser = super::namespace_name)]
     pub namespace: Option<String>,
     /// The kubeconfig file (default: $KUBECONFIG or ~/.kube/config).
     #[arg(long)]
@@ -56,6 +56,7 @@ async fn load_history(client: &kube::Client, ns: &str, name: &str) -> Result<Rel
 /// `helmdeck history RELEASE`.
 #[derive(clap::Args, Debug)]
 pub struct HistoryArgs {
+    #[arg(value_parser = super::release_name)]
     pub release: String,
     #[arg(short, long, value_enum, default_value_t = Format::Text)]
     pub output: Format,
@@ -138,6 +139,7 @@ fn one_line(text: &str) -> String {
 /// `helmdeck diff RELEASE REV1 REV2`.
 #[derive(clap::Args, Debug)]
 pub struct DiffArgs {
+    #[arg(value_parser = super::release_name)]
     pub release: String,
     pub from: i64,
     pub to: i64,
@@ -223,6 +225,7 @@ impl RepoAuthArgs {
 /// `helmdeck versions RELEASE --repo URL`.
 #[derive(clap::Args, Debug)]
 pub struct VersionsArgs {
+    #[arg(value_parser = super::release_name)]
     pub release: String,
     /// The chart repository (its URL or its index.yaml).
     #[arg(long)]

@@ -42,7 +42,7 @@ pub struct ScaleArgs {
     /// The number of replicas wanted.
     pub replicas: i32,
     /// The namespace (default: the context's).
-    #[arg(short, long)]
+    #[arg(short, long, value_parser = super::namespace_name)]
     pub namespace: Option<String>,
     /// Confirm scaling to 0.
     #[arg(long, short = 'y')]
@@ -138,7 +138,7 @@ pub struct AutoscaleArgs {
     #[arg(long, default_value_t = 80)]
     pub cpu_percent: i32,
     /// The namespace (default: the context's).
-    #[arg(short, long)]
+    #[arg(short, long, value_parser = super::namespace_name)]
     pub namespace: Option<String>,
     #[command(flatten)]
     pub cluster: ClusterArgs,

@@ -47,7 +47,7 @@ pub struct StatusArgs {
     #[arg(long)]
     pub context: Option<String>,
     /// Only this namespace's pods, workloads and releases (nodes stay cluster-wide).
-    #[arg(short, long, conflicts_with = "all_namespaces")]
+    #[arg(short, long, conflicts_with = "all_namespaces", value_parser = super::namespace_name)]
     pub namespace: Option<String>,
     /// Every namespace (the default).
     #[arg(short = 'A', long)]

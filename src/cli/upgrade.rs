@@ -46,6 +46,7 @@ pub struct ChangeArgs {
 /// `helmdeck upgrade RELEASE --to VERSION`.
 #[derive(clap::Args, Debug)]
 pub struct UpgradeArgs {
+    #[arg(value_parser = super::release_name)]
     pub release: String,
     /// The chart version to move to.
     #[arg(long)]
@@ -74,6 +75,7 @@ pub struct UpgradeArgs {
 /// `helmdeck rollback RELEASE [--to REV]`.
 #[derive(clap::Args, Debug)]
 pub struct RollbackArgs {
+    #[arg(value_parser = super::release_name)]
     pub release: String,
     /// The revision to go back to (default: the one before the deployed revision).
     #[arg(long)]
@@ -85,6 +87,7 @@ pub struct RollbackArgs {
 /// `helmdeck apply RELEASE --from-commit SHA`.
 #[derive(clap::Args, Debug)]
 pub struct ApplyArgs {
+    #[arg(value_parser = super::release_name)]
     pub release: String,
     /// A values-repo commit: its chart version and values are applied.
     #[arg(long)]
@@ -104,6 +107,7 @@ pub struct ApplyArgs {
 /// `helmdeck recover RELEASE`.
 #[derive(clap::Args, Debug)]
 pub struct RecoverArgs {
+    #[arg(value_parser = super::release_name)]
     pub release: String,
     /// Roll back to the revision the interrupted change started from (default: verify
     /// the release and close the journal when it is healthy).

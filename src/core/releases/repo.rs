@@ -444,6 +444,12 @@ pub fn parse_version(text: &str) -> Result<semver::Version, semver::Error> {
     semver::Version::parse(t)
 }
 
+/// Compares two versions by SemVer precedence (§11), which ignores build metadata (§10), as
+/// Helm does: `4.12.0+hotfix.1` is not newer than `4.12.0`.
+pub fn cmp_precedence(a: &semver::Version, b: &semver::Version) -> std::cmp::Ordering {
+    (a.major, a.minor, a.patch, &a.pre).cmp(&(b.major, b.minor, b.patch, &b.pre))
+}
+
 /// The versions of a chart newer than `installed`, newest first. Pre-releases only when
 /// `include_prerelease`; never a version lower than or equal to the installed one;
 /// versions that are not semver are skipped.
@@ -460,7 +466,7 @@ pub fn newer_versions(
         .iter()
         .filter_map(|e| {
             let v = parse_version(&e.version).ok()?;
-            if v <= from || (!v.pre.is_empty() && !include_prerelease) {
+            if cmp_precedence(&v, &from).is_le() || (!v.pre.is_empty() && !include_prerelease) {
                 return None;
             }
             Some(VersionOffer {
@@ -476,8 +482,9 @@ pub fn newer_versions(
             })
         })
         .collect();
-    offers.sort_by(|a, b| b.version.cmp(&a.version));
-    offers.dedup_by(|a, b| a.version == b.version);
+    // Newest first; builds of one version (equal precedence) are offered once.
+    offers.sort_by(|a, b| cmp_precedence(&b.version, &a.version));
+    offers.dedup_by(|a, b| cmp_precedence(&a.version, &b.version).is_eq());
     Ok(offers)
 }
 
@@ -580,6 +587,28 @@ mod tests {
         // A release candidate installed: its final release is newer.
         let from_rc = newer_versions(&entries, "2.0.0-rc.2", false).unwrap();
         assert_eq!(versions(&from_rc), ["2.0.0"]);
+    }
+
+    #[test]
+    fn build_metadata_takes_no_part_in_precedence() {
+        let offers = newer_versions(
+            &[
+                entry("4.12.0+hotfix.1"),
+                entry("4.12.1+build.7"),
+                entry("4.12.1+build.8"),
+                entry("4.12.0"),
+            ],
+            "4.12.0",
+            false,
+        )
+        .unwrap();
+        // Not newer than what runs; two builds of 4.12.1 offered once.
+        assert_eq!(offers.len(), 1, "{:?}", versions(&offers));
+        assert_eq!(offers[0].version.major, 4);
+        assert_eq!((offers[0].version.minor, offers[0].version.patch), (12, 1));
+        let v = |t: &str| parse_version(t).unwrap();
+        assert!(cmp_precedence(&v("1.0.0+a"), &v("1.0.0+b")).is_eq());
+        assert!(cmp_precedence(&v("1.0.0-rc.1"), &v("1.0.0")).is_lt());
     }
 
     #[test]

@@ -484,7 +484,7 @@ pub async fn prepare(client: &kube::Client, request: Request) -> Result<Plan> {
                 })?;
             let from = repo::parse_version(&from_version).ok();
             if let Some(f) = &from
-                && wanted < *f
+                && repo::cmp_precedence(&wanted, f).is_lt()
                 && matches!(request.target, Target::Version(_))
             {
                 let earlier = h
@@ -574,7 +574,7 @@ pub async fn prepare(client: &kube::Client, request: Request) -> Result<Plan> {
         repo::parse_version(&from_version),
         repo::parse_version(&to_version),
     ) {
-        (Ok(f), Ok(t)) if t > f => Some(Jump::classify(&f, &t)),
+        (Ok(f), Ok(t)) if repo::cmp_precedence(&t, &f).is_gt() => Some(Jump::classify(&f, &t)),
         _ => None,
     };
     let (old_values, new_values) = history::values_yaml_pair(&current.config, &values, false);
