@@ -417,3 +417,56 @@ async fn an_upgrade_preflight_reads_the_topic_plan_of_the_releases_platform() {
             .is_none()
     );
 }
+
+/// `helmdeck topics create --missing` never says every topic exists when it left some out:
+/// with only a reserved destination missing, it lists it as not created and exits 1.
+#[test]
+fn create_missing_lists_what_it_did_not_create() {
+    let Some(broker) = Tansu::for_test() else {
+        return;
+    };
+    let src = source(&broker);
+    for t in [
+        "shop-main",
+        "shop-google-analytics",
+        "shop-pinterest",
+        "audit",
+    ] {
+        create(&src, t, 3);
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("helmdeck.yaml");
+    std::fs::write(
+        &config,
+        "platforms:\n  - name: shop\n    namespace: shop\n    topic_prefix: shop-\n    \
+         destinations: [Google Analytics, pinterest, redis]\n    custom_topics: [audit]\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_helmdeck"))
+        .args([
+            "topics",
+            "create",
+            "--missing",
+            "--platform",
+            "shop",
+            "--yes",
+        ])
+        .args(["--kafka", &broker.addr, "--config"])
+        .arg(&config)
+        .env("HOME", tmp.path())
+        .env("KUBECONFIG", tmp.path().join("none"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stdout.contains("every topic of the plan exists"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Nothing created; not created (see above): shop-redis"),
+        "{stdout}{stderr}"
+    );
+    assert!(stderr.contains("skipping shop-redis"), "{stderr}");
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+}

@@ -231,6 +231,7 @@ async fn topics(args: TopicsArgs) -> anyhow::Result<u8> {
             let rf = create
                 .replication_factor
                 .unwrap_or_else(|| (snapshot.brokers as i32).clamp(1, 3));
+            let mut skipped = Vec::new();
             for t in &plan.topics {
                 if let (PlanState::Reserved(r), false) = (&t.state, create.force) {
                     tell!(
@@ -238,15 +239,25 @@ async fn topics(args: TopicsArgs) -> anyhow::Result<u8> {
                          for built-in destinations (--force creates it anyway)",
                         t.name
                     );
+                    skipped.push(t.name.clone());
                 }
                 if let PlanState::InvalidName(e) = &t.state {
                     tell!("skipping {}: {e}", t.name);
+                    skipped.push(t.name.clone());
                 }
             }
             let todo = plan.to_create(create.force, rf);
             if todo.is_empty() {
-                say!("Nothing to create: every topic of the plan exists.");
-                return Ok(EXIT_HEALTHY);
+                // Never "every topic exists" when some were left out.
+                if skipped.is_empty() {
+                    say!("Nothing to create: every topic of the plan exists.");
+                    return Ok(EXIT_HEALTHY);
+                }
+                say!(
+                    "Nothing created; not created (see above): {}",
+                    skipped.join(", ")
+                );
+                return Ok(EXIT_FAILING);
             }
             say!("To create on {}:", source.describe());
             for t in &todo {
@@ -272,6 +283,9 @@ async fn topics(args: TopicsArgs) -> anyhow::Result<u8> {
                     }
                 }
             }
+            for name in &skipped {
+                say!("- not created: {name} (see above)");
+            }
             Ok(if failed { EXIT_FAILING } else { EXIT_HEALTHY })
         }
     }
@@ -279,7 +293,6 @@ async fn topics(args: TopicsArgs) -> anyhow::Result<u8> {
 
 fn confirm(question: &str) -> anyhow::Result<bool> {
     say_inline!("{question}");
-    std::io::stdout().flush()?;
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     Ok(matches!(line.trim(), "y" | "Y" | "yes"))
