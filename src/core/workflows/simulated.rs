@@ -24,6 +24,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 
+/// How often a revision's status write is retried after a server error.
+const STATUS_RETRIES: u32 = 5;
+
 /// The sandbox's driver.
 pub struct SimulatedHelm {
     client: kube::Client,
@@ -158,6 +161,7 @@ pub fn render(manifest: &str, images: &BTreeMap<String, String>) -> String {
 }
 
 impl SimulatedHelm {
+    /// Writes a release Secret: creates a new revision, or updates a revision's status.
     async fn write(&self, rel: &Release, create: bool) -> Result<(), DriverError> {
         let api: Api<Secret> = Api::namespaced(self.client.clone(), &rel.namespace);
         let secret = release::release_secret(rel).map_err(other)?;
@@ -179,9 +183,22 @@ impl SimulatedHelm {
                 "metadata": {"labels": {"status": rel.info.status.as_str()}},
                 "data": secret.data,
             });
-            api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-                .await
-                .map_err(other)?;
+            // Marking a revision deployed, failed or superseded is idempotent: a server error
+            // is retried, so one lost request does not leave the release pending.
+            let mut attempt = 0;
+            loop {
+                match api
+                    .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                    .await
+                {
+                    Ok(_) => break,
+                    Err(kube::Error::Api(s)) if s.code >= 500 && attempt < STATUS_RETRIES => {
+                        attempt += 1;
+                        tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+                    }
+                    Err(e) => return Err(other(e)),
+                }
+            }
         }
         Ok(())
     }
