@@ -176,24 +176,7 @@ fn scale_and_rollout_status() {
         let replicas = format!("--replicas={n}");
         let out = sb.ok(&["scale", "deploy/router", &replicas, "-n", "mr-ee"]);
         assert!(out.contains("deployment.apps/router scaled"), "{out}");
-        let out = sb.kubectl_in(
-            &[
-                "rollout",
-                "status",
-                "deploy/router",
-                "-n",
-                "mr-ee",
-                "--timeout=60s",
-            ],
-            None,
-            Duration::from_secs(75),
-        );
-        assert!(out.ok, "rollout status: {}", out.stderr);
-        assert!(
-            out.stdout.contains("successfully rolled out"),
-            "{}",
-            out.stdout
-        );
+        sb.assert_rolled_out("deploy/router", "mr-ee");
         let d = sb.json(&["get", "deploy", "router", "-n", "mr-ee"]);
         assert_eq!(d["spec"]["replicas"], n);
         // What rollout status waited for: at least n updated and available replicas.

@@ -154,24 +154,7 @@ fn rolling_update_keeps_availability_within_surge() {
         "mr-ee",
     ]);
     follow_rollout(&sb, 4, 3, 5);
-    let out = sb.kubectl_in(
-        &[
-            "rollout",
-            "status",
-            "deploy/router",
-            "-n",
-            "mr-ee",
-            "--timeout=60s",
-        ],
-        None,
-        Duration::from_secs(75),
-    );
-    assert!(out.ok, "rollout status: {}", out.stderr);
-    assert!(
-        out.stdout.contains("successfully rolled out"),
-        "{}",
-        out.stdout
-    );
+    sb.assert_rolled_out("deploy/router", "mr-ee");
 }
 
 #[test]

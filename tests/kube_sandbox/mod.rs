@@ -168,6 +168,21 @@ impl Sandbox {
         run(self.command(&all), stdin, limit)
     }
 
+    /// `kubectl rollout status WHAT -n NS` completes (within 60 s) and says so.
+    pub fn assert_rolled_out(&self, what: &str, ns: &str) {
+        let out = self.kubectl_in(
+            &["rollout", "status", what, "-n", ns, "--timeout=60s"],
+            None,
+            Duration::from_secs(75),
+        );
+        assert!(out.ok, "rollout status: {}", out.stderr);
+        assert!(
+            out.stdout.contains("successfully rolled out"),
+            "{}",
+            out.stdout
+        );
+    }
+
     /// Runs kubectl and expects success; gives stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.kubectl(args);
