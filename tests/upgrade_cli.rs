@@ -22,15 +22,21 @@ fn helmdeck(home: &Path, args: &[&str]) -> Command {
     c
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_upgrade_leaves_a_journal_and_recover_rolls_it_back() {
+/// A sandbox in this process and a private HOME for helmdeck: (sandbox, home, kubeconfig
+/// path, chart repository URL).
+async fn sandbox_home() -> (Sandbox, tempfile::TempDir, String, String) {
     let sb = Sandbox::start(Options::default()).await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let home = tmp.path();
-    let kc = home.join("kubeconfig");
+    let kc = tmp.path().join("kubeconfig");
     helmdeck::sandbox::server::write_kubeconfig(&kc, &sb.url()).unwrap();
-    let kc = kc.to_str().unwrap().to_string();
     let repo = format!("{}/charts", sb.url());
+    (sb, tmp, kc.to_str().unwrap().to_string(), repo)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_upgrade_leaves_a_journal_and_recover_rolls_it_back() {
+    let (sb, tmp, kc, repo) = sandbox_home().await;
+    let home = tmp.path();
     let common = [
         "-n",
         "mr-ee",
@@ -162,12 +168,8 @@ async fn a_killed_upgrade_leaves_a_journal_and_recover_rolls_it_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_interrupted_before_apply_is_closed_by_recover() {
     use k8s_openapi::api::coordination::v1::Lease;
-    let sb = Sandbox::start(Options::default()).await.unwrap();
-    let tmp = tempfile::tempdir().unwrap();
+    let (sb, tmp, kc, _repo) = sandbox_home().await;
     let home = tmp.path();
-    let kc = home.join("kubeconfig");
-    helmdeck::sandbox::server::write_kubeconfig(&kc, &sb.url()).unwrap();
-    let kc = kc.to_str().unwrap().to_string();
     let client = kube::Client::try_from(kube::Config::new(sb.url().parse().unwrap())).unwrap();
 
     // What a helmdeck killed at "commit" leaves: its journal and its Lease (held by a pid
@@ -255,15 +257,10 @@ async fn a_change_interrupted_before_apply_is_closed_by_recover() {
 /// runs to its end and its record.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upgrade_whose_output_is_closed_still_completes_and_is_recorded() {
-    let sb = Sandbox::start(Options::default()).await.unwrap();
-    let tmp = tempfile::tempdir().unwrap();
+    let (sb, tmp, kc, repo) = sandbox_home().await;
     let home = tmp.path();
-    let kc = home.join("kubeconfig");
-    helmdeck::sandbox::server::write_kubeconfig(&kc, &sb.url()).unwrap();
-    let repo = format!("{}/charts", sb.url());
     let script = format!(
-        "\"$0\" upgrade ee --to 1.5.0 --repo {repo} --yes --timeout 60s -n mr-ee --driver sandbox --kubeconfig {} 2>&1 | head -1",
-        kc.display()
+        "\"$0\" upgrade ee --to 1.5.0 --repo {repo} --yes --timeout 60s -n mr-ee --driver sandbox --kubeconfig {kc} 2>&1 | head -1"
     );
     let started = Instant::now();
     let sh = helmdeck(home, &[]);
@@ -317,13 +314,8 @@ async fn an_upgrade_whose_output_is_closed_still_completes_and_is_recorded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_rollback_is_recorded_as_failed_with_where_the_release_was_left() {
     use std::os::unix::fs::PermissionsExt;
-    let sb = Sandbox::start(Options::default()).await.unwrap();
-    let tmp = tempfile::tempdir().unwrap();
+    let (_sb, tmp, kc, repo) = sandbox_home().await;
     let home = tmp.path();
-    let kc = home.join("kubeconfig");
-    helmdeck::sandbox::server::write_kubeconfig(&kc, &sb.url()).unwrap();
-    let kc = kc.to_str().unwrap().to_string();
-    let repo = format!("{}/charts", sb.url());
     let helm = home.join("helm");
     std::fs::write(
         &helm,
@@ -419,13 +411,8 @@ async fn a_failed_rollback_is_recorded_as_failed_with_where_the_release_was_left
 /// exit code and last log line — in the output and in the git note.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_looping_upgrade_fails_fast_and_names_the_cause() {
-    let sb = Sandbox::start(Options::default()).await.unwrap();
-    let tmp = tempfile::tempdir().unwrap();
+    let (_sb, tmp, kc, repo) = sandbox_home().await;
     let home = tmp.path();
-    let kc = home.join("kubeconfig");
-    helmdeck::sandbox::server::write_kubeconfig(&kc, &sb.url()).unwrap();
-    let kc = kc.to_str().unwrap().to_string();
-    let repo = format!("{}/charts", sb.url());
     let started = Instant::now();
     let out = helmdeck(
         home,
