@@ -205,7 +205,7 @@ async fn status(args: &StatusArgs) -> Result<(String, u8), String> {
     while let Ok(update) = rx.try_recv() {
         state.apply(update);
     }
-    drop(watches);
+    watches.stop().await;
 
     let watched: Vec<Resource> = Resource::ALL
         .into_iter()

@@ -61,6 +61,16 @@ impl WatchHandle {
             t.abort();
         }
     }
+
+    /// Stops every watch and waits until none is running, so none can report (or log) a
+    /// failure of a client that is going away: a headless command calls this before it
+    /// returns, since the runtime's shutdown drops the client's connection worker first.
+    pub async fn stop(mut self) {
+        self.abort();
+        for task in std::mem::take(&mut self.tasks) {
+            let _ = task.await;
+        }
+    }
 }
 
 impl Drop for WatchHandle {
