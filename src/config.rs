@@ -38,9 +38,24 @@ pub struct Config {
     pub backup_dir: Option<PathBuf>,
     /// A git repository holding the history of deployed values.
     pub values_repo: Option<PathBuf>,
+    /// How secret-looking values are kept in the values repo: encrypted with age.
+    pub values_secrets: ValuesSecretsConfig,
     /// The file this configuration was read from; `None` for the built-in defaults.
     #[serde(skip)]
     pub source: Option<PathBuf>,
+}
+
+/// Secret-looking values in the values repo (`values_secrets`): encrypted with age to
+/// `recipients`; read back with the identity in `identity_file` (or `HELMDECK_AGE_IDENTITY_FILE`,
+/// `HELMDECK_AGE_IDENTITY`). With no recipients, a commit of a plain-text secret is refused
+/// unless `--allow-plaintext-secrets` is given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ValuesSecretsConfig {
+    /// age recipients (`age1…`, as `age-keygen` prints them); every one can decrypt.
+    pub recipients: Vec<String>,
+    /// A file holding the age identity (`AGE-SECRET-KEY-1…`) that decrypts them.
+    pub identity_file: Option<PathBuf>,
 }
 
 /// Settings for one kubeconfig context.
@@ -157,6 +172,97 @@ fn string_map<'de, D: serde::Deserializer<'de>>(
         .collect())
 }
 
+/// Where a YAML file (the config, a theme) is wrong and what is wrong there, in words of
+/// helmdeck's own: `line 2 column 1: unknown field (expected one of `theme`, …)`. Nothing of
+/// the file is quoted — serde's messages quote the offending value (`helmdeck --theme
+/// /etc/passwd` printed the whole file) — only what the schema expects, which is helmdeck's.
+pub fn yaml_problem(text: &str, error: &serde_yaml::Error) -> String {
+    let at = error
+        .location()
+        .map(|l| format!("line {} column {}: ", l.line(), l.column()))
+        .unwrap_or_default();
+    format!("{at}{}", yaml_problem_kind(text, &error.to_string()))
+}
+
+/// What kind of problem a serde_yaml message names, without what it quotes of the file.
+fn yaml_problem_kind(text: &str, message: &str) -> String {
+    // serde's messages put what was found first (the file's content) and what was expected
+    // last, after ", expected " (the schema's words).
+    let expected = |what: &str| match message.rsplit_once(", expected ") {
+        Some((_, wanted)) => {
+            let wanted = wanted.split(" at line ").next().unwrap_or(wanted);
+            let wanted = if what.starts_with("unknown") && !is_name_list(wanted) {
+                // `unknown field `…`, there are no fields`: the ", expected " found was in
+                // the file's own text.
+                return what.to_string();
+            } else if wanted.starts_with("struct ") {
+                "a map of settings"
+            } else if wanted.starts_with("enum ") {
+                "one of the accepted values"
+            } else {
+                wanted
+            };
+            format!("{what} (expected {wanted})")
+        }
+        None => what.to_string(),
+    };
+    // A field named by the schema: `missing field `namespace``.
+    let schema_field = |marker: &str, what: &str| {
+        let name = message
+            .split_once(marker)
+            .and_then(|(_, rest)| rest.split_once('`'))
+            .map(|(name, _)| name)
+            .filter(|n| {
+                n.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            });
+        match name {
+            Some(n) => format!("{what} `{n}`"),
+            None => what.to_string(),
+        }
+    };
+    if message.contains("unknown field `") {
+        expected("unknown field")
+    } else if message.contains("unknown variant `") {
+        expected("unknown name")
+    } else if message.contains("invalid type: ") {
+        expected("wrong type")
+    } else if message.contains("invalid value: ") {
+        expected("invalid value")
+    } else if message.contains("invalid length ") {
+        expected("wrong number of items")
+    } else if message.contains("missing field `") {
+        schema_field("missing field `", "missing field")
+    } else if message.contains("duplicate field `") {
+        schema_field("duplicate field `", "field given twice")
+    } else if crate::core::yaml::from_str::<serde_yaml::Value>(text).is_err() {
+        "not valid YAML".to_string()
+    } else {
+        "a value helmdeck does not accept".to_string()
+    }
+}
+
+/// Whether `text` is a list of names as serde writes what it expected: `` `a` ``, `` `a` or
+/// `b` ``, `` one of `a`, `b`, `c` ``.
+fn is_name_list(text: &str) -> bool {
+    let list = text.strip_prefix("one of ").unwrap_or(text);
+    let parts: Vec<&str> = list.split('`').collect();
+    parts.len() >= 3
+        && parts.len() % 2 == 1
+        && parts.iter().enumerate().all(|(i, part)| {
+            if i % 2 == 1 {
+                !part.is_empty()
+                    && part
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+            } else if i == 0 || i == parts.len() - 1 {
+                part.is_empty()
+            } else {
+                matches!(*part, ", " | " or ")
+            }
+        })
+}
+
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -168,13 +274,10 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
-    /// Not valid YAML, or a field that does not exist; the message carries line and column.
-    #[error("invalid config file {}: {source}", path.display())]
-    Parse {
-        path: PathBuf,
-        #[source]
-        source: serde_yaml::Error,
-    },
+    /// Not valid YAML, or a field that does not exist: where, and what is wrong there, in
+    /// words of helmdeck's own ([`yaml_problem`]) — never the file's content.
+    #[error("invalid config file {}: {problem}", path.display())]
+    Parse { path: PathBuf, problem: String },
     #[error(
         "config file {}: platform `{platform}` has the Kafka property `{key}` in plain text; \
          remove it and put the secret in a file named by `password_file` or in an environment \
@@ -239,9 +342,9 @@ impl Config {
         let mut config: Config = if is_blank {
             Config::default()
         } else {
-            serde_yaml::from_str(text).map_err(|source| ConfigError::Parse {
+            crate::core::yaml::from_str(text).map_err(|e| ConfigError::Parse {
                 path: path.to_path_buf(),
-                source,
+                problem: yaml_problem(text, &e),
             })?
         };
         config.validate(path)?;
@@ -255,6 +358,8 @@ impl Config {
             path: path.to_path_buf(),
             message,
         };
+        crate::core::releases::values_secrets::parse_recipients(&self.values_secrets.recipients)
+            .map_err(|e| invalid(format!("values_secrets.recipients: {e}")))?;
         let mut names = std::collections::BTreeSet::new();
         for platform in &self.platforms {
             if !names.insert(platform.name.as_str()) {
@@ -315,6 +420,7 @@ impl Config {
             &mut self.log_file,
             &mut self.backup_dir,
             &mut self.values_repo,
+            &mut self.values_secrets.identity_file,
         ]
         .into_iter()
         .flatten()
@@ -487,20 +593,86 @@ mod tests {
         let err = parse("theme: dark\nread_only: true\n").unwrap_err();
         let text = err.to_string();
         assert!(matches!(err, ConfigError::Parse { .. }));
-        assert!(text.contains("read_only"), "{text}");
-        assert!(text.contains("line 2 column 1"), "{text}");
+        // Where, and what the file may say there (helmdeck's words), not what it does say.
+        assert!(text.contains("line 2 column 1: unknown field"), "{text}");
+        assert!(text.contains("`readonly`"), "{text}");
+        assert!(!text.contains("read_only"), "{text}");
         assert!(text.contains("/etc/helmdeck/test.yaml"), "{text}");
 
         let err = parse("platforms:\n  - name: a\n    namespace: a\n    topicprefix: a-\n")
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("topicprefix") && err.contains("line 4"),
+            err.contains("line 4 column 5: unknown field") && err.contains("`topic_prefix`"),
             "{err}"
         );
+        assert!(!err.contains("topicprefix"), "{err}");
 
         let err = parse("keys:\n  scael: [S]\n").unwrap_err().to_string();
-        assert!(err.contains("scael") && err.contains("line 2"), "{err}");
+        assert!(
+            err.contains("line 2") && err.contains("unknown name"),
+            "{err}"
+        );
+        assert!(!err.contains("scael"), "{err}");
+    }
+
+    /// A file that is not a config — a password file, a key, a syntax error — is reported by
+    /// line and column with a description of helmdeck's own, never with the file's content.
+    #[test]
+    fn an_invalid_file_is_reported_without_its_content() {
+        let cases = [
+            (
+                "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:hunter2:/usr/sbin\n",
+                "line 1 column 1: wrong type (expected a map of settings)",
+            ),
+            (
+                "theme: dark\nreadonly: hunter2\n",
+                "line 2 column 11: wrong type (expected a boolean)",
+            ),
+            ("theme: \"hunter2\n", "line 2 column 1: not valid YAML"),
+            (
+                "platforms:\n  - namespace: hunter2\n",
+                "line 2 column 5: missing field `name`",
+            ),
+            (
+                "contexts:\n  hunter2: { readonly: true, readonly: false }\n",
+                "line 2",
+            ),
+            (
+                "hunter2, expected `x`: 1\n",
+                "line 1 column 1: unknown field",
+            ),
+        ];
+        for (yaml, wanted) in cases {
+            let err = parse(yaml).unwrap_err().to_string();
+            assert!(err.contains(wanted), "{yaml:?} → {err}");
+            assert!(!err.contains("hunter2"), "{yaml:?} echoed: {err}");
+        }
+    }
+
+    #[test]
+    fn values_secrets_take_age_recipients_and_an_identity_file() {
+        let key = age::x25519::Identity::generate().to_public().to_string();
+        let config = parse(&format!(
+            "values_secrets:\n  recipients: [{key}]\n  identity_file: /keys/helmdeck.txt\n"
+        ))
+        .unwrap();
+        assert_eq!(config.values_secrets.recipients, [key]);
+        assert_eq!(
+            config.values_secrets.identity_file.as_deref(),
+            Some(Path::new("/keys/helmdeck.txt"))
+        );
+        let err = parse("values_secrets:\n  recipients: [age1notakey]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("values_secrets.recipients") && err.contains("age1notakey"),
+            "{err}"
+        );
+        let err = parse("values_secrets:\n  recipient: []\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("recipient") && err.contains("line 2"), "{err}");
     }
 
     #[test]

@@ -63,10 +63,11 @@ enum Command {
     /// Exits 0 when nothing is failing, 1 when something is, 2 when the cluster cannot be reached.
     Status(cli::status::StatusArgs),
     /// Kafka topics, consumer groups, lag and lag status; `plan` and `create --missing`.
-    /// Exits 1 when a group is STALL/STOP or a topic is offline or missing, 2 when the
-    /// broker cannot be reached.
+    /// Exits 1 when a group is STALL/STOP or not judged yet (PENDING) or a topic is offline or
+    /// missing, 2 when the broker cannot be reached.
     Topics(cli::topics::TopicsArgs),
-    /// A Helm release's revisions, decoded from its release Secrets.
+    /// A Helm release's revisions, decoded from its release Secrets. Exits 1 when a revision
+    /// cannot be decoded (each is named, with what failed).
     History(cli::releases::HistoryArgs),
     /// The difference between two revisions of a release (values and manifest).
     Diff(cli::releases::DiffArgs),
@@ -284,7 +285,7 @@ fn main() -> std::process::ExitCode {
                 exit_code = Some(cli::topics::run(a).await);
                 Ok(())
             }
-            Some(Command::History(a)) => cli::releases::history_cmd(a).await,
+            Some(Command::History(a)) => code(&mut exit_code, cli::releases::history_cmd(a).await),
             Some(Command::Diff(a)) => cli::releases::diff_cmd(a).await,
             Some(Command::Versions(a)) => cli::releases::versions_cmd(a).await,
             Some(Command::Backup(a)) => cli::releases::backup_cmd(a).await,
@@ -309,7 +310,11 @@ fn main() -> std::process::ExitCode {
         Err(e) => {
             use std::io::Write as _;
             let _ = writeln!(std::io::stderr(), "helmdeck: {e:#}");
-            std::process::ExitCode::FAILURE
+            if cli::is_unusable_setup(&e) {
+                std::process::ExitCode::from(cli::EXIT_REFUSED)
+            } else {
+                std::process::ExitCode::FAILURE
+            }
         }
     }
 }

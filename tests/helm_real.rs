@@ -223,6 +223,8 @@ fn an_upgrade_through_real_helm_deploys_the_version_and_both_histories_say_so() 
         "--repo",
         &repo,
         "--yes",
+        // The scenario's values hold a plain-text secret (global.kafka.saslPassword).
+        "--allow-plaintext-secrets",
         "--timeout",
         "60s",
     ]);
@@ -269,6 +271,8 @@ fn an_upgrade_through_real_helm_deploys_the_version_and_both_histories_say_so() 
         "--driver",
         "helm",
         "--yes",
+        // The scenario's values hold a plain-text secret (global.kafka.saslPassword).
+        "--allow-plaintext-secrets",
         "--timeout",
         "60s",
     ]);
@@ -310,6 +314,8 @@ fn a_crash_looping_version_fails_helms_wait_and_is_rolled_back() {
         "--repo",
         &repo,
         "--yes",
+        // The scenario's values hold a plain-text secret (global.kafka.saslPassword).
+        "--allow-plaintext-secrets",
         "--auto-rollback",
         "--timeout",
         "15s",

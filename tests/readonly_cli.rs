@@ -456,6 +456,8 @@ async fn read_commands_and_dry_runs_run_under_readonly() {
             "mr-ee",
             "--dry-run",
             "--readonly",
+            // The scenario's values hold a plain-text secret: refused without this.
+            "--allow-plaintext-secrets",
         ],
     ];
     for args in runs {
@@ -534,8 +536,21 @@ async fn refusals_before_any_change_exit_2() {
         ),
         // No --yes, and stdin is not a terminal: not asked, nothing changed.
         (
-            vec!["upgrade", "ee", "--to", "1.5.0", "--repo", &repo],
+            vec![
+                "upgrade",
+                "ee",
+                "--to",
+                "1.5.0",
+                "--repo",
+                &repo,
+                "--allow-plaintext-secrets",
+            ],
             "pass --yes",
+        ),
+        // A plain-text secret and no age recipients: refused in preflight.
+        (
+            vec!["upgrade", "ee", "--to", "1.5.0", "--repo", &repo, "--yes"],
+            "the values repo has no age recipients",
         ),
         (
             vec!["rollback", "ee", "--to", "99", "--yes"],
@@ -647,6 +662,7 @@ async fn helmdeck_log_debug_logs_to_stderr() {
             "-n",
             "mr-ee",
             "--dry-run",
+            "--allow-plaintext-secrets",
             "--kubeconfig",
             &kc,
         ],

@@ -470,3 +470,81 @@ fn create_missing_lists_what_it_did_not_create() {
     assert!(stderr.contains("skipping shop-redis"), "{stderr}");
     assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
 }
+
+/// `helmdeck topics --kafka HOST:PORT` against a closed port says so within about 2 s
+/// (librdkafka alone retried for the whole 10 s timeout), naming the port and that it
+/// refused the connection; exit 2, as for any broker that cannot be reached.
+#[test]
+fn a_closed_port_is_said_at_once_by_the_command() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let tmp = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_helmdeck"))
+        .args(["topics", "--kafka", &format!("127.0.0.1:{port}")])
+        .env("HOME", tmp.path())
+        .env("XDG_CONFIG_HOME", tmp.path())
+        .env("KUBECONFIG", tmp.path().join("none"))
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "127.0.0.1:{port} refused the connection (connection refused)"
+        )),
+        "{stderr}"
+    );
+    assert!(took < Duration::from_secs(4), "took {took:?}: {stderr}");
+}
+
+/// `--samples 1`: a partition that lags cannot be judged from one sample (PENDING), and a
+/// group with such a partition is not OK: it reads PENDING and the command exits 1, saying
+/// why. The group's other partition, caught up, is OK.
+#[test]
+fn a_group_not_judged_yet_is_pending_and_exits_1() {
+    let Some(broker) = Tansu::for_test() else {
+        return;
+    };
+    let src = source(&broker);
+    create(&src, "clicks", 2);
+    produce(&broker, "clicks", 0, 4);
+    produce(&broker, "clicks", 1, 4);
+    commit(&broker, "billing", "clicks", 0, 4);
+    commit(&broker, "billing", "clicks", 1, 1);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_helmdeck"))
+        .args(["topics", "--kafka", &broker.addr, "--samples", "1"])
+        .args(["-o", "json"])
+        .env("HOME", tmp.path())
+        .env("XDG_CONFIG_HOME", tmp.path())
+        .env("KUBECONFIG", tmp.path().join("none"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    let group = v["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "billing")
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let statuses: Vec<&str> = group["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["Ok", "Pending"], "{stdout}");
+    assert_eq!(group["status"], "Pending", "{stdout}");
+    assert!(
+        stderr.contains("group billing is PENDING: a partition lags"),
+        "{stderr}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+}

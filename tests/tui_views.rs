@@ -1200,6 +1200,7 @@ fn plan(
                 backup_dir: "/b".into(),
                 values_repo: "/v".into(),
                 journal_dir: "/j".into(),
+                secrets: Default::default(),
             },
         },
         kind: Kind::Upgrade,

@@ -37,6 +37,8 @@ async fn sandbox_home() -> (Sandbox, tempfile::TempDir, String, String) {
 async fn a_killed_upgrade_leaves_a_journal_and_recover_rolls_it_back() {
     let (sb, tmp, kc, repo) = sandbox_home().await;
     let home = tmp.path();
+    // The scenario's values hold a plain-text secret; committed as it is here
+    // (tests/values_secrets.rs covers encryption and refusal).
     let common = [
         "-n",
         "mr-ee",
@@ -44,6 +46,7 @@ async fn a_killed_upgrade_leaves_a_journal_and_recover_rolls_it_back() {
         "sandbox",
         "--kubeconfig",
         kc.as_str(),
+        "--allow-plaintext-secrets",
     ];
 
     // Start the crash-looping upgrade and kill it while it applies.
@@ -260,7 +263,7 @@ async fn an_upgrade_whose_output_is_closed_still_completes_and_is_recorded() {
     let (sb, tmp, kc, repo) = sandbox_home().await;
     let home = tmp.path();
     let script = format!(
-        "\"$0\" upgrade ee --to 1.5.0 --repo {repo} --yes --timeout 60s -n mr-ee --driver sandbox --kubeconfig {kc} 2>&1 | head -1"
+        "\"$0\" upgrade ee --to 1.5.0 --repo {repo} --yes --allow-plaintext-secrets --timeout 60s -n mr-ee --driver sandbox --kubeconfig {kc} 2>&1 | head -1"
     );
     let started = Instant::now();
     let sh = helmdeck(home, &[]);
@@ -335,6 +338,7 @@ async fn a_failed_rollback_is_recorded_as_failed_with_where_the_release_was_left
         "--repo",
         &repo,
         "--yes",
+        "--allow-plaintext-secrets",
         "--auto-rollback",
         "--timeout",
         "20s",
@@ -424,6 +428,7 @@ async fn a_crash_looping_upgrade_fails_fast_and_names_the_cause() {
             "--repo",
             &repo,
             "--yes",
+            "--allow-plaintext-secrets",
             "--auto-rollback",
             "-n",
             "mr-ee",

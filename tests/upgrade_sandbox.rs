@@ -8,6 +8,7 @@ use common::git;
 use helmdeck::core::release::ReleaseStatus;
 use helmdeck::core::releases::fetch::release_history;
 use helmdeck::core::releases::repo::RepoOptions;
+use helmdeck::core::releases::values_secrets::ValuesSecrets;
 use helmdeck::core::workflows::journal::{Journal, JournalFile, Operation};
 use helmdeck::core::workflows::lock::ReleaseLock;
 use helmdeck::core::workflows::simulated::SimulatedHelm;
@@ -33,6 +34,13 @@ async fn env() -> Env {
         backup_dir: tmp.path().join("backups"),
         values_repo: tmp.path().join("values"),
         journal_dir: tmp.path().join("journal"),
+        // The scenario's values hold a plain-text secret (global.kafka.saslPassword); these
+        // tests are about the steps, so it is committed as it is (tests/values_secrets.rs
+        // covers encryption and refusal).
+        secrets: ValuesSecrets {
+            allow_plaintext: true,
+            ..Default::default()
+        },
     };
     Env {
         sb,
@@ -418,6 +426,10 @@ async fn a_pending_release_refuses_upgrades_and_is_recovered_by_a_rollback() {
         backup_dir: tmp.path().join("b"),
         values_repo: tmp.path().join("v"),
         journal_dir: tmp.path().join("j"),
+        secrets: ValuesSecrets {
+            allow_plaintext: true,
+            ..Default::default()
+        },
     };
     let base = Request {
         release: name.clone(),

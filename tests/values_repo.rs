@@ -47,6 +47,7 @@ fn revision(
         jump,
         reason: reason.into(),
         rollback_to: None,
+        secrets: Default::default(),
     }
 }
 

@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::core::workflows::driver::DriverKind;
 use crate::core::workflows::upgrade::Settings;
 use crate::tui::changes::ChangeSettings;
-use crate::tui::keymap::KeyMap;
+use crate::tui::keymap::{KeyMap, Screen};
 use crate::tui::run::{self, Options};
 use crate::tui::theme::Theme;
 use anyhow::{Context, Result};
@@ -47,6 +47,17 @@ pub struct ConsoleArgs {
     /// How long an upgrade or rollback may take to become ready (default 5m; 60s in the demo).
     #[arg(long, global = true, value_parser = crate::cli::scale::parse_duration)]
     pub upgrade_timeout: Option<std::time::Duration>,
+    /// The screen to open at launch, named as `:` names it (as k9s's `-c`): overview, nodes,
+    /// deploy, pods, events, rel, topics.
+    #[arg(short = 'c', long, value_name = "SCREEN", value_parser = screen_arg)]
+    pub command: Option<Screen>,
+}
+
+/// `--command NAME`: a screen, or a one-line error listing the names.
+fn screen_arg(name: &str) -> Result<Screen, String> {
+    crate::tui::app::screen_named(name).ok_or_else(|| {
+        format!("no screen named {name:?}: overview, nodes, deploy, pods, events, rel, topics")
+    })
 }
 
 /// How the console makes changes, from the flags and the config.
@@ -59,12 +70,16 @@ fn change_settings(
     demo_dir: Option<PathBuf>,
 ) -> ChangeSettings {
     let settings = match demo_dir {
-        // The demo keeps its values repo, backups and journal apart from the real ones.
-        Some(d) => Ok(Settings {
-            backup_dir: d.join("backups"),
-            values_repo: d.join("values"),
-            journal_dir: d.join("journal"),
-        }),
+        // The demo keeps its values repo, backups and journal apart from the real ones, and
+        // encrypts the values repo's secrets to a key of its own (made on first use).
+        Some(d) => crate::core::releases::values_secrets::ValuesSecrets::demo(&d)
+            .map(|secrets| Settings {
+                backup_dir: d.join("backups"),
+                values_repo: d.join("values"),
+                journal_dir: d.join("journal"),
+                secrets,
+            })
+            .map_err(|e| format!("{e:#}")),
         None => Settings::from_config(config).map_err(|e| format!("{e:#}")),
     };
     ChangeSettings {
@@ -87,20 +102,23 @@ fn prepare(args: &ConsoleArgs) -> Result<(Config, Theme, KeyMap)> {
         .unwrap_or_else(|| std::env::temp_dir().join("helmdeck.log"));
     crate::logging::init(crate::logging::LogTarget::File(&log))
         .with_context(|| format!("cannot open the log file {}", log.display()))?;
+    // The theme asked for is loaded even under NO_COLOR: a name that does not exist or a file
+    // that is not a theme is an error there too, not something found out later.
+    let theme = match args.theme.as_ref().or(config.theme.as_ref()) {
+        Some(name) => {
+            let mut dirs: Vec<PathBuf> = Vec::new();
+            if let Some(d) = Config::themes_dir() {
+                dirs.push(d);
+            }
+            dirs.push(PathBuf::from("themes"));
+            Theme::load(name, &dirs)?
+        }
+        None => Theme::default(),
+    };
     let theme = if Theme::no_color_requested() {
         Theme::no_color()
     } else {
-        match args.theme.as_ref().or(config.theme.as_ref()) {
-            Some(name) => {
-                let mut dirs: Vec<PathBuf> = Vec::new();
-                if let Some(d) = Config::themes_dir() {
-                    dirs.push(d);
-                }
-                dirs.push(PathBuf::from("themes"));
-                Theme::load(name, &dirs)?
-            }
-            None => Theme::default(),
-        }
+        theme
     };
     let keymap = KeyMap::with_overrides(&config.keys)?;
     Ok((config, theme, keymap))
@@ -133,6 +151,7 @@ pub async fn run(args: ConsoleArgs) -> Result<()> {
         theme,
         keymap,
         topics,
+        screen: args.command,
     })
     .await
 }
@@ -190,6 +209,7 @@ pub async fn demo(args: ConsoleArgs, scenario: String, kafka: Option<String>) ->
             source,
             platform: Some(platform),
         }),
+        screen: args.command,
     })
     .await;
     sandbox.stop().await;

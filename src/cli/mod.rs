@@ -43,38 +43,20 @@ use std::path::{Path, PathBuf};
 /// request, a failed preflight).
 pub const EXIT_REFUSED: u8 = 2;
 
-/// Sends a headless command's logs to stderr: `HELMDECK_LOG` (or `RUST_LOG`) sets the
-/// filter, default `info`, as [`crate::logging::init`] does; colours only on a terminal. A
-/// closed or failing stderr is ignored, as [`tell!`] ignores it — tracing-subscriber would
-/// report the failed write with `eprintln!`, which panics on a closed stderr and took a
-/// change down with it (`helmdeck upgrade … 2>&1 | head -1` stopped at its commit).
-pub fn log_to_stderr() {
-    use std::io::IsTerminal;
-    let filter = std::env::var("HELMDECK_LOG")
-        .or_else(|_| std::env::var("RUST_LOG"))
-        .map(tracing_subscriber::EnvFilter::new)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .log_internal_errors(false)
-        .with_writer(|| QuietStderr)
-        .try_init();
+/// Whether an error is a config or theme file that cannot be used (not found, not valid YAML,
+/// an unknown field or theme, a secret in plain text): found before anything was contacted or
+/// changed, so the command exits [`EXIT_REFUSED`].
+pub fn is_unusable_setup(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause.is::<crate::config::ConfigError>() || cause.is::<crate::tui::theme::ThemeError>()
+    })
 }
 
-/// Standard error whose failures are ignored.
-struct QuietStderr;
-
-impl std::io::Write for QuietStderr {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let _ = std::io::stderr().write_all(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        let _ = std::io::stderr().flush();
-        Ok(())
-    }
+/// Sends a headless command's logs to stderr: `HELMDECK_LOG` (or `RUST_LOG`) sets the
+/// filter, default `info`; colours only on a terminal. A closed or failing stderr is ignored,
+/// as [`tell!`] ignores it: [`crate::logging::LogTarget::Stderr`] is the one implementation.
+pub fn log_to_stderr() {
+    let _ = crate::logging::init(crate::logging::LogTarget::Stderr);
 }
 
 /// What decides whether a write command may run: the flags and the config it was given.
@@ -247,7 +229,7 @@ mod tests {
         // A config that cannot be read refuses: whether writes are allowed is unknown.
         let r = gate(false, &bad, None).unwrap_err().to_string();
         assert!(r.contains("cannot tell whether writes are allowed"), "{r}");
-        assert!(r.contains("read_only"), "{r}");
+        assert!(r.contains("line 1 column 1: unknown field"), "{r}");
     }
 }
 

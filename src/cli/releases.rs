@@ -46,11 +46,20 @@ impl Target {
 }
 
 async fn load_history(client: &kube::Client, ns: &str, name: &str) -> Result<ReleaseHistory> {
-    let h = crate::core::releases::fetch::release_history(client, ns, name).await?;
-    for e in &h.errors {
-        tell!("helmdeck: warning: {}: {}", e.secret, e.error);
+    crate::core::releases::fetch::release_history(client, ns, name).await
+}
+
+/// One line on stderr per revision of `ns/name` that could not be decoded: which revision,
+/// and what failed. `prefix` says how much it matters (`warning: ` where the command does
+/// not need that revision).
+fn tell_unreadable(h: &ReleaseHistory, ns: &str, name: &str, prefix: &str) {
+    for u in history::unreadable(h) {
+        tell!(
+            "helmdeck: {prefix}{ns}/{name} {} cannot be decoded: {}",
+            u.name(),
+            u.error
+        );
     }
-    Ok(h)
 }
 
 /// `helmdeck history RELEASE`.
@@ -67,13 +76,27 @@ pub struct HistoryArgs {
     pub target: Target,
 }
 
-pub async fn history_cmd(a: HistoryArgs) -> Result<()> {
+/// `helmdeck history`: exits 0 when every revision was read, 1 when one or more could not
+/// be decoded (each named on stderr with what failed; the others are still listed).
+pub async fn history_cmd(a: HistoryArgs) -> Result<u8> {
     let (client, ns) = a.target.client().await?;
     let h = load_history(&client, &ns, &a.release).await?;
+    let code = if h.errors.is_empty() {
+        0
+    } else {
+        tell_unreadable(&h, &ns, &a.release, "");
+        tell!(
+            "helmdeck: {} of the {} revisions of {ns}/{} could not be decoded",
+            h.errors.len(),
+            h.errors.len() + h.revisions.len(),
+            a.release
+        );
+        1
+    };
     let rows = history::rows(&h);
     if a.output == Format::Json {
         say!("{}", serde_json::to_string_pretty(&rows)?);
-        return Ok(());
+        return Ok(code);
     }
     say!(
         "{:<9} {:<24} {:<24} {:<11} {:<17} DESCRIPTION",
@@ -123,7 +146,7 @@ pub async fn history_cmd(a: HistoryArgs) -> Result<()> {
             );
         }
     }
-    Ok(())
+    Ok(code)
 }
 
 /// A text of several lines (Helm 4's errors are) on one table row: its lines joined with
@@ -155,23 +178,35 @@ pub struct DiffArgs {
 pub async fn diff_cmd(a: DiffArgs) -> Result<()> {
     let (client, ns) = a.target.client().await?;
     let h = load_history(&client, &ns, &a.release).await?;
-    let known = || {
-        h.revisions
-            .iter()
-            .map(|r| r.version.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let unreadable = history::unreadable(&h);
     let get = |v: i64| {
-        h.revision(v).ok_or_else(|| {
-            anyhow!(
-                "{ns}/{} has no revision {v} (it has {})",
+        if let Some(r) = h.revision(v) {
+            return Ok(r);
+        }
+        match unreadable.iter().find(|u| u.revision == Some(v)) {
+            Some(u) => Err(anyhow!(
+                "{ns}/{} {} cannot be decoded: {}",
                 a.release,
-                known()
-            )
-        })
+                u.name(),
+                u.error
+            )),
+            None => Err(anyhow!(
+                "{ns}/{} has no revision {v}: {}",
+                a.release,
+                history::revisions_summary(&h)
+            )),
+        }
     };
-    let d = history::diff(get(a.from)?, get(a.to)?, a.reveal);
+    let (from, to) = (get(a.from)?, get(a.to)?);
+    for u in unreadable.iter() {
+        tell!(
+            "helmdeck: warning: {ns}/{} {} cannot be decoded: {}",
+            a.release,
+            u.name(),
+            u.error
+        );
+    }
+    let d = history::diff(from, to, a.reveal);
     if a.output == Format::Json {
         say!("{}", serde_json::to_string_pretty(&d)?);
     } else {
@@ -244,7 +279,14 @@ pub struct VersionsArgs {
 pub async fn versions_cmd(a: VersionsArgs) -> Result<()> {
     let (client, ns) = a.target.client().await?;
     let h = load_history(&client, &ns, &a.release).await?;
-    let current = h.current().ok_or_else(|| anyhow!("no readable revision"))?;
+    tell_unreadable(&h, &ns, &a.release, "warning: ");
+    let current = h.current().ok_or_else(|| {
+        anyhow!(
+            "{ns}/{}: no current revision: {}",
+            a.release,
+            history::revisions_summary(&h)
+        )
+    })?;
     let chart = &current.chart.metadata;
     let fetched = ChartRepo::new(a.auth.options(&a.repo))?
         .fetch_index()

@@ -1,8 +1,9 @@
 //! `helmdeck topics`: topics, consumer groups, lag and status from a Kafka-protocol broker;
 //! `topics plan` (what a platform's topics should be) and `topics create --missing`.
 //!
-//! Exit codes, as `helmdeck status`: 0 healthy, 1 when a group is STALL/STOP or a topic is
-//! offline or missing from the plan, 2 when the broker cannot be reached.
+//! Exit codes, as `helmdeck status`: 0 healthy, 1 when a group is STALL/STOP or not judged
+//! yet (PENDING with lag), or a topic is offline or missing from the plan, 2 when the broker
+//! cannot be reached or the config file cannot be used.
 
 use crate::config::{Config, Platform};
 use crate::core::topics::kafka::KafkaSource;
@@ -158,7 +159,9 @@ pub async fn run(args: TopicsArgs) -> ExitCode {
             let unreachable = e.downcast_ref::<TopicError>().is_some_and(|e| {
                 matches!(e, TopicError::Unreachable { .. } | TopicError::Auth { .. })
             });
-            ExitCode::from(if unreachable {
+            ExitCode::from(if super::is_unusable_setup(&e) {
+                super::EXIT_REFUSED
+            } else if unreachable {
                 EXIT_UNREACHABLE
             } else {
                 EXIT_FAILING
@@ -201,7 +204,15 @@ async fn topics(args: TopicsArgs) -> anyhow::Result<u8> {
                 Format::Json => say!("{}", topics_json(&state)),
                 Format::Text => say_inline!("{}", render_topics(&state)),
             }
-            Ok(if state.failing() {
+            // A group not judged yet is not healthy either: say why, and exit 1.
+            for g in state.unjudged() {
+                tell!(
+                    "helmdeck topics: group {} is PENDING: a partition lags and too few of the \
+                     {samples} samples had a commit to judge it (--samples 3 or more judge a trend)",
+                    g.name,
+                );
+            }
+            Ok(if state.failing() || state.unjudged().next().is_some() {
                 EXIT_FAILING
             } else {
                 EXIT_HEALTHY

@@ -30,10 +30,15 @@ pub struct ChangeArgs {
     /// Why (goes into the values repo's commit message).
     #[arg(long)]
     pub reason: Option<String>,
+    /// Commit secret-looking values to the values repo in plain text when it has no age
+    /// recipients (values_secrets.recipients), instead of refusing; the commit message
+    /// records it.
+    #[arg(long)]
+    pub allow_plaintext_secrets: bool,
     /// The release driver.
     #[arg(long, value_enum, env = "HELMDECK_DRIVER", default_value_t = DriverKind::Helm)]
     pub driver: DriverKind,
-    /// The config file (backup_dir, values_repo).
+    /// The config file (backup_dir, values_repo, values_secrets).
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Print the plan and stop.
@@ -128,7 +133,8 @@ struct Context {
 async fn context(c: &ChangeArgs) -> Result<Context> {
     let (client, namespace) = c.target.client().await?;
     let config = crate::config::Config::load(c.config.as_deref())?;
-    let settings = Settings::from_config(&config)?;
+    let mut settings = Settings::from_config(&config)?;
+    settings.secrets.allow_plaintext = c.allow_plaintext_secrets;
     let driver = c.driver.make(
         &client,
         c.target.kubeconfig.clone(),

@@ -2,7 +2,9 @@
 
 pub mod cluster;
 pub mod health;
+pub mod private_files;
 pub mod release;
 pub mod releases;
 pub mod topics;
 pub mod workflows;
+pub mod yaml;

@@ -33,6 +33,8 @@ pub struct ApiState {
     pub store: Store,
     pub faults: Arc<Faults>,
     pub load: metrics::LoadModel,
+    /// What each pod's metrics are computed from, kept between metrics requests.
+    pub pod_shapes: metrics::PodShapes,
     /// How often idle watches get a BOOKMARK when they asked for bookmarks.
     pub bookmark_every: Duration,
 }
@@ -288,7 +290,7 @@ fn parse_body(ct: &str, body: &[u8]) -> Result<Value, ApiError> {
         "application/yaml" | "application/x-yaml" | "text/yaml" => {
             let text = std::str::from_utf8(body)
                 .map_err(|_| ApiError::bad_request("the YAML body is not UTF-8"))?;
-            serde_yaml::from_str(text).map_err(|e| {
+            crate::core::yaml::from_str(text).map_err(|e| {
                 ApiError::bad_request(format!("the YAML body could not be decoded: {e}"))
             })
         }
@@ -348,7 +350,7 @@ async fn resource(
         })
         .await
         .map_err(ApiError::internal)?
-        .map(|v| ok_json(&v));
+        .map(|body| json_response(StatusCode::OK, body));
     }
     let ns_key = ns.unwrap_or("");
     match (method.clone(), name, sub) {
@@ -379,12 +381,15 @@ async fn resource(
         }
         (Method::GET, Some(n), Some("log")) => logs::serve(s, ns_key, n, q).await,
         (Method::POST, None, None) => {
-            let mut v = parse_body(ct, &body)?;
-            check_kind(rt, &v)?;
-            convert::into_storage(rt, &mut v);
-            defaults::admit_create(&s.store, rt.storage, ns_key, &mut v)?;
-            validate(rt, &v, strict_fields(q))?;
-            apply::record_update(None, &mut v, &writer(rt, q));
+            let v = object_to_create(
+                &s.store,
+                rt,
+                ns_key,
+                ct,
+                &body,
+                strict_fields(q),
+                &writer(rt, q),
+            )?;
             let obj = s
                 .store
                 .create_with(rt.storage, ns_key, v, flag_dry_run(q))?;
@@ -392,21 +397,22 @@ async fn resource(
         }
         (Method::POST, Some(n), Some("eviction")) => evict(s, ns_key, n),
         (Method::PUT, Some(n), None | Some("status")) => {
-            let mut v = parse_body(ct, &body)?;
-            check_kind(rt, &v)?;
-            convert::into_storage(rt, &mut v);
-            defaults::admit_update(&s.store, rt.storage, ns_key, n, &mut v)?;
-            validate(rt, &v, strict_fields(q))?;
             let scope = if sub == Some("status") {
                 UpdateScope::Status
             } else {
                 UpdateScope::Main
             };
-            if scope == UpdateScope::Main
-                && let Some(cur) = s.store.get(rt.storage, ns_key, n)
-            {
-                apply::record_update(Some(&value_of(&cur)?), &mut v, &writer(rt, q));
-            }
+            let v = object_to_update(
+                &s.store,
+                rt,
+                ns_key,
+                n,
+                scope,
+                ct,
+                &body,
+                strict_fields(q),
+                &writer(rt, q),
+            )?;
             let obj = s
                 .store
                 .update_with(rt.storage, ns_key, n, v, scope, flag_dry_run(q))?;
@@ -418,29 +424,22 @@ async fn resource(
             server_side_apply(s, rt, ns_key, n, sub, q, &body)
         }
         (Method::PATCH, Some(n), None | Some("status")) => {
-            let kind = PatchType::from_content_type(ct)?;
-            let cur = s
-                .store
-                .get(rt.storage, ns_key, n)
-                .ok_or_else(|| ApiError::not_found(rt, n))?;
-            let mut curv: Value =
-                serde_json::from_slice(&convert::out(rt, &cur)).map_err(ApiError::internal)?;
-            // A patch that names no resourceVersion applies to the version read here.
-            // A resourceVersion left in the patched object is checked against the stored
-            // one by the update below (409 if it moved).
-            let stored = value_of(&cur)?;
-            curv = patch::apply(&curv, &body, kind)?;
-            convert::into_storage(rt, &mut curv);
-            defaults::admit_update(&s.store, rt.storage, ns_key, n, &mut curv)?;
-            validate(rt, &curv, strict_fields(q))?;
             let scope = if sub == Some("status") {
                 UpdateScope::Status
             } else {
                 UpdateScope::Main
             };
-            if scope == UpdateScope::Main {
-                apply::record_update(Some(&stored), &mut curv, &writer(rt, q));
-            }
+            let curv = object_to_patch(
+                &s.store,
+                rt,
+                ns_key,
+                n,
+                scope,
+                ct,
+                &body,
+                strict_fields(q),
+                &writer(rt, q),
+            )?;
             let obj = s
                 .store
                 .update_with(rt.storage, ns_key, n, curv, scope, flag_dry_run(q))?;
@@ -544,53 +543,30 @@ fn server_side_apply(
         api_version: rt.api_version(),
     };
     let force = flag(q, "force");
-    let mut config = parse_body("application/yaml", body)?;
-    check_kind(rt, &config)?;
-    for k in ["apiVersion", "kind"] {
-        if config
-            .get(k)
-            .and_then(|v| v.as_str())
-            .is_none_or(str::is_empty)
-        {
-            return Err(ApiError::bad_request(format!(
-                "{k} must be set in an applied configuration"
-            )));
-        }
-    }
-    match config["metadata"]["name"].as_str() {
-        Some(given) if given != name => {
-            return Err(ApiError::bad_request(format!(
-                "the name of the object ({given}) does not match the name on the URL ({name})"
-            )));
-        }
-        _ => config["metadata"]["name"] = json!(name),
-    }
-    convert::into_storage(rt, &mut config);
     let status_only = sub == Some("status");
-    if !status_only && let Some(o) = config.as_object_mut() {
-        o.remove("status");
-    }
+    let config = applied_configuration(rt, name, status_only, body)?;
     // Another write between the read and the update answers 409 on the resourceVersion:
     // read again and re-apply, as the API server retries.
     for _ in 0..5 {
         let cur = s.store.get(rt.storage, ns, name);
-        let live = cur.as_deref().map(value_of).transpose()?;
-        let mut merged = apply::apply(live.as_ref(), &config, &who, force)?;
-        match &cur {
-            None => defaults::admit_create(&s.store, rt.storage, ns, &mut merged)?,
-            Some(_) => defaults::admit_update(&s.store, rt.storage, ns, name, &mut merged)?,
-        }
-        validate(rt, &merged, strict_fields(q))?;
+        let merged = object_to_apply(
+            &s.store,
+            rt,
+            ns,
+            name,
+            cur.as_deref(),
+            &config,
+            &who,
+            force,
+            strict_fields(q),
+        )?;
         let dry = flag_dry_run(q);
-        let Some(cur) = cur else {
+        if cur.is_none() {
             if status_only {
                 return Err(ApiError::not_found(rt, name));
             }
             let obj = s.store.create_with(rt.storage, ns, merged, dry)?;
             return Ok(json_response(StatusCode::CREATED, convert::out(rt, &obj)));
-        };
-        if config["metadata"].get("resourceVersion").is_none() {
-            merged["metadata"]["resourceVersion"] = json!(cur.rv.to_string());
         }
         let scope = if status_only {
             UpdateScope::Status
@@ -612,6 +588,167 @@ fn server_side_apply(
         name,
         "the object kept changing while it was applied; try again",
     ))
+}
+
+// The steps a request's body goes through before the store takes it, one function per kind
+// of write. The handler calls them; so do the fuzz targets (`benches/fuzz.rs`), which is why
+// they are public and take no HTTP types.
+
+/// A create (`POST`): the body decoded (JSON, YAML or protobuf by `ct`), its kind checked,
+/// brought to the stored version, admitted (defaults, allocations), validated (`strict`:
+/// unknown fields refused) and its managed fields recorded for `who`.
+pub fn object_to_create(
+    store: &Store,
+    rt: &ResourceType,
+    ns: &str,
+    ct: &str,
+    body: &[u8],
+    strict: bool,
+    who: &apply::Writer,
+) -> Result<Value, ApiError> {
+    let mut v = parse_body(ct, body)?;
+    check_kind(rt, &v)?;
+    convert::into_storage(rt, &mut v);
+    defaults::admit_create(store, rt.storage, ns, &mut v)?;
+    validate(rt, &v, strict)?;
+    apply::record_update(None, &mut v, who);
+    Ok(v)
+}
+
+/// A replace (`PUT`) of `name`: as [`object_to_create`], admitted against the stored object,
+/// and for the main resource its managed fields recorded against the stored ones.
+#[allow(clippy::too_many_arguments)]
+pub fn object_to_update(
+    store: &Store,
+    rt: &ResourceType,
+    ns: &str,
+    name: &str,
+    scope: UpdateScope,
+    ct: &str,
+    body: &[u8],
+    strict: bool,
+    who: &apply::Writer,
+) -> Result<Value, ApiError> {
+    let mut v = parse_body(ct, body)?;
+    check_kind(rt, &v)?;
+    convert::into_storage(rt, &mut v);
+    defaults::admit_update(store, rt.storage, ns, name, &mut v)?;
+    validate(rt, &v, strict)?;
+    if scope == UpdateScope::Main
+        && let Some(cur) = store.get(rt.storage, ns, name)
+    {
+        apply::record_update(Some(&value_of(&cur)?), &mut v, who);
+    }
+    Ok(v)
+}
+
+/// A patch (`PATCH`, merge, JSON or strategic by `ct`) of the stored `name`: the patched
+/// object, admitted, validated and with its managed fields recorded.
+#[allow(clippy::too_many_arguments)]
+pub fn object_to_patch(
+    store: &Store,
+    rt: &ResourceType,
+    ns: &str,
+    name: &str,
+    scope: UpdateScope,
+    ct: &str,
+    body: &[u8],
+    strict: bool,
+    who: &apply::Writer,
+) -> Result<Value, ApiError> {
+    let kind = PatchType::from_content_type(ct)?;
+    let cur = store
+        .get(rt.storage, ns, name)
+        .ok_or_else(|| ApiError::not_found(rt, name))?;
+    let mut curv: Value =
+        serde_json::from_slice(&convert::out(rt, &cur)).map_err(ApiError::internal)?;
+    // A patch that names no resourceVersion applies to the version read here.
+    // A resourceVersion left in the patched object is checked against the stored
+    // one by the update (409 if it moved).
+    let stored = value_of(&cur)?;
+    curv = patch::apply(&curv, body, kind)?;
+    convert::into_storage(rt, &mut curv);
+    defaults::admit_update(store, rt.storage, ns, name, &mut curv)?;
+    validate(rt, &curv, strict)?;
+    if scope == UpdateScope::Main {
+        apply::record_update(Some(&stored), &mut curv, who);
+    }
+    Ok(curv)
+}
+
+/// The configuration of a server-side apply of `name`: the YAML (or JSON) body decoded, its
+/// kind, apiVersion and name checked, brought to the stored version, its status dropped
+/// unless the status subresource is applied.
+pub fn applied_configuration(
+    rt: &ResourceType,
+    name: &str,
+    status_only: bool,
+    body: &[u8],
+) -> Result<Value, ApiError> {
+    let mut config = parse_body("application/yaml", body)?;
+    check_kind(rt, &config)?;
+    for k in ["apiVersion", "kind"] {
+        if config
+            .get(k)
+            .and_then(|v| v.as_str())
+            .is_none_or(str::is_empty)
+        {
+            return Err(ApiError::bad_request(format!(
+                "{k} must be set in an applied configuration"
+            )));
+        }
+    }
+    // `metadata: [..]` or `metadata: x` cannot be an ObjectMeta (the API server answers 400
+    // too); indexing into it below would panic.
+    if !config["metadata"].is_object() && !config["metadata"].is_null() {
+        return Err(ApiError::bad_request(
+            "metadata of an applied configuration must be an object",
+        ));
+    }
+    match config["metadata"]["name"].as_str() {
+        Some(given) if given != name => {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({given}) does not match the name on the URL ({name})"
+            )));
+        }
+        _ => config["metadata"]["name"] = json!(name),
+    }
+    convert::into_storage(rt, &mut config);
+    if !status_only && let Some(o) = config.as_object_mut() {
+        o.remove("status");
+    }
+    Ok(config)
+}
+
+/// A server-side apply of `config` (from [`applied_configuration`]) by `who` over `cur`
+/// (`None`: the object does not exist yet): the merged object with its managed fields,
+/// admitted and validated, holding the stored resourceVersion unless the configuration
+/// names one; 409 on conflicts unless `force`.
+#[allow(clippy::too_many_arguments)]
+pub fn object_to_apply(
+    store: &Store,
+    rt: &ResourceType,
+    ns: &str,
+    name: &str,
+    cur: Option<&Obj>,
+    config: &Value,
+    who: &apply::Writer,
+    force: bool,
+    strict: bool,
+) -> Result<Value, ApiError> {
+    let live = cur.map(value_of).transpose()?;
+    let mut merged = apply::apply(live.as_ref(), config, who, force)?;
+    match cur {
+        None => defaults::admit_create(store, rt.storage, ns, &mut merged)?,
+        Some(_) => defaults::admit_update(store, rt.storage, ns, name, &mut merged)?,
+    }
+    validate(rt, &merged, strict)?;
+    if let Some(cur) = cur
+        && config["metadata"].get("resourceVersion").is_none()
+    {
+        merged["metadata"]["resourceVersion"] = json!(cur.rv.to_string());
+    }
+    Ok(merged)
 }
 
 fn strict_fields(q: &Query) -> bool {

@@ -37,6 +37,7 @@ impl Server {
             store: store.clone(),
             faults: Arc::new(faults),
             load: load.clone(),
+            pod_shapes: Default::default(),
             bookmark_every: Duration::from_secs(5),
         };
         let app = api::router(state);

@@ -717,19 +717,7 @@ impl App {
             return Vec::new();
         };
         let arg = words.next();
-        let screen = match cmd {
-            "overview" | "o" | "home" => Some(Screen::Overview),
-            "nodes" | "node" | "no" => Some(Screen::Nodes),
-            "deploy" | "deployments" | "sts" | "statefulsets" | "ds" | "workloads" | "wl" => {
-                Some(Screen::Workloads)
-            }
-            "pods" | "pod" | "po" => Some(Screen::Pods),
-            "events" | "ev" => Some(Screen::Events),
-            "rel" | "releases" | "helm" => Some(Screen::Releases),
-            "topics" | "topic" => Some(Screen::Topics),
-            _ => None,
-        };
-        if let Some(s) = screen {
+        if let Some(s) = screen_named(cmd) {
             return self.switch(s);
         }
         match (cmd, arg) {
@@ -1466,5 +1454,21 @@ impl App {
                 vec![effect]
             }
         }
+    }
+}
+
+/// The screen a `:` command (or `--command` at launch) names: `pods`, `po`, `deploy`, `rel`…
+pub fn screen_named(name: &str) -> Option<Screen> {
+    match name {
+        "overview" | "o" | "home" => Some(Screen::Overview),
+        "nodes" | "node" | "no" => Some(Screen::Nodes),
+        "deploy" | "deployments" | "sts" | "statefulsets" | "ds" | "workloads" | "wl" => {
+            Some(Screen::Workloads)
+        }
+        "pods" | "pod" | "po" => Some(Screen::Pods),
+        "events" | "ev" => Some(Screen::Events),
+        "rel" | "releases" | "helm" => Some(Screen::Releases),
+        "topics" | "topic" => Some(Screen::Topics),
+        _ => None,
     }
 }

@@ -69,6 +69,8 @@ pub struct Options {
     pub topics: Option<TopicFeed>,
     /// How upgrades and rollbacks are made (driver, chart repository, timeout, directories).
     pub changes: crate::tui::changes::ChangeSettings,
+    /// The screen to open at launch (`--command`), else the Overview.
+    pub screen: Option<crate::tui::keymap::Screen>,
 }
 
 /// A topic source and the platform whose plan it is checked against.
@@ -76,6 +78,12 @@ pub struct TopicFeed {
     pub source: std::sync::Arc<dyn crate::core::topics::TopicSource>,
     pub platform: Option<crate::config::Platform>,
 }
+
+/// A key that follows another within this gap is taken before the next frame is drawn (a
+/// person types a key every 50 ms or more; a paste or a fast typist is faster)…
+const KEY_BURST_GAP: Duration = Duration::from_millis(3);
+/// …for at most this long, so a stream of keys still sees frames.
+const KEY_BURST_MAX: Duration = Duration::from_millis(50);
 
 /// How often the topic source is polled. Kafka has no watch for offsets (committed offsets
 /// and log-end offsets are only ever asked for), so unlike the cluster's data, which comes
@@ -161,6 +169,9 @@ async fn event_loop(
         readonly,
     );
     app.contexts = context_names(opts.kubeconfig.as_deref());
+    if let Some(screen) = opts.screen {
+        app.screen = screen;
+    }
     app.platforms = opts.config.platforms.clone();
     let (msg_tx, mut msg_rx) = mpsc::unbounded_channel::<Msg>();
     let topics_task = opts.topics.as_ref().map(|feed| {
@@ -186,13 +197,29 @@ async fn event_loop(
         let mut effects = Vec::new();
         let mut suspend = false;
         tokio::select! {
-            ev = keys.next() => match ev {
-                Some(Ok(Event::Key(k))) if is_suspend(&k) => suspend = true,
-                Some(Ok(Event::Key(k))) => { effects = app.on_key(k); dirty = true; }
-                Some(Ok(Event::Resize(..))) => dirty = true,
-                Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(e.into()),
-                None => break,
+            ev = keys.next() => {
+                let mut ev = ev;
+                let burst = std::time::Instant::now();
+                loop {
+                    match ev {
+                        Some(Ok(Event::Key(k))) if is_suspend(&k) => suspend = true,
+                        Some(Ok(Event::Key(k))) => { effects = app.on_key(k); dirty = true; }
+                        Some(Ok(Event::Resize(..))) => dirty = true,
+                        Some(Ok(_)) => {}
+                        Some(Err(e)) => return Err(e.into()),
+                        None => app.quit = true,
+                    }
+                    // Keys typed faster than a frame (a paste, a burst) are taken before the
+                    // next one: one frame, and one filter pass, for all of them. A key that
+                    // asks for an effect, or the end, is acted on first.
+                    if suspend || app.quit || !effects.is_empty() || burst.elapsed() > KEY_BURST_MAX {
+                        break;
+                    }
+                    match tokio::time::timeout(KEY_BURST_GAP, keys.next()).await {
+                        Ok(next) => ev = next,
+                        Err(_) => break,
+                    }
+                }
             },
             u = conn.updates.recv() => {
                 if let Some(u) = u {

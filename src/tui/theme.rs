@@ -164,13 +164,10 @@ pub enum ThemeError {
         #[source]
         source: std::io::Error,
     },
-    /// The theme file is not a valid theme; the message carries the line and column.
-    #[error("invalid theme {origin}: {source}")]
-    Parse {
-        origin: String,
-        #[source]
-        source: serde_yaml::Error,
-    },
+    /// The theme file is not a valid theme: the line and column, and what is wrong there in
+    /// helmdeck's words ([`crate::config::yaml_problem`]) — never the file's content.
+    #[error("invalid theme {origin}: {problem}")]
+    Parse { origin: String, problem: String },
 }
 
 /// A style for every [`Role`].
@@ -362,9 +359,9 @@ impl Theme {
 
     /// Parses theme YAML; `origin` (usually the file name) prefixes error messages.
     pub fn from_yaml(text: &str, origin: &str) -> Result<Theme, ThemeError> {
-        let file = parse_file(text).map_err(|source| ThemeError::Parse {
+        let file = parse_file(text).map_err(|e| ThemeError::Parse {
             origin: origin.to_string(),
-            source,
+            problem: crate::config::yaml_problem(text, &e),
         })?;
         let mut theme = Theme::plain();
         for (role, spec) in file {
@@ -389,7 +386,7 @@ fn parse_file(text: &str) -> Result<BTreeMap<Role, StyleSpec>, serde_yaml::Error
     }) {
         return Ok(BTreeMap::new());
     }
-    serde_yaml::from_str(text)
+    crate::core::yaml::from_str(text)
 }
 
 /// One role's entry in a theme file.
@@ -450,6 +447,7 @@ struct ColorSpec(Color);
 
 const COLOR_EXPECTED: &str =
     "a colour name (red, light_blue, dark_gray…), #rrggbb, or a palette index 0-255";
+const PALETTE_EXPECTED: &str = "a palette index 0-255";
 
 impl<'de> Deserialize<'de> for ColorSpec {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -462,31 +460,30 @@ impl<'de> Deserialize<'de> for ColorSpec {
                 f.write_str(COLOR_EXPECTED)
             }
 
+            // Refusals go through `invalid_value`, whose message puts what was expected
+            // last: the error shown names that, not the file's text.
             fn visit_u64<E: de::Error>(self, value: u64) -> Result<ColorSpec, E> {
                 u8::try_from(value)
                     .map(|index| ColorSpec(Color::Indexed(index)))
                     .map_err(|_| {
-                        E::custom(format!(
-                            "invalid colour `{value}`: a palette index must be 0-255"
-                        ))
+                        E::invalid_value(de::Unexpected::Unsigned(value), &PALETTE_EXPECTED)
                     })
             }
 
             fn visit_i64<E: de::Error>(self, value: i64) -> Result<ColorSpec, E> {
                 match u64::try_from(value) {
                     Ok(value) => self.visit_u64(value),
-                    Err(_) => Err(E::custom(format!(
-                        "invalid colour `{value}`: a palette index must be 0-255"
-                    ))),
+                    Err(_) => Err(E::invalid_value(
+                        de::Unexpected::Signed(value),
+                        &PALETTE_EXPECTED,
+                    )),
                 }
             }
 
             fn visit_str<E: de::Error>(self, value: &str) -> Result<ColorSpec, E> {
-                Color::from_str(value.trim()).map(ColorSpec).map_err(|_| {
-                    E::custom(format!(
-                        "invalid colour `{value}`: expected {COLOR_EXPECTED}"
-                    ))
-                })
+                Color::from_str(value.trim())
+                    .map(ColorSpec)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Str(value), &self))
             }
         }
 
@@ -599,7 +596,7 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_colour_reports_file_line_and_value() {
+    fn a_bad_colour_reports_file_line_and_what_a_colour_is() {
         let err = Theme::from_yaml(
             "title: { fg: white }\nrow:\n  fg: light_bleu\n",
             "themes/mine.yaml",
@@ -607,8 +604,11 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("themes/mine.yaml"), "{err}");
-        assert!(err.contains("light_bleu"), "{err}");
-        assert!(err.contains("line 3"), "{err}");
+        assert!(
+            err.contains("line 3 column 7: invalid value (expected a colour name"),
+            "{err}"
+        );
+        assert!(!err.contains("light_bleu"), "{err}");
     }
 
     #[test]
@@ -616,7 +616,11 @@ mod tests {
         let err = Theme::from_yaml("row: { fg: 300 }\n", "t.yaml")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("300") && err.contains("line 1"), "{err}");
+        assert!(
+            err.contains("line 1") && err.contains("expected a palette index 0-255"),
+            "{err}"
+        );
+        assert!(!err.contains("300"), "{err}");
     }
 
     #[test]
@@ -625,14 +629,38 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("row_slected") && err.contains("line 2"),
+            err.contains("line 2 column 1: unknown name") && err.contains("`row_selected`"),
             "{err}"
         );
+        assert!(!err.contains("row_slected"), "{err}");
 
         let err = Theme::from_yaml("title:\n  modifiers: [bold, blink]\n", "t.yaml")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("blink") && err.contains("line 2"), "{err}");
+        assert!(
+            err.contains("line 2") && err.contains("unknown name") && err.contains("`bold`"),
+            "{err}"
+        );
+        assert!(!err.contains("blink"), "{err}");
+    }
+
+    /// A file that is not a theme (`--theme /etc/passwd`) is reported by line and column,
+    /// without a word of what it holds.
+    #[test]
+    fn a_file_that_is_not_a_theme_is_not_echoed() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\nsvc:x:999:999:hunter2:/srv:/bin/sh\n";
+        let err = Theme::from_yaml(passwd, "/etc/passwd")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "invalid theme /etc/passwd: line 1 column 1: wrong type (expected a map)"
+        );
+        let err = Theme::from_yaml("title: { fg: \"hunter2 }\n", "t.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not valid YAML"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
     }
 
     #[test]

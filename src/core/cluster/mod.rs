@@ -5,6 +5,7 @@ pub mod actions;
 pub mod convert;
 pub mod model;
 pub mod rollup;
+pub mod slim;
 pub mod watch;
 
 pub use model::*;

@@ -11,11 +11,12 @@ use super::model::{
     Change, ClusterUpdate, EventRow, HpaRow, Key, NodeRow, PodRow, ReleaseRevision, Resource,
     Usage, WorkloadKind, WorkloadRow,
 };
+use super::slim::SlimPod;
 use anyhow::Context as _;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{Event, Node, Pod, Secret};
+use k8s_openapi::api::core::v1::{Event, Node, Secret};
 use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::WatchStreamExt;
@@ -44,6 +45,21 @@ pub const SECRET_PAGE_SIZE: u32 = 50;
 pub const METRICS_INTERVAL: Duration = Duration::from_secs(10);
 /// How often metrics.k8s.io is polled while it is absent.
 pub const METRICS_ABSENT_INTERVAL: Duration = Duration::from_secs(60);
+/// The share of wall time the metrics polls may take: a poll that took `t` waits at least
+/// `t × METRICS_DUTY_FACTOR` before the next: the polls take at most a twentieth of the
+/// time (of the API server's and of the console's), whatever the cluster's size; a small
+/// cluster is still asked every [`METRICS_INTERVAL`].
+pub const METRICS_DUTY_FACTOR: u32 = 20;
+
+/// How long to wait after a metrics poll that took `took`.
+pub fn metrics_wait(took: Duration, absent: bool) -> Duration {
+    let floor = if absent {
+        METRICS_ABSENT_INTERVAL
+    } else {
+        METRICS_INTERVAL
+    };
+    floor.max(took * METRICS_DUTY_FACTOR)
+}
 
 /// The message sent (once) when the metrics API is not served.
 pub const METRICS_ABSENT: &str = "metrics.k8s.io not available";
@@ -111,11 +127,11 @@ pub fn spawn_watches(
             tx.clone(),
         ),
         spawn_feed(
-            scoped::<Pod>(&client, ns),
+            scoped::<SlimPod>(&client, ns),
             cfg.clone(),
             Feed {
                 resource: Resource::Pods,
-                convert: PodRow::from_pod,
+                convert: |p| PodRow::from_pod(&p.0),
                 wrap: ClusterUpdate::Pods,
                 blocking: false,
             },
@@ -388,7 +404,9 @@ async fn poll_metrics(client: Client, namespace: Option<String>, tx: Sender<Clus
     let lp = ListParams::default();
     let mut absent_reported = false;
     loop {
+        let asked = tokio::time::Instant::now();
         let (pods, nodes) = tokio::join!(pods_api.list(&lp), nodes_api.list(&lp));
+        let took = asked.elapsed();
         let update = match pods {
             Ok(list) => {
                 absent_reported = false;
@@ -429,12 +447,7 @@ async fn poll_metrics(client: Client, namespace: Option<String>, tx: Sender<Clus
         {
             return;
         }
-        let wait = if absent_reported {
-            METRICS_ABSENT_INTERVAL
-        } else {
-            METRICS_INTERVAL
-        };
-        tokio::time::sleep(wait).await;
+        tokio::time::sleep(metrics_wait(took, absent_reported)).await;
     }
 }
 
@@ -597,6 +610,25 @@ pub async fn client_for(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use k8s_openapi::api::core::v1::Pod;
+
+    #[test]
+    fn metrics_polls_slow_down_as_they_get_costlier() {
+        // A small cluster: every 10 s (every 60 s while the metrics API is absent).
+        assert_eq!(
+            metrics_wait(Duration::from_millis(40), false),
+            METRICS_INTERVAL
+        );
+        assert_eq!(
+            metrics_wait(Duration::from_millis(40), true),
+            METRICS_ABSENT_INTERVAL
+        );
+        // A list that took 1.5 s waits 30 s: the polls take at most 1/20 of the time.
+        assert_eq!(
+            metrics_wait(Duration::from_millis(1500), false),
+            Duration::from_secs(30)
+        );
+    }
 
     #[test]
     fn status_errors_read_well() {

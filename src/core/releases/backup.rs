@@ -261,13 +261,17 @@ pub async fn create_with(
     Ok(info)
 }
 
-fn write_archive(
+/// Writes a backup archive at `path` in `dir` (created, owner only): `manifest.json`,
+/// `SHA256SUMS`, then `files`; written to a temporary name and renamed.
+pub fn write_archive(
     dir: &Path,
     path: &Path,
     manifest: &BackupManifest,
     files: &[(String, Vec<u8>)],
 ) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    // Every directory made here is 0700, parents too.
+    crate::core::private_files::create_dir(dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -313,8 +317,19 @@ fn write_archive(
 /// Reads a backup and verifies every file against the manifest's checksums.
 pub fn read(path: &Path) -> Result<Backup> {
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let gz = flate2::read::GzDecoder::new(file);
-    let mut archive = tar::Archive::new(gz.take(MAX_ARCHIVE_CONTENT));
+    read_from(file, path)
+}
+
+/// Reads a backup archive (`tar.gz`) from `gz`; `path` names it in errors and in the result.
+pub fn read_from(gz: impl Read, path: &Path) -> Result<Backup> {
+    let tar = flate2::read::GzDecoder::new(gz).take(MAX_ARCHIVE_CONTENT);
+    read_tar(tar, path)
+}
+
+/// Reads the (already uncompressed) tar of a backup archive and verifies every file against
+/// the manifest's checksums.
+pub fn read_tar(tar: impl Read, path: &Path) -> Result<Backup> {
+    let mut archive = tar::Archive::new(tar);
     let mut manifest: Option<BackupManifest> = None;
     let mut contents: std::collections::HashMap<String, Vec<u8>> = Default::default();
     for entry in archive
@@ -395,7 +410,13 @@ pub fn list(
 /// The manifest alone (the archive's first entry).
 fn read_manifest(path: &Path) -> Result<BackupManifest> {
     let gz = flate2::read::GzDecoder::new(std::fs::File::open(path)?);
-    let mut archive = tar::Archive::new(gz);
+    read_manifest_tar(gz)
+}
+
+/// The manifest alone from the (already uncompressed) tar of a backup archive: its first
+/// entry, which must be `manifest.json`.
+pub fn read_manifest_tar(tar: impl Read) -> Result<BackupManifest> {
+    let mut archive = tar::Archive::new(tar);
     let mut entry = archive
         .entries()?
         .next()

@@ -46,6 +46,83 @@ fn row(r: &Release) -> HistoryRow {
 }
 
 // ---------------------------------------------------------------------------
+// Revisions that cannot be read
+// ---------------------------------------------------------------------------
+
+/// A revision whose release Secret could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unreadable {
+    /// The revision its Secret's name gives (`sh.helm.release.v1.<name>.v<N>`), when it
+    /// follows Helm's naming.
+    pub revision: Option<i64>,
+    pub secret: String,
+    /// What failed: not base64, not gzip, not a release's JSON…
+    pub error: String,
+}
+
+impl Unreadable {
+    /// `revision 3 (Secret sh.helm.release.v1.ee.v3)`, or the Secret alone.
+    pub fn name(&self) -> String {
+        match self.revision {
+            Some(r) => format!("revision {r} (Secret {})", self.secret),
+            None => format!("Secret {}", self.secret),
+        }
+    }
+}
+
+/// The revisions of a history that could not be decoded, by revision.
+pub fn unreadable(history: &ReleaseHistory) -> Vec<Unreadable> {
+    let mut out: Vec<Unreadable> = history
+        .errors
+        .iter()
+        .map(|f| Unreadable {
+            revision: revision_of_secret(&f.secret),
+            secret: f.secret.clone(),
+            error: f.error.to_string(),
+        })
+        .collect();
+    out.sort_by(|a, b| (a.revision, &a.secret).cmp(&(b.revision, &b.secret)));
+    out
+}
+
+/// The revision in a release Secret's name: `sh.helm.release.v1.ee.v12` → 12.
+fn revision_of_secret(secret: &str) -> Option<i64> {
+    secret
+        .strip_prefix(crate::core::release::RELEASE_SECRET_PREFIX)?
+        .rsplit_once(".v")
+        .and_then(|(_, v)| v.parse().ok())
+}
+
+/// What a history holds, for a message about a revision it lacks: `revisions 1, 2, 4;
+/// revision 3 could not be decoded`, or `no revision that could be decoded (revisions 1, 2
+/// could not be)`.
+pub fn revisions_summary(history: &ReleaseHistory) -> String {
+    let join = |v: Vec<String>| v.join(", ");
+    let readable = join(
+        history
+            .revisions
+            .iter()
+            .map(|r| r.version.to_string())
+            .collect(),
+    );
+    let bad = unreadable(history);
+    let bad_names = join(
+        bad.iter()
+            .map(|u| {
+                u.revision
+                    .map_or_else(|| u.secret.clone(), |r| r.to_string())
+            })
+            .collect(),
+    );
+    match (readable.is_empty(), bad.len()) {
+        (false, 0) => format!("it has revisions {readable}"),
+        (false, _) => format!("it has revisions {readable}; {bad_names} could not be decoded"),
+        (true, 0) => "it has no revision".to_string(),
+        (true, _) => format!("none of its revisions could be decoded ({bad_names})"),
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Secrets
 // ---------------------------------------------------------------------------
 
@@ -470,6 +547,57 @@ mod tests {
         r.info.status = ReleaseStatus::Superseded;
         r.info.description = format!("Upgrade {v}");
         r
+    }
+
+    #[test]
+    fn undecodable_revisions_are_named_by_revision_and_cause() {
+        use crate::core::release::{ReleaseDecodeError, SecretDecodeFailure};
+        let failure = |secret: &str, error| SecretDecodeFailure {
+            secret: secret.into(),
+            error,
+        };
+        let mut h = ReleaseHistory {
+            name: "ee".into(),
+            namespace: "mr-ee".into(),
+            revisions: vec![
+                rev(1, "1.0.0", json!({}), ""),
+                rev(4, "1.1.0", json!({}), ""),
+            ],
+            errors: vec![
+                failure(
+                    "sh.helm.release.v1.ee.v3",
+                    ReleaseDecodeError::Gzip("corrupt deflate stream".into()),
+                ),
+                failure(
+                    "sh.helm.release.v1.ee.v2",
+                    ReleaseDecodeError::MissingPayload,
+                ),
+            ],
+        };
+        let bad = unreadable(&h);
+        assert_eq!(
+            bad.iter().map(|u| u.revision).collect::<Vec<_>>(),
+            [Some(2), Some(3)]
+        );
+        assert_eq!(
+            bad[0].name(),
+            "revision 2 (Secret sh.helm.release.v1.ee.v2)"
+        );
+        assert_eq!(bad[0].error, "secret has no data.release");
+        assert!(bad[1].error.contains("not valid gzip"), "{:?}", bad[1]);
+        assert_eq!(
+            revisions_summary(&h),
+            "it has revisions 1, 4; 2, 3 could not be decoded"
+        );
+        h.revisions.clear();
+        assert_eq!(
+            revisions_summary(&h),
+            "none of its revisions could be decoded (2, 3)"
+        );
+        h.errors.clear();
+        assert_eq!(revisions_summary(&h), "it has no revision");
+        assert_eq!(revision_of_secret("sh.helm.release.v1.a.v2.v10"), Some(10));
+        assert_eq!(revision_of_secret("my-secret"), None);
     }
 
     #[test]

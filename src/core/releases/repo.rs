@@ -147,7 +147,7 @@ impl RepoIndex {
             message,
         };
         let index: RepoIndex =
-            serde_yaml::from_slice(text).map_err(|e| malformed(e.to_string()))?;
+            crate::core::yaml::from_slice(text).map_err(|e| malformed(e.to_string()))?;
         if index.api_version.is_empty() && index.entries.is_empty() {
             return Err(malformed(
                 "no apiVersion and no entries (is this a Helm repository?)".into(),
@@ -494,7 +494,7 @@ pub fn newer_versions(
 pub fn changes_of(annotations: &BTreeMap<String, String>) -> Vec<String> {
     let mut out = Vec::new();
     if let Some(text) = annotations.get(CHANGES_ANNOTATION) {
-        match serde_yaml::from_str::<serde_yaml::Value>(text) {
+        match crate::core::yaml::from_str::<serde_yaml::Value>(text) {
             Ok(serde_yaml::Value::Sequence(items)) => {
                 for item in items {
                     match item {

@@ -6,6 +6,11 @@
 //! The outcome of applying a revision (succeeded / failed: why) is a git note on its
 //! commit (`refs/notes/commits`, so `git log` shows it).
 //!
+//! Secret-looking values are committed encrypted with age when recipients are configured
+//! ([`super::values_secrets`]: `ENC[age:…]` in place of each), or in plain text only when the
+//! user allowed it, which the commit message records ([`CommitSecrets`]). The files written
+//! in the working tree are 0600, the directories helmdeck creates 0700.
+//!
 //! Works in a repository the user made with plain git: commits are built from HEAD's tree
 //! plus the release's two files, so nothing else the user has staged is committed, and a
 //! release file with uncommitted changes is never overwritten. The author comes from git
@@ -14,6 +19,7 @@
 //! git2 blocks: call these from async code through `tokio::task::spawn_blocking`.
 
 use super::repo::Jump;
+use crate::core::private_files;
 use git2::{ErrorCode, IndexEntry, IndexTime, ObjectType, Oid, Repository, Signature, Status};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -79,6 +85,20 @@ pub struct ValuesRevision {
     pub reason: String,
     /// The Helm revision this rolls back to, for a rollback.
     pub rollback_to: Option<i64>,
+    /// What became of the secret-looking values in `values_yaml`.
+    pub secrets: CommitSecrets,
+}
+
+/// What a commit did with the secret-looking values it holds (the commit message says it).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum CommitSecrets {
+    /// There are none.
+    #[default]
+    None,
+    /// Encrypted with age (these paths).
+    Encrypted(Vec<String>),
+    /// Committed in plain text, as `--allow-plaintext-secrets` allowed (these paths).
+    Plaintext(Vec<String>),
 }
 
 impl ValuesRevision {
@@ -114,6 +134,17 @@ impl ValuesRevision {
         }
         if let Some(rev) = r.revision {
             msg.push_str(&format!("\nRevision: {rev}"));
+        }
+        match &self.secrets {
+            CommitSecrets::None => {}
+            CommitSecrets::Encrypted(paths) => msg.push_str(&format!(
+                "\nSecrets: encrypted with age: {}",
+                paths.join(", ")
+            )),
+            CommitSecrets::Plaintext(paths) => msg.push_str(&format!(
+                "\nSecrets: in plain text, allowed with --allow-plaintext-secrets: {}",
+                paths.join(", ")
+            )),
         }
         msg.push('\n');
         msg
@@ -172,14 +203,15 @@ pub struct ValuesRepo {
 }
 
 impl ValuesRepo {
-    /// Opens the repository at `path`, or creates it (and the directory) if there is none.
+    /// Opens the repository at `path`, or creates it (and the directory, 0700) if there is
+    /// none.
     pub fn open_or_init(path: &Path) -> Result<ValuesRepo, ValuesRepoError> {
         let io = |e| ValuesRepoError::Io(e, path.to_path_buf());
         let git = |e| ValuesRepoError::Git(e, path.to_path_buf());
         let repo = match Repository::open(path) {
             Ok(r) => r,
             Err(e) if e.code() == ErrorCode::NotFound => {
-                std::fs::create_dir_all(path).map_err(io)?;
+                private_files::create_dir(path).map_err(io)?;
                 Repository::init(path).map_err(git)?
             }
             Err(e) => return Err(git(e)),
@@ -226,8 +258,11 @@ impl ValuesRepo {
         if status.is_empty() || status.contains(Status::IGNORED) {
             return Ok(());
         }
-        // Left by an interrupted run with exactly what is about to be committed: fine.
-        if std::fs::read(self.root.join(rel_path)).ok().as_deref() == Some(wanted) {
+        // Left by an interrupted run with exactly what is about to be committed: fine. Its
+        // encrypted values differ in ciphertext only (age encryption is randomised).
+        if let Ok(there) = std::fs::read(self.root.join(rel_path))
+            && (there == wanted || super::values_secrets::same_but_ciphertext(&there, wanted))
+        {
             return Ok(());
         }
         Err(ValuesRepoError::Dirty {
@@ -236,8 +271,10 @@ impl ValuesRepo {
         })
     }
 
-    /// Writes the release's values and record and commits them (one commit, on HEAD's
-    /// branch). Refuses when either file has uncommitted changes of someone else's.
+    /// Writes the release's values and record (0600; their directory 0700 when made here)
+    /// and commits them (one commit, on HEAD's branch). Refuses when either file has
+    /// uncommitted changes of someone else's. `rev.values_yaml` is committed as it is: the
+    /// caller has encrypted its secrets ([`super::values_secrets::seal`]).
     pub fn commit_revision(&self, rev: &ValuesRevision) -> Result<Oid, ValuesRepoError> {
         let dir = Self::release_dir(&rev.record.namespace, &rev.record.release);
         let record_yaml =
@@ -259,9 +296,9 @@ impl ValuesRepo {
             self.check_clean(path, data)?;
         }
         let io = |e| ValuesRepoError::Io(e, self.root.clone());
-        std::fs::create_dir_all(self.root.join(&dir)).map_err(io)?;
+        private_files::create_dir(&self.root.join(&dir)).map_err(io)?;
         for (path, data) in &files {
-            std::fs::write(self.root.join(path), data).map_err(io)?;
+            private_files::write(&self.root.join(path), data).map_err(io)?;
         }
 
         // The tree: HEAD's, with our two files replaced — not the user's index.
@@ -357,7 +394,7 @@ impl ValuesRepo {
         };
         let record_text = read(RECORD_FILE)?;
         let record: ReleaseRecord =
-            serde_yaml::from_str(&record_text).map_err(|e| ValuesRepoError::Invalid {
+            crate::core::yaml::from_str(&record_text).map_err(|e| ValuesRepoError::Invalid {
                 repo: self.root.clone(),
                 path: format!("{dir}/{RECORD_FILE}"),
                 commit: commit.to_string(),
@@ -498,5 +535,108 @@ fn index_entry(path: &str, id: Oid, size: usize) -> IndexEntry {
         flags: (path.len().min(0xfff)) as u16,
         flags_extended: 0,
         path: path.as_bytes().to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::releases::values_secrets;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    fn revision(values_yaml: String, secrets: CommitSecrets) -> ValuesRevision {
+        ValuesRevision {
+            record: ReleaseRecord {
+                release: "ee".into(),
+                namespace: "mr-ee".into(),
+                chart: "mr-ee".into(),
+                version: "1.5.0".into(),
+                ..Default::default()
+            },
+            values_yaml,
+            from_version: Some("1.4.2".into()),
+            jump: None,
+            reason: "upgrade".into(),
+            rollback_to: None,
+            secrets,
+        }
+    }
+
+    #[test]
+    fn files_are_owner_only_and_the_repo_directory_too_when_made_here() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("values");
+        let repo = ValuesRepo::open_or_init(&root).unwrap();
+        repo.commit_revision(&revision("a: 1\n".into(), CommitSecrets::None))
+            .unwrap();
+        assert_eq!(mode(&root), 0o700);
+        assert_eq!(mode(&root.join("mr-ee")), 0o700);
+        assert_eq!(mode(&root.join("mr-ee/ee")), 0o700);
+        assert_eq!(mode(&root.join("mr-ee/ee/values.yaml")), 0o600);
+        assert_eq!(mode(&root.join("mr-ee/ee/release.yaml")), 0o600);
+
+        // A file left 0644 by an earlier version becomes 0600 when next written.
+        let values = root.join("mr-ee/ee/values.yaml");
+        std::fs::set_permissions(&values, std::fs::Permissions::from_mode(0o644)).unwrap();
+        repo.commit_revision(&revision("a: 2\n".into(), CommitSecrets::None))
+            .unwrap();
+        assert_eq!(mode(&values), 0o600);
+    }
+
+    #[test]
+    fn the_commit_message_says_what_became_of_the_secrets() {
+        let none = revision(String::new(), CommitSecrets::None).message();
+        assert!(!none.contains("Secrets:"), "{none}");
+        let plain = revision(
+            String::new(),
+            CommitSecrets::Plaintext(vec!["global.kafka.saslPassword".into()]),
+        )
+        .message();
+        assert!(
+            plain.contains(
+                "\nSecrets: in plain text, allowed with --allow-plaintext-secrets: global.kafka.saslPassword\n"
+            ),
+            "{plain}"
+        );
+        let enc = revision(
+            String::new(),
+            CommitSecrets::Encrypted(vec!["a.password".into(), "b.token".into()]),
+        )
+        .message();
+        assert!(
+            enc.contains("\nSecrets: encrypted with age: a.password, b.token\n"),
+            "{enc}"
+        );
+    }
+
+    /// An interrupted run left the same values, encrypted: sealing them again gives other
+    /// ciphertext, and that is not someone else's change. A hand edit still is.
+    #[test]
+    fn an_encrypted_leftover_of_the_same_values_is_not_a_dirty_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("values");
+        let repo = ValuesRepo::open_or_init(&root).unwrap();
+        repo.commit_revision(&revision("a: 1\n".into(), CommitSecrets::None))
+            .unwrap();
+        let key = age::x25519::Identity::generate();
+        let recipients = vec![key.to_public()];
+        let values = serde_json::json!({"a": 2, "db": {"password": "hunter2"}});
+        let sealed =
+            || serde_yaml::to_string(&values_secrets::seal(&values, &recipients).unwrap()).unwrap();
+        let file = root.join("mr-ee/ee/values.yaml");
+        std::fs::write(&file, sealed()).unwrap();
+        let secrets = CommitSecrets::Encrypted(vec!["db.password".into()]);
+        repo.commit_revision(&revision(sealed(), secrets.clone()))
+            .unwrap();
+
+        std::fs::write(&file, sealed().replace("a: 2", "a: 3")).unwrap();
+        let err = repo
+            .commit_revision(&revision(sealed(), secrets))
+            .unwrap_err();
+        assert!(matches!(err, ValuesRepoError::Dirty { .. }), "{err}");
     }
 }

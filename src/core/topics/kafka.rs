@@ -90,6 +90,71 @@ fn config(conn: &Connection) -> ClientConfig {
     c
 }
 
+/// How long the first refresh waits for a bootstrap server to accept a TCP connection before
+/// it says the brokers cannot be reached (librdkafka would retry for its whole timeout).
+pub const CONNECT_PROBE: Duration = Duration::from_secs(2);
+
+/// Tries a TCP connection to each bootstrap server (`host:port`, `PROTOCOL://host:port`, a
+/// bare host on 9092 as librdkafka takes it) until one accepts, within `limit` in all. The
+/// error names every server and why: `127.0.0.1:9 refused the connection (connection
+/// refused)`, `kafka.example:9092: cannot resolve the host (…)`, `… did not accept a
+/// connection within 2s`. A list it cannot read is left to librdkafka (Ok).
+pub fn probe_bootstrap(servers: &str, limit: Duration) -> Result<(), String> {
+    use std::net::{SocketAddr, ToSocketAddrs};
+    let deadline = std::time::Instant::now() + limit;
+    let mut failures = Vec::new();
+    for server in servers.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let address = server.split_once("://").map_or(server, |(_, rest)| rest);
+        let address = match address.rsplit_once(':') {
+            _ if address.parse::<SocketAddr>().is_ok() => address.to_string(),
+            Some((host, port))
+                if !host.is_empty() && !host.contains(':') && port.parse::<u16>().is_ok() =>
+            {
+                address.to_string()
+            }
+            None if !address.is_empty() => format!("{address}:9092"),
+            // An IPv6 address without brackets, or something else librdkafka may read.
+            _ => return Ok(()),
+        };
+        let addrs: Vec<SocketAddr> = match address.to_socket_addrs() {
+            Ok(a) => a.collect(),
+            Err(e) => {
+                failures.push(format!("{address}: cannot resolve the host ({e})"));
+                continue;
+            }
+        };
+        for addr in addrs {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                failures.push(format!(
+                    "{address} did not accept a connection within {limit:?}"
+                ));
+                break;
+            }
+            match std::net::TcpStream::connect_timeout(&addr, left) {
+                Ok(_) => return Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    failures.push(format!(
+                        "{address} refused the connection (connection refused)"
+                    ));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                    failures.push(format!(
+                        "{address} did not accept a connection within {limit:?}"
+                    ));
+                }
+                Err(e) => failures.push(format!("{address}: {e}")),
+            }
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        failures.dedup();
+        Err(failures.join("; "))
+    }
+}
+
 /// Whether the first bootstrap server accepts a TCP connection (within a second).
 fn accepts_connections(servers: &str) -> bool {
     use std::net::ToSocketAddrs;
@@ -401,6 +466,23 @@ impl TopicSource for KafkaSource {
     fn snapshot(&self) -> Result<Snapshot, TopicError> {
         let round = self.refreshes.fetch_add(1, Ordering::Relaxed);
         *self.context.last.lock() = None;
+        // Before the first request: a closed port or an unknown host is said at once, not
+        // after librdkafka has retried for the whole timeout.
+        let configured = self
+            .conn
+            .get("bootstrap.servers")
+            .or_else(|| self.conn.get("metadata.broker.list"));
+        if round == 0
+            && let Some(servers) = configured
+            && let Err(message) = probe_bootstrap(servers, CONNECT_PROBE.min(self.timeout))
+        {
+            // Asked again at the next refresh.
+            self.refreshes.store(0, Ordering::Relaxed);
+            return Err(TopicError::Unreachable {
+                servers: servers.to_string(),
+                message,
+            });
+        }
         let md = self
             .client
             .fetch_metadata(None, self.timeout)
@@ -590,6 +672,59 @@ impl TopicSource for KafkaSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A port nobody listens on (bound, then let go).
+    fn closed_port() -> u16 {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    }
+
+    #[test]
+    fn a_closed_port_is_said_at_once() {
+        let port = closed_port();
+        let started = std::time::Instant::now();
+        let err = probe_bootstrap(&format!("127.0.0.1:{port}"), CONNECT_PROBE).unwrap_err();
+        assert_eq!(
+            err,
+            format!("127.0.0.1:{port} refused the connection (connection refused)")
+        );
+        // Every server is named; the protocol prefix is not part of the address.
+        let other = closed_port();
+        let err = probe_bootstrap(
+            &format!("PLAINTEXT://127.0.0.1:{port}, 127.0.0.1:{other}"),
+            CONNECT_PROBE,
+        )
+        .unwrap_err();
+        assert!(
+            err.contains(&format!("127.0.0.1:{port} refused"))
+                && err.contains(&format!("127.0.0.1:{other} refused")),
+            "{err}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(1));
+        // One server that answers is enough.
+        let open = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let open = open.local_addr().unwrap().port();
+        assert_eq!(
+            probe_bootstrap(&format!("127.0.0.1:{port},127.0.0.1:{open}"), CONNECT_PROBE),
+            Ok(())
+        );
+        // What it cannot read is left to librdkafka.
+        assert_eq!(probe_bootstrap("::1", CONNECT_PROBE), Ok(()));
+
+        // The source's first refresh says so within the probe's time, not the timeout's.
+        let source = KafkaSource::new(
+            Connection::bootstrap(&format!("127.0.0.1:{port}")),
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        let started = std::time::Instant::now();
+        let err = source.snapshot().unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(3), "{err}");
+        assert!(
+            matches!(&err, TopicError::Unreachable { message, .. } if message.contains("connection refused")),
+            "{err}"
+        );
+    }
 
     #[test]
     fn assignments_decode() {

@@ -1,29 +1,31 @@
 //! Consumer lag status, judged over a sliding window of offset samples the way Burrow judges
 //! it (not from one sample). Pure: samples in, a status out.
 //!
-//! Kafka's OffsetFetch does not say when an offset was committed, so "stopped committing"
-//! is judged from what the samples show: the committed offset has not moved for the whole
-//! window while there is lag, and nobody is in the group to commit (or the topic moved on
-//! past it).
-
+//! The rules follow Burrow's evaluator (linkedin/Burrow `core/internal/evaluator/caching.go`,
+//! and its wiki's "Consumer Lag Evaluation Rules"), in its order, with the differences the
+//! README's Topics section lists. The main one: Burrow's window holds the group's commits with
+//! their commit times; Kafka's OffsetFetch says neither when an offset was committed nor
+//! whether it was committed again, so helmdeck's window holds samples it took itself, and
+//! "still committing" is told from whether the group has members.
 use serde::Serialize;
 
-/// How a consumer group (or one of its partitions) keeps up.
+/// How a consumer group (or one of its partitions) keeps up. Ordered from best to worst: a
+/// group's status is the greatest of its partitions' ([`worst`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum LagStatus {
     /// Keeping up: lag was zero at some point in the window, or it is not growing.
     Ok,
-    /// Not enough samples yet to judge (or no committed offset at all).
+    /// Not judged: lag and too few samples yet to say (or no committed offset at all). Not OK.
     Pending,
     /// Committing, but the lag grew across the whole window.
     Warn,
-    /// A committed offset went back.
+    /// A committed offset went back, and has not come back to where it was.
     Rewind,
     /// Lag > 0 and the committed offset did not move over the window, with consumers
     /// present: they are stuck.
     Stall,
-    /// Lag > 0 and no commit over the window while nobody consumes, or while the topic
-    /// moved on: the group stopped.
+    /// Lag > 0 and the committed offset did not move over the window, with nobody in the
+    /// group to commit: the group stopped.
     Stop,
 }
 
@@ -100,7 +102,20 @@ impl Default for LagRules {
 }
 
 /// Judges one partition from its window of samples, oldest first. `members` is how many
-/// consumers are in the group now.
+/// consumers are in the group now. In order, as Burrow checks:
+///
+/// 1. no commit in the last sample: PENDING (a partition never committed; the group's status
+///    leaves it aside, see [`worst`]);
+/// 2. lag 0 now: OK (Burrow: "if the current lag is zero, the partition is never in error");
+/// 3. a committed offset went back and has not since come back to where it was: REWIND
+///    (a rewind the consumer recovered from is judged by the rules below, as in Burrow);
+/// 4. lag 0 in any sample of the window: OK (Burrow's rule 1);
+/// 5. fewer committed samples than `min_samples` (at least 2): PENDING — not judged yet;
+/// 6. the committed offset never moved: STALL while the group has members (they are there to
+///    commit, and commit the same offset: Burrow's STALL, whether or not the topic's head
+///    moves), STOP when it has none (nobody commits: Burrow's STOP);
+/// 7. lag grew over the window and never shrank between two samples: WARN;
+/// 8. otherwise OK.
 pub fn evaluate(window: &[OffsetPoint], members: usize, rules: &LagRules) -> LagStatus {
     let Some(last) = window.last() else {
         return LagStatus::Pending;
@@ -110,28 +125,23 @@ pub fn evaluate(window: &[OffsetPoint], members: usize, rules: &LagRules) -> Lag
         .iter()
         .filter_map(|p| Some((p.at_ms, p.committed?, p.lag()?)))
         .collect();
-    if last.committed.is_none() || committed.is_empty() {
+    let (Some(last_lag), Some(&first)) = (last.lag(), committed.first()) else {
         return LagStatus::Pending;
+    };
+    if last_lag == 0 {
+        return LagStatus::Ok;
     }
-    // A committed offset that goes back is a rewind, however many samples there are.
-    if committed.windows(2).any(|w| w[1].1 < w[0].1) {
+    if rewound_without_recovery(&committed) {
         return LagStatus::Rewind;
     }
-    let last_lag = committed.last().map_or(0, |c| c.2);
-    // Burrow's first rule: a zero lag anywhere in the window means the consumer caught up.
     if committed.iter().any(|c| c.2 == 0) {
         return LagStatus::Ok;
     }
     if committed.len() < rules.min_samples.max(2) {
         return LagStatus::Pending;
     }
-    let first = committed[0];
-    let offsets_moved = committed.iter().any(|c| c.1 != first.1);
-    if !offsets_moved && last_lag > 0 {
-        let topic_moved = window.first().is_some_and(|f| last.log_end > f.log_end);
-        // Nobody there to commit, or the topic moves on without them: stopped. Consumers
-        // present on a quiet topic with the offset stuck: stalled.
-        return if members == 0 || topic_moved {
+    if committed.iter().all(|c| c.1 == first.1) {
+        return if members == 0 {
             LagStatus::Stop
         } else {
             LagStatus::Stall
@@ -145,20 +155,22 @@ pub fn evaluate(window: &[OffsetPoint], members: usize, rules: &LagRules) -> Lag
     LagStatus::Ok
 }
 
-/// The worst of several partition statuses: a group is as bad as its worst partition,
-/// partitions never committed aside.
+/// Burrow's rewind rule: the first time a committed offset goes back, and no later commit
+/// reaches the offset it went back from.
+fn rewound_without_recovery(committed: &[(i64, i64, i64)]) -> bool {
+    let Some(at) = committed.windows(2).position(|w| w[1].1 < w[0].1) else {
+        return false;
+    };
+    let before = committed[at].1;
+    !committed[at + 1..].iter().any(|c| c.1 >= before)
+}
+
+/// The status of a group: the worst of its partitions' — a partition not judged yet
+/// (PENDING) counts as worse than OK, so a group is OK only when every partition it committed
+/// on is. Partitions it never committed on are left out by the caller (they are shown as
+/// such); a group with nothing else is PENDING.
 pub fn worst(statuses: impl IntoIterator<Item = LagStatus>) -> LagStatus {
-    statuses
-        .into_iter()
-        .fold(None, |acc: Option<LagStatus>, s| {
-            Some(match acc {
-                None => s,
-                Some(LagStatus::Pending) => s,
-                Some(a) if s == LagStatus::Pending => a,
-                Some(a) => a.max(s),
-            })
-        })
-        .unwrap_or(LagStatus::Pending)
+    statuses.into_iter().max().unwrap_or(LagStatus::Pending)
 }
 
 #[cfg(test)]
@@ -225,15 +237,61 @@ mod tests {
         assert_eq!(evaluate(&win, 2, &R), LagStatus::Stall);
         // Nobody in the group: STOP.
         assert_eq!(evaluate(&win, 0, &R), LagStatus::Stop);
-        // The topic moves on and the group does not commit: STOP.
+        // Burrow: a consumer committing the same offset while the topic's head moves is
+        // STALL. Members present are the consumer there to commit: STALL too.
         let win = w(&[(Some(10), 20), (Some(10), 30), (Some(10), 40)]);
-        assert_eq!(evaluate(&win, 2, &R), LagStatus::Stop);
+        assert_eq!(evaluate(&win, 2, &R), LagStatus::Stall);
+        // Nobody there to commit while the topic moves on: STOP.
         assert_eq!(evaluate(&win, 0, &R), LagStatus::Stop);
+        // Stuck after having been caught up within the window: OK (Burrow's rule 1 and its
+        // "recent lag zero" exception to STOP).
+        let win = w(&[(Some(10), 10), (Some(10), 30), (Some(10), 40)]);
+        assert_eq!(evaluate(&win, 0, &R), LagStatus::Ok);
     }
 
     #[test]
     fn a_commit_going_back_is_rewind() {
         let win = w(&[(Some(10), 20), (Some(5), 20)]);
+        assert_eq!(evaluate(&win, 1, &R), LagStatus::Rewind);
+        // Caught up before going back (Burrow issue #714): still a rewind while behind.
+        let win = w(&[
+            (Some(10), 10),
+            (Some(20), 20),
+            (Some(30), 30),
+            (Some(20), 40),
+        ]);
+        assert_eq!(evaluate(&win, 1, &R), LagStatus::Rewind);
+        // Going back with lag zero now: OK, as in Burrow.
+        let win = w(&[(Some(30), 35), (Some(20), 40), (Some(40), 40)]);
+        assert_eq!(evaluate(&win, 1, &R), LagStatus::Ok);
+    }
+
+    #[test]
+    fn a_rewind_recovered_from_is_judged_by_the_other_rules() {
+        // Back to the offset it went back from (30): no longer REWIND; a zero lag in the
+        // window makes it OK (Burrow issue #714's second table).
+        let win = w(&[
+            (Some(20), 20),
+            (Some(30), 30),
+            (Some(20), 40),
+            (Some(30), 45),
+        ]);
+        assert_eq!(evaluate(&win, 1, &R), LagStatus::Ok);
+        // Recovered, but the lag grows without ever shrinking: WARN.
+        let win = w(&[
+            (Some(20), 25),
+            (Some(10), 25),
+            (Some(20), 40),
+            (Some(25), 50),
+        ]);
+        assert_eq!(evaluate(&win, 1, &R), LagStatus::Warn);
+        // Not yet back to 30: REWIND.
+        let win = w(&[
+            (Some(20), 25),
+            (Some(30), 35),
+            (Some(10), 40),
+            (Some(29), 45),
+        ]);
         assert_eq!(evaluate(&win, 1, &R), LagStatus::Rewind);
     }
 
@@ -271,7 +329,10 @@ mod tests {
     fn the_worst_partition_decides() {
         use LagStatus::*;
         assert_eq!(worst([Ok, Warn, Ok]), Warn);
-        assert_eq!(worst([Ok, Pending]), Ok);
+        // A partition not judged yet is not OK: neither is its group.
+        assert_eq!(worst([Ok, Pending]), Pending);
+        assert_eq!(worst([Pending, Ok, Ok]), Pending);
+        assert_eq!(worst([Pending, Warn]), Warn);
         assert_eq!(worst([Pending, Pending]), Pending);
         assert_eq!(worst([Warn, Stop, Stall]), Stop);
         assert_eq!(worst([]), Pending);

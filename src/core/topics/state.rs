@@ -162,7 +162,13 @@ impl TopicsState {
             }
             let lag: i64 = partitions.iter().filter_map(|p| p.lag).sum();
             let uncommitted = partitions.iter().filter(|p| p.committed.is_none()).count();
-            let status = worst(partitions.iter().map(|p| p.status));
+            // Partitions the group never committed on are shown as such, not judged.
+            let status = worst(
+                partitions
+                    .iter()
+                    .filter(|p| p.committed.is_some())
+                    .map(|p| p.status),
+            );
             let trend = self.trends.entry(g.name.clone()).or_default();
             trend.push_back(lag);
             while trend.len() > TREND_SAMPLES {
@@ -375,6 +381,15 @@ impl TopicsState {
         (summary, details, problems)
     }
 
+    /// Groups not judged yet: PENDING although they committed on some partition (a lagging
+    /// partition with fewer samples than the rules need). A group that never committed at
+    /// all is not among them: there is nothing to judge.
+    pub fn unjudged(&self) -> impl Iterator<Item = &GroupRow> {
+        self.groups.iter().filter(|g| {
+            g.status == LagStatus::Pending && g.partitions.iter().any(|p| p.committed.is_some())
+        })
+    }
+
     /// True when a group is STALL/STOP, or a topic is offline or missing from the plan.
     pub fn failing(&self) -> bool {
         self.groups.iter().any(|g| g.status.is_error())
@@ -484,6 +499,50 @@ mod tests {
         assert_eq!(problems[0].level, Level::Degraded);
     }
 
+    /// `helmdeck topics --samples 1`: one partition caught up, one lagging (not judged from
+    /// one sample), one never committed on. The group is PENDING, not OK; without the
+    /// lagging partition it is OK — the partition never committed on is left aside.
+    #[test]
+    fn a_group_with_a_partition_not_judged_yet_is_not_ok() {
+        let one_sample = LagRules {
+            window: 1,
+            min_samples: 1,
+        };
+        let snapshot = |lagging: Option<i64>| {
+            let mut s = snapshot(0, 100, Some(100), 1);
+            let topic = s.topics.get_mut("t").unwrap();
+            for id in [1, 2] {
+                let mut p = topic.partitions[0].clone();
+                p.id = id;
+                topic.partitions.push(p);
+            }
+            let g = s.groups.get_mut("g").unwrap();
+            if let Some(c) = lagging {
+                g.committed.insert(("t".into(), 1), c);
+            }
+            s
+        };
+        let mut st = TopicsState::new("test".into(), None, one_sample);
+        st.apply(TopicUpdate::Snapshot(snapshot(Some(40))));
+        let g = &st.groups[0];
+        let statuses: Vec<LagStatus> = g.partitions.iter().map(|p| p.status).collect();
+        assert_eq!(
+            statuses,
+            [LagStatus::Ok, LagStatus::Pending, LagStatus::Pending]
+        );
+        assert_eq!(g.uncommitted, 1);
+        assert_eq!(g.status, LagStatus::Pending);
+        assert_eq!(st.unjudged().count(), 1);
+        let (summary, _, _) = st.area(0);
+        assert!(summary.contains("1 PENDING"), "{summary}");
+
+        let mut st = TopicsState::new("test".into(), None, one_sample);
+        st.apply(TopicUpdate::Snapshot(snapshot(None)));
+        assert_eq!(st.groups[0].uncommitted, 2);
+        assert_eq!(st.groups[0].status, LagStatus::Ok);
+        assert_eq!(st.unjudged().count(), 0);
+    }
+
     #[test]
     fn a_partition_without_commit_is_shown_as_such() {
         let mut st = TopicsState::new("test".into(), None, LagRules::default());
@@ -494,5 +553,7 @@ mod tests {
         assert_eq!(g.partitions[0].lag, None);
         assert_eq!(g.lag, 0);
         assert_eq!(g.status, LagStatus::Pending);
+        // Never committed: nothing to judge, not "not judged yet".
+        assert_eq!(st.unjudged().count(), 0);
     }
 }

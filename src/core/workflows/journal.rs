@@ -53,6 +53,11 @@ pub struct Journal {
 }
 
 impl Journal {
+    /// Decodes a journal file's bytes (JSON, as [`JournalFile`] writes them).
+    pub fn from_json(data: &[u8]) -> serde_json::Result<Journal> {
+        serde_json::from_slice(data)
+    }
+
     /// `mr-ee/ee: upgrade to 1.5.0 from revision 4 (1.4.2), stopped at apply`.
     pub fn summary(&self) -> String {
         format!(
@@ -96,7 +101,8 @@ impl JournalFile {
                 old.namespace
             );
         }
-        std::fs::create_dir_all(dir)
+        // Owner only (0700) where made here: journals name backups and commits of values.
+        crate::core::private_files::create_dir(dir)
             .with_context(|| format!("creating the journal directory {}", dir.display()))?;
         let f = JournalFile { path, journal };
         f.write()?;
@@ -155,7 +161,7 @@ fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
 
 fn read(path: &Path) -> Result<Option<Journal>> {
     match std::fs::read(path) {
-        Ok(data) => serde_json::from_slice(&data)
+        Ok(data) => Journal::from_json(&data)
             .map(Some)
             .with_context(|| format!("the journal {} is not readable", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -205,6 +211,20 @@ mod tests {
             commit: None,
             holder: "me".into(),
         }
+    }
+
+    #[test]
+    fn the_journal_directory_is_made_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data/journal");
+        let f = JournalFile::start(&dir, journal()).unwrap();
+        for d in [tmp.path().join("data"), dir.clone()] {
+            let mode = std::fs::metadata(&d).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700, "{}", d.display());
+        }
+        let mode = std::fs::metadata(f.path()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 
     #[test]

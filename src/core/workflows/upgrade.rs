@@ -3,8 +3,10 @@
 //! 1. [`prepare`] — preflight, with no side effect: the release and its revisions, the
 //!    target (a chart version from the repository, an earlier revision, or a values-repo
 //!    commit), the new values (invalid YAML refused with line and column, `--set` applied,
-//!    plain-text secrets flagged), the values diff, and the checks (not pending, nobody
-//!    holds the lock, no unfinished change, workloads and nodes healthy, topic plan).
+//!    values encrypted in the values repo decrypted in memory, secret-looking values to be
+//!    encrypted with age — or refused without recipients, unless allowed in plain text),
+//!    the values diff, and the checks (not pending, nobody holds the lock, no unfinished
+//!    change, workloads and nodes healthy, topic plan).
 //! 2. [`execute`] — the change, reporting each step as an [`Event`]: journal, lock (a
 //!    Lease), backup (nothing is applied without one), commit of the values revision to
 //!    the values repo, apply through a [`ReleaseDriver`] with its output streamed and the
@@ -28,7 +30,10 @@ use crate::core::cluster::model::WorkloadKind;
 use crate::core::release::{Release, ReleaseStatus};
 use crate::core::releases::history::{self, DiffLine, LineKind};
 use crate::core::releases::repo::{self, ChartRepo, IndexEntry, Jump, RepoOptions};
-use crate::core::releases::values_repo::{Outcome, ReleaseRecord, ValuesRepo, ValuesRevision};
+use crate::core::releases::values_repo::{
+    CommitSecrets, Outcome, ReleaseRecord, ValuesRepo, ValuesRevision,
+};
+use crate::core::releases::values_secrets::{self, Disposition, ValuesSecrets};
 use crate::core::releases::{backup, fetch};
 use anyhow::{Context as _, Result, anyhow, bail};
 use serde_json::Value;
@@ -70,14 +75,23 @@ pub struct Settings {
     pub backup_dir: PathBuf,
     pub values_repo: PathBuf,
     pub journal_dir: PathBuf,
+    /// What becomes of secret-looking values in the values repo: encrypted to the
+    /// configured age recipients, refused without them, or (`--allow-plaintext-secrets`)
+    /// committed as they are.
+    pub secrets: ValuesSecrets,
 }
 
 impl Settings {
-    /// From the config: `backup_dir`, `values_repo` (default `<data dir>/values`), and
-    /// `<data dir>/journal`.
+    /// From the config: `backup_dir`, `values_repo` (default `<data dir>/values`),
+    /// `values_secrets`, and `<data dir>/journal`.
     pub fn from_config(config: &crate::config::Config) -> Result<Settings> {
         let data = crate::config::data_dir();
         Ok(Settings {
+            secrets: ValuesSecrets {
+                recipients: config.values_secrets.recipients.clone(),
+                identity_file: config.values_secrets.identity_file.clone(),
+                allow_plaintext: false,
+            },
             backup_dir: backup::backup_dir(config)?,
             values_repo: match (&config.values_repo, &data) {
                 (Some(p), _) => p.clone(),
@@ -194,7 +208,8 @@ pub struct Plan {
     pub values_yaml: String,
     /// Masked unified diff of the supplied values, current → new.
     pub values_diff: Vec<DiffLine>,
-    /// Secret-looking keys with plain-text values in the new values.
+    /// Secret-looking keys with plain-text values in the new values (committed encrypted
+    /// when the values repo has age recipients; see [`Settings::secrets`]).
     pub plaintext_secrets: Vec<String>,
     pub checks: Vec<Check>,
     /// Images per workload of the target version, where the repository says.
@@ -246,7 +261,7 @@ impl Plan {
 
 /// Parses values YAML; errors carry the line and column.
 pub fn parse_values(text: &str, source: &str) -> Result<Value> {
-    let v: Value = match serde_yaml::from_str::<Option<Value>>(text) {
+    let v: Value = match crate::core::yaml::from_str::<Option<Value>>(text) {
         Ok(v) => v.unwrap_or(Value::Null),
         Err(e) => {
             let at = e
@@ -277,7 +292,7 @@ pub fn apply_set(values: &mut Value, set: &str) -> Result<()> {
     let value: Value = if raw.is_empty() {
         Value::String(String::new())
     } else {
-        match serde_yaml::from_str::<Value>(raw) {
+        match crate::core::yaml::from_str::<Value>(raw) {
             Ok(v @ (Value::Number(_) | Value::Bool(_) | Value::Null)) => v,
             _ => Value::String(raw.to_string()),
         }
@@ -521,23 +536,59 @@ pub async fn prepare(client: &kube::Client, request: Request) -> Result<Plan> {
             }
             changes = repo::changes_of(&entry.annotations);
             images = images_of(entry);
-            let mut values = match (&text, &request.values) {
-                (Some(t), _) => parse_values(t, "the committed values")?,
-                (None, ValuesSource::Current) => match &current.config {
-                    Value::Null => Value::Object(Default::default()),
-                    v => v.clone(),
-                },
+            let (mut values, source) = match (&text, &request.values) {
+                (Some(t), _) => (
+                    parse_values(t, "the committed values")?,
+                    "the committed values".to_string(),
+                ),
+                (None, ValuesSource::Current) => (
+                    match &current.config {
+                        Value::Null => Value::Object(Default::default()),
+                        v => v.clone(),
+                    },
+                    String::new(),
+                ),
                 (None, ValuesSource::File(p)) => {
                     let t = std::fs::read_to_string(p)
                         .with_context(|| format!("reading {}", p.display()))?;
-                    parse_values(&t, &p.display().to_string())?
+                    (
+                        parse_values(&t, &p.display().to_string())?,
+                        p.display().to_string(),
+                    )
                 }
-                (None, ValuesSource::Text(t)) => parse_values(t, "the values")?,
+                (None, ValuesSource::Text(t)) => {
+                    (parse_values(t, "the values")?, "the values".to_string())
+                }
             };
+            // Values encrypted in the values repo (a commit, or a values file copied from
+            // it) are decrypted here, in memory; without the identity nothing is applied.
+            let opened = if source.is_empty() {
+                None
+            } else {
+                let source = match (&request.target, &text) {
+                    (Target::Commit(sha), Some(_)) => format!("commit {sha}"),
+                    _ => source,
+                };
+                let o = values_secrets::open_with(&values, &request.settings.secrets)
+                    .with_context(|| format!("{source}: encrypted values"))?;
+                if o.masked {
+                    bail!(
+                        "{source} holds {} value(s) encrypted with age ({}), which cannot be applied: {}",
+                        o.sealed.len(),
+                        o.sealed.join(", "),
+                        values_secrets::identity_missing()
+                    );
+                }
+                (!o.sealed.is_empty()).then_some(o)
+            };
+            if let Some(o) = &opened {
+                values = o.values.clone();
+            }
             for s in &request.sets {
                 apply_set(&mut values, s)?;
             }
             let yaml = match (&text, &request.values) {
+                _ if opened.is_some() => history::values_yaml(&values, true),
                 (Some(t), _) if request.sets.is_empty() => t.clone(),
                 (None, ValuesSource::File(p)) if request.sets.is_empty() => {
                     std::fs::read_to_string(p).unwrap_or_default()
@@ -599,15 +650,8 @@ pub async fn prepare(client: &kube::Client, request: Request) -> Result<Plan> {
         }
     }
     let plaintext_secrets = history::secret_paths(&values);
-    if !plaintext_secrets.is_empty() {
-        checks.push(check(
-            "values",
-            CheckLevel::Warn,
-            format!(
-                "plain-text secrets in the values (committed to the values repo as they are): {}",
-                plaintext_secrets.join(", ")
-            ),
-        ));
+    if let Some(c) = secrets_check(&request.settings.secrets, &plaintext_secrets) {
+        checks.push(c);
     }
 
     // The release's state.
@@ -733,6 +777,39 @@ pub async fn prepare(client: &kube::Client, request: Request) -> Result<Plan> {
     })
 }
 
+/// What the values repo will do with the secret-looking values (`paths`): encrypt them
+/// (pass), commit them in plain text as `--allow-plaintext-secrets` allowed (warn), or
+/// refuse (fail, not overridable by `--force`): nothing is changed then.
+fn secrets_check(secrets: &ValuesSecrets, paths: &[String]) -> Option<Check> {
+    let list = paths.join(", ");
+    Some(match secrets.disposition(paths) {
+        Disposition::Nothing => return None,
+        Disposition::Encrypt => check(
+            "secrets",
+            CheckLevel::Pass,
+            format!(
+                "{} secret value(s) committed encrypted with age to {} recipient(s): {list}",
+                paths.len(),
+                secrets.recipients.len()
+            ),
+        ),
+        Disposition::Plaintext => check(
+            "secrets",
+            CheckLevel::Warn,
+            format!(
+                "plain-text secrets committed to the values repo as they are (--allow-plaintext-secrets): {list}"
+            ),
+        ),
+        Disposition::Refuse => check(
+            "secrets",
+            CheckLevel::Fail,
+            format!(
+                "plain-text secrets in the values: {list}; the values repo has no age recipients to encrypt them to: set values_secrets.recipients in the config, or pass --allow-plaintext-secrets to commit them as they are"
+            ),
+        ),
+    })
+}
+
 /// (ready, desired) of a workload, read untyped: Deployments and StatefulSets count
 /// `readyReplicas` of `spec.replicas`, DaemonSets `numberReady` of `desiredNumberScheduled`.
 /// The most a Secret holds: the API server refuses more (Helm keeps a release, compressed,
@@ -788,14 +865,15 @@ fn summarise_diff(
     let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S");
     let path = dir.join(format!("{ns}.{name}.{stamp}.diff"));
     let text: String = lines.iter().map(|l| format!("{}\n", l.text)).collect();
-    let where_ =
-        match std::fs::create_dir_all(&dir).and_then(|()| write_private(&path, text.as_bytes())) {
-            Ok(()) => format!("the whole diff is in {}", path.display()),
-            Err(e) => format!(
-                "the whole diff could not be written to {}: {e}",
-                path.display()
-            ),
-        };
+    let where_ = match crate::core::private_files::create_dir(&dir)
+        .and_then(|()| write_private(&path, text.as_bytes()))
+    {
+        Ok(()) => format!("the whole diff is in {}", path.display()),
+        Err(e) => format!(
+            "the whole diff could not be written to {}: {e}",
+            path.display()
+        ),
+    };
     let more = lines.len() - DIFF_SHOWN;
     let mut shown: Vec<DiffLine> = lines.into_iter().take(DIFF_SHOWN).collect();
     shown.push(DiffLine {
@@ -1197,6 +1275,7 @@ async fn steps_under_lock(run: &mut Run<'_>, journal: &mut JournalFile, lock: &R
                 Kind::Upgrade => &plan.current.chart.metadata.version,
             },
             version: &plan.to_version,
+            values: &plan.values,
             values_yaml: &plan.values_yaml,
             reason: &reason,
             rollback_to,
@@ -1373,6 +1452,7 @@ async fn steps_under_lock(run: &mut Run<'_>, journal: &mut JournalFile, lock: &R
                     revision: plan.latest_revision + 2,
                     from: &plan.to_version,
                     version: &plan.current.chart.metadata.version,
+                    values: &plan.current.config,
                     values_yaml: &from_values,
                     reason: &format!("automatic rollback to revision {rollback_target}: {why}"),
                     rollback_to: Some(rollback_target),
@@ -1626,9 +1706,37 @@ struct CommitOf<'a> {
     revision: i64,
     from: &'a str,
     version: &'a str,
+    /// The values, parsed: their secret-looking ones are encrypted (or refused).
+    values: &'a Value,
     values_yaml: &'a str,
     reason: &'a str,
     rollback_to: Option<i64>,
+}
+
+/// The values text to commit and what became of its secrets, as the settings say: encrypted
+/// with age (the text is then the values as YAML with each secret sealed), committed as
+/// they are, or refused — so no path of the workflow commits a plain-text secret unasked.
+fn values_to_commit(
+    secrets: &ValuesSecrets,
+    values: &Value,
+    values_yaml: &str,
+) -> Result<(String, CommitSecrets)> {
+    let paths = history::secret_paths(values);
+    match secrets.disposition(&paths) {
+        Disposition::Nothing => Ok((values_yaml.to_string(), CommitSecrets::None)),
+        Disposition::Plaintext => Ok((values_yaml.to_string(), CommitSecrets::Plaintext(paths))),
+        Disposition::Encrypt => {
+            let recipients = values_secrets::parse_recipients(&secrets.recipients)?;
+            let sealed = values_secrets::seal(values, &recipients)?;
+            let text = serde_yaml::to_string(&sealed)
+                .map_err(|e| anyhow!("cannot write the encrypted values: {e}"))?;
+            Ok((text, CommitSecrets::Encrypted(paths)))
+        }
+        Disposition::Refuse => bail!(
+            "plain-text secrets in the values ({}) and no age recipients to encrypt them to: not committed (set values_secrets.recipients in the config, or pass --allow-plaintext-secrets)",
+            paths.join(", ")
+        ),
+    }
 }
 
 async fn commit(plan: &Plan, c: CommitOf<'_>) -> Result<String> {
@@ -1636,11 +1744,13 @@ async fn commit(plan: &Plan, c: CommitOf<'_>) -> Result<String> {
         revision,
         from,
         version,
+        values,
         values_yaml,
         reason,
         rollback_to,
     } = c;
     let req = &plan.request;
+    let (values_yaml, secrets) = values_to_commit(&req.settings.secrets, values, values_yaml)?;
     let rev = ValuesRevision {
         record: ReleaseRecord {
             release: req.release.clone(),
@@ -1658,9 +1768,10 @@ async fn commit(plan: &Plan, c: CommitOf<'_>) -> Result<String> {
             app_version: String::new(),
             revision: Some(revision),
         },
-        values_yaml: values_yaml.to_string(),
+        values_yaml,
         from_version: Some(from.to_string()),
         rollback_to,
+        secrets,
         jump: match (repo::parse_version(from), repo::parse_version(version)) {
             (Ok(f), Ok(t)) if t > f => Some(Jump::classify(&f, &t)),
             _ => None,
@@ -2028,4 +2139,80 @@ async fn note_interrupted(settings: &Settings, j: &Journal, outcome: Outcome) ->
     };
     let path = settings.values_repo.clone();
     blocking(move || Ok(ValuesRepo::open_or_init(&path)?.record_outcome(&commit, &outcome)?)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values() -> (Value, String) {
+        let v = serde_json::json!({"db": {"password": "hunter2"}, "replicas": 2});
+        (v, "# ours\ndb:\n  password: hunter2\nreplicas: 2\n".into())
+    }
+
+    #[test]
+    fn a_commit_encrypts_secrets_refuses_them_or_keeps_them_as_allowed() {
+        let (v, yaml) = values();
+        let key = age::x25519::Identity::generate();
+        let mut secrets = ValuesSecrets {
+            recipients: vec![key.to_public().to_string()],
+            ..Default::default()
+        };
+        let (text, what) = values_to_commit(&secrets, &v, &yaml).unwrap();
+        assert!(
+            !text.contains("hunter2") && text.contains("ENC[age:"),
+            "{text}"
+        );
+        assert!(text.contains("replicas: 2"), "{text}");
+        assert_eq!(what, CommitSecrets::Encrypted(vec!["db.password".into()]));
+
+        secrets.recipients.clear();
+        let err = values_to_commit(&secrets, &v, &yaml)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("db.password") && !err.contains("hunter2"),
+            "{err}"
+        );
+
+        secrets.allow_plaintext = true;
+        let (text, what) = values_to_commit(&secrets, &v, &yaml).unwrap();
+        assert_eq!(text, yaml);
+        assert_eq!(what, CommitSecrets::Plaintext(vec!["db.password".into()]));
+
+        // No secrets: the text as it was given, comments and all.
+        let plain = serde_json::json!({"replicas": 2});
+        let (text, what) =
+            values_to_commit(&ValuesSecrets::default(), &plain, "# ours\nreplicas: 2\n").unwrap();
+        assert_eq!(
+            (text.as_str(), what),
+            ("# ours\nreplicas: 2\n", CommitSecrets::None)
+        );
+    }
+
+    #[test]
+    fn the_preflight_check_passes_warns_or_fails_as_the_secrets_will_be_committed() {
+        let paths = vec!["db.password".to_string()];
+        assert_eq!(secrets_check(&ValuesSecrets::default(), &[]), None);
+        let refused = secrets_check(&ValuesSecrets::default(), &paths).unwrap();
+        assert_eq!(refused.level, CheckLevel::Fail);
+        assert!(!refused.overridable, "--force must not override it");
+        assert!(refused.detail.contains("--allow-plaintext-secrets"));
+        let allowed = ValuesSecrets {
+            allow_plaintext: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            secrets_check(&allowed, &paths).unwrap().level,
+            CheckLevel::Warn
+        );
+        let encrypted = ValuesSecrets {
+            recipients: vec!["age1…".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            secrets_check(&encrypted, &paths).unwrap().level,
+            CheckLevel::Pass
+        );
+    }
 }

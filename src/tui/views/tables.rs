@@ -32,6 +32,19 @@ pub enum Filter {
     Label(String, String),
 }
 
+/// Whether `hay`, lowercased, contains `needle` (already lowercase), without allocating
+/// when both are ASCII — the filter runs over every row at each key typed.
+fn contains_folded(hay: &str, needle: &str) -> bool {
+    if !(hay.is_ascii() && needle.is_ascii()) {
+        return hay.to_lowercase().contains(needle);
+    }
+    let (hay, needle) = (hay.as_bytes(), needle.as_bytes());
+    needle.is_empty()
+        || hay
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
 impl Filter {
     pub fn parse(s: &str) -> Filter {
         let s = s.trim();
@@ -47,7 +60,7 @@ impl Filter {
     fn text(&self, fields: &[&str]) -> bool {
         match self {
             Filter::None => true,
-            Filter::Text(t) => fields.iter().any(|f| f.to_lowercase().contains(t)),
+            Filter::Text(t) => fields.iter().any(|f| contains_folded(f, t)),
             Filter::Label(..) => false,
         }
     }
@@ -470,6 +483,18 @@ pub fn row(ctx: &RowCtx, r: &RowRef) -> Row<'static> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_text_filter_ignores_case_in_any_script() {
+        let f = Filter::parse("Forwarder-ADOBE");
+        assert!(f.text(&["ee", "forwarder-adobe-analytics-7d9f"]));
+        assert!(f.text(&["FORWARDER-Adobe-x"]));
+        assert!(!f.text(&["forwarder-adob", "adobe"]));
+        // Non-ASCII on either side still matches case-insensitively.
+        assert!(Filter::parse("ÜBER").text(&["pod-über-1"]));
+        assert!(Filter::parse("uber").text(&["Überuber"]));
+        assert!(!Filter::parse("ü").text(&["u"]));
+    }
 
     #[test]
     fn filters_parse() {
