@@ -45,8 +45,38 @@ pub fn check_flow_depth(text: &[u8]) -> Result<(), serde_yaml::Error> {
     Ok(())
 }
 
-fn is_blank(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+/// The length of the line break at `i` (0: none). libyaml breaks lines at LF, CR, NEL,
+/// LS and PS; a comment ends at any of them.
+fn line_break(text: &[u8], i: usize) -> usize {
+    match text[i..] {
+        [b'\n' | b'\r', ..] => 1,
+        [0xC2, 0x85, ..] => 2,
+        [0xE2, 0x80, 0xA8 | 0xA9, ..] => 3,
+        _ => 0,
+    }
+}
+
+/// A blank (space, tab, line break) or the end at `i`.
+fn blank_at(text: &[u8], i: usize) -> bool {
+    i >= text.len() || matches!(text[i], b' ' | b'\t' | 0) || line_break(text, i) > 0
+}
+
+/// A blank (or the start) just before `i`.
+fn blank_before(text: &[u8], i: usize) -> bool {
+    let head = &text[..i];
+    head.is_empty()
+        || matches!(head[head.len() - 1], b' ' | b'\t' | b'\n' | b'\r')
+        || head.ends_with(&[0xC2, 0x85])
+        || head.ends_with(&[0xE2, 0x80, 0xA8])
+        || head.ends_with(&[0xE2, 0x80, 0xA9])
+}
+
+/// From `i`, the position of the next line break (or the end).
+fn end_of_line(text: &[u8], mut i: usize) -> usize {
+    while i < text.len() && line_break(text, i) == 0 {
+        i += 1;
+    }
+    i
 }
 
 fn is_flow_indicator(b: u8) -> bool {
@@ -70,14 +100,15 @@ pub fn flow_depth(text: &[u8], stop: usize) -> usize {
     let mut i = 0;
     while i < n {
         let c = text[i];
-        if c == b'\n' {
-            line_start = i + 1;
+        let lb = line_break(text, i);
+        if lb > 0 {
+            i += lb;
+            line_start = i;
             indent = 0;
             at_indent = true;
-            i += 1;
             continue;
         }
-        if c == b' ' || c == b'\t' || c == b'\r' {
+        if c == b' ' || c == b'\t' {
             if at_indent && c == b' ' {
                 indent += 1;
             }
@@ -93,11 +124,11 @@ pub fn flow_depth(text: &[u8], stop: usize) -> usize {
         }
         let col = i - line_start;
         let next = text.get(i + 1).copied();
-        let blank_next = next.is_none_or(is_blank);
+        let blank_next = blank_at(text, i + 1);
         if plain {
             let ends = (c == b':'
                 && (blank_next || (depth > 0 && next.is_some_and(is_flow_indicator))))
-                || (c == b'#' && is_blank(text[i - 1]))
+                || (c == b'#' && blank_before(text, i))
                 || (depth > 0 && is_flow_indicator(c));
             if !ends {
                 i += 1;
@@ -108,9 +139,7 @@ pub fn flow_depth(text: &[u8], stop: usize) -> usize {
         match c {
             b'#' => {
                 // A comment, to the end of the line.
-                while i < n && text[i] != b'\n' {
-                    i += 1;
-                }
+                i = end_of_line(text, i);
                 continue;
             }
             b'\'' => {
@@ -139,30 +168,25 @@ pub fn flow_depth(text: &[u8], stop: usize) -> usize {
             b'|' | b'>' if depth == 0 => {
                 // A block scalar: the rest of this line, then the lines indented deeper
                 // than its parent, and blank lines.
-                while i < n && text[i] != b'\n' {
-                    i += 1;
-                }
+                i = end_of_line(text, i);
                 while i < n {
-                    let line = i + 1;
+                    let line = i + line_break(text, i);
                     let mut j = line;
                     while j < n && text[j] == b' ' {
                         j += 1;
                     }
-                    let blank = j >= n || matches!(text[j], b'\n' | b'\r');
+                    let blank = j >= n || line_break(text, j) > 0;
                     if !blank && j - line <= parent_col {
                         break;
                     }
-                    i = j;
-                    while i < n && text[i] != b'\n' {
-                        i += 1;
-                    }
+                    i = end_of_line(text, j);
                 }
                 continue;
             }
             b'&' | b'!' | b'*' => {
                 // An anchor, tag or alias: a name up to a blank or a flow indicator.
                 i += 1;
-                while i < n && !is_blank(text[i]) && !is_flow_indicator(text[i]) {
+                while !blank_at(text, i) && !is_flow_indicator(text[i]) {
                     i += 1;
                 }
                 continue;
@@ -213,6 +237,11 @@ mod tests {
         assert_eq!(depth("{\"a\":\"x #y\",\"b\":[[[1]]]}"), 4);
         // A block scalar's lines are those indented deeper than its key.
         assert_eq!(depth("- key: |\n    {{{\n  x: [1]\n"), 1);
+        // A comment ends at any of libyaml's line breaks: CR, NEL, LS, PS.
+        for br in ["\r", "\u{85}", "\u{2028}", "\u{2029}"] {
+            assert_eq!(depth(&format!("# x{br}[[1]]\n")), 2, "{br:?}");
+            assert_eq!(depth(&format!("a: |{br}  [[{br}b: [1]")), 1, "{br:?}");
+        }
     }
 
     #[test]
