@@ -92,6 +92,34 @@ fn wait_for(
     None
 }
 
+/// Starts `program` in a new detached session of the terminal's size; the launch instant.
+fn launch(session: &str, program: &[&str]) -> Instant {
+    let started = Instant::now();
+    let mut args = vec![
+        "new-session",
+        "-d",
+        "-s",
+        session,
+        "-x",
+        WIDTH,
+        "-y",
+        HEIGHT,
+        "--",
+    ];
+    args.extend_from_slice(program);
+    tmux(&args);
+    started
+}
+
+/// Waits until `secs` after `started`, then reads the resident memory of `pid`.
+fn rss_at(pid: u32, started: Instant, secs: u64) -> f64 {
+    let settle = Duration::from_secs(secs);
+    if started.elapsed() < settle {
+        std::thread::sleep(settle - started.elapsed());
+    }
+    rss_mb(pid)
+}
+
 /// The pid of the program running in a session's pane.
 fn pane_pid(session: &str) -> u32 {
     tmux(&["display-message", "-p", "-t", session, "#{pane_pid}"])
@@ -146,26 +174,19 @@ fn run_helmdeck(
     let session = format!("hd-{}", std::process::id());
     let bin = env!("CARGO_BIN_EXE_helmdeck");
     let kc = kubeconfig.display().to_string();
-    let started = Instant::now();
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
+    let started = launch(
         &session,
-        "-x",
-        WIDTH,
-        "-y",
-        HEIGHT,
-        "--",
-        "env",
-        "HELMDECK_LOG=warn",
-        bin,
-        "--kubeconfig",
-        &kc,
-        "-A",
-        "--command",
-        "pods",
-    ]);
+        &[
+            "env",
+            "HELMDECK_LOG=warn",
+            bin,
+            "--kubeconfig",
+            &kc,
+            "-A",
+            "--command",
+            "pods",
+        ],
+    );
     let limit = Duration::from_secs(120);
     let header_s = wait_for(&session, started, limit, |s| !s.trim().is_empty());
     let title = format!("Pods ({total})");
@@ -180,11 +201,7 @@ fn run_helmdeck(
     let idle = (cpu_secs(sandbox_pid) - cpu0) / args.idle_secs as f64;
     let idle_cpu_pct = ((idle - baseline_cpu) * 100.0).max(0.0);
 
-    let settle = Duration::from_secs(args.settle_secs);
-    if started.elapsed() < settle {
-        std::thread::sleep(settle - started.elapsed());
-    }
-    let rss = rss_mb(pid);
+    let rss = rss_at(pid, started, args.settle_secs);
 
     tmux(&["send-keys", "-t", &session, "/"]);
     std::thread::sleep(Duration::from_millis(200));
@@ -213,31 +230,13 @@ struct KdashRun {
 fn run_kdash(kubeconfig: &Path, total: usize, args: &Args) -> KdashRun {
     let session = format!("kd-{}", std::process::id());
     let kc = format!("KUBECONFIG={}", kubeconfig.display());
-    let started = Instant::now();
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &session,
-        "-x",
-        WIDTH,
-        "-y",
-        HEIGHT,
-        "--",
-        "env",
-        &kc,
-        "kdash",
-    ]);
+    let started = launch(&session, &["env", &kc, "kdash"]);
     let count = format!("[{total}]");
     let full_s = wait_for(&session, started, Duration::from_secs(120), |s| {
         s.contains("Pods") && s.contains(&count)
     });
     let pid = pane_pid(&session);
-    let settle = Duration::from_secs(args.settle_secs);
-    if started.elapsed() < settle {
-        std::thread::sleep(settle - started.elapsed());
-    }
-    let rss = rss_mb(pid);
+    let rss = rss_at(pid, started, args.settle_secs);
     tmux(&["kill-session", "-t", &session]);
     KdashRun {
         full_s,
