@@ -159,14 +159,14 @@ async fn run(pods: usize) -> Figures {
         tokio::select! {
             Some(u) = rx.recv() => {
                 events += pod_changes(&u);
+                let mut rows = u.rows();
                 app.on_msg(Msg::Cluster(u));
-                let mut n = 1;
                 while let Ok(u) = rx.try_recv() {
                     events += pod_changes(&u);
+                    rows += u.rows();
                     app.on_msg(Msg::Cluster(u));
-                    n += 1;
                 }
-                trimmer.note(n);
+                trimmer.note(rows);
                 term.draw(|f| helmdeck::tui::views::draw(f, &mut app)).unwrap();
             }
             at = keys.tick() => {

@@ -13,6 +13,10 @@
 //!   the console open, less the same window measured with no console;
 //! - `/` filter to one pod name → its row alone on screen, timed from the last key sent.
 //!
+//! Then the release roll-up at `--releases N` (default 1,000) releases × 10 revisions:
+//! `helmdeck status` from launch to exit (and its peak RSS), and the console from launch
+//! until the Releases title shows every release.
+//!
 //! If `kdash` is on the PATH, it is launched the same way (KUBECONFIG), timed from launch to
 //! the pod count in its Pods title and its RSS, and the ratio printed.
 //!
@@ -20,7 +24,7 @@
 //! that resolution); the tmux server is started before the clock.
 
 mod common;
-use common::{cpu_secs, machine, median, rss_mb, start_sandbox, wait_quiet};
+use common::{cpu_secs, machine, median, rss_mb, start_sandbox, start_sandbox_with, wait_quiet};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -31,6 +35,8 @@ const HEIGHT: &str = "50";
 
 struct Args {
     pods: Vec<usize>,
+    /// Releases (of 10 revisions each) for the roll-up; 0 skips it.
+    releases: usize,
     runs: usize,
     idle_secs: u64,
     settle_secs: u64,
@@ -39,6 +45,7 @@ struct Args {
 fn parse_args() -> Args {
     let mut args = Args {
         pods: vec![1_000, 10_000, 50_000],
+        releases: 1_000,
         runs: 3,
         idle_secs: 20,
         settle_secs: 30,
@@ -53,6 +60,7 @@ fn parse_args() -> Args {
                     .filter_map(|p| p.trim().replace('_', "").parse().ok())
                     .collect()
             }
+            "--releases" => args.releases = value().replace('_', "").parse().unwrap_or(0),
             "--runs" => args.runs = value().parse().unwrap_or(3).max(1),
             "--idle" => args.idle_secs = value().parse().unwrap_or(20),
             "--settle" => args.settle_secs = value().parse().unwrap_or(30),
@@ -257,6 +265,90 @@ fn median_of(v: impl Iterator<Item = Option<f64>>) -> String {
     format!("{:.3} s (of {n})", median(&mut xs))
 }
 
+/// Runs `cmd` to its end: seconds from launch to exit, peak resident memory (MB, from
+/// the kernel's accounting of that one child), exit code and standard output.
+#[allow(clippy::zombie_processes)] // reaped by wait4, which also gives its peak memory
+fn run_measured(cmd: &mut Command) -> (f64, f64, i32, String) {
+    use std::io::Read;
+    let started = Instant::now();
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starts");
+    let mut out = String::new();
+    let _ = child.stdout.take().expect("piped").read_to_string(&mut out);
+    let mut status = 0;
+    // SAFETY: wait4 writes only the status and the struct it is given, for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    let took = started.elapsed().as_secs_f64();
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    (took, usage.ru_maxrss as f64 / 1024.0, code, out)
+}
+
+/// The release roll-up at `releases` × 10 revisions: `helmdeck status` and the Releases
+/// screen, `runs` times each.
+fn rollup(releases: usize, runs: usize, dir: &Path) {
+    let kubeconfig = dir.join("kubeconfig-releases");
+    let sandbox = start_sandbox_with(&["--releases", &releases.to_string()], Some(&kubeconfig));
+    let spid = sandbox.child.id();
+    wait_quiet(spid);
+    println!("\n{releases} releases × 10 revisions (release Secrets)");
+    let bin = env!("CARGO_BIN_EXE_helmdeck");
+    let mut status_s = Vec::new();
+    let mut screen_s = Vec::new();
+    for i in 0..runs {
+        let (took, peak, code, text) = run_measured(
+            Command::new(bin)
+                .arg("--kubeconfig")
+                .arg(&kubeconfig)
+                .arg("status")
+                .env("HELMDECK_LOG", "warn"),
+        );
+        let line = text.lines().find(|l| l.contains("Releases")).unwrap_or("");
+        println!(
+            "  status run {}: {took:.3} s, exit {code}, peak RSS {peak:.0} MB: {}",
+            i + 1,
+            line.trim()
+        );
+        status_s.push(Some(took));
+
+        let session = format!("rel-{}", std::process::id());
+        let kc = kubeconfig.display().to_string();
+        let started = launch(
+            &session,
+            &[
+                "env",
+                "HELMDECK_LOG=warn",
+                bin,
+                "--kubeconfig",
+                &kc,
+                "-A",
+                "--command",
+                "releases",
+            ],
+        );
+        let title = format!("Releases ({releases})");
+        let shown = wait_for(&session, started, Duration::from_secs(60), |s| {
+            s.contains(&title)
+        });
+        tmux(&["kill-session", "-t", &session]);
+        println!("  Releases screen run {}: {}", i + 1, secs(shown));
+        screen_s.push(shown);
+        wait_quiet(spid);
+    }
+    println!(
+        "  median: status {}, Releases screen {}",
+        median_of(status_s.into_iter()),
+        median_of(screen_s.into_iter())
+    );
+}
+
 fn main() {
     let args = parse_args();
     let kdash = Command::new("kdash").arg("--version").output().is_ok();
@@ -359,6 +451,9 @@ fn main() {
                 );
             }
         }
+    }
+    if args.releases > 0 {
+        rollup(args.releases, args.runs, dir.path());
     }
     tmux(&["kill-server"]);
 }

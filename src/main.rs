@@ -45,6 +45,10 @@ enum Command {
         /// (at most 200,000).
         #[arg(long, value_parser = cli::sandbox_pods)]
         pods: Option<usize>,
+        /// Grow the scenario to at least this many Helm releases, each of 10 revisions, for
+        /// benchmarks (at most 10,000).
+        #[arg(long, value_parser = cli::sandbox_releases)]
+        releases: Option<usize>,
         /// Fault injection, e.g. "5xx=0.05,slow=0.1,slow-ms=1500,drop-watch=0.01".
         #[arg(long, default_value = "")]
         faults: String,
@@ -276,8 +280,12 @@ fn main() -> std::process::ExitCode {
                 kubeconfig,
                 scenario,
                 pods,
+                releases,
                 faults,
-            }) => run_sandbox(listen, kubeconfig, scenario, pods, &faults).await,
+            }) => {
+                let grow = Grow { pods, releases };
+                run_sandbox(listen, kubeconfig, scenario, grow, &faults).await
+            }
             Some(Command::Demo { scenario, kafka }) => {
                 cli::console::demo(cli.console, scenario, kafka).await
             }
@@ -328,11 +336,17 @@ fn code(
     Ok(())
 }
 
+/// How far `helmdeck sandbox --pods N --releases M` grows its scenario.
+struct Grow {
+    pods: Option<usize>,
+    releases: Option<usize>,
+}
+
 async fn run_sandbox(
     listen: SocketAddr,
     kubeconfig: Option<PathBuf>,
     scenario: String,
-    pods: Option<usize>,
+    grow: Grow,
     faults: &str,
 ) -> anyhow::Result<()> {
     let faults =
@@ -340,7 +354,8 @@ async fn run_sandbox(
     let sb = sandbox::Sandbox::start(sandbox::Options {
         listen,
         scenario,
-        pods,
+        pods: grow.pods,
+        releases: grow.releases,
         faults,
     })
     .await?;
@@ -369,5 +384,115 @@ async fn wait_for_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &str) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("helmdeck").chain(args.split_whitespace()))
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// `helmdeck demo --theme light` used to stop at "unexpected argument '--theme'".
+    #[test]
+    fn console_flags_may_follow_the_demo() {
+        let cli = parse("demo --theme light --readonly -n shop -c rel --config c.yaml").unwrap();
+        assert!(matches!(cli.command, Some(Command::Demo { .. })));
+        assert_eq!(cli.console.theme.as_deref(), Some("light"));
+        assert!(cli.console.readonly);
+        assert_eq!(cli.console.namespace.as_deref(), Some("shop"));
+        assert_eq!(
+            cli.console.command,
+            Some(helmdeck::tui::keymap::Screen::Releases)
+        );
+        assert_eq!(cli.console.config, Some(PathBuf::from("c.yaml")));
+        let cli = parse("demo --scenario trouble -A").unwrap();
+        assert!(cli.console.all_namespaces);
+        // Before the command, as before.
+        let cli = parse("--theme light -n shop demo").unwrap();
+        assert_eq!(cli.console.theme.as_deref(), Some("light"));
+        assert_eq!(cli.console.namespace.as_deref(), Some("shop"));
+        // Still checked where they are given.
+        assert!(parse("demo -n Not_A_Namespace").is_err());
+        assert!(parse("demo -c nosuch").is_err());
+    }
+
+    /// Every command parses with the global flags after it, and `--readonly` after a command
+    /// that writes refuses it.
+    #[test]
+    fn every_command_takes_the_global_flags_after_it() {
+        for argv in [
+            "demo",
+            "sandbox",
+            "scale deploy/router 3",
+            "autoscale deploy/router --min 2 --max 5 --cpu-percent 50",
+            "cordon node-1",
+            "uncordon node-1",
+            "drain node-1 --ignore-daemonsets",
+            "status",
+            "topics",
+            "topics plan",
+            "history ee",
+            "diff ee 1 2",
+            "versions ee --repo http://charts.example",
+            "backup list",
+            "backup create ee",
+            "backup show ee",
+            "backup restore ee",
+            "upgrade ee --to 1.5.0",
+            "apply ee --from-commit abc123",
+            "rollback ee --to 1",
+            "recover ee",
+        ] {
+            let cli = parse(&format!("{argv} --readonly --theme light --config c.yaml"))
+                .unwrap_or_else(|e| panic!("{argv}: {e}"));
+            assert!(cli.console.readonly, "{argv}");
+            assert_eq!(cli.console.theme.as_deref(), Some("light"), "{argv}");
+            parse(&format!("--readonly {argv}")).unwrap_or_else(|e| panic!("{argv}: {e}"));
+        }
+        let mut cli = parse("cordon node-1 --readonly").unwrap();
+        let command = cli.command.as_mut().unwrap();
+        assert_eq!(command.writes(), Some("cordon"));
+        let scope = command.scope();
+        assert!(scope.sources(cli.console.readonly).flag);
+    }
+
+    /// A global flag reaches the command's own flag of that name, before or after it.
+    #[test]
+    fn a_namespace_before_the_command_is_the_commands() {
+        for argv in [
+            "-n shop scale deploy/router 3",
+            "scale deploy/router 3 -n shop",
+        ] {
+            match parse(argv).unwrap().command {
+                Some(Command::Scale(a)) => assert_eq!(a.namespace.as_deref(), Some("shop")),
+                _ => panic!("{argv}: not scale"),
+            }
+        }
+        match parse("--config c.yaml status").unwrap().command {
+            Some(Command::Status(a)) => assert_eq!(a.config, Some(PathBuf::from("c.yaml"))),
+            _ => panic!("not status"),
+        }
+    }
+
+    /// `--kubeconfig` is not global: before `sandbox` it must never become the file the
+    /// sandbox writes its own kubeconfig to.
+    #[test]
+    fn the_console_kubeconfig_never_becomes_the_sandbox_output() {
+        match parse("--kubeconfig /home/me/.kube/config sandbox")
+            .unwrap()
+            .command
+        {
+            Some(Command::Sandbox { kubeconfig, .. }) => assert_eq!(kubeconfig, None),
+            _ => panic!("not sandbox"),
+        }
     }
 }

@@ -778,3 +778,149 @@ async fn the_scale_command_converges_and_refuses_a_workload_under_an_hpa() -> an
     );
     sb.stop().await
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deleting_a_pod_removes_it_and_its_controller_replaces_it() -> anyhow::Result<()> {
+    let (sb, client) = start().await?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "mr-ee");
+    let router = |p: &Pod| {
+        p.metadata
+            .name
+            .as_deref()
+            .is_some_and(|n| n.starts_with("router-"))
+            && p.metadata.deletion_timestamp.is_none()
+    };
+    let before = wait_for(Duration::from_secs(30), "two router pods", || {
+        let pods = pods.clone();
+        async move {
+            let l = pods.list(&ListParams::default()).await?.items;
+            let r: Vec<Pod> = l.into_iter().filter(router).collect();
+            Ok((r.len() == 2).then_some(r))
+        }
+    })
+    .await?;
+    let victim = before[0].metadata.name.clone().unwrap();
+    let uid = before[0].metadata.uid.clone();
+    actions::delete_pod(&client, "mr-ee", &victim).await?;
+    wait_for(Duration::from_secs(60), "the deleted pod gone", || {
+        let (pods, victim, uid) = (pods.clone(), victim.clone(), uid.clone());
+        async move {
+            let gone = match pods.get_opt(&victim).await? {
+                None => true,
+                // A controller may reuse a StatefulSet-style name; a Deployment's never does.
+                Some(p) => p.metadata.uid != uid && uid.is_some(),
+            };
+            Ok(gone.then_some(()))
+        }
+    })
+    .await?;
+    // The ReplicaSet makes a new one.
+    wait_for(Duration::from_secs(60), "two router pods again", || {
+        let pods = pods.clone();
+        async move {
+            let l = pods.list(&ListParams::default()).await?.items;
+            Ok((l.iter().filter(|p| router(p)).count() == 2).then_some(()))
+        }
+    })
+    .await?;
+
+    let err = actions::delete_pod(&client, "mr-ee", "nope")
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("pod mr-ee/nope not found"),
+        "{err}"
+    );
+    sb.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rollout_restart_sets_restarted_at_on_every_kind_of_workload() -> anyhow::Result<()> {
+    use k8s_openapi::api::apps::v1::DaemonSet;
+    let (sb, client) = start().await?;
+    let restarted_at = |annotations: Option<std::collections::BTreeMap<String, String>>| {
+        annotations.and_then(|a| a.get(actions::RESTARTED_AT).cloned())
+    };
+    let started = jiff::Timestamp::now().as_second();
+    let check = |at: &str, set: Option<String>| {
+        assert_eq!(set.as_deref(), Some(at));
+        let t: jiff::Timestamp = at.parse().unwrap();
+        assert!(t.as_second() >= started - 1, "{at}");
+        assert!(
+            at.ends_with('Z') && !at.contains('.'),
+            "RFC 3339 in seconds: {at}"
+        );
+    };
+
+    let at = actions::rollout_restart(&client, WorkloadKind::Deployment, "mr-ee", "router").await?;
+    let d = Api::<Deployment>::namespaced(client.clone(), "mr-ee")
+        .get("router")
+        .await?;
+    check(
+        &at,
+        restarted_at(
+            d.spec
+                .and_then(|s| s.template.metadata)
+                .and_then(|m| m.annotations),
+        ),
+    );
+    // The controller rolls the pods: the rollout converges again.
+    let (tx, _rx) = mpsc::channel(256);
+    let done = actions::watch_rollout(
+        &client,
+        WorkloadKind::Deployment,
+        "mr-ee",
+        "router",
+        tx,
+        Duration::from_secs(60),
+    )
+    .await?;
+    assert!(done.converged);
+
+    let at =
+        actions::rollout_restart(&client, WorkloadKind::StatefulSet, "iomete", "minio").await?;
+    let s = Api::<StatefulSet>::namespaced(client.clone(), "iomete")
+        .get("minio")
+        .await?;
+    check(
+        &at,
+        restarted_at(
+            s.spec
+                .and_then(|s| s.template.metadata)
+                .and_then(|m| m.annotations),
+        ),
+    );
+
+    let ds = Api::<DaemonSet>::all(client.clone())
+        .list(&ListParams::default())
+        .await?
+        .items;
+    let first = ds.first().expect("the sandbox runs a DaemonSet");
+    let (ns, name) = (
+        first.metadata.namespace.clone().unwrap(),
+        first.metadata.name.clone().unwrap(),
+    );
+    let at = actions::rollout_restart(&client, WorkloadKind::DaemonSet, &ns, &name).await?;
+    let d = Api::<DaemonSet>::namespaced(client.clone(), &ns)
+        .get(&name)
+        .await?;
+    check(
+        &at,
+        restarted_at(
+            d.spec
+                .and_then(|s| s.template.metadata)
+                .and_then(|m| m.annotations),
+        ),
+    );
+
+    let err = actions::rollout_restart(&client, WorkloadKind::Deployment, "mr-ee", "nope")
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("deployment mr-ee/nope not found"),
+        "{err}"
+    );
+    sb.stop().await;
+    Ok(())
+}

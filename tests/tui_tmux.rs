@@ -186,12 +186,42 @@ fn trouble_shows_in_the_overview_and_jumps_to_the_object() {
         s.contains("forwarder-pinterest") && s.contains("NotReady")
     });
     assert!(s.contains("✖ Failing"), "{s}");
-    // The first problem is the NotReady node: enter jumps to it on the Nodes screen.
-    t.keys(&["Enter"]);
+    // The first problem is the NotReady node: enter jumps to it on the Nodes screen. (The
+    // cursor stays on the problem it was on while the list grows and reorders: `g` goes
+    // to the first.)
+    t.keys(&["g", "Enter"]);
     t.wait("the node screen filtered to the node", 10, |s| {
         s.contains("Nodes (1)") && s.contains("worker-3") && s.contains("NotReady")
     });
     t.keys(&["q"]);
+    t.wait("the exit", 15, |s| s.contains("EXITED 0"));
+}
+
+/// Issue 12: the console's flags after `demo` (they used to stop it with "unexpected
+/// argument"), and the light theme painting its own white background, as the terminal
+/// receives it.
+#[test]
+fn demo_takes_the_console_flags_after_it_and_the_light_theme_brings_its_background() {
+    let t = Tmux::start("demo --theme light -c rel --readonly -n mr-ee", 120, 30);
+    let s = t.wait("the releases screen", 30, |s| {
+        s.contains("Releases (") && s.contains("ns:mr-ee") && s.contains("ee")
+    });
+    assert!(s.contains("READ-ONLY"), "{s}");
+    let out = Command::new("tmux")
+        .args(["-L", &t.socket, "capture-pane", "-p", "-e"])
+        .output()
+        .unwrap();
+    let coloured = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        coloured.contains("48;2;255;255;255"),
+        "no white background in:\n{coloured}"
+    );
+    // `?` there: the help scrolls to the last key of the Releases screen.
+    t.keys(&["?"]);
+    t.wait("the help", 10, |s| s.contains("Keys — Releases"));
+    t.keys(&["G"]);
+    t.wait("the last key", 10, |s| s.contains("7  Kafka topics"));
+    t.keys(&["Escape", "q"]);
     t.wait("the exit", 15, |s| s.contains("EXITED 0"));
 }
 
@@ -231,11 +261,12 @@ fn demo_upgrade_crash_looping_rollback_history_and_diff() {
         s.contains("choose a version") && s.contains("1.5.0")
     });
     assert!(s.contains("deployed: 1.4.2"), "{s}");
+    // The cursor starts on the newest version of the deployed major, never on the MAJOR.
     assert!(
-        line_with(&s, "▶").is_some_and(|l| l.contains("2.0.0") && l.contains("MAJOR")),
-        "the newest stable version first:\n{s}"
+        line_with(&s, "▶").is_some_and(|l| l.contains("1.5.1") && l.contains("minor")),
+        "the newest version of the same major first:\n{s}"
     );
-    t.keys(&["Down", "Down"]);
+    t.keys(&["Down"]);
     t.wait("1.5.0 chosen", 5, |s| {
         line_with(s, "▶").is_some_and(|l| l.contains("1.5.0"))
     });
@@ -263,7 +294,6 @@ fn demo_upgrade_crash_looping_rollback_history_and_diff() {
     t.wait("the versions", 20, |s| {
         s.contains("choose a version") && s.contains("deployed: 1.5.0")
     });
-    t.keys(&["Down"]);
     t.wait("1.5.1 chosen", 5, |s| {
         line_with(s, "▶").is_some_and(|l| l.contains("1.5.1"))
     });
@@ -439,4 +469,99 @@ fn ctrl_z_suspends_to_the_shell_and_fg_resumes() {
     tmux(&["send-keys", "echo EXIT=$?", "Enter"]);
     wait("the exit", &|s| s.contains("EXIT=0"));
     tmux(&["kill-server"]);
+}
+
+/// Issue #12's k9s moves against the sandbox: delete a pod (asked, naming it), rollout
+/// restart a deployment (asked; the annotation shows in its YAML), sort, and read-only
+/// refusing both.
+#[test]
+fn delete_a_pod_restart_a_deployment_sort_and_read_only_refuses() {
+    let t = Tmux::start("demo", 170, 45);
+    t.wait("every watch synced", 40, |s| {
+        s.contains("Cluster") && !s.contains("loading")
+    });
+    t.keys(&["4", "/"]);
+    t.type_text("router");
+    t.keys(&["Enter"]);
+    let s = t.wait("the router pods", 15, |s| {
+        s.contains("Pods (2)") && s.contains("router-")
+    });
+    let victim = s
+        .split_whitespace()
+        .find(|w| w.starts_with("router-"))
+        .unwrap()
+        .to_string();
+    // The cursor is on the first row: the first router pod on screen.
+    t.keys(&["g", "C-d"]);
+    let s = t.wait("the delete question", 10, |s| {
+        s.contains("Delete pod mr-ee/")
+    });
+    let named = line_with(&s, "Delete pod mr-ee/").unwrap();
+    assert!(named.contains(&victim), "asks about {victim}: {named}");
+    t.keys(&["y"]);
+    t.wait("the pod deleted and replaced", 60, |s| {
+        s.contains(&format!("pod mr-ee/{victim} deleted"))
+    });
+    t.wait("two router pods again, without it", 60, |s| {
+        // (the status line still says it was deleted)
+        s.contains("Pods (2)") && !s.lines().any(|l| l.starts_with('│') && l.contains(&victim))
+    });
+
+    // Sort: the title says by what.
+    t.keys(&[">"]);
+    t.wait("sorted by name", 10, |s| s.contains("sort:name"));
+    t.keys(&["<"]);
+    t.wait("reversed", 10, |s| s.contains("sort:name reversed"));
+
+    // Rollout restart of the router deployment; its YAML then has the annotation.
+    t.keys(&["3", "/"]);
+    t.type_text("router");
+    t.keys(&["Enter"]);
+    t.wait("the router deployment", 10, |s| s.contains("Workloads (1)"));
+    t.keys(&["r"]);
+    t.wait("the restart question", 10, |s| {
+        s.contains("Rollout restart Deployment mr-ee/router?")
+    });
+    t.keys(&["y"]);
+    t.wait("restarted", 60, |s| {
+        s.contains("restarted at") || s.contains("rolled out")
+    });
+    t.keys(&["y"]);
+    t.wait("the YAML", 15, |s| {
+        s.contains("Deployment mr-ee/router — YAML") && s.contains("kind: Deployment")
+    });
+    // The annotation is in the pod template, further down: page until it shows.
+    let mut found = false;
+    for _ in 0..8 {
+        if t.screen().contains("kubectl.kubernetes.io/restartedAt") {
+            found = true;
+            break;
+        }
+        t.keys(&["C-f"]);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(found, "no restartedAt in the YAML:\n{}", t.screen());
+    t.keys(&["Escape", "d"]);
+    t.wait("the description", 15, |s| {
+        s.contains("— describe") && s.contains("Name:") && s.contains("router")
+    });
+    t.keys(&["Escape", "q"]);
+    let s = t.wait("the exit", 15, |s| s.contains("EXITED"));
+    assert!(s.contains("EXITED 0"), "{s}");
+
+    // Read-only: both refused, saying why.
+    let t = Tmux::start("demo --readonly", 170, 45);
+    t.wait("every watch synced", 40, |s| {
+        s.contains("Cluster") && !s.contains("loading")
+    });
+    t.keys(&["4", "C-d"]);
+    t.wait("delete refused", 10, |s| {
+        s.contains("read-only: deleting a pod")
+    });
+    t.keys(&["3", "r"]);
+    t.wait("restart refused", 10, |s| {
+        s.contains("read-only: rollout restart")
+    });
+    t.keys(&["q"]);
+    t.wait("the exit", 15, |s| s.contains("EXITED"));
 }

@@ -590,7 +590,7 @@ fn release_history_is_fetched_by_an_effect_and_shows_every_revision() {
         "✔ deployed",
         "· superseded",
         "Upgrade to 2.3.1",
-        "1h",
+        "65m",
     ] {
         assert!(text.contains(want), "{want} missing:\n{text}");
     }
@@ -1263,7 +1263,8 @@ fn upgrade_wizard_picks_a_version_reviews_and_runs_with_progress() {
         result: Ok(("2.3.1".into(), offers())),
     });
     let text = render(&mut a, 140, 30);
-    // Newest first, pre-release marked, the cursor on the newest stable version.
+    // Newest first, pre-release marked, the cursor on the newest stable version of the
+    // deployed major (2.4.0, not the MAJOR 3.0.0 above it).
     assert!(text.contains("deployed: 2.3.1"), "{text}");
     assert!(
         text.contains("3.1.0-rc.1") && text.contains("pre-release"),
@@ -1271,9 +1272,13 @@ fn upgrade_wizard_picks_a_version_reviews_and_runs_with_progress() {
     );
     let cursor = text.lines().find(|l| l.contains('▶')).unwrap();
     assert!(
-        cursor.contains("3.0.0") && cursor.contains("MAJOR"),
+        cursor.contains("2.4.0") && cursor.contains("minor"),
         "{text}"
     );
+    assert!(text.contains("2.3.1 → 2.4.0: minor"), "{text}");
+    // The MAJOR is one key away.
+    a.on_key(code(KeyCode::Up));
+    let text = render(&mut a, 140, 30);
     assert!(
         text.contains("2.3.1 → 3.0.0: MAJOR — breaking changes possible"),
         "{text}"
@@ -1975,4 +1980,471 @@ fn a_failed_change_shows_its_whole_cause_wrapped_and_scrolls() {
     // The status line says the ending in one line.
     let flash = a.flash.clone().unwrap();
     assert!(!flash.text.contains('\n'), "{}", flash.text);
+}
+
+// ---- The console at every size of terminal (issue #12) ----
+
+/// A pod from a fixture with its name, age and status changed by `edit`.
+fn pod_from(
+    fixture_name: &str,
+    name: &str,
+    created: &str,
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> PodRow {
+    let mut v: serde_json::Value = fixture(&format!("pods/{fixture_name}.json"));
+    v["metadata"]["name"] = name.into();
+    v["metadata"]["creationTimestamp"] = created.into();
+    edit(&mut v);
+    PodRow::from_pod(&serde_json::from_value(v).unwrap())
+}
+
+/// The reference STATUS cases of kubectl's and k9s's printers that are long, each with the
+/// STATUS kubectl prints for it.
+fn reference_status_pods() -> Vec<(PodRow, &'static str)> {
+    let waiting = |reason: &'static str| {
+        move |v: &mut serde_json::Value| {
+            v["status"]["containerStatuses"][0]["ready"] = false.into();
+            v["status"]["containerStatuses"][0]["state"] =
+                serde_json::json!({"waiting": {"reason": reason}});
+        }
+    };
+    let init_waiting = |reason: &'static str| {
+        move |v: &mut serde_json::Value| {
+            v["status"]["initContainerStatuses"][0]["state"] =
+                serde_json::json!({"waiting": {"reason": reason}});
+        }
+    };
+    vec![
+        (
+            pod_from(
+                "init-crashloopbackoff",
+                "checkout-init-crashloop-5f7c9",
+                "2025-05-14T10:47:30Z",
+                |_| {},
+            ),
+            "Init:CrashLoopBackOff",
+        ),
+        (
+            pod_from(
+                "init-crashloopbackoff",
+                "checkout-init-pull-5f7c9",
+                "2025-05-09T07:50:00Z",
+                init_waiting("ImagePullBackOff"),
+            ),
+            "Init:ImagePullBackOff",
+        ),
+        (
+            pod_from(
+                "init-crashloopbackoff",
+                "checkout-init-killed-5f7c9",
+                "2025-05-14T07:30:00Z",
+                |v| {
+                    v["status"]["initContainerStatuses"][0]["state"] =
+                        serde_json::json!({"terminated": {"exitCode": 137}});
+                },
+            ),
+            "Init:ExitCode:137",
+        ),
+        (
+            pod_from(
+                "running-ready",
+                "payments-config-missing-8c4d2",
+                "2025-05-14T10:05:00Z",
+                waiting("CreateContainerConfigError"),
+            ),
+            "CreateContainerConfigError",
+        ),
+        (
+            pod_from(
+                "running-ready",
+                "payments-never-pull-8c4d2",
+                "2025-03-01T10:05:00Z",
+                waiting("ErrImageNeverPull"),
+            ),
+            "ErrImageNeverPull",
+        ),
+        (
+            pod_from(
+                "running-ready",
+                "payments-lost-node-8c4d2",
+                "2023-01-01T00:00:00Z",
+                |v| {
+                    v["status"]["phase"] = "Failed".into();
+                    v["status"]["containerStatuses"][0]["ready"] = false.into();
+                    v["status"]["containerStatuses"][0]["state"] = serde_json::json!(
+                        {"terminated": {"exitCode": 137, "reason": "ContainerStatusUnknown"}}
+                    );
+                },
+            ),
+            "ContainerStatusUnknown",
+        ),
+        (
+            pod_from(
+                "terminating",
+                "payments-terminating-8c4d2",
+                "2025-05-14T10:49:50Z",
+                |_| {},
+            ),
+            "Terminating",
+        ),
+    ]
+}
+
+/// The trouble scenario's incidents from fixtures (a crash loop, an image that cannot be
+/// pulled, an OOM-killed pod, a NotReady cordoned node…), the long reference STATUS cases
+/// (created 2m30s, 3h20m, 45m, 5d3h… before "now"), and metrics with long figures
+/// (`2509Mi`).
+fn trouble_app() -> App {
+    let mut a = app();
+    // After the fixtures' events (the last at 10:45), so none is in the future.
+    a.now = "2025-05-14T10:50:00Z".parse().unwrap();
+    let mut pods: Vec<PodRow> = a.state.pods.values().cloned().collect();
+    pods.extend(reference_status_pods().into_iter().map(|(p, _)| p));
+    let mut usage = std::collections::BTreeMap::new();
+    for (i, p) in pods.iter().enumerate() {
+        usage.insert(
+            (p.namespace.clone(), p.name.clone()),
+            helmdeck::core::cluster::Usage {
+                cpu_millis: 1250 + i as u64 * 7,
+                memory_bytes: 2509 * 1024 * 1024 + i as u64,
+            },
+        );
+    }
+    let nodes = a
+        .state
+        .nodes
+        .keys()
+        .map(|n| {
+            (
+                n.clone(),
+                helmdeck::core::cluster::Usage {
+                    cpu_millis: 7350,
+                    memory_bytes: 25_090 * 1024 * 1024,
+                },
+            )
+        })
+        .collect();
+    a.state
+        .apply(ClusterUpdate::Pods(vec![Change::Reset(pods)]));
+    a.state.apply(ClusterUpdate::Metrics { pods: usage, nodes });
+    a
+}
+
+/// A rendered line with the border and selection marks blanked, padded with spaces, so a
+/// cell can be looked up as ` text `.
+fn bare(line: &str) -> String {
+    format!(" {} ", line.replace(['│', '▶'], " "))
+}
+
+/// The columns whose values are never cut (shown whole or not at all): statuses, figures
+/// with their units, ages.
+const WHOLE: [&str; 14] = [
+    "STATUS",
+    "HEALTH",
+    "READY",
+    "RESTARTS",
+    "CPU",
+    "CPU%",
+    "MEM",
+    "MEM%",
+    "AGE",
+    "LAST SEEN",
+    "UPDATED",
+    "COUNT",
+    "REVISION",
+    "REASON",
+];
+
+/// The columns a screen always shows, at any width.
+fn essential(screen: Screen) -> &'static [&'static str] {
+    match screen {
+        Screen::Pods => &["NAME", "READY", "STATUS"],
+        Screen::Nodes => &["NAME", "STATUS"],
+        Screen::Workloads => &["NAME", "READY", "HEALTH"],
+        Screen::Events => &["REASON", "MESSAGE"],
+        Screen::Releases => &["NAME", "STATUS"],
+        _ => &[],
+    }
+}
+
+/// Every table row on screen shows its STATUS (and every other column of [`WHOLE`]) whole,
+/// or the column is not shown at all (never STATUS); any other column is whole or ends in
+/// `…`. Returns the rendered screen.
+fn assert_nothing_cut(a: &mut App, w: u16, h: u16) -> String {
+    use helmdeck::tui::views::tables;
+    let text = render(a, w, h);
+    let lines: Vec<&str> = text.lines().collect();
+    let screen = a.screen;
+    let cols = tables::columns(screen, a.namespace.is_some());
+    let first = essential(screen)[0];
+    let header = (1..lines.len())
+        .find(|&y| bare(lines[y]).contains(&format!(" {first} ")))
+        .unwrap_or_else(|| panic!("no table header at {w}x{h}:\n{text}"));
+    let titles = bare(lines[header]);
+    for title in essential(screen) {
+        assert!(
+            titles.contains(&format!(" {title} ")),
+            "{screen:?} column {title} missing at {w}x{h}:\n{text}"
+        );
+    }
+    let rows = a.visible_rows(0, a.page);
+    assert!(!rows.is_empty(), "{text}");
+    let pods_per_node = tables::pods_per_node(&a.state);
+    let releases = a.state.releases();
+    let ctx = tables::RowCtx {
+        state: &a.state,
+        now: a.now,
+        theme: &a.theme,
+        pods_per_node: &pods_per_node,
+        releases: &releases,
+    };
+    for (k, r) in rows.iter().enumerate() {
+        let cells = tables::row(&ctx, r);
+        let line = bare(lines[header + 1 + k]);
+        for c in &cols {
+            let value = &cells[c.cell].text;
+            if value.is_empty()
+                || !titles.contains(&format!(" {} ", c.title))
+                || line.contains(&format!(" {value} "))
+            {
+                continue;
+            }
+            assert!(
+                !WHOLE.contains(&c.title),
+                "{screen:?} {} `{value}` cut at {w}x{h}:\n{text}",
+                c.title
+            );
+            // Cut: a start of the value, then `…`.
+            let chars: Vec<char> = value.chars().collect();
+            let marked = (1..chars.len()).any(|n| {
+                let start: String = chars[..n].iter().collect();
+                line.contains(&format!(" {start}… "))
+            });
+            assert!(
+                marked,
+                "{screen:?} {} `{value}` cut without a mark at {w}x{h}:\n{text}",
+                c.title
+            );
+        }
+    }
+    text
+}
+
+const SCREENS: [(Screen, char); 7] = [
+    (Screen::Overview, '1'),
+    (Screen::Nodes, '2'),
+    (Screen::Workloads, '3'),
+    (Screen::Pods, '4'),
+    (Screen::Events, '5'),
+    (Screen::Releases, '6'),
+    (Screen::Topics, '7'),
+];
+
+#[test]
+fn every_screen_of_the_trouble_data_at_80x24_and_200x50_cuts_no_status_and_no_unit() {
+    for (w, h) in [(80u16, 24u16), (200, 50)] {
+        for (screen, k) in SCREENS {
+            let mut a = trouble_app();
+            a.on_key(key(k));
+            assert_eq!(a.screen, screen);
+            let text = if matches!(screen, Screen::Overview | Screen::Topics) {
+                render(&mut a, w, h)
+            } else {
+                assert_nothing_cut(&mut a, w, h)
+            };
+            // The tab bar fits: every tab's number is on the first line.
+            let bar = text.lines().next().unwrap();
+            for i in 1..=7 {
+                assert!(bar.contains(&format!(" {i}")), "tab {i} missing: {bar}");
+            }
+            insta::assert_snapshot!(format!("trouble_{screen:?}_{w}x{h}").to_lowercase(), text);
+        }
+    }
+}
+
+#[test]
+fn the_long_reference_statuses_are_whole_at_80_columns() {
+    let cases = reference_status_pods();
+    for (pod, want) in &cases {
+        assert_eq!(pod.status.text, *want, "{}", pod.name);
+    }
+    // All namespaces, one namespace, and filtered to the case alone.
+    let mut a = trouble_app();
+    a.on_key(key('4'));
+    let text = assert_nothing_cut(&mut a, 80, 24);
+    for (pod, want) in &cases {
+        assert!(
+            text.lines()
+                .any(|l| bare(l).contains(&format!(" {want} ")) && l.contains(&pod.name[..12])),
+            "{want} of {} cut at 80x24:\n{text}",
+            pod.name
+        );
+    }
+    let mut a = trouble_app();
+    a.namespace = Some(cases[3].0.namespace.clone());
+    a.on_key(key('4'));
+    let text = assert_nothing_cut(&mut a, 80, 24);
+    assert!(!text.contains("NAMESPACE"), "{text}");
+    for (_, want) in &cases {
+        let mut a = trouble_app();
+        a.on_key(key('4'));
+        a.on_key(key('/'));
+        type_str(&mut a, want);
+        a.on_key(code(KeyCode::Enter));
+        let text = assert_nothing_cut(&mut a, 80, 24);
+        assert!(text.contains(want), "{want}:\n{text}");
+    }
+}
+
+#[test]
+fn columns_give_way_by_priority_and_name_shortens_with_an_ellipsis() {
+    let mut a = trouble_app();
+    a.on_key(key('4'));
+    let narrow = render(&mut a, 80, 24);
+    let header = narrow.lines().find(|l| l.contains(" STATUS ")).unwrap();
+    // The columns that matter stay; NODE gives way first.
+    for title in ["NAME", "READY", "STATUS", "RESTARTS", "AGE"] {
+        assert!(
+            bare(header).contains(&format!(" {title} ")),
+            "{title}: {header}"
+        );
+    }
+    assert!(!header.contains("NODE"), "{header}");
+    // Some long name is shortened, with a mark.
+    assert!(narrow.contains('…'), "{narrow}");
+    // At 200 columns everything is shown and NAME is no wider than its longest value.
+    let wide = render(&mut a, 200, 50);
+    let header = wide.lines().find(|l| l.contains(" STATUS ")).unwrap();
+    for title in [
+        "NAMESPACE",
+        "NAME",
+        "READY",
+        "STATUS",
+        "RESTARTS",
+        "CPU",
+        "MEM",
+        "NODE",
+        "AGE",
+    ] {
+        assert!(
+            bare(header).contains(&format!(" {title} ")),
+            "{title}: {header}"
+        );
+    }
+    let longest = a
+        .state
+        .pods
+        .values()
+        .map(|p| p.name.chars().count())
+        .max()
+        .unwrap();
+    let name_at = header.find("NAME ").unwrap();
+    let ready_at = header.find("READY").unwrap();
+    let name_width = header[name_at..ready_at].chars().count() - 1;
+    assert_eq!(name_width, longest.max(4), "{header}");
+}
+
+#[test]
+fn ages_and_restarts_read_like_kubectl() {
+    let mut a = trouble_app();
+    a.on_key(key('4'));
+    let text = render(&mut a, 200, 50);
+    // Created 2m30s, 5d3h, 3h20m, 45m and 10s before "now"; the back-off event 7m50s ago.
+    for age in [" 2m30s ", " 5d3h ", " 3h20m ", " 45m ", " 10s "] {
+        assert!(text.contains(age), "{age}:\n{text}");
+    }
+    a.on_key(key('5'));
+    let text = render(&mut a, 200, 50);
+    assert!(text.contains(" 7m50s"), "{text}");
+}
+
+/// The trouble scenario itself, live on the in-process sandbox: once the crash loop and the
+/// failed image pull show, every table screen at 80×24 and 200×50 shows every STATUS and
+/// every figure whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_trouble_scenario_cuts_no_status_and_no_unit() {
+    use helmdeck::core::cluster::watch::spawn_watches;
+    use helmdeck::sandbox::{Options, Sandbox};
+    let sb = Sandbox::start(Options {
+        scenario: "trouble".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let client = kube::Client::try_from(kube::Config::new(sb.url().parse().unwrap())).unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    let _watches = spawn_watches(client, None, tx);
+    let mut state = ClusterState::default();
+    let seen = |s: &ClusterState| {
+        let has = |t: &str| s.pods.values().any(|p| p.status.text.contains(t));
+        has("CrashLoopBackOff") && (has("ImagePullBackOff") || has("ErrImagePull"))
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(90);
+    while !seen(&state) {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(u)) => state.apply(u),
+            other => panic!(
+                "no crash loop and failed pull yet ({other:?}): {:?}",
+                state
+                    .pods
+                    .values()
+                    .map(|p| &p.status.text)
+                    .collect::<Vec<_>>()
+            ),
+        }
+    }
+    // What has arrived meanwhile (metrics among it).
+    while let Ok(u) = rx.try_recv() {
+        state.apply(u);
+    }
+    for (w, h) in [(80u16, 24u16), (200, 50)] {
+        for (screen, k) in SCREENS {
+            if matches!(screen, Screen::Overview | Screen::Topics) {
+                continue;
+            }
+            let mut a = App::new(
+                KeyMap::default(),
+                Theme::default(),
+                "sandbox".into(),
+                None,
+                false,
+            );
+            a.state = state.clone();
+            a.now = jiff::Timestamp::now();
+            a.on_key(key(k));
+            assert_eq!(a.screen, screen);
+            assert_nothing_cut(&mut a, w, h);
+        }
+    }
+}
+
+#[test]
+fn the_tab_bar_fits_with_a_long_context_read_only_at_80_columns() {
+    let mut a = trouble_app();
+    a.context = "arn:aws:eks:eu-west-1:123456789012:cluster/platform-production".into();
+    a.readonly = true;
+    for (_, k) in SCREENS {
+        a.on_key(key(k));
+        let text = render(&mut a, 80, 24);
+        let bar = text.lines().next().unwrap();
+        assert!(bar.contains("[READ-ONLY]"), "{bar}");
+        assert!(
+            bar.contains(" ctx:arn:aws:eks") && bar.contains('…'),
+            "{bar}"
+        );
+        for i in 1..=7 {
+            assert!(bar.contains(&format!(" {i}")), "tab {i} missing: {bar}");
+        }
+        // The last tab is whole: its closing space fits too.
+        assert!(bar.ends_with("7 ") || bar.ends_with("7:Topics "), "{bar}");
+        assert_eq!(bar.chars().count(), 80, "{bar}");
+    }
+    // Wide enough, every tab has its whole title and the context is whole.
+    let text = render(&mut a, 200, 50);
+    let bar = text.lines().next().unwrap();
+    assert!(bar.contains("cluster/platform-production"), "{bar}");
+    assert!(
+        bar.contains(" 1:Overview ") && bar.contains(" 7:Topics "),
+        "{bar}"
+    );
 }

@@ -307,19 +307,20 @@ fn trouble_seen(r: &Rollup) -> bool {
 
 fn crash_loop(r: &Rollup) -> Option<&Problem> {
     find(r, |p| {
-        p.area == AreaKind::Pods
+        // Under its deployment (issue #12), with the pod's crash loop as evidence.
+        p.area == AreaKind::Workloads
             && p.level == Level::Failing
-            && p.message.contains("CrashLoopBackOff")
+            && p.message.contains("crash-looping")
             && p.message.contains("forwarder-pinterest")
     })
 }
 
 fn image_pull(r: &Rollup) -> Option<&Problem> {
     find(r, |p| {
-        p.area == AreaKind::Pods
+        p.area == AreaKind::Workloads
             && p.level == Level::Failing
             && p.message.contains("jupyter-gateway")
-            && (p.message.contains("ErrImagePull") || p.message.contains("ImagePullBackOff"))
+            && p.message.contains("cannot pull its image")
     })
 }
 
@@ -374,7 +375,7 @@ async fn trouble_rollup_reports_the_incidents() -> anyhow::Result<()> {
     );
     assert!(
         find(&r, |p| p.message.starts_with(
-            "deployment mr-ee/forwarder-pinterest: 0/1 available"
+            "deployment mr-ee/forwarder-pinterest Progressing: 0/1 available"
         ))
         .is_some(),
         "{messages:#?}"
@@ -507,14 +508,14 @@ fn status_reports_trouble_and_exits_1() -> anyhow::Result<()> {
         |_, j| {
             messages(j)
                 .iter()
-                .any(|m| m.contains("CrashLoopBackOff") && m.contains("forwarder-pinterest"))
+                .any(|m| m.contains("crash-looping") && m.contains("forwarder-pinterest"))
         },
     )?;
     assert_eq!(run.code, Some(1), "{}", run.stderr);
     let m = messages(&json);
     assert!(
-        m.iter().any(|m| m.contains("jupyter-gateway")
-            && (m.contains("ErrImagePull") || m.contains("ImagePullBackOff"))),
+        m.iter()
+            .any(|m| m.contains("jupyter-gateway") && m.contains("cannot pull its image")),
         "{m:#?}"
     );
     assert!(

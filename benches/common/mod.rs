@@ -42,14 +42,14 @@ impl Drop for Sandbox {
 /// Starts `helmdeck sandbox --pods N` and waits until it listens. With `kubeconfig`, it
 /// also writes a kubeconfig there.
 pub fn start_sandbox(pods: usize, kubeconfig: Option<&std::path::Path>) -> Sandbox {
+    start_sandbox_with(&["--pods", &pods.to_string()], kubeconfig)
+}
+
+/// Starts `helmdeck sandbox` with `grow` (`--pods N`, `--releases N`) and waits until it
+/// listens. With `kubeconfig`, it also writes a kubeconfig there.
+pub fn start_sandbox_with(grow: &[&str], kubeconfig: Option<&std::path::Path>) -> Sandbox {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_helmdeck"));
-    cmd.args([
-        "sandbox",
-        "--listen",
-        "127.0.0.1:0",
-        "--pods",
-        &pods.to_string(),
-    ]);
+    cmd.args(["sandbox", "--listen", "127.0.0.1:0"]).args(grow);
     if let Some(kc) = kubeconfig {
         cmd.arg("--kubeconfig").arg(kc);
     }

@@ -12,7 +12,10 @@ use crate::tui::theme::Theme;
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 
-/// The console's flags (k9s-like).
+/// The console's flags (k9s-like). Those the demo and the commands share are global: they
+/// may come after the command too (`helmdeck demo --theme light -n shop`). `--kubeconfig`
+/// and `--context` are not: `helmdeck sandbox --kubeconfig F` is where the sandbox *writes*
+/// one, and a global flag's value reaches every command that has a flag of its name.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct ConsoleArgs {
     /// The kubeconfig to use (default: KUBECONFIG, then ~/.kube/config).
@@ -22,20 +25,20 @@ pub struct ConsoleArgs {
     #[arg(long)]
     pub context: Option<String>,
     /// Show one namespace.
-    #[arg(short = 'n', long, value_parser = super::namespace_name)]
+    #[arg(short = 'n', long, global = true, value_parser = super::namespace_name)]
     pub namespace: Option<String>,
     /// Show every namespace (the default unless the config names a namespace for the context).
-    #[arg(short = 'A', long)]
+    #[arg(short = 'A', long, global = true)]
     pub all_namespaces: bool,
     /// Refuse every change: the console's actions and every command that writes (scale,
     /// cordon, drain, upgrade, rollback, topics create…), which then exit 2.
     #[arg(long, global = true)]
     pub readonly: bool,
     /// A theme name (dark, light, high-contrast) or a theme file.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub theme: Option<String>,
     /// The config file (default: $XDG_CONFIG_HOME/helmdeck/config.yaml).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub config: Option<PathBuf>,
     /// The release driver for upgrades and rollbacks (the demo always uses the sandbox's).
     #[arg(long, value_enum, env = "HELMDECK_DRIVER", default_value_t = DriverKind::Helm)]
@@ -49,7 +52,7 @@ pub struct ConsoleArgs {
     pub upgrade_timeout: Option<std::time::Duration>,
     /// The screen to open at launch, named as `:` names it (as k9s's `-c`): overview, nodes,
     /// deploy, pods, events, rel, topics.
-    #[arg(short = 'c', long, value_name = "SCREEN", value_parser = screen_arg)]
+    #[arg(short = 'c', long, global = true, value_name = "SCREEN", value_parser = screen_arg)]
     pub command: Option<Screen>,
 }
 
@@ -165,8 +168,8 @@ pub async fn demo(args: ConsoleArgs, scenario: String, kafka: Option<String>) ->
         ..Default::default()
     })
     .await?;
-    let dir = crate::config::data_dir().unwrap_or_else(|| std::env::temp_dir().join("helmdeck"));
-    let kubeconfig = dir.join("demo.kubeconfig");
+    let paths = crate::tui::app::DemoPaths::new();
+    let kubeconfig = paths.kubeconfig.clone();
     crate::sandbox::server::write_kubeconfig(&kubeconfig, &sandbox.url())?;
     tracing::info!(url = %sandbox.url(), kubeconfig = %kubeconfig.display(), "demo sandbox started");
     let platform = crate::sandbox::topics::demo_platform();
@@ -189,7 +192,7 @@ pub async fn demo(args: ConsoleArgs, scenario: String, kafka: Option<String>) ->
             DriverKind::Sandbox,
             Some(format!("{}/charts", sandbox.url())),
             std::time::Duration::from_secs(60),
-            Some(dir.join("demo")),
+            Some(paths.dir.clone()),
         )
     };
     let result = run::run(Options {

@@ -167,6 +167,22 @@ pub fn context_in_effect(kubeconfig: Option<&Path>, context: Option<&str>) -> Op
     kc.current_context.filter(|c| !c.is_empty())
 }
 
+/// Most releases `helmdeck sandbox --releases` grows to.
+pub const MAX_SANDBOX_RELEASES: usize = 10_000;
+
+/// `--releases N` of `helmdeck sandbox`.
+pub fn sandbox_releases(s: &str) -> Result<usize, String> {
+    let n: usize = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of releases"))?;
+    if n > MAX_SANDBOX_RELEASES {
+        return Err(format!(
+            "{n} releases is more than the sandbox grows to (at most {MAX_SANDBOX_RELEASES})"
+        ));
+    }
+    Ok(n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

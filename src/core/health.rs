@@ -305,6 +305,99 @@ pub fn pod_status(pod: &Pod) -> PodStatus {
     }
 }
 
+/// The newest termination of one of a pod's containers (`state.terminated`, else
+/// `lastState.terminated`): what killed it, the evidence behind a restart or a crash loop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Termination {
+    pub container: String,
+    /// `OOMKilled`, `Error`, `Completed`, or empty.
+    pub reason: String,
+    pub exit_code: i32,
+    /// The signal that killed it, 0 when none.
+    pub signal: i32,
+    pub finished: Option<jiff::Timestamp>,
+}
+
+impl Termination {
+    /// `OOMKilled (exit code 137)`, `Error (exit code 1)`, `signal 9 (exit code 137)`.
+    pub fn describe(&self) -> String {
+        let what = if !self.reason.is_empty() {
+            self.reason.clone()
+        } else if self.signal != 0 {
+            format!("signal {}", self.signal)
+        } else {
+            "exited".to_string()
+        };
+        let mut out = format!("{what} (exit code {}", self.exit_code);
+        if self.signal != 0 && !self.reason.is_empty() {
+            out.push_str(&format!(", signal {}", self.signal));
+        }
+        out.push(')');
+        out
+    }
+}
+
+/// Why a pod's containers are not running, beside its STATUS: the newest unclean
+/// termination and the message of a container waiting on a failure (the pull error…).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PodEvidence {
+    pub termination: Option<Termination>,
+    /// `state.waiting.message` of a container waiting for a reason other than creation.
+    pub waiting: Option<String>,
+}
+
+/// The [`PodEvidence`] of a pod, from its init and app container statuses.
+pub fn pod_evidence(pod: &Pod) -> PodEvidence {
+    let Some(status) = pod.status.as_ref() else {
+        return PodEvidence::default();
+    };
+    let all = status
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .chain(status.container_statuses.iter().flatten());
+    let mut out = PodEvidence::default();
+    for cs in all {
+        let states = [cs.state.as_ref(), cs.last_state.as_ref()];
+        for t in states
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.terminated.as_ref())
+        {
+            if t.exit_code == 0 && t.signal.unwrap_or(0) == 0 {
+                continue;
+            }
+            let finished = t.finished_at.as_ref().map(|f| f.0);
+            if out
+                .termination
+                .as_ref()
+                .is_some_and(|o| o.finished >= finished)
+            {
+                continue;
+            }
+            out.termination = Some(Termination {
+                container: cs.name.clone(),
+                reason: t.reason.clone().unwrap_or_default(),
+                exit_code: t.exit_code,
+                signal: t.signal.unwrap_or(0),
+                finished,
+            });
+        }
+        let waiting = cs.state.as_ref().and_then(|s| s.waiting.as_ref());
+        if let Some(w) = waiting
+            && out.waiting.is_none()
+            && !matches!(
+                w.reason.as_deref(),
+                None | Some("ContainerCreating" | "PodInitializing")
+            )
+            && let Some(m) = w.message.as_deref().filter(|m| !m.is_empty())
+        {
+            out.waiting = Some(m.to_string());
+        }
+    }
+    out
+}
+
 // ---------------------------------------------------------------------------
 // Workloads
 // ---------------------------------------------------------------------------

@@ -33,6 +33,8 @@ pub struct Options {
     pub scenario: String,
     /// Grow the scenario to at least this many pods (benchmarks).
     pub pods: Option<usize>,
+    /// Grow the scenario to at least this many Helm releases of 10 revisions (benchmarks).
+    pub releases: Option<usize>,
     pub faults: faults::Faults,
 }
 
@@ -42,6 +44,7 @@ impl Default for Options {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             scenario: "default".into(),
             pods: None,
+            releases: None,
             faults: faults::Faults::default(),
         }
     }
@@ -61,6 +64,9 @@ impl Sandbox {
         let mut sc = scenario::Scenario::load(&opts.scenario)?;
         if let Some(p) = opts.pods {
             sc.grow(p);
+        }
+        if let Some(r) = opts.releases {
+            sc.grow_releases(r, 10);
         }
         let store = store::Store::new();
         let load = metrics::LoadModel::default();

@@ -141,9 +141,12 @@ pub struct ReleaseSpec {
     #[serde(default)]
     pub description: String,
     pub revisions: Vec<Revision>,
+    /// A copy made by [`Scenario::grow_releases`] renders the manifest of this release.
+    #[serde(skip)]
+    pub copy_of: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Revision {
     pub version: String,
@@ -229,6 +232,43 @@ impl Scenario {
         }
     }
 
+    /// Adds copies of the scenario's releases until there are at least `releases`, each with
+    /// `revisions` revisions (the last deployed, the others superseded), in namespaces of 50
+    /// releases (benchmarks: the release roll-up at 1,000 releases × 10 revisions). A copy
+    /// renders the manifest of the release it copies, so its Secrets are of a real size.
+    pub fn grow_releases(&mut self, releases: usize, revisions: usize) {
+        let originals = self.releases.len();
+        if originals == 0 || revisions == 0 {
+            return;
+        }
+        let mut i = 0;
+        while self.releases.len() < releases {
+            let orig = &self.releases[i % originals];
+            let mut revs: Vec<Revision> = (0..revisions)
+                .map(|k| {
+                    let mut r = orig.revisions[k % orig.revisions.len()].clone();
+                    r.status = ReleaseStatus::Superseded;
+                    r.description = None;
+                    r.days_ago = (revisions - k) as f64;
+                    r
+                })
+                .collect();
+            if let Some(last) = revs.last_mut() {
+                last.status = ReleaseStatus::Deployed;
+            }
+            let copy = ReleaseSpec {
+                name: format!("{}-{i:04}", orig.name),
+                namespace: format!("bench-rel-{:02}", i / 50),
+                chart: orig.chart.clone(),
+                description: orig.description.clone(),
+                revisions: revs,
+                copy_of: Some(orig.copy_of.clone().unwrap_or_else(|| orig.name.clone())),
+            };
+            self.releases.push(copy);
+            i += 1;
+        }
+    }
+
     /// Creates every object of the scenario in the store (nodes, namespaces, workloads,
     /// HPAs, PDBs, Helm release Secrets). Pods come from the controllers.
     pub fn populate(&self, store: &Store, load: &super::metrics::LoadModel) -> Result<()> {
@@ -284,6 +324,9 @@ impl Scenario {
             }
         }
         for r in &self.releases {
+            if store.get(Storage::Namespaces, "", &r.namespace).is_none() {
+                store.create(Storage::Namespaces, "", json!({"metadata": {"name": r.namespace, "labels": {"kubernetes.io/metadata.name": r.namespace}}})).map_err(e)?;
+            }
             self.populate_release(store, r)?;
         }
         Ok(())
@@ -351,7 +394,7 @@ impl Scenario {
     /// one runs the images the chart repository (assets/charts/repository.yaml) lists for
     /// its chart version, where it lists them.
     fn manifest_of(&self, r: &ReleaseSpec, index: usize) -> String {
-        let release = r.name.as_str();
+        let release = r.copy_of.as_deref().unwrap_or(&r.name);
         let last = index + 1 == r.revisions.len();
         let catalog = super::charts::Catalog::builtin();
         let mut out = String::new();

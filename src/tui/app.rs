@@ -2,6 +2,7 @@
 //! for the runtime to do on background tasks) come out, and `draw` renders the current
 //! state. One owner of UI state; the watch layer and the tasks only send messages.
 
+use crate::core::cluster::object::{ObjectFormat, ObjectKind};
 use crate::core::cluster::{ClusterState, ClusterUpdate, Key, WorkloadKind};
 use crate::core::topics::plan::PartitionLimit;
 use crate::tui::keymap::{Action, KeyMap, Screen};
@@ -34,6 +35,24 @@ pub enum Effect {
     Cordon(String),
     Uncordon(String),
     Drain(String),
+    /// Delete a pod (asked first, named in the question).
+    DeletePod {
+        key: Key,
+    },
+    /// `kubectl rollout restart` of a workload: its pod template's `restartedAt` annotation
+    /// set to now (asked first).
+    Restart {
+        kind: WorkloadKind,
+        namespace: String,
+        name: String,
+    },
+    /// Fetch an object as YAML or described, for [`App::object`].
+    FetchObject {
+        kind: ObjectKind,
+        namespace: String,
+        name: String,
+        format: ObjectFormat,
+    },
     /// Fetch a pod in full and start its log stream.
     OpenPod {
         key: Key,
@@ -186,6 +205,14 @@ pub enum Msg {
         name: String,
         result: Result<Vec<crate::core::releases::backup::BackupInfo>, String>,
     },
+    /// An object as text, for [`Effect::FetchObject`].
+    Object {
+        kind: ObjectKind,
+        namespace: String,
+        name: String,
+        format: ObjectFormat,
+        result: Result<String, String>,
+    },
     /// The outcome of [`Effect::CreateTopics`]: per topic, or an error before any.
     TopicsCreated {
         result: Result<Vec<crate::core::topics::Created>, String>,
@@ -259,6 +286,19 @@ pub struct PodDetail {
     pub seen: Option<crate::core::cluster::PodRow>,
 }
 
+/// An object shown over the table with `y` (YAML) or `d` (described); esc closes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectView {
+    pub kind: ObjectKind,
+    pub namespace: String,
+    pub name: String,
+    pub format: ObjectFormat,
+    /// None while loading.
+    pub text: Option<Result<String, String>>,
+    /// Lines scrolled from the top.
+    pub scroll: usize,
+}
+
 /// Most log lines kept in memory for one pod.
 pub const MAX_LOG_LINES: usize = 10_000;
 
@@ -269,6 +309,54 @@ pub struct BackupsView {
     pub name: String,
     /// None while loading.
     pub backups: Option<Result<Vec<crate::core::releases::backup::BackupInfo>, String>>,
+}
+
+/// Where `helmdeck demo` keeps what it makes, apart from the real ones: the kubeconfig of
+/// its sandbox (written while it runs), and the directory of its backups, values repo and
+/// journal. The demo uses these, and the hints it shows name them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoPaths {
+    pub kubeconfig: std::path::PathBuf,
+    pub dir: std::path::PathBuf,
+}
+
+impl DemoPaths {
+    /// Under the data directory (`$XDG_DATA_HOME/helmdeck`), else the temporary one.
+    pub fn new() -> DemoPaths {
+        let data =
+            crate::config::data_dir().unwrap_or_else(|| std::env::temp_dir().join("helmdeck"));
+        DemoPaths {
+            kubeconfig: data.join("demo.kubeconfig"),
+            dir: data.join("demo"),
+        }
+    }
+
+    /// The demo's backup directory.
+    pub fn backups(&self) -> std::path::PathBuf {
+        self.dir.join("backups")
+    }
+}
+
+impl Default for DemoPaths {
+    fn default() -> Self {
+        DemoPaths::new()
+    }
+}
+
+/// Namespaces for a message: the first few, and how many more.
+fn namespace_list(names: &[String]) -> String {
+    const SHOWN: usize = 8;
+    match names.len() {
+        0 => "none seen yet".to_string(),
+        n if n <= SHOWN => names.join(", "),
+        n => format!("{}, and {} more", names[..SHOWN].join(", "), n - SHOWN),
+    }
+}
+
+/// "1 replica", "3 replicas".
+pub fn plural(n: impl Into<i64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// A message shown in the status line for a while.
@@ -310,6 +398,7 @@ struct ViewCache {
     generation: u64,
     filter: String,
     namespace: Option<String>,
+    sort: Option<tables::Sort>,
     rows: RowIndex,
 }
 
@@ -325,8 +414,12 @@ pub struct App {
     pub readonly: bool,
     pub mode: Mode,
     pub filters: HashMap<Screen, String>,
+    /// The order chosen with `o` / `O`, per table screen (none: the screen's own order).
+    pub sort: HashMap<Screen, tables::Sort>,
     pub selected: HashMap<Screen, usize>,
     pub detail: Option<PodDetail>,
+    /// The object shown with `y` / `d` over a table, if any.
+    pub object: Option<ObjectView>,
     pub flash: Option<Flash>,
     /// Long tasks and their last progress line.
     pub tasks: Vec<(String, String)>,
@@ -354,6 +447,14 @@ pub struct App {
     pub journals: Vec<crate::core::workflows::journal::Journal>,
     /// The configured platforms (their consumers, for partition-aware scaling).
     pub platforms: Vec<crate::config::Platform>,
+    /// Help overlay: lines scrolled from the top (kept within the list when drawn).
+    pub help_scroll: usize,
+    /// Help overlay: lines it shows at once, as last drawn (for page up/down).
+    pub help_page: usize,
+    /// The namespace before a jump set one (enter on a workload, a consumer group's
+    /// workload, a problem), and the screen jumped to: restored when the user moves on to
+    /// another screen; forgotten when the user sets one (`:ns`, `0`).
+    pub(crate) jumped_from: Option<(Screen, Option<String>)>,
 }
 
 impl App {
@@ -375,8 +476,10 @@ impl App {
             readonly,
             mode: Mode::Normal,
             filters: HashMap::new(),
+            sort: HashMap::new(),
             selected: HashMap::new(),
             detail: None,
+            object: None,
             flash: None,
             tasks: Vec::new(),
             quit: false,
@@ -394,6 +497,9 @@ impl App {
             backups: None,
             journals: Vec::new(),
             platforms: Vec::new(),
+            help_scroll: 0,
+            help_page: 10,
+            jumped_from: None,
         }
     }
 
@@ -414,24 +520,28 @@ impl App {
 
     fn index(&mut self) -> &RowIndex {
         let filter = self.filters.get(&self.screen).cloned().unwrap_or_default();
+        let sort = self.sort.get(&self.screen).copied();
         let fresh = self.cache.as_ref().is_some_and(|c| {
             c.screen == self.screen
                 && c.generation == self.state.generation
                 && c.filter == filter
                 && c.namespace == self.namespace
+                && c.sort == sort
         });
         if !fresh {
-            let rows = tables::index(
+            let rows = tables::index_sorted(
                 self.screen,
                 &self.state,
                 &Filter::parse(&filter),
                 self.namespace.as_deref(),
+                sort,
             );
             self.cache = Some(ViewCache {
                 screen: self.screen,
                 generation: self.state.generation,
                 filter,
                 namespace: self.namespace.clone(),
+                sort,
                 rows,
             });
         }
@@ -442,6 +552,28 @@ impl App {
     /// namespace change).
     pub fn row_count(&mut self) -> usize {
         self.index().len()
+    }
+
+    /// What an empty table screen says once its list has arrived: "nothing matches" only
+    /// when a filter is set; else that the namespace, or the cluster, has none.
+    pub fn empty_list_message(&self) -> String {
+        let things = match self.screen {
+            Screen::Nodes => "nodes",
+            Screen::Workloads => "deployments, stateful sets or daemon sets",
+            Screen::Events => "events",
+            Screen::Releases => "Helm releases",
+            Screen::Topics => "topics",
+            _ => "pods",
+        };
+        match (self.filters.get(&self.screen), &self.namespace) {
+            (Some(f), _) if !f.is_empty() => {
+                format!("nothing matches /{f} (esc clears the filter)")
+            }
+            (_, Some(ns)) if self.screen != Screen::Nodes => {
+                format!("no {things} in namespace {ns} (0 shows every namespace)")
+            }
+            _ => format!("no {things}"),
+        }
     }
 
     /// The rows of the current table screen from `offset`, at most `n`.
@@ -468,6 +600,7 @@ impl App {
                     self.topics.as_ref(),
                     self.now,
                 ));
+                self.follow_problem(&r);
                 self.rollup = Some((
                     self.state.generation + self.topics.as_ref().map_or(0, |t| t.generation),
                     sec,
@@ -475,6 +608,30 @@ impl App {
                 ));
                 r
             }
+        }
+    }
+
+    /// Keeps the Overview cursor on the same problem when a new roll-up reorders the list:
+    /// the same object and text, else the same object, else the same text.
+    fn follow_problem(&mut self, new: &crate::core::cluster::rollup::Rollup) {
+        let Some(old) = self.rollup.as_ref().map(|(_, _, r)| r.clone()) else {
+            return;
+        };
+        let i = self.selected.get(&Screen::Overview).copied().unwrap_or(0);
+        let Some(was) = old.problems.get(i) else {
+            return;
+        };
+        let same_object = |p: &crate::core::cluster::rollup::Problem| {
+            p.target.is_some() && p.target == was.target && p.area == was.area
+        };
+        let found = new
+            .problems
+            .iter()
+            .position(|p| same_object(p) && p.message == was.message)
+            .or_else(|| new.problems.iter().position(same_object))
+            .or_else(|| new.problems.iter().position(|p| p.message == was.message));
+        if let Some(j) = found {
+            self.selected.insert(Screen::Overview, j);
         }
     }
 
@@ -644,6 +801,20 @@ impl App {
                 result,
             } => self.on_release_history(namespace, name, result),
             Msg::TopicsCreated { result, refused } => self.on_topics_created(result, refused),
+            Msg::Object {
+                kind,
+                namespace,
+                name,
+                format,
+                result,
+            } => {
+                if let Some(v) = &mut self.object
+                    && (v.kind, &v.namespace, &v.name, v.format)
+                        == (kind, &namespace, &name, format)
+                {
+                    v.text = Some(result);
+                }
+            }
             Msg::UpgradeVersions {
                 namespace,
                 name,
@@ -701,6 +872,15 @@ impl App {
     }
 
     fn switch(&mut self, screen: Screen) -> Vec<Effect> {
+        // Moving on from where a jump led (its pod's screen is still there) gives back the
+        // namespace the user had.
+        if let Some((at, _)) = &self.jumped_from
+            && screen != *at
+            && screen != Screen::PodDetail
+            && let Some((_, before)) = self.jumped_from.take()
+        {
+            self.namespace = before;
+        }
         let mut effects = Vec::new();
         if self.screen == Screen::PodDetail && screen != Screen::PodDetail {
             self.detail = None;
@@ -708,6 +888,35 @@ impl App {
         }
         self.screen = screen;
         effects
+    }
+
+    /// A jump to `screen` showing `namespace` (enter on a workload, a consumer group's
+    /// workload, a problem): the namespace before it comes back when the user moves on.
+    fn jump(&mut self, screen: Screen, namespace: Option<String>) -> Vec<Effect> {
+        let before = match self.jumped_from.take() {
+            Some((_, before)) => before,
+            None => self.namespace.clone(),
+        };
+        self.namespace = namespace;
+        let effects = self.switch(screen);
+        self.jumped_from = Some((screen, before));
+        effects
+    }
+
+    /// The namespaces the console has seen objects in (pods, workloads, events, releases),
+    /// sorted; `None` while no list has arrived yet (nothing can be told then).
+    pub fn known_namespaces(&self) -> Option<Vec<String>> {
+        let s = &self.state;
+        if !s.sources.values().any(|st| st.synced) {
+            return None;
+        }
+        let mut known: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+        known.extend(s.pods.keys().map(|(ns, _)| ns.as_str()));
+        known.extend(s.workloads.keys().map(|(_, ns, _)| ns.as_str()));
+        known.extend(s.hpas.keys().map(|(ns, _)| ns.as_str()));
+        known.extend(s.events.keys().map(|(ns, _)| ns.as_str()));
+        known.extend(s.revisions.keys().map(|(ns, _)| ns.as_str()));
+        Some(known.into_iter().map(String::from).collect())
     }
 
     /// Runs a `:` command line.
@@ -755,10 +964,37 @@ impl App {
             }
             ("ns" | "namespace", Some("all" | "-A")) => {
                 self.namespace = None;
+                self.jumped_from = None;
                 Vec::new()
             }
             ("ns" | "namespace", Some(ns)) => {
+                let known = self.known_namespaces();
+                if let Some(known) = known
+                    && !known.iter().any(|k| k == ns)
+                {
+                    self.flash(
+                        format!(
+                            "no namespace '{ns}' in what the console sees ({}); nothing changed",
+                            namespace_list(&known)
+                        ),
+                        true,
+                    );
+                    return Vec::new();
+                }
                 self.namespace = Some(ns.to_string());
+                self.jumped_from = None;
+                Vec::new()
+            }
+            ("ns" | "namespace", None) => {
+                let known = self.known_namespaces().unwrap_or_default();
+                let current = self.namespace.as_deref().unwrap_or("all");
+                self.flash(
+                    format!(
+                        "namespaces: {} (current: {current}); :ns NAME or :ns all",
+                        namespace_list(&known)
+                    ),
+                    false,
+                );
                 Vec::new()
             }
             _ => {
@@ -770,6 +1006,26 @@ impl App {
 
     /// Completes a `:` command line from the known commands (and contexts after `ctx `).
     pub fn complete(&self, line: &str) -> Option<String> {
+        if let Some(prefix) = line
+            .strip_prefix("ns ")
+            .or_else(|| line.strip_prefix("namespace "))
+        {
+            let cmd = &line[..line.len() - prefix.len()];
+            let mut names = self.known_namespaces().unwrap_or_default();
+            names.push("all".to_string());
+            let m: Vec<&String> = names.iter().filter(|n| n.starts_with(prefix)).collect();
+            // One match completes; several complete as far as they agree.
+            let common = m.iter().skip(1).fold(m.first()?.as_str(), |acc, n| {
+                let len = acc
+                    .chars()
+                    .zip(n.chars())
+                    .take_while(|(a, b)| a == b)
+                    .map(|(a, _)| a.len_utf8())
+                    .sum();
+                &acc[..len]
+            });
+            return (common.len() > prefix.len()).then(|| format!("{cmd}{common}"));
+        }
         if let Some(prefix) = line.strip_prefix("ctx ") {
             let m: Vec<&String> = self
                 .contexts
@@ -868,10 +1124,31 @@ impl App {
                     KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') | KeyCode::Enter
                 ) {
                     self.mode = Mode::Normal;
+                    return Vec::new();
                 }
+                // The list scrolls with the keys that move the cursor.
+                let page = self.help_page.max(1) as isize;
+                let delta = match self.keymap.action_for(self.screen, &key) {
+                    Some(Action::Up) => -1,
+                    Some(Action::Down) => 1,
+                    Some(Action::PageUp) => -page,
+                    Some(Action::PageDown) => page,
+                    Some(Action::Top) => isize::MIN / 2,
+                    Some(Action::Bottom) => isize::MAX / 2,
+                    Some(Action::Back | Action::Help | Action::Quit) => {
+                        self.mode = Mode::Normal;
+                        return Vec::new();
+                    }
+                    _ => 0,
+                };
+                // Past the end is brought back when drawn, where the height is known.
+                self.help_scroll = (self.help_scroll as isize)
+                    .saturating_add(delta)
+                    .clamp(0, isize::MAX / 4) as usize;
                 Vec::new()
             }
             Mode::Dialog(d) => self.on_dialog_key(d, key),
+            Mode::Normal if self.object.is_some() => self.on_object_key(key),
             Mode::Normal if self.screen == Screen::Releases && self.upgrade.is_some() => {
                 self.on_upgrade_key(key)
             }
@@ -882,6 +1159,98 @@ impl App {
                 self.on_action(action)
             }
         }
+    }
+
+    /// `y` / `d`: the selected object, fetched, over the table.
+    fn open_object(&mut self, format: ObjectFormat) -> Vec<Effect> {
+        let (kind, namespace, name) = match self.selected_row() {
+            Some(RowRef::Node(n)) => (ObjectKind::Node, String::new(), n),
+            Some(RowRef::Workload(k, ns, n)) => (ObjectKind::from(k), ns, n),
+            Some(RowRef::Pod((ns, n))) => (ObjectKind::Pod, ns, n),
+            Some(RowRef::Event((ns, n))) => (ObjectKind::Event, ns, n),
+            Some(RowRef::Release((ns, n))) => (ObjectKind::Release, ns, n),
+            None => return Vec::new(),
+        };
+        self.object = Some(ObjectView {
+            kind,
+            namespace: namespace.clone(),
+            name: name.clone(),
+            format,
+            text: None,
+            scroll: 0,
+        });
+        vec![Effect::FetchObject {
+            kind,
+            namespace,
+            name,
+            format,
+        }]
+    }
+
+    /// Keys while an object is shown: the cursor keys scroll it, esc (or `y` / `d` again)
+    /// closes it, `q` quits.
+    fn on_object_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        let action = self.keymap.action_for(self.screen, &key);
+        let Some(view) = &mut self.object else {
+            return Vec::new();
+        };
+        let page = self.page.max(1);
+        match action {
+            Some(Action::Up) => view.scroll = view.scroll.saturating_sub(1),
+            Some(Action::Down) => view.scroll += 1,
+            Some(Action::PageUp) => view.scroll = view.scroll.saturating_sub(page),
+            Some(Action::PageDown) => view.scroll += page,
+            Some(Action::Top) => view.scroll = 0,
+            // Past the end is brought back when drawn, where the height is known.
+            Some(Action::Bottom) => view.scroll = usize::MAX / 2,
+            Some(Action::Back | Action::Yaml | Action::Describe) => self.object = None,
+            Some(Action::Quit) => self.quit = true,
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    /// `o` (next column; after the last, the screen's own order) and `O` (reverse; sorts by
+    /// the first column when none is chosen). The cursor goes to the top.
+    fn sort_action(&mut self, reverse: bool) {
+        let columns = tables::SortColumn::of(self.screen);
+        let Some(&first) = columns.first() else {
+            return;
+        };
+        let current = self.sort.get(&self.screen).copied();
+        let next = match (reverse, current) {
+            (true, Some(s)) => Some(tables::Sort {
+                reverse: !s.reverse,
+                ..s
+            }),
+            (true, None) => Some(tables::Sort {
+                column: first,
+                reverse: true,
+            }),
+            (false, None) => Some(tables::Sort {
+                column: first,
+                reverse: false,
+            }),
+            (false, Some(s)) => columns
+                .iter()
+                .position(|c| *c == s.column)
+                .and_then(|i| columns.get(i + 1))
+                .map(|&column| tables::Sort {
+                    column,
+                    reverse: false,
+                }),
+        };
+        match next {
+            Some(s) => {
+                self.sort.insert(self.screen, s);
+                self.flash(format!("sorted by {}", s.label()), false);
+            }
+            None => {
+                self.sort.remove(&self.screen);
+                self.flash("the screen's own order", false);
+            }
+        }
+        self.selected.insert(self.screen, 0);
     }
 
     pub(crate) fn refuse_readonly(&mut self, what: &str) -> bool {
@@ -899,6 +1268,17 @@ impl App {
     /// Performs an action of the key map.
     pub fn on_action(&mut self, action: Action) -> Vec<Effect> {
         self.flash = None;
+        if !action.acts_on(self.screen) {
+            let text = match action {
+                Action::Refresh => {
+                    "nothing to refresh: every list is watched and shows changes as they happen"
+                        .to_string()
+                }
+                _ => format!("'{}' is not available here", action.name()),
+            };
+            self.flash(text, false);
+            return Vec::new();
+        }
         if let Some(effects) = self.history_action(action) {
             return effects;
         }
@@ -909,6 +1289,7 @@ impl App {
             }
             Action::Help => {
                 self.mode = Mode::Help;
+                self.help_scroll = 0;
                 Vec::new()
             }
             Action::CommandMode => {
@@ -962,6 +1343,7 @@ impl App {
             Action::ViewTopics => self.switch(Screen::Topics),
             Action::ToggleAllNamespaces => {
                 self.namespace = None;
+                self.jumped_from = None;
                 self.flash("all namespaces", false);
                 Vec::new()
             }
@@ -1029,14 +1411,57 @@ impl App {
                 self.mode = Mode::Dialog(Dialog::Confirm { question, effect });
                 Vec::new()
             }
+            Action::Delete => {
+                if self.refuse_readonly("deleting a pod") {
+                    return Vec::new();
+                }
+                let Some(RowRef::Pod(key)) = self.selected_row() else {
+                    return Vec::new();
+                };
+                let question = format!(
+                    "Delete pod {}/{}? Its controller, if any, starts a new one.",
+                    key.0, key.1
+                );
+                self.mode = Mode::Dialog(Dialog::Confirm {
+                    question,
+                    effect: Effect::DeletePod { key },
+                });
+                Vec::new()
+            }
+            Action::Restart => {
+                if self.refuse_readonly("rollout restart") {
+                    return Vec::new();
+                }
+                let Some(RowRef::Workload(kind, namespace, name)) = self.selected_row() else {
+                    return Vec::new();
+                };
+                let question = format!(
+                    "Rollout restart {} {namespace}/{name}? Every pod is replaced, as its update strategy says.",
+                    kind.name()
+                );
+                self.mode = Mode::Dialog(Dialog::Confirm {
+                    question,
+                    effect: Effect::Restart {
+                        kind,
+                        namespace,
+                        name,
+                    },
+                });
+                Vec::new()
+            }
+            Action::SortNext | Action::SortReverse => {
+                self.sort_action(action == Action::SortReverse);
+                Vec::new()
+            }
             Action::CreateTopics if self.screen == Screen::Topics => self.open_create_topics(),
             Action::Logs | Action::Describe if self.screen == Screen::Pods => self.enter(),
+            Action::Describe => self.open_object(ObjectFormat::Describe),
+            Action::Yaml => self.open_object(ObjectFormat::Yaml),
             Action::Logs if self.screen == Screen::Workloads => {
                 // Jump to the workload's pods.
                 if let Some(RowRef::Workload(_, ns, name)) = self.selected_row() {
                     self.filters.insert(Screen::Pods, name);
-                    self.namespace = Some(ns);
-                    return self.switch(Screen::Pods);
+                    return self.jump(Screen::Pods, Some(ns));
                 }
                 Vec::new()
             }
@@ -1180,9 +1605,8 @@ impl App {
             Some(RowRef::Pod(key)) => self.open_pod(key),
             Some(RowRef::Workload(_, ns, name)) => {
                 self.filters.insert(Screen::Pods, name);
-                self.namespace = Some(ns);
                 self.selected.insert(Screen::Pods, 0);
-                self.switch(Screen::Pods)
+                self.jump(Screen::Pods, Some(ns))
             }
             Some(RowRef::Node(node)) => {
                 self.filters.insert(Screen::Pods, node);
@@ -1216,9 +1640,8 @@ impl App {
                 match workload {
                     Some((ns, w)) => {
                         self.filters.insert(Screen::Workloads, w);
-                        self.namespace = Some(ns);
                         self.selected.insert(Screen::Workloads, 0);
-                        self.switch(Screen::Workloads)
+                        self.jump(Screen::Workloads, Some(ns))
                     }
                     None => {
                         self.flash(
@@ -1248,8 +1671,7 @@ impl App {
             TargetKind::Pod => self.open_pod((t.namespace, t.name)),
             TargetKind::Workload(_) => {
                 self.filters.insert(Screen::Workloads, t.name);
-                self.namespace = None;
-                self.switch(Screen::Workloads)
+                self.jump(Screen::Workloads, None)
             }
             TargetKind::Release => {
                 self.filters.insert(Screen::Releases, t.name);
@@ -1268,12 +1690,12 @@ impl App {
                 match key.code {
                     KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => {
                         self.mode = Mode::Normal;
-                        let what = match &effect {
-                            Effect::Drain(n) => format!("drain {n}"),
-                            Effect::Cordon(n) => format!("cordon {n}"),
-                            Effect::Uncordon(n) => format!("uncordon {n}"),
-                            _ => "task".into(),
-                        };
+                        // Every confirmed effect writes: the read-only gate again, in case
+                        // the context changed while the question was open.
+                        if self.refuse_readonly("this change") {
+                            return Vec::new();
+                        }
+                        let what = confirmed_task(&effect);
                         self.tasks.push((what, "starting…".into()));
                         return vec![effect];
                     }
@@ -1454,6 +1876,20 @@ impl App {
                 vec![effect]
             }
         }
+    }
+}
+
+/// The task a confirmed effect starts, as its [`Msg::Done`] names it.
+fn confirmed_task(effect: &Effect) -> String {
+    match effect {
+        Effect::Drain(n) => format!("drain {n}"),
+        Effect::Cordon(n) => format!("cordon {n}"),
+        Effect::Uncordon(n) => format!("uncordon {n}"),
+        Effect::DeletePod { key } => format!("delete pod {}/{}", key.0, key.1),
+        Effect::Restart {
+            namespace, name, ..
+        } => format!("restart {namespace}/{name}"),
+        _ => "task".into(),
     }
 }
 

@@ -1,17 +1,54 @@
 //! Formatting shared by the views: ages as kubectl prints them, CPU and memory.
 
-/// An age as kubectl prints it: 45s, 12m, 5h, 3d, 2y.
+/// An age as kubectl prints it (`duration.HumanDuration` of k8s.io/apimachinery): `90s`,
+/// `2m30s`, `45m`, `3h20m`, `20h`, `5d3h`, `75d`, `2y100d`, `10y`.
 pub fn age(since: Option<jiff::Timestamp>, now: jiff::Timestamp) -> String {
     let Some(since) = since else {
         return "<unknown>".into();
     };
-    let secs = (now.as_second() - since.as_second()).max(0);
-    match secs {
-        s if s < 120 => format!("{s}s"),
-        s if s < 3600 => format!("{}m", s / 60),
-        s if s < 48 * 3600 => format!("{}h", s / 3600),
-        s if s < 365 * 86400 => format!("{}d", s / 86400),
-        s => format!("{}y", s / (365 * 86400)),
+    human_duration(now.as_millisecond() - since.as_millisecond())
+}
+
+/// A duration in milliseconds as kubectl's `duration.HumanDuration` prints it: two units
+/// while the larger is small (under 10m, 8h, 8d, 8y: `2m30s`, `3h20m`, `5d3h`, `2y100d`,
+/// the smaller left out when 0), one unit otherwise. Less than two seconds in the future is
+/// `0s` (kubectl tolerates that much clock skew); further is `<invalid>`.
+pub fn human_duration(millis: i64) -> String {
+    // Go's int(d.Seconds()) truncates toward zero, as `/` does.
+    let seconds = millis / 1000;
+    if seconds < -1 {
+        return "<invalid>".into();
+    } else if seconds < 0 {
+        return "0s".into();
+    } else if seconds < 60 * 2 {
+        return format!("{seconds}s");
+    }
+    let two = |big: i64, a: &str, small: i64, b: &str| {
+        if small == 0 {
+            format!("{big}{a}")
+        } else {
+            format!("{big}{a}{small}{b}")
+        }
+    };
+    let minutes = seconds / 60;
+    if minutes < 10 {
+        return two(minutes, "m", seconds % 60, "s");
+    } else if minutes < 60 * 3 {
+        return format!("{minutes}m");
+    }
+    let hours = minutes / 60;
+    if hours < 8 {
+        two(hours, "h", minutes % 60, "m")
+    } else if hours < 48 {
+        format!("{hours}h")
+    } else if hours < 24 * 8 {
+        two(hours / 24, "d", hours % 24, "h")
+    } else if hours < 24 * 365 * 2 {
+        format!("{}d", hours / 24)
+    } else if hours < 24 * 365 * 8 {
+        two(hours / 24 / 365, "y", (hours / 24) % 365, "d")
+    } else {
+        format!("{}y", hours / 24 / 365)
     }
 }
 
@@ -112,14 +149,85 @@ mod tests {
 
     #[test]
     fn ages_like_kubectl() {
-        let now = jiff::Timestamp::from_second(1_000_000).unwrap();
-        let ago = |s: i64| Some(jiff::Timestamp::from_second(1_000_000 - s).unwrap());
+        let now = jiff::Timestamp::from_second(1_000_000_000).unwrap();
+        let ago = |s: i64| Some(jiff::Timestamp::from_second(1_000_000_000 - s).unwrap());
         assert_eq!(age(ago(5), now), "5s");
         assert_eq!(age(ago(119), now), "119s");
+        assert_eq!(age(ago(150), now), "2m30s");
+        assert_eq!(age(ago(300), now), "5m");
         assert_eq!(age(ago(600), now), "10m");
+        assert_eq!(age(ago(45 * 60), now), "45m");
         assert_eq!(age(ago(3 * 3600), now), "3h");
-        assert_eq!(age(ago(3 * 86400), now), "3d");
+        assert_eq!(age(ago(3 * 3600 + 20 * 60), now), "3h20m");
+        assert_eq!(age(ago(20 * 3600), now), "20h");
+        assert_eq!(age(ago(5 * 86400 + 3 * 3600), now), "5d3h");
+        assert_eq!(age(ago(75 * 86400), now), "75d");
+        assert_eq!(age(ago((2 * 365 + 100) * 86400), now), "2y100d");
+        assert_eq!(age(ago(10 * 365 * 86400), now), "10y");
+        assert_eq!(age(ago(-1), now), "0s");
+        assert_eq!(age(ago(-2), now), "<invalid>");
         assert_eq!(age(None, now), "<unknown>");
+    }
+
+    /// kubectl's own table: TestHumanDuration and TestHumanDurationBoundaries of
+    /// k8s.io/apimachinery/pkg/util/duration.
+    #[test]
+    fn human_duration_matches_kubectls_test_table() {
+        const MS: i64 = 1;
+        const S: i64 = 1000;
+        const M: i64 = 60 * S;
+        const H: i64 = 60 * M;
+        const D: i64 = 24 * H;
+        const Y: i64 = 365 * D;
+        let table: &[(i64, &str)] = &[
+            (S, "1s"),
+            (70 * S, "70s"),
+            (190 * S, "3m10s"),
+            (70 * M, "70m"),
+            (47 * H, "47h"),
+            (49 * H, "2d1h"),
+            ((8 * 24 + 2) * H, "8d"),
+            (367 * D, "367d"),
+            (2 * Y + 25 * H, "2y1d"),
+            (8 * Y + 2 * H, "8y"),
+            // Boundaries.
+            (-2 * S, "<invalid>"),
+            (-2 * S + MS, "0s"),
+            (0, "0s"),
+            (S - MS, "0s"),
+            (2 * M - MS, "119s"),
+            (2 * M, "2m"),
+            (2 * M + S, "2m1s"),
+            (10 * M - MS, "9m59s"),
+            (10 * M, "10m"),
+            (10 * M + S, "10m"),
+            (3 * H - MS, "179m"),
+            (3 * H, "3h"),
+            (3 * H + M, "3h1m"),
+            (8 * H - MS, "7h59m"),
+            (8 * H, "8h"),
+            (8 * H + 59 * M, "8h"),
+            (2 * D - MS, "47h"),
+            (2 * D, "2d"),
+            (2 * D + H, "2d1h"),
+            (8 * D - MS, "7d23h"),
+            (8 * D, "8d"),
+            (8 * D + 23 * H, "8d"),
+            (2 * Y - MS, "729d"),
+            (2 * Y, "2y"),
+            (2 * Y + 23 * H + 59 * M, "2y"),
+            (2 * Y + D - MS, "2y"),
+            (2 * Y + D, "2y1d"),
+            (3 * Y, "3y"),
+            (7 * Y, "7y"),
+            (8 * Y - MS, "7y364d"),
+            (8 * Y, "8y"),
+            (8 * Y + 364 * D, "8y"),
+            (9 * Y, "9y"),
+        ];
+        for (d, want) in table {
+            assert_eq!(human_duration(*d), *want, "{d} ms");
+        }
     }
 
     #[test]

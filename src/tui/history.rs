@@ -284,7 +284,10 @@ impl App {
                 return Some(vec![Effect::ReleaseHistory { namespace, name }]);
             }
             Action::Back => {
-                if v.diff.take().is_none() {
+                // The mark was the base of that diff: it goes with it.
+                if v.diff.take().is_some() {
+                    v.marked = None;
+                } else {
                     self.release_history = None;
                 }
             }

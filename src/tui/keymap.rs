@@ -7,7 +7,8 @@
 //! a user binding scoped to that screen, a global user binding, a default binding scoped to that
 //! screen, a global default binding. The defaults use this once: `d` drains a node on the nodes
 //! screen and describes the selected object everywhere else (`i` describes everywhere,
-//! including on nodes).
+//! including on nodes). A binding only acts where its action does ([`Action::acts_on`]):
+//! nothing is described on the Overview or Topics, so their help does not list `d` or `i`.
 //!
 //! Config shape (each action takes a key, a list of keys, or `{ keys, screens }`; leaving out
 //! `screens` keeps the action's default screens; an empty list of keys unbinds the action):
@@ -58,7 +59,11 @@ pub enum Action {
     PreviousLogs,
     FollowToggle,
     Describe,
+    Yaml,
     Delete,
+    Restart,
+    SortNext,
+    SortReverse,
     Refresh,
     ToggleAllNamespaces,
     Rollback,
@@ -86,7 +91,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 44] = [
+    pub const ALL: [Action; 48] = [
         Action::Quit,
         Action::Help,
         Action::CommandMode,
@@ -107,7 +112,11 @@ impl Action {
         Action::PreviousLogs,
         Action::FollowToggle,
         Action::Describe,
+        Action::Yaml,
         Action::Delete,
+        Action::Restart,
+        Action::SortNext,
+        Action::SortReverse,
         Action::Refresh,
         Action::ToggleAllNamespaces,
         Action::Rollback,
@@ -156,7 +165,11 @@ impl Action {
             Action::PreviousLogs => "previous-logs",
             Action::FollowToggle => "follow-toggle",
             Action::Describe => "describe",
+            Action::Yaml => "yaml",
             Action::Delete => "delete",
+            Action::Restart => "restart",
+            Action::SortNext => "sort-next",
+            Action::SortReverse => "sort-reverse",
             Action::Refresh => "refresh",
             Action::ToggleAllNamespaces => "toggle-all-namespaces",
             Action::Rollback => "rollback",
@@ -206,7 +219,11 @@ impl Action {
             Action::PreviousLogs => "Show logs of the previous container",
             Action::FollowToggle => "Follow logs on/off",
             Action::Describe => "Describe the selection",
-            Action::Delete => "Delete the selection",
+            Action::Yaml => "The selection as YAML (a release: its manifest; secrets masked)",
+            Action::Delete => "Delete the pod (asks first)",
+            Action::Restart => "Rollout restart the workload (asks first)",
+            Action::SortNext => "Sort by the next column (shown in the title)",
+            Action::SortReverse => "Reverse the sort order",
             Action::Refresh => "Refresh",
             Action::ToggleAllNamespaces => "All namespaces on/off",
             Action::Rollback => "Roll the release back",
@@ -230,6 +247,43 @@ impl Action {
             Action::ViewEvents => "Events",
             Action::ViewReleases => "Helm releases",
             Action::ViewTopics => "Kafka topics",
+        }
+    }
+
+    /// Whether the console does something with the action on `screen`. The help overlay
+    /// lists only these, and the console answers any other "not available here" whatever
+    /// key the config binds it to. `refresh` acts nowhere: the lists are live (watched).
+    /// `delete` deletes a pod, nothing else.
+    pub fn acts_on(self, screen: Screen) -> bool {
+        use Action::*;
+        use Screen::*;
+        match self {
+            Quit | Help | CommandMode | Up | Down | PageUp | PageDown | Top | Bottom | Back
+            | NextView | PrevView | ViewOverview | ViewNodes | ViewWorkloads | ViewPods
+            | ViewEvents | ViewReleases | ViewTopics => true,
+            // The Overview lists problems, which no filter narrows.
+            FilterMode => screen != Overview,
+            // Events and a pod's own screen have nothing to open.
+            Enter => !matches!(screen, Events | PodDetail),
+            Scale => screen == Workloads,
+            Cordon | Uncordon | Drain => screen == Nodes,
+            Logs => matches!(screen, Workloads | Pods),
+            PreviousLogs => matches!(screen, Pods | PodDetail),
+            FollowToggle | SearchNext | SearchPrev => screen == PodDetail,
+            // Describing a pod opens its screen (containers, events, log); anything else
+            // listed opens its description over the table, as YAML does.
+            Describe => matches!(screen, Nodes | Workloads | Pods | Events | Releases),
+            Yaml => matches!(screen, Nodes | Workloads | Pods | Events | Releases),
+            Delete => screen == Pods,
+            Restart => screen == Workloads,
+            SortNext | SortReverse => {
+                matches!(screen, Nodes | Workloads | Pods | Events | Releases)
+            }
+            Refresh => false,
+            ToggleAllNamespaces => matches!(screen, Workloads | Pods | Events | Releases),
+            Rollback | Upgrade | History | Diff | RevealSecrets | Mark | Backups
+            | RecoverVerify | RecoverRollback => screen == Releases,
+            CreateTopics => screen == Topics,
         }
     }
 }
@@ -662,7 +716,23 @@ fn default_table() -> Vec<DefaultBinding> {
         (PreviousLogs, &["p"], only(&[Pods, PodDetail])),
         (FollowToggle, &["f"], only(&[PodDetail])),
         (Describe, &["d", "i"], all.clone()),
+        (
+            Yaml,
+            &["y"],
+            only(&[Nodes, Workloads, Pods, Events, Releases]),
+        ),
         (Delete, &["ctrl-d"], only(&[Pods])),
+        (Restart, &["r"], only(&[Workloads])),
+        (
+            SortNext,
+            &[">"],
+            only(&[Nodes, Workloads, Pods, Events, Releases]),
+        ),
+        (
+            SortReverse,
+            &["<"],
+            only(&[Nodes, Workloads, Pods, Events, Releases]),
+        ),
         (Refresh, &["ctrl-r"], all.clone()),
         (
             ToggleAllNamespaces,
@@ -824,11 +894,12 @@ impl KeyMap {
     }
 
     /// Every key that does something on `screen`, for the help overlay: (key, action,
-    /// description), in binding order.
+    /// description), in binding order. A key bound to an action that does not act there
+    /// ([`Action::acts_on`]) is left out.
     pub fn bindings_for(&self, screen: Screen) -> Vec<(String, Action, &'static str)> {
         self.bindings
             .iter()
-            .filter(|b| b.applies_to(screen))
+            .filter(|b| b.applies_to(screen) && b.action.acts_on(screen))
             .flat_map(|b| {
                 b.keys
                     .iter()
@@ -1039,6 +1110,11 @@ mod tests {
         assert_eq!(on(Screen::Topics, press('z')), None);
         assert_eq!(on(Screen::Topics, press('c')), Some(Action::CreateTopics));
         assert_eq!(on(Screen::Workloads, press('c')), None);
+        assert_eq!(on(Screen::Pods, ctrl('d')), Some(Action::Delete));
+        assert_eq!(on(Screen::Workloads, press('r')), Some(Action::Restart));
+        assert_eq!(on(Screen::Releases, press('r')), Some(Action::Rollback));
+        assert_eq!(on(Screen::Pods, press('>')), Some(Action::SortNext));
+        assert_eq!(on(Screen::Pods, press('<')), Some(Action::SortReverse));
     }
 
     #[test]
@@ -1085,12 +1161,15 @@ mod tests {
         let map = KeyMap::default();
         let nodes = map.bindings_for(Screen::Nodes);
         assert!(nodes.contains(&("d".to_string(), Action::Drain, "Drain the node")));
+        // On nodes `d` drains; `i` describes.
         assert!(nodes.contains(&("i".to_string(), Action::Describe, "Describe the selection")));
         assert!(
             !nodes
                 .iter()
                 .any(|(k, a, _)| k == "d" && *a == Action::Describe)
         );
+        let pods = map.bindings_for(Screen::Pods);
+        assert!(pods.contains(&("i".to_string(), Action::Describe, "Describe the selection")));
         assert!(!nodes.iter().any(|(_, a, _)| *a == Action::Rollback));
         assert!(
             nodes
@@ -1102,6 +1181,11 @@ mod tests {
             let listed = map.bindings_for(screen);
             // Every listed key triggers what the list says, and no key is listed twice.
             for (text, action, _) in &listed {
+                assert!(action.acts_on(screen), "{action} listed on {screen}");
+                assert!(
+                    !matches!(action, Action::Refresh),
+                    "{action} listed on {screen}, where it does nothing"
+                );
                 let k = spec(text);
                 assert_eq!(map.action_for(screen, &key(k.code, k.mods)), Some(*action));
                 assert_eq!(listed.iter().filter(|(t, _, _)| t == text).count(), 1);

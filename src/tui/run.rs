@@ -22,30 +22,32 @@ use tokio::sync::mpsc;
 /// resident size reflects the worst burst, not what the console holds.
 pub struct MemoryTrimmer {
     last: std::time::Instant,
-    updates: usize,
+    /// Rows changed since the last trim.
+    rows: usize,
 }
 
 impl Default for MemoryTrimmer {
     fn default() -> Self {
         MemoryTrimmer {
             last: std::time::Instant::now(),
-            updates: 0,
+            rows: 0,
         }
     }
 }
 
 impl MemoryTrimmer {
-    /// Counts applied updates.
-    pub fn note(&mut self, updates: usize) {
-        self.updates += updates;
+    /// Counts the rows an applied update changed ([`ClusterUpdate::rows`]).
+    pub fn note(&mut self, rows: usize) {
+        self.rows += rows;
     }
 
-    /// Trims when at least 5 s passed and 20 updates arrived since the last trim.
+    /// Trims when at least 5 s passed and 20 rows changed since the last trim (a first
+    /// list of 50,000 pods is one update, and leaves the most garbage).
     pub fn maybe_trim(&mut self) {
-        if self.updates < 20 || self.last.elapsed() < Duration::from_secs(5) {
+        if self.rows < 20 || self.last.elapsed() < Duration::from_secs(5) {
             return;
         }
-        self.updates = 0;
+        self.rows = 0;
         self.last = std::time::Instant::now();
         #[cfg(all(target_os = "linux", target_env = "gnu"))]
         tokio::task::spawn_blocking(|| {
@@ -223,14 +225,14 @@ async fn event_loop(
             },
             u = conn.updates.recv() => {
                 if let Some(u) = u {
+                    let mut rows = u.rows();
                     effects = app.on_msg(Msg::Cluster(u));
-                    let mut n = 1;
                     // Coalesce a burst into one frame.
                     while let Ok(u) = conn.updates.try_recv() {
+                        rows += u.rows();
                         effects.extend(app.on_msg(Msg::Cluster(u)));
-                        n += 1;
                     }
-                    trimmer.note(n);
+                    trimmer.note(rows);
                     effects.dedup();
                     dirty = true;
                 }
@@ -645,6 +647,60 @@ async fn execute(effect: Effect, client: kube::Client, tx: mpsc::UnboundedSender
             });
         }
         Effect::Drain(node) => drain(client, node, tx).await,
+        Effect::FetchObject {
+            kind,
+            namespace,
+            name,
+            format,
+        } => {
+            let result =
+                crate::core::cluster::object::fetch_text(&client, kind, &namespace, &name, format)
+                    .await
+                    .map_err(|e| format!("{e:#}"));
+            let _ = tx.send(Msg::Object {
+                kind,
+                namespace,
+                name,
+                format,
+                result,
+            });
+        }
+        Effect::DeletePod { key } => {
+            let (namespace, name) = key;
+            let result = actions::delete_pod(&client, &namespace, &name)
+                .await
+                .map(|_| format!("pod {namespace}/{name} deleted"))
+                .map_err(|e| format!("{e:#}"));
+            let _ = tx.send(Msg::Done {
+                what: format!("delete pod {namespace}/{name}"),
+                result,
+            });
+        }
+        Effect::Restart {
+            kind,
+            namespace,
+            name,
+        } => {
+            let what = format!("restart {namespace}/{name}");
+            match actions::rollout_restart(&client, kind, &namespace, &name).await {
+                Err(e) => {
+                    let _ = tx.send(Msg::Done {
+                        what,
+                        result: Err(format!("{e:#}")),
+                    });
+                }
+                Ok(at) => {
+                    let _ = tx.send(Msg::Done {
+                        what,
+                        result: Ok(format!(
+                            "{} {namespace}/{name} restarted at {at}; rolling out…",
+                            kind.name()
+                        )),
+                    });
+                    follow_rollout(client, kind, namespace, name, tx).await;
+                }
+            }
+        }
         Effect::Logs { .. }
         | Effect::StopLogs
         | Effect::SwitchContext(_)

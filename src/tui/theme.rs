@@ -31,6 +31,10 @@ use serde::de::{self, Deserializer, Visitor};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    /// The whole screen, under everything else: a theme whose colours are chosen for one
+    /// background (light text on white) sets that background and its text colour here, so
+    /// it reads the same in any terminal. `bg: reset` keeps the terminal's own.
+    Background,
     /// A pane's title.
     Title,
     /// The border of a pane without focus.
@@ -75,7 +79,8 @@ pub enum Role {
 
 impl Role {
     /// Every role, in declaration order.
-    pub const ALL: [Role; 20] = [
+    pub const ALL: [Role; 21] = [
+        Role::Background,
         Role::Title,
         Role::Border,
         Role::BorderFocused,
@@ -101,6 +106,7 @@ impl Role {
     /// The role's name as written in theme files.
     pub fn name(self) -> &'static str {
         match self {
+            Role::Background => "background",
             Role::Title => "title",
             Role::Border => "border",
             Role::BorderFocused => "border_focused",
@@ -182,6 +188,7 @@ impl Default for Theme {
         let s = Style::new();
         let mut theme = Theme::plain();
         for (role, style) in [
+            (Role::Background, s.bg(Color::Reset)),
             (
                 Role::Title,
                 s.fg(Color::LightCyan).add_modifier(Modifier::BOLD),
@@ -265,6 +272,7 @@ impl Theme {
         let s = Style::new();
         let mut theme = Theme::plain();
         for (role, modifiers) in [
+            (Role::Background, Modifier::empty()),
             (Role::Title, Modifier::BOLD),
             (Role::Border, Modifier::empty()),
             (Role::BorderFocused, Modifier::BOLD),
@@ -531,6 +539,23 @@ mod tests {
             }
             Theme::builtin(name).unwrap().unwrap();
         }
+    }
+
+    /// The light theme's dark text is unreadable on a dark terminal unless it brings its
+    /// own background; the dark theme keeps the terminal's.
+    #[test]
+    fn the_light_theme_sets_its_background_and_text_colour() {
+        let light = Theme::builtin("light").unwrap().unwrap();
+        let bg = light.style(Role::Background);
+        assert_eq!(bg.bg, Some(Color::Rgb(0xFF, 0xFF, 0xFF)));
+        assert_eq!(bg.fg, Some(Color::Rgb(0x24, 0x29, 0x2F)));
+        let hc = Theme::builtin("high-contrast").unwrap().unwrap();
+        assert_eq!(hc.style(Role::Background).bg, Some(Color::Rgb(0, 0, 0)));
+        assert_eq!(
+            Theme::default().style(Role::Background).bg,
+            Some(Color::Reset)
+        );
+        assert_eq!(Theme::no_color().style(Role::Background), Style::new());
     }
 
     #[test]

@@ -81,6 +81,39 @@ pub struct UpgradeWizard {
     pub edited: Option<String>,
     /// The plan reviewed before an edit, shown again when the edited values are refused.
     pub before_edit: Option<Box<Plan>>,
+    /// A rollback (from the history pane, or offered after a failed upgrade), not an
+    /// upgrade: what the wizard's title says.
+    pub rollback: bool,
+}
+
+impl UpgradeWizard {
+    /// "Upgrade" or "Rollback", for the title: the plan's kind once there is one.
+    pub fn kind_word(&self) -> &'static str {
+        let plan = match &self.stage {
+            Stage::Review(p) | Stage::Running(p, _) | Stage::Finished(p, _, _) => Some(p),
+            _ => None,
+        };
+        let rollback = match plan {
+            Some(p) => matches!(
+                p.kind,
+                crate::core::workflows::upgrade::Kind::Rollback { .. }
+            ),
+            None => self.rollback,
+        };
+        if rollback { "Rollback" } else { "Upgrade" }
+    }
+}
+
+/// Where the version list's cursor starts: the newest stable, not deprecated version of the
+/// deployed major (a patch or minor: the safe choice at 3 a.m.), else the newest stable one,
+/// else the first. `offers` are newest first.
+pub fn first_choice(offers: &[VersionOffer]) -> usize {
+    use crate::core::releases::repo::Jump;
+    offers
+        .iter()
+        .position(|o| !o.prerelease && !o.deprecated && o.jump != Jump::Major)
+        .or_else(|| offers.iter().position(|o| !o.prerelease))
+        .unwrap_or(0)
 }
 
 impl App {
@@ -207,6 +240,7 @@ impl App {
             scroll: 0,
             edited: None,
             before_edit: None,
+            rollback: false,
         });
         vec![Effect::UpgradeVersions {
             namespace,
@@ -233,6 +267,7 @@ impl App {
             scroll: 0,
             edited: None,
             before_edit: None,
+            rollback: true,
         });
         let topics = self.topic_check_for(&namespace);
         vec![Effect::PrepareChange {
@@ -257,9 +292,8 @@ impl App {
             return;
         }
         w.stage = match result {
-            // The cursor starts on the newest stable version.
             Ok((current, offers)) => Stage::Versions {
-                selected: offers.iter().position(|o| !o.prerelease).unwrap_or(0),
+                selected: first_choice(&offers),
                 current,
                 offers,
             },
@@ -484,6 +518,7 @@ impl App {
                             values: None,
                         });
                         w.auto_rollback = false;
+                        w.rollback = true;
                         w.stage =
                             Stage::Preparing(format!("preparing the rollback to revision {rev}…"));
                     }

@@ -799,6 +799,78 @@ pub async fn uncordon(client: &Client, node: &str) -> Result<bool> {
     set_unschedulable(client, node, false).await
 }
 
+/// Deletes a pod, with its own termination grace period (as `kubectl delete pod`); its
+/// controller, if any, makes a new one.
+pub async fn delete_pod(client: &Client, ns: &str, name: &str) -> Result<()> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    api.delete(name, &DeleteParams::default())
+        .await
+        .map_err(|e| not_found(e, || format!("pod {ns}/{name}")))?;
+    Ok(())
+}
+
+/// The annotation `kubectl rollout restart` sets on a workload's pod template.
+pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
+
+/// The merge patch of a rollout restart at `at`: the pod template's `restartedAt`
+/// annotation, so the controller rolls every pod (as `kubectl rollout restart`).
+pub fn restart_patch(at: jiff::Timestamp) -> serde_json::Value {
+    let at = at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    json!({"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: at}}}}})
+}
+
+/// `kubectl rollout restart` of a Deployment, StatefulSet or DaemonSet: sets the pod
+/// template's `restartedAt` annotation to now (RFC 3339, UTC). Returns the time set.
+pub async fn rollout_restart(
+    client: &Client,
+    kind: WorkloadKind,
+    ns: &str,
+    name: &str,
+) -> Result<String> {
+    let patch = restart_patch(jiff::Timestamp::now());
+    let at = patch["spec"]["template"]["metadata"]["annotations"][RESTARTED_AT]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    async fn apply<K: Clone + DeserializeOwned + fmt::Debug>(
+        api: Api<K>,
+        name: &str,
+        patch: &serde_json::Value,
+    ) -> Result<(), kube::Error> {
+        api.patch(name, &PatchParams::default(), &Patch::Merge(patch))
+            .await
+            .map(|_| ())
+    }
+    let r = match kind {
+        WorkloadKind::Deployment => {
+            apply(
+                Api::<Deployment>::namespaced(client.clone(), ns),
+                name,
+                &patch,
+            )
+            .await
+        }
+        WorkloadKind::StatefulSet => {
+            apply(
+                Api::<StatefulSet>::namespaced(client.clone(), ns),
+                name,
+                &patch,
+            )
+            .await
+        }
+        WorkloadKind::DaemonSet => {
+            apply(
+                Api::<DaemonSet>::namespaced(client.clone(), ns),
+                name,
+                &patch,
+            )
+            .await
+        }
+    };
+    r.map_err(|e| not_found(e, || format!("{} {ns}/{name}", noun(kind))))?;
+    Ok(at)
+}
+
 /// How to drain a node (the `kubectl drain` flags that matter here).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DrainOptions {

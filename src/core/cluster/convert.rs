@@ -7,6 +7,7 @@ use super::model::{
     EventRow, HpaRow, Key, NodeRow, OwnerRef, PodRow, ReleaseRevision, Usage, WorkloadKind,
     WorkloadRow,
 };
+use super::slim::{QuantityPair, SlimMetrics};
 use crate::core::health;
 use crate::core::release::{self, RELEASE_SECRET_PREFIX, ReleaseStatus};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
@@ -122,6 +123,7 @@ impl PodRow {
                 .map(|s| s.containers.iter().map(|c| c.name.clone()).collect())
                 .unwrap_or_default(),
             deleting: meta.deletion_timestamp.is_some(),
+            evidence: health::pod_evidence(pod),
         }
     }
 
@@ -488,21 +490,20 @@ pub fn memory_bytes(q: &str) -> Option<u64> {
     parse_quantity(q).map(|v| v.round() as u64)
 }
 
-fn usage_of(usage: &serde_json::Value) -> Usage {
+fn usage_of(usage: &QuantityPair) -> Usage {
     Usage {
-        cpu_millis: usage["cpu"].as_str().and_then(cpu_millis).unwrap_or(0),
-        memory_bytes: usage["memory"].as_str().and_then(memory_bytes).unwrap_or(0),
+        cpu_millis: usage.cpu.as_deref().and_then(cpu_millis).unwrap_or(0),
+        memory_bytes: usage.memory.as_deref().and_then(memory_bytes).unwrap_or(0),
     }
 }
 
 /// Pod usage from one metrics.k8s.io PodMetrics object (the sum of its containers).
-pub fn pod_metrics_usage(pod_metrics: &serde_json::Value) -> Option<(Key, Usage)> {
-    let meta = &pod_metrics["metadata"];
-    let name = meta["name"].as_str()?.to_string();
-    let namespace = meta["namespace"].as_str().unwrap_or_default().to_string();
+pub fn pod_metrics_usage(pod_metrics: &SlimMetrics) -> Option<(Key, Usage)> {
+    let name = pod_metrics.meta.name.clone()?;
+    let namespace = pod_metrics.meta.namespace.clone().unwrap_or_default();
     let mut total = Usage::default();
-    for c in pod_metrics["containers"].as_array().into_iter().flatten() {
-        let u = usage_of(&c["usage"]);
+    for c in &pod_metrics.containers {
+        let u = usage_of(c);
         total.cpu_millis += u.cpu_millis;
         total.memory_bytes += u.memory_bytes;
     }
@@ -510,9 +511,9 @@ pub fn pod_metrics_usage(pod_metrics: &serde_json::Value) -> Option<(Key, Usage)
 }
 
 /// Node usage from one metrics.k8s.io NodeMetrics object.
-pub fn node_metrics_usage(node_metrics: &serde_json::Value) -> Option<(String, Usage)> {
-    let name = node_metrics["metadata"]["name"].as_str()?.to_string();
-    Some((name, usage_of(&node_metrics["usage"])))
+pub fn node_metrics_usage(node_metrics: &SlimMetrics) -> Option<(String, Usage)> {
+    let name = node_metrics.meta.name.clone()?;
+    Some((name, usage_of(node_metrics.usage.as_ref()?)))
 }
 
 #[cfg(test)]
@@ -841,6 +842,7 @@ mod tests {
                 {"name": "b", "usage": {"cpu": "5000000n", "memory": "1Mi"}},
             ]
         });
+        let pod: SlimMetrics = serde_json::from_value(pod).unwrap();
         assert_eq!(
             pod_metrics_usage(&pod),
             Some((
@@ -855,6 +857,7 @@ mod tests {
             "metadata": {"name": "worker-0"},
             "usage": {"cpu": "1500m", "memory": "2Gi"}
         });
+        let node: SlimMetrics = serde_json::from_value(node).unwrap();
         assert_eq!(
             node_metrics_usage(&node),
             Some((
@@ -865,6 +868,7 @@ mod tests {
                 }
             ))
         );
-        assert_eq!(node_metrics_usage(&serde_json::json!({})), None);
+        let empty: SlimMetrics = serde_json::from_value(serde_json::json!({})).unwrap();
+        assert_eq!(node_metrics_usage(&empty), None);
     }
 }

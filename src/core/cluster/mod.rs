@@ -4,6 +4,7 @@
 pub mod actions;
 pub mod convert;
 pub mod model;
+pub mod object;
 pub mod rollup;
 pub mod slim;
 pub mod watch;

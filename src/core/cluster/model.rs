@@ -1,7 +1,7 @@
 //! What the console knows of a cluster: compact rows built from watched objects (never the
 //! objects themselves, so 50,000 pods stay small), and the state of each watch.
 
-use crate::core::health::{Health, PodStatus};
+use crate::core::health::{Health, PodEvidence, PodStatus};
 use crate::core::release::ReleaseStatus;
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -31,6 +31,8 @@ pub struct PodRow {
     pub labels: BTreeMap<String, String>,
     pub containers: Vec<String>,
     pub deleting: bool,
+    /// The newest unclean termination and the failure a container waits on.
+    pub evidence: PodEvidence,
 }
 
 /// One node.
@@ -242,6 +244,31 @@ pub enum ClusterUpdate {
     },
     /// A watch failed; it retries with back-off.
     Error(Resource, String),
+}
+
+impl ClusterUpdate {
+    /// How many rows the update adds, changes or removes (a re-list counts its rows).
+    pub fn rows(&self) -> usize {
+        fn count<T>(changes: &[Change<T>]) -> usize {
+            changes
+                .iter()
+                .map(|c| match c {
+                    Change::Reset(rows) => rows.len().max(1),
+                    _ => 1,
+                })
+                .sum()
+        }
+        match self {
+            ClusterUpdate::Nodes(c) => count(c),
+            ClusterUpdate::Pods(c) => count(c),
+            ClusterUpdate::Workloads(_, c) => count(c),
+            ClusterUpdate::Hpas(c) => count(c),
+            ClusterUpdate::Events(c) => count(c),
+            ClusterUpdate::Releases(c) => count(c),
+            ClusterUpdate::Metrics { pods, nodes } => pods.len() + nodes.len(),
+            ClusterUpdate::Error(..) => 1,
+        }
+    }
 }
 
 /// Everything known of the cluster. Owned by one task (the UI loop, or `helmdeck status`).

@@ -18,6 +18,10 @@ pub const RECENT: jiff::SignedDuration = jiff::SignedDuration::from_mins(15);
 const NODES_ONE_BY_ONE: usize = 3;
 /// Pod names listed in a grouped problem.
 const NAMES_SHOWN: usize = 2;
+/// Workloads named in a NotReady node's problem.
+const NODE_PODS_SHOWN: usize = 3;
+/// Longest event or pull-error message quoted as evidence.
+const EVIDENCE_CHARS: usize = 160;
 
 /// An area's or a problem's level. Ordered by severity: Healthy < Unknown < Degraded < Failing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -148,7 +152,8 @@ pub struct Problem {
     pub level: Level,
     pub area: AreaKind,
     pub message: String,
-    /// How many objects it covers (pods of a group, nodes…), for ranking.
+    /// How many objects it covers (pods of a group, nodes…); not used for ranking, as it
+    /// changes between refreshes.
     pub count: usize,
     /// Where to jump; None for problems of the console itself (a failing watch).
     pub target: Option<Target>,
@@ -159,7 +164,7 @@ pub struct Problem {
 pub struct Rollup {
     /// One per [`AreaKind`], in display order.
     pub areas: Vec<Area>,
-    /// Worst first, then the biggest.
+    /// Worst first, then by area and object (a stable order).
     pub problems: Vec<Problem>,
 }
 
@@ -203,7 +208,7 @@ pub fn rollup_with_topics(
     for kind in AreaKind::ALL {
         let mut mine = Vec::new();
         let (summary, details) = match kind {
-            AreaKind::Cluster => cluster(state, &mut mine),
+            AreaKind::Cluster => cluster(state, now, &mut mine),
             AreaKind::Workloads => workloads(state, now, &mut mine),
             AreaKind::Pods => pods(state, now, &mut mine),
             AreaKind::Releases => releases(state, now, &mut mine),
@@ -218,6 +223,16 @@ pub fn rollup_with_topics(
         };
         let unsynced = source_problems(state, kind, &mut mine);
         let mut level = mine.iter().map(|p| p.level).max().unwrap_or(Level::Healthy);
+        if kind == AreaKind::Pods {
+            // Pods in trouble are told under their cause (workload, node), yet are this
+            // area's trouble too.
+            level = state
+                .pods
+                .values()
+                .filter_map(|p| pod_problem(p, now))
+                .map(|(l, _)| l)
+                .fold(level, Level::max);
+        }
         let topics_unknown = kind == AreaKind::Topics
             && topics.is_none_or(|t| t.snapshot.is_none() || t.error.is_some());
         if unsynced || topics_unknown {
@@ -236,11 +251,14 @@ pub fn rollup_with_topics(
         });
         problems.extend(mine);
     }
+    // A stable order: worst first, then by cause (area, then the object), never by
+    // counts or texts that change between refreshes, so the list does not reorder under
+    // the cursor.
     problems.sort_by(|a, b| {
         b.level
             .cmp(&a.level)
-            .then(b.count.cmp(&a.count))
             .then(a.area.cmp(&b.area))
+            .then(a.target.cmp(&b.target))
             .then(a.message.cmp(&b.message))
     });
     Rollup { areas, problems }
@@ -315,11 +333,13 @@ fn names_list(names: &[&str]) -> String {
 // ---------------------------------------------------------------------------
 
 /// Nodes with a condition: one problem each, or one for the lot when there are many.
+/// `pods_on` says which pods the nodes take down with them (empty for conditions that do not).
 fn node_problems(
     nodes: &[&str],
     level: Level,
     what: &str,
     plural_what: &str,
+    pods_on: &dyn Fn(&[&str]) -> String,
     out: &mut Vec<Problem>,
 ) {
     if nodes.is_empty() {
@@ -330,7 +350,7 @@ fn node_problems(
             out.push(Problem {
                 level,
                 area: AreaKind::Cluster,
-                message: format!("node {n} {what}"),
+                message: format!("node {n} {what}{}", pods_on(&[n])),
                 count: 1,
                 target: Some(Target::node(n)),
             });
@@ -339,14 +359,70 @@ fn node_problems(
         out.push(Problem {
             level,
             area: AreaKind::Cluster,
-            message: format!("{} nodes {plural_what}: {}", nodes.len(), names_list(nodes)),
+            message: format!(
+                "{} nodes {plural_what}: {}{}",
+                nodes.len(),
+                names_list(nodes),
+                pods_on(nodes)
+            ),
             count: nodes.len(),
             target: Some(Target::node(nodes[0])),
         });
     }
 }
 
-fn cluster(state: &ClusterState, out: &mut Vec<Problem>) -> (String, Vec<String>) {
+/// Nodes that are not Ready (NotReady or Unknown): their pods are down because of them.
+fn down_nodes(state: &ClusterState) -> BTreeSet<&str> {
+    state
+        .nodes
+        .values()
+        .filter(|n| n.ready != Some(true))
+        .map(|n| n.name.as_str())
+        .collect()
+}
+
+/// True for a pod that a NotReady node takes down: bound to it, not finished, and with no
+/// failure of its own (a crash loop or an image that cannot be pulled is its own cause,
+/// wherever it runs).
+fn on_down_node(p: &PodRow, down: &BTreeSet<&str>, now: jiff::Timestamp) -> bool {
+    !p.node.is_empty()
+        && down.contains(p.node.as_str())
+        && p.status.class != PodClass::Succeeded
+        && pod_problem(p, now).is_none_or(|(level, _)| level < Level::Failing)
+}
+
+/// ` · 3 pods on it: forwarder-adobe-analytics, router, …` — the pods on `nodes`, by workload.
+fn pods_on_nodes(state: &ClusterState, nodes: &[&str], now: jiff::Timestamp) -> String {
+    let nodes: BTreeSet<&str> = nodes.iter().copied().collect();
+    let mut names: BTreeSet<&str> = BTreeSet::new();
+    let mut n = 0;
+    for p in state.pods.values() {
+        if on_down_node(p, &nodes, now) {
+            n += 1;
+            names.insert(p.workload.as_deref().unwrap_or(p.name.as_str()));
+        }
+    }
+    if n == 0 {
+        return String::new();
+    }
+    let names: Vec<&str> = names.into_iter().collect();
+    let mut shown: Vec<&str> = names.iter().take(NODE_PODS_SHOWN).copied().collect();
+    if names.len() > NODE_PODS_SHOWN {
+        shown.push("…");
+    }
+    let on = if nodes.len() == 1 { "it" } else { "them" };
+    format!(
+        " · {} on {on}, unavailable: {}",
+        plural(n, "pod", "pods"),
+        shown.join(", ")
+    )
+}
+
+fn cluster(
+    state: &ClusterState,
+    now: jiff::Timestamp,
+    out: &mut Vec<Problem>,
+) -> (String, Vec<String>) {
     let nodes: Vec<_> = state.nodes.values().collect();
     let total = nodes.len();
     let mut details = Vec::new();
@@ -365,12 +441,22 @@ fn cluster(state: &ClusterState, out: &mut Vec<Problem>) -> (String, Vec<String>
     let cordoned = names(&|n| n.unschedulable);
     let ready = total - not_ready.len() - unknown.len();
 
-    node_problems(&not_ready, Level::Failing, "NotReady", "NotReady", out);
+    let pods_on = |nodes: &[&str]| pods_on_nodes(state, nodes, now);
+    let none = |_: &[&str]| String::new();
+    node_problems(
+        &not_ready,
+        Level::Failing,
+        "NotReady",
+        "NotReady",
+        &pods_on,
+        out,
+    );
     node_problems(
         &unknown,
         Level::Failing,
         "NotReady (status Unknown: the kubelet stopped reporting)",
         "NotReady (status Unknown)",
+        &pods_on,
         out,
     );
     node_problems(
@@ -378,6 +464,7 @@ fn cluster(state: &ClusterState, out: &mut Vec<Problem>) -> (String, Vec<String>
         Level::Degraded,
         "has MemoryPressure",
         "have MemoryPressure",
+        &none,
         out,
     );
     node_problems(
@@ -385,6 +472,7 @@ fn cluster(state: &ClusterState, out: &mut Vec<Problem>) -> (String, Vec<String>
         Level::Degraded,
         "has DiskPressure",
         "have DiskPressure",
+        &none,
         out,
     );
     node_problems(
@@ -392,6 +480,7 @@ fn cluster(state: &ClusterState, out: &mut Vec<Problem>) -> (String, Vec<String>
         Level::Degraded,
         "has PIDPressure",
         "have PIDPressure",
+        &none,
         out,
     );
     node_problems(
@@ -399,6 +488,7 @@ fn cluster(state: &ClusterState, out: &mut Vec<Problem>) -> (String, Vec<String>
         Level::Degraded,
         "is cordoned (SchedulingDisabled)",
         "are cordoned (SchedulingDisabled)",
+        &none,
         out,
     );
 
@@ -487,21 +577,149 @@ fn workload_target(w: &WorkloadRow) -> Target {
     }
 }
 
-/// What is wrong with each workload's pods, e.g. {"CrashLoopBackOff", "not ready"}.
-fn pod_troubles(
-    state: &ClusterState,
-    now: jiff::Timestamp,
-) -> BTreeMap<(WorkloadKind, &str, &str), BTreeSet<String>> {
-    let mut out: BTreeMap<(WorkloadKind, &str, &str), BTreeSet<String>> = BTreeMap::new();
-    for p in state.pods.values() {
-        let (Some(kind), Some(w)) = (p.workload_kind(), p.workload.as_deref()) else {
-            continue;
+/// A pod in trouble, as the evidence of its cause's problem.
+struct PodTrouble<'a> {
+    pod: &'a PodRow,
+    level: Level,
+    /// What is wrong, in words that do not alternate between refreshes: `crash-looping`
+    /// whether the container is backing off or briefly running again.
+    what: String,
+}
+
+/// The newest Warning event per object, and the newest image pull error per pod.
+struct Warnings<'a> {
+    newest: HashMap<(&'a str, &'a str, &'a str), &'a super::EventRow>,
+    pull: HashMap<(&'a str, &'a str), &'a super::EventRow>,
+    /// Pod usage from metrics, for the memory beside an OOM kill.
+    usage: &'a BTreeMap<super::Key, super::Usage>,
+}
+
+impl<'a> Warnings<'a> {
+    fn new(state: &'a ClusterState) -> Self {
+        let mut newest: HashMap<(&str, &str, &str), &super::EventRow> = HashMap::new();
+        let mut pull: HashMap<(&str, &str), &super::EventRow> = HashMap::new();
+        let newer = |old: Option<&&super::EventRow>, e: &super::EventRow| {
+            old.is_none_or(|o| (o.last_seen, &o.name) < (e.last_seen, &e.name))
         };
-        if let Some((_, what)) = pod_problem(p, now) {
-            out.entry((kind, p.namespace.as_str(), w))
-                .or_default()
-                .insert(what);
+        for e in state.events.values().filter(|e| e.warning) {
+            let key = (
+                e.namespace.as_str(),
+                e.object_kind.as_str(),
+                e.object_name.as_str(),
+            );
+            if newer(newest.get(&key), e) {
+                newest.insert(key, e);
+            }
+            if e.object_kind == "Pod" && e.message.starts_with("Failed to pull image") {
+                let key = (e.namespace.as_str(), e.object_name.as_str());
+                if newer(pull.get(&key), e) {
+                    pull.insert(key, e);
+                }
+            }
         }
+        Warnings {
+            newest,
+            pull,
+            usage: &state.pod_usage,
+        }
+    }
+
+    fn newest(&self, namespace: &str, kind: &str, name: &str) -> Option<&'a super::EventRow> {
+        self.newest.get(&(namespace, kind, name)).copied()
+    }
+}
+
+/// `812Mi`, `1.9Gi`.
+fn mebibytes(bytes: u64) -> String {
+    let mi = bytes / (1 << 20);
+    if mi < 1024 {
+        format!("{mi}Mi")
+    } else {
+        format!("{:.1}Gi", bytes as f64 / f64::from(1u32 << 30))
+    }
+}
+
+fn clip(text: &str) -> String {
+    let text = text.trim();
+    if text.chars().count() <= EVIDENCE_CHARS {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(EVIDENCE_CHARS - 1).collect();
+    out.push('…');
+    out
+}
+
+/// `pod web-1 crash-looping for 12m: last exit OOMKilled (exit code 137), 4 restarts, last
+/// 2m ago; warning BackOff: back-off 40s restarting failed container…`
+fn pod_evidence_text(t: &PodTrouble<'_>, warnings: &Warnings<'_>, now: jiff::Timestamp) -> String {
+    let p = t.pod;
+    let mut head = format!("pod {} {}", p.name, t.what);
+    let lasting = matches!(p.status.class, PodClass::CrashLooping | PodClass::Pending)
+        || t.what == CRASH_LOOPING
+        || pull_failing(p);
+    if lasting && let Some(c) = p.created {
+        head.push_str(&format!(" for {}", age(now, c)));
+    }
+    let mut facts = Vec::new();
+    if let Some(term) = &p.evidence.termination {
+        let container = if p.containers.len() > 1 {
+            format!("{} ", term.container)
+        } else {
+            String::new()
+        };
+        facts.push(format!("last exit {container}{}", term.describe()));
+        if term.reason == "OOMKilled"
+            && let Some(u) = warnings.usage.get(&(p.namespace.clone(), p.name.clone()))
+        {
+            facts.push(format!("memory in use {}", mebibytes(u.memory_bytes)));
+        }
+    }
+    if p.status.restarts > 0 && p.status.class != PodClass::Pending {
+        let mut r = plural(p.status.restarts as usize, "restart", "restarts");
+        if let Some(at) = p.status.last_restart {
+            r.push_str(&format!(", last {} ago", age(now, at)));
+        }
+        facts.push(r);
+    }
+    let pull = warnings.pull.get(&(p.namespace.as_str(), p.name.as_str()));
+    if let Some(e) = pull {
+        facts.push(clip(&e.message));
+    } else if let Some(w) = &p.evidence.waiting
+        && p.status.class != PodClass::CrashLooping
+    {
+        // A crash loop's waiting message only says it backs off; the termination says why.
+        facts.push(clip(w));
+    }
+    if pull.is_none()
+        && let Some(e) = warnings.newest(&p.namespace, "Pod", &p.name)
+    {
+        facts.push(format!("warning {}: {}", e.reason, clip(&e.message)));
+    }
+    if facts.is_empty() {
+        head
+    } else {
+        format!("{head}: {}", facts.join(", "))
+    }
+}
+
+/// The troubles of a group of pods: the worst one told in full, the others counted.
+fn pods_evidence(
+    troubles: &mut [PodTrouble<'_>],
+    warnings: &Warnings<'_>,
+    now: jiff::Timestamp,
+) -> String {
+    troubles.sort_by(|a, b| b.level.cmp(&a.level).then(a.pod.name.cmp(&b.pod.name)));
+    let Some(first) = troubles.first() else {
+        return String::new();
+    };
+    let mut out = pod_evidence_text(first, warnings, now);
+    if troubles.len() > 1 {
+        let mut whats: BTreeMap<&str, usize> = BTreeMap::new();
+        for t in &troubles[1..] {
+            *whats.entry(t.what.as_str()).or_default() += 1;
+        }
+        let whats: Vec<String> = whats.iter().map(|(w, n)| format!("{n} {w}")).collect();
+        out.push_str(&format!("; and {}", whats.join(", ")));
     }
     out
 }
@@ -511,23 +729,34 @@ fn workloads(
     now: jiff::Timestamp,
     out: &mut Vec<Problem>,
 ) -> (String, Vec<String>) {
-    let troubles = pod_troubles(state, now);
+    let down = down_nodes(state);
+    let warnings = Warnings::new(state);
+    // Each workload's pods in trouble, and whether some are on a NotReady node.
+    type WorkloadKey<'a> = (WorkloadKind, &'a str, &'a str);
+    let mut troubles: BTreeMap<WorkloadKey<'_>, Vec<PodTrouble<'_>>> = BTreeMap::new();
+    let mut on_down: BTreeSet<WorkloadKey<'_>> = BTreeSet::new();
+    for p in state.pods.values() {
+        let (Some(kind), Some(w)) = (p.workload_kind(), p.workload.as_deref()) else {
+            continue;
+        };
+        let key = (kind, p.namespace.as_str(), w);
+        if on_down_node(p, &down, now) {
+            on_down.insert(key);
+        } else if let Some((level, what)) = pod_problem(p, now) {
+            troubles.entry(key).or_default().push(PodTrouble {
+                pod: p,
+                level,
+                what,
+            });
+        }
+    }
     let (mut total, mut available_ok, mut rolling, mut paused, mut zero) = (0, 0, 0, 0, 0);
     let (mut replicas_available, mut replicas_desired) = (0i64, 0i64);
     for w in state.workloads.values() {
         total += 1;
         replicas_desired += i64::from(w.desired.max(0));
         replicas_available += i64::from(w.available.clamp(0, w.desired.max(0)));
-        let name = format!("{} {}/{}", kind_word(w.kind), w.namespace, w.name);
-        let cause = troubles
-            .get(&(w.kind, w.namespace.as_str(), w.name.as_str()))
-            .map(|s| {
-                format!(
-                    " (pods {})",
-                    s.iter().map(String::as_str).collect::<Vec<_>>().join(", ")
-                )
-            })
-            .unwrap_or_default();
+        let key = (w.kind, w.namespace.as_str(), w.name.as_str());
         match w.health.status {
             HealthStatus::Progressing => rolling += 1,
             HealthStatus::Suspended => paused += 1,
@@ -538,38 +767,56 @@ fn workloads(
             available_ok += 1;
             continue;
         }
-        if w.health.status == HealthStatus::Degraded {
-            let message = if w.health.message.is_empty() {
-                format!("{name} is degraded{cause}")
-            } else {
-                format!("{name}: {}{cause}", w.health.message)
-            };
-            out.push(Problem {
-                level: Level::Failing,
-                area: AreaKind::Workloads,
-                message,
-                count: 1,
-                target: Some(workload_target(w)),
-            });
+        let unavailable = w.available < w.desired;
+        let degraded = w.health.status == HealthStatus::Degraded;
+        if !unavailable && !degraded {
+            available_ok += 1;
+        }
+        let mut pods = troubles.remove(&key).unwrap_or_default();
+        if !degraded && pods.is_empty() && (!unavailable || on_down.contains(&key)) {
+            // Healthy, or down only because of its node: told under the node.
             continue;
         }
-        if w.available >= w.desired {
-            available_ok += 1;
-            continue;
+        let mut level = if degraded || w.available <= 0 {
+            Level::Failing
+        } else if unavailable {
+            Level::Degraded
+        } else {
+            Level::Healthy
+        };
+        level = pods.iter().map(|t| t.level).fold(level, Level::max);
+        // Argo CD's word for the workload, and why.
+        let word = match w.health.status {
+            HealthStatus::Degraded | HealthStatus::Progressing => {
+                let mut word = format!(" {}", w.health.status.label());
+                if degraded && !w.health.message.is_empty() {
+                    word.push_str(&format!(" ({})", w.health.message));
+                }
+                word
+            }
+            _ => String::new(),
+        };
+        let mut message = format!(
+            "{} {}/{}{word}: {}/{} available",
+            kind_word(w.kind),
+            w.namespace,
+            w.name,
+            w.available.max(0),
+            w.desired
+        );
+        if !pods.is_empty() {
+            message.push_str(&format!(" — {}", pods_evidence(&mut pods, &warnings, now)));
+        } else if let Some(e) = warnings.newest(&w.namespace, w.kind.name(), &w.name) {
+            message.push_str(&format!(" — warning {}: {}", e.reason, clip(&e.message)));
+        }
+        if on_down.contains(&key) {
+            message.push_str(" · some pods on a NotReady node");
         }
         out.push(Problem {
-            level: if w.available <= 0 {
-                Level::Failing
-            } else {
-                Level::Degraded
-            },
+            level,
             area: AreaKind::Workloads,
-            message: format!(
-                "{name}: {}/{} available{cause}",
-                w.available.max(0),
-                w.desired
-            ),
-            count: 1,
+            message,
+            count: pods.len().max(1),
             target: Some(workload_target(w)),
         });
     }
@@ -630,9 +877,50 @@ fn workloads(
 // Pods
 // ---------------------------------------------------------------------------
 
+/// The word for a pod that keeps crashing, whichever phase of the loop it is in.
+const CRASH_LOOPING: &str = "crash-looping";
+
+/// True for a pod whose containers keep failing: backing off now, or (between back-offs)
+/// terminated or just restarted after an unclean exit. A crash-looping container is
+/// `CrashLoopBackOff`, then `Running` and not ready, then `Error` or `OOMKilled`, then
+/// `CrashLoopBackOff` again: all of it is one crash loop, not three problems.
+fn crash_looping(p: &PodRow, now: jiff::Timestamp) -> bool {
+    let job_owned = p.owner.as_ref().is_some_and(|o| o.kind == "Job");
+    let recent = |t: Option<jiff::Timestamp>| t.is_some_and(|t| now.duration_since(t) <= RECENT);
+    let unclean_exit_lately = p
+        .evidence
+        .termination
+        .as_ref()
+        .is_some_and(|t| recent(t.finished) || recent(p.status.last_restart));
+    match p.status.class {
+        PodClass::CrashLooping => true,
+        PodClass::Failed => !job_owned && p.workload.is_some() && unclean_exit_lately,
+        PodClass::Running => {
+            unclean_exit_lately && (p.status.is_problem() || p.status.restarts >= 2)
+        }
+        _ => false,
+    }
+}
+
+/// True for a pod waiting on an image that cannot be pulled.
+fn pull_failing(p: &PodRow) -> bool {
+    let text = p.status.text.trim_start_matches("Init:");
+    matches!(
+        text,
+        "ErrImagePull" | "ImagePullBackOff" | "InvalidImageName" | "ErrImageNeverPull"
+    )
+}
+
 /// How a pod is a problem, if it is: (level, what is wrong).
 fn pod_problem(p: &PodRow, now: jiff::Timestamp) -> Option<(Level, String)> {
     let job_owned = p.owner.as_ref().is_some_and(|o| o.kind == "Job");
+    if crash_looping(p, now) {
+        return Some((Level::Failing, CRASH_LOOPING.to_string()));
+    }
+    if pull_failing(p) {
+        // ErrImagePull and ImagePullBackOff alternate: one word for both.
+        return Some((Level::Failing, "cannot pull its image".to_string()));
+    }
     match p.status.class {
         PodClass::CrashLooping => Some((Level::Failing, p.status.text.clone())),
         // Terminal leftovers (evicted pods, failed Job attempts) do not take a service down.
@@ -674,10 +962,25 @@ fn pods(
     // (level, what, namespace, workload) → pods
     type GroupKey<'a> = (Level, String, &'a str, Option<&'a str>);
     let mut groups: BTreeMap<GroupKey<'_>, Vec<&PodRow>> = BTreeMap::new();
+    let down = down_nodes(state);
+    let warnings = Warnings::new(state);
+    let workloads: BTreeSet<(WorkloadKind, &str, &str)> = state
+        .workloads
+        .keys()
+        .map(|(k, ns, n)| (*k, ns.as_str(), n.as_str()))
+        .collect();
     for p in state.pods.values() {
         *counts.entry(p.status.class).or_default() += 1;
         if restarted_recently(p, now) {
             restarted += 1;
+        }
+        // Told under their cause: the NotReady node, or the workload that owns them.
+        let owned = p
+            .workload_kind()
+            .zip(p.workload.as_deref())
+            .is_some_and(|(k, w)| workloads.contains(&(k, p.namespace.as_str(), w)));
+        if owned || on_down_node(p, &down, now) {
+            continue;
         }
         if let Some((level, what)) = pod_problem(p, now) {
             groups
@@ -689,17 +992,13 @@ fn pods(
     for ((level, what, ns, workload), pods) in groups {
         let first = pods[0];
         let (message, target) = if pods.len() == 1 {
-            let mut message = format!("pod {ns}/{} {what}", first.name);
-            if first.status.restarts > 0 && first.status.class != PodClass::Pending {
-                message.push_str(&format!(
-                    " ({}",
-                    plural(first.status.restarts as usize, "restart", "restarts")
-                ));
-                if let Some(t) = first.status.last_restart {
-                    message.push_str(&format!(", last {} ago", age(now, t)));
-                }
-                message.push(')');
-            }
+            let trouble = PodTrouble {
+                pod: first,
+                level,
+                what: what.clone(),
+            };
+            let evidence = pod_evidence_text(&trouble, &warnings, now);
+            let message = format!("pod {ns}/{}", evidence.trim_start_matches("pod "));
             let target = Target {
                 kind: TargetKind::Pod,
                 namespace: ns.to_string(),
@@ -943,6 +1242,7 @@ mod tests {
             labels: Default::default(),
             containers: vec!["main".into()],
             deleting: false,
+            evidence: Default::default(),
         }
     }
 
@@ -1081,14 +1381,16 @@ mod tests {
             );
         }
         let r = rollup(&s, now());
+        // One problem, under the workload, with its pods as evidence.
+        assert_eq!(
+            messages(&r),
+            vec![
+                "deployment mr-ee/forwarder-pinterest: 0/3 available — pod forwarder-pinterest-5f6c7d8e9-x1 crash-looping for 1h; and 2 crash-looping"
+            ]
+        );
         let first = &r.problems[0];
         assert_eq!(first.level, Level::Failing);
-        assert_eq!(first.area, AreaKind::Pods);
-        assert_eq!(
-            first.message,
-            "3 pods CrashLoopBackOff in mr-ee: forwarder-pinterest-5f6c7d8e9-x1, forwarder-pinterest-5f6c7d8e9-x2, …"
-        );
-        assert_eq!(first.count, 3);
+        assert_eq!(first.area, AreaKind::Workloads);
         assert_eq!(
             first.target,
             Some(Target {
@@ -1097,16 +1399,6 @@ mod tests {
                 name: "forwarder-pinterest".into()
             })
         );
-        let workload = r
-            .problems
-            .iter()
-            .find(|p| p.area == AreaKind::Workloads)
-            .expect("workload problem");
-        assert_eq!(
-            workload.message,
-            "deployment mr-ee/forwarder-pinterest: 0/3 available (pods CrashLoopBackOff)"
-        );
-        assert_eq!(workload.level, Level::Failing);
         assert_eq!(r.area(AreaKind::Pods).unwrap().level, Level::Failing);
         assert_eq!(
             r.area(AreaKind::Pods).unwrap().summary,
@@ -1133,7 +1425,7 @@ mod tests {
         let r = rollup(&s, now());
         assert_eq!(
             messages(&r),
-            vec!["pod iomete/mysql-0 OOMKilled (4 restarts, last 2m ago)"]
+            vec!["pod iomete/mysql-0 OOMKilled: 4 restarts, last 2m ago"]
         );
         assert_eq!(
             r.problems[0].target,
@@ -1183,10 +1475,10 @@ mod tests {
 
         let r = rollup(&s, now());
         let m = messages(&r);
-        assert!(m.contains(&"pod shop/web-2 Pending"), "{m:?}");
+        assert!(m.contains(&"pod shop/web-2 Pending for 1h"), "{m:?}");
         assert!(!m.iter().any(|x| x.contains("web-1")), "{m:?}");
         assert!(
-            m.contains(&"pod shop/api-1 restarted in the last 15m (2 restarts, last 5m ago)"),
+            m.contains(&"pod shop/api-1 restarted in the last 15m: 2 restarts, last 5m ago"),
             "{m:?}"
         );
         assert!(!m.iter().any(|x| x.contains("api-2")), "{m:?}");
@@ -1307,7 +1599,7 @@ mod tests {
         assert_eq!(
             m,
             vec![
-                "deployment shop/checkout: Deployment \"checkout\" exceeded its progress deadline",
+                "deployment shop/checkout Degraded (Deployment \"checkout\" exceeded its progress deadline): 3/3 available",
                 "deployment mr-ee/router-b: 1/2 available",
                 "hpa shop/web: unable to get metrics",
             ]
@@ -1476,7 +1768,7 @@ mod tests {
     }
 
     #[test]
-    fn ranking_is_by_level_then_count() {
+    fn ranking_is_by_level_then_cause_never_by_count() {
         let mut s = healthy_state();
         add_pod(
             &mut s,
@@ -1500,13 +1792,287 @@ mod tests {
         );
         let r = rollup(&s, now());
         let order: Vec<(Level, usize)> = r.problems.iter().map(|p| (p.level, p.count)).collect();
+        // Pod a/one-1 before the pods of b/two: by object, not by how many.
         assert_eq!(
             order,
             vec![
-                (Level::Failing, 4),
                 (Level::Failing, 1),
+                (Level::Failing, 4),
                 (Level::Degraded, 1)
             ]
+        );
+        // One more crash-looping pod changes a count, not the order.
+        add_pod(
+            &mut s,
+            pod(
+                "b",
+                "two-9",
+                "two",
+                "CrashLoopBackOff",
+                PodClass::CrashLooping,
+            ),
+        );
+        let again = rollup(&s, now());
+        let targets = |r: &Rollup| -> Vec<Option<Target>> {
+            r.problems.iter().map(|p| p.target.clone()).collect()
+        };
+        assert_eq!(targets(&r), targets(&again));
+    }
+
+    // ---- Grouped by cause, with evidence (issue #12), on pod fixtures ----
+
+    fn t(s: &str) -> jiff::Timestamp {
+        s.parse().expect("timestamp")
+    }
+
+    /// A pod row from `tests/fixtures/pods/<name>.json`, edited.
+    fn fixture_pod(name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> PodRow {
+        let path = format!(
+            "{}/tests/fixtures/pods/{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("json");
+        edit(&mut v);
+        PodRow::from_pod(&serde_json::from_value(v).expect("pod"))
+    }
+
+    fn warning(
+        ns: &str,
+        object: &str,
+        reason: &str,
+        message: &str,
+        at: jiff::Timestamp,
+    ) -> EventRow {
+        EventRow {
+            namespace: ns.into(),
+            name: format!("{object}.{reason}.{}", at.as_second()),
+            warning: true,
+            reason: reason.into(),
+            message: message.into(),
+            object_kind: "Pod".into(),
+            object_name: object.into(),
+            count: 3,
+            last_seen: Some(at),
+            source: "kubelet".into(),
+        }
+    }
+
+    fn add_event(s: &mut ClusterState, e: EventRow) {
+        s.events.insert((e.namespace.clone(), e.name.clone()), e);
+    }
+
+    /// shop/web with one replica wanted, none available, rolling out.
+    fn web_rolling_out(s: &mut ClusterState) {
+        let mut web = deployment("shop", "web", 1, 0);
+        web.health = Health::new(
+            HealthStatus::Progressing,
+            "Waiting for rollout to finish: 0 of 1 updated replicas are available...",
+        );
+        add_workload(s, web);
+    }
+
+    fn web_target() -> Option<Target> {
+        Some(Target {
+            kind: TargetKind::Workload(WorkloadKind::Deployment),
+            namespace: "shop".into(),
+            name: "web".into(),
+        })
+    }
+
+    #[test]
+    fn a_crash_loop_is_evidence_under_its_workload() {
+        let at = t("2025-05-14T09:45:00Z");
+        let mut s = healthy_state();
+        web_rolling_out(&mut s);
+        add_pod(&mut s, fixture_pod("crashloopbackoff", |_| {}));
+        add_event(
+            &mut s,
+            warning(
+                "shop",
+                "web-7d4b9c8f6-r5t7y",
+                "BackOff",
+                "Back-off restarting failed container web in pod web-7d4b9c8f6-r5t7y_shop",
+                t("2025-05-14T09:44:00Z"),
+            ),
+        );
+        let r = rollup(&s, at);
+        assert_eq!(
+            messages(&r),
+            vec![
+                "deployment shop/web Progressing: 0/1 available — pod web-7d4b9c8f6-r5t7y crash-looping for 1h: last exit Error (exit code 1), 7 restarts, last 3m ago, warning BackOff: Back-off restarting failed container web in pod web-7d4b9c8f6-r5t7y_shop"
+            ]
+        );
+        assert_eq!(r.problems[0].level, Level::Failing);
+        assert_eq!(r.problems[0].target, web_target());
+        // The pod is not a second line, yet the Pods area is failing.
+        assert_eq!(r.area(AreaKind::Pods).unwrap().level, Level::Failing);
+    }
+
+    #[test]
+    fn an_oom_kill_shows_the_termination() {
+        let at = t("2025-05-14T08:25:00Z");
+        let mut s = healthy_state();
+        web_rolling_out(&mut s);
+        add_pod(&mut s, fixture_pod("oomkilled", |_| {}));
+        s.pod_usage.insert(
+            ("shop".into(), "web-7d4b9c8f6-o0m1k".into()),
+            Usage {
+                cpu_millis: 100,
+                memory_bytes: 250 << 20,
+            },
+        );
+        let r = rollup(&s, at);
+        let m = messages(&r);
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert!(
+            m[0].starts_with(
+                "deployment shop/web Progressing: 0/1 available — pod web-7d4b9c8f6-o0m1k crash-looping for 24m: last exit OOMKilled (exit code 137), memory in use 250Mi, 2 restarts, last 9m ago"
+            ),
+            "{m:?}"
+        );
+        assert_eq!(mebibytes(3 << 29), "1.5Gi");
+    }
+
+    #[test]
+    fn an_image_that_cannot_be_pulled_names_the_pull_error() {
+        let at = t("2025-05-14T09:30:00Z");
+        let mut s = healthy_state();
+        web_rolling_out(&mut s);
+        add_pod(&mut s, fixture_pod("imagepullbackoff", |_| {}));
+        let pull = "Failed to pull image \"ghcr.io/acme/web:1.4.3-rc1\": not found";
+        add_event(
+            &mut s,
+            warning(
+                "shop",
+                "web-5f6c7d8e9-h3j5k",
+                "Failed",
+                pull,
+                t("2025-05-14T09:21:00Z"),
+            ),
+        );
+        add_event(
+            &mut s,
+            warning(
+                "shop",
+                "web-5f6c7d8e9-h3j5k",
+                "Failed",
+                "Error: ImagePullBackOff",
+                t("2025-05-14T09:29:00Z"),
+            ),
+        );
+        let r = rollup(&s, at);
+        assert_eq!(
+            messages(&r),
+            vec![format!(
+                "deployment shop/web Progressing: 0/1 available — pod web-5f6c7d8e9-h3j5k cannot pull its image for 9m: {pull}"
+            )]
+        );
+        assert_eq!(r.problems[0].level, Level::Failing);
+        // ErrImagePull is the same problem, in the same words.
+        let mut s2 = s.clone();
+        let key = ("shop".to_string(), "web-5f6c7d8e9-h3j5k".to_string());
+        s2.pods.get_mut(&key).unwrap().status.text = "ErrImagePull".into();
+        assert_eq!(messages(&rollup(&s2, at)), messages(&r));
+    }
+
+    #[test]
+    fn pods_on_a_not_ready_node_are_told_under_the_node() {
+        let mut s = healthy_state();
+        let mut w3 = node("worker-3");
+        w3.ready = None;
+        s.nodes.insert("worker-3".into(), w3);
+        for w in ["forwarder-adobe-analytics", "forwarder-google-analytics"] {
+            add_workload(&mut s, deployment("mr-ee", w, 1, 0));
+            let mut p = pod(
+                "mr-ee",
+                &format!("{w}-5f6c7d8e9-aaaaa"),
+                w,
+                "Running",
+                PodClass::Running,
+            );
+            p.status.ready = (0, 1);
+            p.node = "worker-3".into();
+            add_pod(&mut s, p);
+        }
+        let r = rollup(&s, now());
+        assert_eq!(
+            messages(&r),
+            vec![
+                "node worker-3 NotReady (status Unknown: the kubelet stopped reporting) · 2 pods on it, unavailable: forwarder-adobe-analytics, forwarder-google-analytics"
+            ]
+        );
+        assert_eq!(r.problems[0].target, Some(Target::node("worker-3")));
+    }
+
+    /// The phases of one crash loop: backing off, running again (not ready), just crashed.
+    fn crash_loop_phases() -> Vec<PodRow> {
+        let running = |v: &mut serde_json::Value| {
+            v["status"]["containerStatuses"][0]["state"] =
+                serde_json::json!({"running": {"startedAt": "2025-05-14T09:41:13Z"}});
+            v["status"]["containerStatuses"][0]["started"] = true.into();
+        };
+        let crashed = |v: &mut serde_json::Value| {
+            v["status"]["containerStatuses"][0]["state"] = serde_json::json!({"terminated": {
+                "exitCode": 1, "reason": "Error",
+                "startedAt": "2025-05-14T09:41:13Z", "finishedAt": "2025-05-14T09:43:00Z"}});
+        };
+        vec![
+            fixture_pod("crashloopbackoff", |_| {}),
+            fixture_pod("crashloopbackoff", running),
+            fixture_pod("crashloopbackoff", crashed),
+        ]
+    }
+
+    #[test]
+    fn a_crash_loop_does_not_flap_between_refreshes() {
+        let at = t("2025-05-14T09:45:00Z");
+        let phases = crash_loop_phases();
+        let texts: Vec<&str> = phases.iter().map(|p| p.status.text.as_str()).collect();
+        assert_eq!(texts, vec!["CrashLoopBackOff", "Running", "Error"]);
+        let mut seen = Vec::new();
+        for p in phases {
+            assert_eq!(
+                pod_problem(&p, at),
+                Some((Level::Failing, CRASH_LOOPING.to_string())),
+                "{}",
+                p.status.text
+            );
+            let mut s = healthy_state();
+            web_rolling_out(&mut s);
+            add_workload(&mut s, deployment("shop", "api", 2, 1));
+            add_pod(&mut s, p);
+            let r = rollup(&s, at);
+            seen.push(
+                r.problems
+                    .iter()
+                    .map(|p| (p.level, p.area, p.target.clone()))
+                    .collect::<Vec<_>>(),
+            );
+        }
+        assert_eq!(seen[0], seen[1]);
+        assert_eq!(seen[1], seen[2]);
+        assert_eq!(seen[0][0].2, web_target());
+    }
+
+    #[test]
+    fn a_workload_is_degraded_once_its_deadline_passed_and_progressing_before() {
+        let at = t("2025-05-14T09:45:00Z");
+        let mut s = healthy_state();
+        let mut web = deployment("shop", "web", 1, 0);
+        web.health = Health::new(
+            HealthStatus::Degraded,
+            "Deployment \"web\" exceeded its progress deadline",
+        );
+        add_workload(&mut s, web);
+        add_pod(&mut s, fixture_pod("crashloopbackoff", |_| {}));
+        let r = rollup(&s, at);
+        assert!(
+            r.problems[0]
+                .message
+                .starts_with("deployment shop/web Degraded (Deployment \"web\" exceeded its progress deadline): 0/1 available — pod web-7d4b9c8f6-r5t7y crash-looping"),
+            "{:?}",
+            messages(&r)
         );
     }
 

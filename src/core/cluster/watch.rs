@@ -11,13 +11,13 @@ use super::model::{
     Change, ClusterUpdate, EventRow, HpaRow, Key, NodeRow, PodRow, ReleaseRevision, Resource,
     Usage, WorkloadKind, WorkloadRow,
 };
-use super::slim::SlimPod;
+use super::slim::{SlimMetrics, SlimPod};
 use anyhow::Context as _;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{Event, Node, Secret};
-use kube::api::{Api, ApiResource, DynamicObject, ListParams};
+use kube::api::{Api, ApiResource, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, watcher};
@@ -27,7 +27,9 @@ use std::collections::BTreeMap;
 use std::error::Error as _;
 use std::fmt::Debug;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Notify;
 use tokio::sync::mpsc::Sender;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -43,6 +45,8 @@ pub const PAGE_SIZE: u32 = 500;
 pub const SECRET_PAGE_SIZE: u32 = 50;
 /// How often metrics.k8s.io is polled.
 pub const METRICS_INTERVAL: Duration = Duration::from_secs(10);
+/// Longest wait of the first metrics poll for the pod list.
+pub const METRICS_FIRST_WAIT: Duration = Duration::from_secs(5);
 /// How often metrics.k8s.io is polled while it is absent.
 pub const METRICS_ABSENT_INTERVAL: Duration = Duration::from_secs(60);
 /// The share of wall time the metrics polls may take: a poll that took `t` waits at least
@@ -100,8 +104,13 @@ struct Feed<K, T> {
     resource: Resource,
     convert: fn(&K) -> T,
     wrap: fn(Vec<Change<T>>) -> ClusterUpdate,
-    /// Convert on the blocking pool (release Secrets: gunzip and JSON of whole releases).
-    blocking: bool,
+    /// Whether an object is heavy enough to convert on the blocking pool (release Secrets
+    /// of big charts: gunzip and JSON of whole releases). Light ones are converted in
+    /// place: handing each of 10,000 small Secrets to another thread cost more in context
+    /// switches than their decoding.
+    heavy: fn(&K) -> bool,
+    /// Told once the first list has been sent (the pods feed tells the metrics poller).
+    listed: Option<Arc<Notify>>,
 }
 
 /// Starts a watcher per resource and the metrics poller. `namespace: Some(ns)` limits
@@ -114,6 +123,10 @@ pub fn spawn_watches(
 ) -> WatchHandle {
     let ns = namespace.as_deref();
     let cfg = watcher::Config::default().page_size(PAGE_SIZE);
+    // Metrics wait for the pod list: at launch they would compete with it for the API
+    // server and the console (a PodMetrics list of every pod), and a usage has no row to
+    // go in before it.
+    let pods_listed = Arc::new(Notify::new());
     let tasks = vec![
         spawn_feed(
             Api::<Node>::all(client.clone()),
@@ -122,7 +135,8 @@ pub fn spawn_watches(
                 resource: Resource::Nodes,
                 convert: NodeRow::from_node,
                 wrap: ClusterUpdate::Nodes,
-                blocking: false,
+                heavy: |_| false,
+                listed: None,
             },
             tx.clone(),
         ),
@@ -133,7 +147,8 @@ pub fn spawn_watches(
                 resource: Resource::Pods,
                 convert: |p| PodRow::from_pod(&p.0),
                 wrap: ClusterUpdate::Pods,
-                blocking: false,
+                heavy: |_| false,
+                listed: Some(pods_listed.clone()),
             },
             tx.clone(),
         ),
@@ -144,7 +159,8 @@ pub fn spawn_watches(
                 resource: Resource::Deployments,
                 convert: WorkloadRow::from_deployment,
                 wrap: |c| ClusterUpdate::Workloads(WorkloadKind::Deployment, c),
-                blocking: false,
+                heavy: |_| false,
+                listed: None,
             },
             tx.clone(),
         ),
@@ -155,7 +171,8 @@ pub fn spawn_watches(
                 resource: Resource::StatefulSets,
                 convert: WorkloadRow::from_statefulset,
                 wrap: |c| ClusterUpdate::Workloads(WorkloadKind::StatefulSet, c),
-                blocking: false,
+                heavy: |_| false,
+                listed: None,
             },
             tx.clone(),
         ),
@@ -166,7 +183,8 @@ pub fn spawn_watches(
                 resource: Resource::DaemonSets,
                 convert: WorkloadRow::from_daemonset,
                 wrap: |c| ClusterUpdate::Workloads(WorkloadKind::DaemonSet, c),
-                blocking: false,
+                heavy: |_| false,
+                listed: None,
             },
             tx.clone(),
         ),
@@ -177,7 +195,8 @@ pub fn spawn_watches(
                 resource: Resource::Hpas,
                 convert: HpaRow::from_hpa,
                 wrap: ClusterUpdate::Hpas,
-                blocking: false,
+                heavy: |_| false,
+                listed: None,
             },
             tx.clone(),
         ),
@@ -188,7 +207,8 @@ pub fn spawn_watches(
                 resource: Resource::Events,
                 convert: EventRow::from_event,
                 wrap: ClusterUpdate::Events,
-                blocking: false,
+                heavy: |_| false,
+                listed: None,
             },
             tx.clone(),
         ),
@@ -201,11 +221,12 @@ pub fn spawn_watches(
                 resource: Resource::Releases,
                 convert: ReleaseRevision::from_secret,
                 wrap: ClusterUpdate::Releases,
-                blocking: true,
+                heavy: heavy_secret,
+                listed: None,
             },
             tx.clone(),
         ),
-        tokio::spawn(poll_metrics(client, namespace, tx)),
+        tokio::spawn(poll_metrics(client, namespace, tx, pods_listed)),
     ];
     WatchHandle { tasks }
 }
@@ -272,13 +293,60 @@ async fn run_feed<K, T>(
     K::DynamicType: Default,
     T: Send + 'static,
 {
-    let stream = watcher(api, cfg).default_backoff().modify(slim::<K>);
-    pump(stream, feed, tx).await;
+    // A streaming list (a watch that sends the current objects first, `sendInitialEvents`)
+    // lets the console read objects while the server is still writing them; paged lists
+    // wait for each page. A server without it (before Kubernetes 1.27, or with the
+    // WatchList feature off) refuses the request, and the feed lists in pages instead.
+    let streaming = watcher(api.clone(), cfg.clone().streaming_lists())
+        .default_backoff()
+        .modify(slim::<K>);
+    if pump(streaming, &feed, &tx, Listing::Streaming).await == Ended::StreamingRefused {
+        tracing::info!(
+            resource = feed.resource.name(),
+            "the API server refused a streaming list: listing in pages"
+        );
+        let paged = watcher(api, cfg).default_backoff().modify(slim::<K>);
+        pump(paged, &feed, &tx, Listing::Paged).await;
+    }
+}
+
+/// How a feed's watcher makes its initial list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Listing {
+    /// A watch with `sendInitialEvents=true`, which an older server refuses.
+    Streaming,
+    /// Paged list requests, then a watch.
+    Paged,
+}
+
+/// Why a feed's pump returned.
+#[derive(Debug, PartialEq, Eq)]
+enum Ended {
+    /// The stream ended or the receiver went away.
+    Done,
+    /// The server refused the streaming list before anything was listed.
+    StreamingRefused,
+}
+
+/// The server does not serve streaming lists: it refused the watch's parameters
+/// (`sendInitialEvents`, `resourceVersionMatch`) as invalid.
+fn refuses_streaming(e: &watcher::Error) -> bool {
+    let code = match e {
+        watcher::Error::WatchStartFailed(kube::Error::Api(s)) => s.code,
+        watcher::Error::WatchError(s) => s.code,
+        _ => return false,
+    };
+    code == 400 || code == 422
 }
 
 /// Turns a watcher's events into batched updates until the stream ends or the receiver
 /// goes away.
-async fn pump<S, K, T>(stream: S, feed: Feed<K, T>, tx: Sender<ClusterUpdate>)
+async fn pump<S, K, T>(
+    stream: S,
+    feed: &Feed<K, T>,
+    tx: &Sender<ClusterUpdate>,
+    listing_by: Listing,
+) -> Ended
 where
     S: futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send,
     K: KubeResource + Send + 'static,
@@ -301,7 +369,7 @@ where
             ev = stream.next() => ev,
             _ = tokio::time::sleep_until(batch.due.unwrap_or(far)), if batch.due.is_some() => {
                 if tx.send((feed.wrap)(batch.take())).await.is_err() {
-                    return;
+                    return Ended::Done;
                 }
                 continue;
             }
@@ -311,9 +379,12 @@ where
                 if !batch.changes.is_empty() {
                     let _ = tx.send((feed.wrap)(batch.take())).await;
                 }
-                return;
+                return Ended::Done;
             }
             Some(Err(e)) => {
+                if listing_by == Listing::Streaming && !listed && refuses_streaming(&e) {
+                    return Ended::StreamingRefused;
+                }
                 if let Some(message) = describe_watch_error(&e) {
                     tracing::warn!(resource = feed.resource.name(), "watch failed: {message}");
                     failing = true;
@@ -322,7 +393,7 @@ where
                         .await
                         .is_err()
                     {
-                        return;
+                        return Ended::Done;
                     }
                 }
                 continue;
@@ -334,7 +405,7 @@ where
                 match event {
                     watcher::Event::Init => listing = Some(Vec::new()),
                     watcher::Event::InitApply(obj) => {
-                        let row = convert(&feed, obj).await;
+                        let row = convert(feed, obj).await;
                         listing.get_or_insert_with(Vec::new).extend(row);
                     }
                     watcher::Event::InitDone => {
@@ -343,7 +414,7 @@ where
                         flush_now = true;
                     }
                     watcher::Event::Apply(obj) => {
-                        if let Some(row) = convert(&feed, obj).await {
+                        if let Some(row) = convert(feed, obj).await {
                             batch.push(Change::Upsert(row));
                         }
                     }
@@ -354,11 +425,29 @@ where
                 if (flush_now || batch.changes.len() >= BATCH_MAX)
                     && tx.send((feed.wrap)(batch.take())).await.is_err()
                 {
-                    return;
+                    return Ended::Done;
+                }
+                if flush_now
+                    && listed
+                    && let Some(n) = &feed.listed
+                {
+                    n.notify_one();
                 }
             }
         }
     }
+}
+
+/// A Secret whose data is over 64 KiB (a release of a big chart) is decoded off the
+/// runtime's threads.
+fn heavy_secret(secret: &Secret) -> bool {
+    let size: usize = secret
+        .data
+        .iter()
+        .flat_map(|d| d.values())
+        .map(|v| v.0.len())
+        .sum();
+    size > 64 * 1024
 }
 
 async fn convert<K, T>(feed: &Feed<K, T>, obj: K) -> Option<T>
@@ -367,7 +456,7 @@ where
     T: Send + 'static,
 {
     let f = feed.convert;
-    if feed.blocking {
+    if (feed.heavy)(&obj) {
         tokio::task::spawn_blocking(move || f(&obj)).await.ok()
     } else {
         Some(f(&obj))
@@ -388,21 +477,24 @@ fn metrics_resource(kind: &str, plural: &str) -> ApiResource {
     }
 }
 
-fn as_value(obj: &DynamicObject) -> serde_json::Value {
-    serde_json::to_value(obj).unwrap_or_default()
-}
-
 /// Polls metrics.k8s.io (it cannot be watched): pods (in `namespace`, or all) and nodes.
-async fn poll_metrics(client: Client, namespace: Option<String>, tx: Sender<ClusterUpdate>) {
+async fn poll_metrics(
+    client: Client,
+    namespace: Option<String>,
+    tx: Sender<ClusterUpdate>,
+    pods_listed: Arc<Notify>,
+) {
     let pods_ar = metrics_resource("PodMetrics", "pods");
     let nodes_ar = metrics_resource("NodeMetrics", "nodes");
-    let pods_api: Api<DynamicObject> = match &namespace {
+    let pods_api: Api<SlimMetrics> = match &namespace {
         Some(ns) => Api::namespaced_with(client.clone(), ns, &pods_ar),
         None => Api::all_with(client.clone(), &pods_ar),
     };
-    let nodes_api: Api<DynamicObject> = Api::all_with(client, &nodes_ar);
+    let nodes_api: Api<SlimMetrics> = Api::all_with(client, &nodes_ar);
     let lp = ListParams::default();
     let mut absent_reported = false;
+    // The first poll waits for the pod list (or a while, should it never come).
+    let _ = tokio::time::timeout(METRICS_FIRST_WAIT, pods_listed.notified()).await;
     loop {
         let asked = tokio::time::Instant::now();
         let (pods, nodes) = tokio::join!(pods_api.list(&lp), nodes_api.list(&lp));
@@ -413,14 +505,14 @@ async fn poll_metrics(client: Client, namespace: Option<String>, tx: Sender<Clus
                 let pods: BTreeMap<Key, Usage> = list
                     .items
                     .iter()
-                    .filter_map(|o| super::convert::pod_metrics_usage(&as_value(o)))
+                    .filter_map(super::convert::pod_metrics_usage)
                     .collect();
                 // Node metrics may be forbidden to a namespaced user: pods alone still help.
                 let nodes: BTreeMap<String, Usage> = nodes
                     .map(|l| {
                         l.items
                             .iter()
-                            .filter_map(|o| super::convert::node_metrics_usage(&as_value(o)))
+                            .filter_map(super::convert::node_metrics_usage)
                             .collect()
                     })
                     .unwrap_or_default();
@@ -691,7 +783,8 @@ mod tests {
             resource: Resource::Pods,
             convert: PodRow::from_pod,
             wrap: ClusterUpdate::Pods,
-            blocking: false,
+            heavy: |_| false,
+            listed: None,
         }
     }
 
@@ -712,7 +805,8 @@ mod tests {
         events.push(Ok(watcher::Event::Delete(pod("p0"))));
         let stream = futures::stream::iter(events).chain(futures::stream::pending());
         let (tx, mut rx) = tokio::sync::mpsc::channel(16);
-        let task = tokio::spawn(pump(stream, pods_feed(), tx));
+        let task =
+            tokio::spawn(async move { pump(stream, &pods_feed(), &tx, Listing::Paged).await });
 
         let first = next(&mut rx).await;
         assert_eq!(first.len(), 1);
@@ -759,7 +853,8 @@ mod tests {
         ];
         let stream = futures::stream::iter(events).chain(futures::stream::pending());
         let (tx, mut rx) = tokio::sync::mpsc::channel(16);
-        let task = tokio::spawn(pump(stream, pods_feed(), tx));
+        let task =
+            tokio::spawn(async move { pump(stream, &pods_feed(), &tx, Listing::Paged).await });
         let mut got = Vec::new();
         for _ in 0..4 {
             got.push(
@@ -783,6 +878,68 @@ mod tests {
         );
         // The next good event (a re-list starting) clears the error with an empty update.
         assert_eq!(got[3], ClusterUpdate::Pods(vec![]));
+        task.abort();
+    }
+
+    fn invalid(code: u16) -> kube::Error {
+        kube::Error::Api(Box::new(
+            kube::core::Status::failure(
+                "sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled",
+                "Invalid",
+            )
+            .with_code(code),
+        ))
+    }
+
+    #[tokio::test]
+    async fn a_server_refusing_streaming_lists_is_listed_in_pages() {
+        type Item = Result<watcher::Event<Pod>, watcher::Error>;
+        let refused = || -> Vec<Item> { vec![Err(watcher::Error::WatchStartFailed(invalid(422)))] };
+        let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+        let stream = futures::stream::iter(refused()).chain(futures::stream::pending());
+        let ended = pump(stream, &pods_feed(), &tx, Listing::Streaming).await;
+        assert_eq!(ended, Ended::StreamingRefused);
+        // Nothing reaches the screen: the feed goes on with paged lists.
+        assert!(rx.try_recv().is_err());
+        // A paged list's 422 is an error like any other.
+        let stream = futures::stream::iter(refused()).chain(futures::stream::pending());
+        let task =
+            tokio::spawn(async move { pump(stream, &pods_feed(), &tx, Listing::Paged).await });
+        let got = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await;
+        assert!(matches!(
+            got,
+            Ok(Some(ClusterUpdate::Error(Resource::Pods, _)))
+        ));
+        task.abort();
+    }
+
+    #[tokio::test]
+    async fn a_streaming_error_after_the_list_is_reported_not_refused() {
+        type Item = Result<watcher::Event<Pod>, watcher::Error>;
+        let events: Vec<Item> = vec![
+            Ok(watcher::Event::Init),
+            Ok(watcher::Event::InitApply(pod("a"))),
+            Ok(watcher::Event::InitDone),
+            Err(watcher::Error::WatchStartFailed(invalid(400))),
+        ];
+        let stream = futures::stream::iter(events).chain(futures::stream::pending());
+        let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+        let listed = Arc::new(Notify::new());
+        let feed = Feed {
+            listed: Some(listed.clone()),
+            ..pods_feed()
+        };
+        let task = tokio::spawn(async move { pump(stream, &feed, &tx, Listing::Streaming).await });
+        assert!(matches!(next(&mut rx).await[..], [Change::Reset(ref r)] if r.len() == 1));
+        // The metrics poller is told the pods are listed.
+        tokio::time::timeout(Duration::from_secs(5), listed.notified())
+            .await
+            .expect("told once listed");
+        let got = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await;
+        assert!(matches!(
+            got,
+            Ok(Some(ClusterUpdate::Error(Resource::Pods, _)))
+        ));
         task.abort();
     }
 
@@ -825,7 +982,10 @@ mod tests {
         let client =
             Client::try_from(kube::Config::new(url.parse().expect("url"))).expect("client");
         let (tx, mut rx) = tokio::sync::mpsc::channel(16);
-        let poller = tokio::spawn(poll_metrics(client, None, tx));
+        // The pods are listed: the first poll goes at once.
+        let listed = Arc::new(Notify::new());
+        listed.notify_one();
+        let poller = tokio::spawn(poll_metrics(client, None, tx, listed));
         let first = tokio::time::timeout(Duration::from_secs(5), rx.recv())
             .await
             .expect("an update");

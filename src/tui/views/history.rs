@@ -46,8 +46,14 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
     } else {
         "secrets masked (x reveals)"
     };
+    let rows = view.rows();
+    // The revision marked with space, as the base of the next diff.
+    let marked = view.marked.and_then(|m| rows.get(m)).map(|r| r.revision);
+    let mark = marked.map_or(String::new(), |rev| {
+        format!(" · ◆ revision {rev} marked (space clears)")
+    });
     let title = format!(
-        " History {}/{} · {secrets} · esc back ",
+        " History {}/{}{mark} · {secrets} · esc back ",
         view.namespace, view.name
     );
     let b = block(app, title);
@@ -73,7 +79,6 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
         }
         Some(Ok(h)) => h,
     };
-    let rows = view.rows();
     let errors: Vec<String> = history
         .errors
         .iter()
@@ -122,8 +127,13 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
         .iter()
         .map(|r| {
             let (status, role) = status_label(r.status);
+            let revision = if marked == Some(r.revision) {
+                Cell::from(format!("{} ◆", r.revision)).style(t.style(Role::KeyHint))
+            } else {
+                Cell::from(r.revision.to_string())
+            };
             Row::new(vec![
-                Cell::from(r.revision.to_string()),
+                revision,
                 Cell::from(r.chart_version.clone()),
                 Cell::from(r.app_version.clone()),
                 Cell::from(status).style(t.style(role)),

@@ -8,6 +8,7 @@ pub mod upgrade;
 
 use crate::core::cluster::rollup::Level;
 use crate::core::cluster::{Resource, SourceStatus};
+use crate::core::releases::backup::BackupInfo;
 use crate::tui::app::{App, Dialog, Mode, TABS};
 use crate::tui::format::{age, truncate};
 use crate::tui::keymap::Screen;
@@ -75,6 +76,8 @@ fn source_note(app: &App, s: Screen) -> Option<String> {
 pub fn draw(f: &mut Frame, app: &mut App) {
     app.refresh_derived();
     let area = f.area();
+    // The theme's background under everything (the light theme's white).
+    f.render_widget(Block::new().style(app.theme.style(Role::Background)), area);
     let task_lines = app.tasks.len().min(3) as u16;
     let [header, body, tasks, status] = Layout::vertical([
         Constraint::Length(1),
@@ -117,6 +120,9 @@ pub fn draw(f: &mut Frame, app: &mut App) {
         f.render_widget(Paragraph::new(lines), tasks);
     }
     draw_status(f, app, status);
+    if app.object.is_some() {
+        draw_object(f, app, body);
+    }
     match app.mode.clone() {
         Mode::Help => draw_help(f, app, area),
         Mode::Dialog(d) => draw_dialog(f, app, &d, area),
@@ -124,19 +130,74 @@ pub fn draw(f: &mut Frame, app: &mut App) {
     }
 }
 
+/// A tab's label at a width: the whole title, three letters, or only its number (the
+/// current tab always keeps its whole title).
+fn tab_label(i: usize, s: Screen, current: bool, level: usize) -> String {
+    let title = screen_title(s);
+    match level {
+        _ if current => format!(" {}:{title} ", i + 1),
+        0 => format!(" {}:{title} ", i + 1),
+        1 => format!(" {}:{} ", i + 1, title.chars().take(3).collect::<String>()),
+        _ => format!(" {} ", i + 1),
+    }
+}
+
+/// The header: name, context, namespace, read-only, then the tabs. The tabs always fit:
+/// when the line is too narrow they shorten (three letters, then numbers, the current tab
+/// whole), and the context and namespace shorten with `…` into what is left.
 fn draw_header(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
+    let width = usize::from(area.width);
+    let name = " helmdeck ";
+    let readonly = if app.readonly { "[READ-ONLY] " } else { "" };
+    let ns = app.namespace.as_deref().unwrap_or("all");
+    let is_current =
+        |s: Screen| s == app.screen || (app.screen == Screen::PodDetail && s == Screen::Pods);
+    let tabs_width = |level: usize, current: &dyn Fn(Screen) -> bool| -> usize {
+        TABS.iter()
+            .enumerate()
+            .map(|(i, s)| tables::text_width(&tab_label(i, *s, current(*s), level)))
+            .sum()
+    };
+    // The width of the tabs with the widest title current: the tabs keep their form from
+    // one screen to the next.
+    let widest = |level: usize| -> usize {
+        TABS.iter()
+            .map(|c| tabs_width(level, &|s| s == *c))
+            .max()
+            .unwrap_or(0)
+    };
+    // " ctx:C " and "ns:N ": 10 cells around the two names.
+    let where_full = 10 + tables::text_width(&app.context) + tables::text_width(ns);
+    let fixed = tables::text_width(name) + tables::text_width(readonly);
+    // The widest tabs that leave room for the context and namespace (or for 24 cells of
+    // them when their names are long).
+    let level = (0..3)
+        .find(|&l| width >= fixed + widest(l) + where_full.min(24))
+        .unwrap_or(2);
+    let room = width.saturating_sub(fixed + tabs_width(level, &is_current));
+    let (ctx, ns) = if where_full <= room {
+        (app.context.clone(), ns.to_string())
+    } else {
+        // Share what is left: the namespace up to a third, the context the rest.
+        let names = room.saturating_sub(10);
+        let ns_w = tables::text_width(ns).min(names / 3).max(names.min(1));
+        (
+            truncate(&app.context, names.saturating_sub(ns_w)),
+            truncate(ns, ns_w),
+        )
+    };
     let mut spans = vec![
-        Span::styled(" helmdeck ", t.style(Role::Title)),
-        Span::raw(format!(" ctx:{} ", app.context)),
-        Span::raw(format!("ns:{} ", app.namespace.as_deref().unwrap_or("all"))),
+        Span::styled(name, t.style(Role::Title)),
+        Span::raw(format!(" ctx:{ctx} ")),
+        Span::raw(format!("ns:{ns} ")),
     ];
     if app.readonly {
-        spans.push(Span::styled("[READ-ONLY] ", t.style(Role::Warning)));
+        spans.push(Span::styled(readonly, t.style(Role::Warning)));
     }
     for (i, s) in TABS.iter().enumerate() {
-        let label = format!(" {}:{} ", i + 1, screen_title(*s));
-        let current = *s == app.screen || (app.screen == Screen::PodDetail && *s == Screen::Pods);
+        let current = is_current(*s);
+        let label = tab_label(i, *s, current, level);
         let style = if current {
             t.style(Role::RowSelected)
         } else {
@@ -276,12 +337,15 @@ fn draw_backups(f: &mut Frame, app: &mut App, area: Rect) {
         None => vec![line("reading the backup directory…".into(), Role::Dim)],
         Some(Err(e)) => vec![line(format!("✖ {e}"), Role::Error)],
         Some(Ok(list)) if list.is_empty() => vec![line(
-            "no backups yet: every upgrade and rollback takes one first (helmdeck backup create makes one by hand)".into(),
+            "no backups yet: every upgrade and rollback takes one first".into(),
             Role::Dim,
         )],
         Some(Ok(list)) => {
             let mut out = vec![line(
-                format!("{:<24} {:<22} {:<9} {:>6} FILE", "TAKEN", "CHART", "REVISION", "FILES"),
+                format!(
+                    "{:<24} {:<22} {:<9} {:>6} FILE",
+                    "TAKEN", "CHART", "REVISION", "FILES"
+                ),
                 Role::Header,
             )];
             for b in list {
@@ -298,19 +362,36 @@ fn draw_backups(f: &mut Frame, app: &mut App, area: Rect) {
                     Role::Row,
                 ));
             }
-            out.push(line(
-                format!("restore: helmdeck backup restore {} -n {} [--file FILE] (re-creates what is missing, never deletes)", v.name, v.namespace),
-                Role::Dim,
-            ));
+            out.push(line(restore_hint(&v, list), Role::Dim));
             out
         }
     };
     f.render_widget(Paragraph::new(lines), inner);
 }
 
+/// The mark of the selected row of a table.
+const HIGHLIGHT_SYMBOL: &str = "▶ ";
+const HIGHLIGHT_SYMBOL_WIDTH: u16 = 2;
+
+/// The command that restores one of `list` from a shell: naming the directory the backups
+/// were listed from, and in the demo its sandbox's kubeconfig — never the defaults, which
+/// are another directory and another cluster.
+pub fn restore_hint(v: &crate::tui::app::BackupsView, list: &[BackupInfo]) -> String {
+    let dir = list.first().and_then(|b| b.path.parent());
+    let demo = crate::tui::app::DemoPaths::new();
+    let mut command = format!("helmdeck backup restore {} -n {}", v.name, v.namespace);
+    if let Some(dir) = dir {
+        command.push_str(&format!(" --dir {}", dir.display()));
+        if dir == demo.backups() {
+            command.push_str(&format!(" --kubeconfig {}", demo.kubeconfig.display()));
+        }
+    }
+    format!("restore: {command} [--file FILE] (re-creates what is missing, never deletes)")
+}
+
 fn draw_table(f: &mut Frame, app: &mut App, area: Rect) {
     let screen = app.screen;
-    let cols = tables::columns(screen);
+    let cols = tables::columns(screen, app.namespace.is_some());
     let total = app.row_count();
     let filter = app.filters.get(&screen).cloned().unwrap_or_default();
     let mut title = format!(" {} ({total})", screen_title(screen));
@@ -321,6 +402,11 @@ fn draw_table(f: &mut Frame, app: &mut App, area: Rect) {
         && screen != Screen::Nodes
     {
         title.push_str(&format!(" ns:{ns}"));
+    }
+    if let Some(sort) = app.sort.get(&screen)
+        && tables::SortColumn::of(screen).contains(&sort.column)
+    {
+        title.push_str(&format!(" sort:{}", sort.label()));
     }
     title.push(' ');
     let note = source_note(app, screen);
@@ -351,14 +437,43 @@ fn draw_table(f: &mut Frame, app: &mut App, area: Rect) {
         pods_per_node: &app.pods_per_node,
         releases: &app.releases,
     };
-    let rows: Vec<Row> = rows_ref.iter().map(|r| tables::row(&ctx, r)).collect();
-    let header =
-        Row::new(cols.iter().map(|(h, _)| Cell::from(*h))).style(app.theme.style(Role::Header));
-    let widths: Vec<Constraint> = cols.iter().map(|(_, w)| *w).collect();
-    let table = Table::new(rows, widths)
+    let cells: Vec<Vec<tables::CellText>> = rows_ref.iter().map(|r| tables::row(&ctx, r)).collect();
+    // The selection mark ("▶ ") takes its width from the table's.
+    let width = table_area.width.saturating_sub(HIGHLIGHT_SYMBOL_WIDTH);
+    let widths = tables::layout(&cols, &cells, width);
+    let shown: Vec<(usize, u16)> = widths
+        .iter()
+        .enumerate()
+        .filter_map(|(i, w)| w.map(|w| (i, w)))
+        .collect();
+    let fit = |text: &str, w: u16| {
+        if tables::text_width(text) > usize::from(w) {
+            truncate(text, usize::from(w))
+        } else {
+            text.to_string()
+        }
+    };
+    let rows: Vec<Row> = cells
+        .iter()
+        .map(|r| {
+            Row::new(shown.iter().map(|&(i, w)| match r.get(cols[i].cell) {
+                Some(c) => Cell::from(fit(&c.text, w)).style(c.style),
+                None => Cell::from(""),
+            }))
+        })
+        .collect();
+    let header = Row::new(
+        shown
+            .iter()
+            .map(|&(i, w)| Cell::from(fit(cols[i].title, w))),
+    )
+    .style(app.theme.style(Role::Header));
+    let constraints: Vec<Constraint> = shown.iter().map(|&(_, w)| Constraint::Length(w)).collect();
+    let table = Table::new(rows, constraints)
         .header(header)
+        .column_spacing(tables::COLUMN_SPACING)
         .row_highlight_style(app.theme.style(Role::RowSelected))
-        .highlight_symbol("▶ ");
+        .highlight_symbol(HIGHLIGHT_SYMBOL);
     let mut ts = TableState::default();
     if total > 0 {
         ts.select(Some(selected - offset));
@@ -371,7 +486,7 @@ fn draw_table(f: &mut Frame, app: &mut App, area: Rect) {
             .get(&sources(screen)[0])
             .is_some_and(|s| s.synced)
         {
-            "nothing matches".to_string()
+            app.empty_list_message()
         } else {
             "waiting for the first list…".to_string()
         };
@@ -426,6 +541,30 @@ fn draw_overview(f: &mut Frame, app: &mut App, area: Rect) {
         top,
     );
     let selected = app.selected_index().min(r.problems.len().saturating_sub(1));
+    // The selected problem in full when its line is cut: the evidence is in its tail.
+    let message_width = bottom.width.saturating_sub(2 + 2 + 12 + 1) as usize;
+    let full = r
+        .problems
+        .get(selected)
+        .map(|p| p.message.as_str())
+        .filter(|m| m.chars().count() > message_width && bottom.height >= 12);
+    let bottom = match full {
+        Some(m) => {
+            let inner = bottom.width.saturating_sub(2).max(1) as usize;
+            let lines = m.chars().count().div_ceil(inner).clamp(1, 4) as u16;
+            let [list, detail] =
+                Layout::vertical([Constraint::Min(3), Constraint::Length(lines + 2)]).areas(bottom);
+            f.render_widget(
+                Paragraph::new(m.to_string())
+                    .wrap(Wrap { trim: true })
+                    .block(block(app, " Selected ".to_string())),
+                detail,
+            );
+            list
+        }
+        None => bottom,
+    };
+    let t = &app.theme;
     let visible = bottom.height.saturating_sub(2) as usize;
     app.page = visible.max(1);
     let offset = selected.saturating_sub(visible.saturating_sub(1));
@@ -654,7 +793,61 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
     }
 }
 
-fn draw_help(f: &mut Frame, app: &App, area: Rect) {
+/// The keys of the current screen (only those that act there) and the `:` commands. Taller
+/// than the terminal, it scrolls (j/k, pgup/pgdn, g/G) and says which lines it shows.
+/// `y` / `d`: the selected object as YAML or described, over the table; scrolls.
+fn draw_object(f: &mut Frame, app: &mut App, area: Rect) {
+    let theme = app.theme.clone();
+    let Some(view) = &mut app.object else {
+        return;
+    };
+    let what = match view.format {
+        crate::core::cluster::object::ObjectFormat::Yaml => "YAML",
+        crate::core::cluster::object::ObjectFormat::Describe => "describe",
+    };
+    let who = if view.namespace.is_empty() {
+        view.name.clone()
+    } else {
+        format!("{}/{}", view.namespace, view.name)
+    };
+    let lines: Vec<Line> = match &view.text {
+        None => vec![Line::from("loading…")],
+        Some(Err(e)) => vec![Line::from(Span::styled(
+            format!("cannot show {who}: {e}"),
+            theme.style(Role::Failing),
+        ))],
+        Some(Ok(text)) => text.lines().map(|l| Line::from(l.to_string())).collect(),
+    };
+    let shown = (area.height.saturating_sub(2) as usize).max(1);
+    view.scroll = view.scroll.min(lines.len().saturating_sub(shown));
+    let from = view.scroll;
+    let position = if lines.len() > shown {
+        format!(
+            " {}–{} of {} ·",
+            from + 1,
+            (from + shown).min(lines.len()),
+            lines.len()
+        )
+    } else {
+        String::new()
+    };
+    let title = format!(" {} {who} — {what}{position} esc closes ", view.kind.name());
+    let visible: Vec<Line> = lines.into_iter().skip(from).take(shown).collect();
+    f.render_widget(Clear, area);
+    f.render_widget(
+        Paragraph::new(visible)
+            .style(theme.style(Role::Background))
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .border_style(theme.style(Role::Border))
+                    .title(Span::styled(title, theme.style(Role::Title))),
+            ),
+        area,
+    );
+}
+
+fn draw_help(f: &mut Frame, app: &mut App, area: Rect) {
     let bindings = app.keymap.bindings_for(app.screen);
     let mut lines: Vec<Line> = bindings
         .iter()
@@ -673,15 +866,30 @@ fn draw_help(f: &mut Frame, app: &App, area: Rect) {
     for (c, d) in crate::tui::app::COMMANDS {
         lines.push(Line::from(format!("{:>12}  {d}", format!(":{c}"))));
     }
-    let h = (lines.len() as u16 + 2).min(area.height);
-    let r = centered(area, 70, h);
+    let total = lines.len();
+    let widest = lines.iter().map(Line::width).max().unwrap_or(0);
+    let w = (widest as u16 + 4).max(50);
+    let h = (total as u16 + 2).min(area.height);
+    let r = centered(area, w, h);
+    let shown = (r.height.saturating_sub(2) as usize).max(1);
+    app.help_page = shown;
+    app.help_scroll = app.help_scroll.min(total.saturating_sub(shown));
+    let from = app.help_scroll;
+    let position = if total > shown {
+        format!(
+            " {}–{} of {total} · j/k pgup/pgdn scroll ·",
+            from + 1,
+            (from + shown).min(total)
+        )
+    } else {
+        String::new()
+    };
+    let title = format!(" Keys — {}{position} esc closes ", screen_title(app.screen));
+    let visible: Vec<Line> = lines.into_iter().skip(from).take(shown).collect();
     f.render_widget(Clear, r);
     f.render_widget(
-        Paragraph::new(lines)
-            .block(block(
-                app,
-                format!(" Keys — {} (esc closes) ", screen_title(app.screen)),
-            ))
+        Paragraph::new(visible)
+            .block(block(app, title))
             .style(app.theme.style(Role::Dialog)),
         r,
     );
@@ -762,7 +970,10 @@ fn draw_dialog(f: &mut Frame, app: &App, d: &Dialog, area: Rect) {
                         ]));
                     }
                     None => {
-                        lines.push(Line::from(format!("Currently {} replicas.", i.current)));
+                        lines.push(Line::from(format!(
+                            "Currently {}.",
+                            crate::tui::app::plural(i.current, "replica", "replicas")
+                        )));
                         lines.push(Line::from(vec![
                             Span::raw("replicas: "),
                             Span::styled(format!("{input}█"), t.style(Role::CommandLine)),

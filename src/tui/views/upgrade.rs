@@ -39,7 +39,8 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
     let b = block(
         app,
         format!(
-            " Upgrade {}/{}{}{} · {hints} ",
+            " {} {}/{}{}{} · {hints} ",
+            w.kind_word(),
             w.namespace,
             w.release,
             if title.is_empty() { "" } else { " · " },
@@ -204,6 +205,10 @@ fn run_lines<'a>(
     }
     if !run.progress.is_empty() {
         out.push(line("workloads".into(), Role::Header));
+        // Kinds (deploy, sts) and names padded to the longest, so the bars line up.
+        let kind_w = run.progress.iter().map(|p| p.kind.short().len()).max();
+        let name_w = run.progress.iter().map(|p| p.name.chars().count()).max();
+        let (kind_w, name_w) = (kind_w.unwrap_or(0), name_w.unwrap_or(0).min(40));
         for p in &run.progress {
             let role = if p.converged {
                 Role::Ok
@@ -214,9 +219,9 @@ fn run_lines<'a>(
             };
             out.push(line(
                 format!(
-                    "  {:<4} {:<28} {} {}/{} ready  {}",
+                    "  {:<kind_w$} {:<name_w$} {} {}/{} ready  {}",
                     p.kind.short(),
-                    p.name,
+                    truncate(&p.name, name_w),
                     bar(p.ready, p.desired, 10),
                     p.ready,
                     p.desired,
