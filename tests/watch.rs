@@ -261,8 +261,10 @@ async fn a_large_initial_list_is_one_update() -> anyhow::Result<()> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn watches_survive_server_errors_and_dropped_watches() -> anyhow::Result<()> {
+    // Half the requests fail: a streaming list makes one request per resource where paged
+    // lists made many, and the test must see the faults happen.
     let sb = Sandbox::start(Options {
-        faults: helmdeck::sandbox::faults::Faults::parse("5xx=0.3,drop-watch=0.05")
+        faults: helmdeck::sandbox::faults::Faults::parse("5xx=0.5,drop-watch=0.05")
             .map_err(anyhow::Error::msg)?,
         ..Default::default()
     })
@@ -282,10 +284,16 @@ async fn watches_survive_server_errors_and_dropped_watches() -> anyhow::Result<(
                 }
                 state.apply(u);
             }
-            other => anyhow::bail!(
-                "not synced through the faults: {other:?}; sources {:?}",
-                state.sources
-            ),
+            other => {
+                let (have, want) = (state_pods(&state), store_pods(&sb, None));
+                let missing: Vec<_> = want.iter().filter(|p| !have.contains(p)).collect();
+                let extra: Vec<_> = have.iter().filter(|p| !want.contains(p)).collect();
+                anyhow::bail!(
+                    "not synced through the faults: {other:?}; {} errors; pods missing {missing:?}, extra {extra:?}; sources {:?}",
+                    errors.len(),
+                    state.sources
+                )
+            }
         }
     }
     assert!(
