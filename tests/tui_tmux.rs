@@ -565,3 +565,31 @@ fn delete_a_pod_restart_a_deployment_sort_and_read_only_refuses() {
     t.keys(&["q"]);
     t.wait("the exit", 15, |s| s.contains("EXITED"));
 }
+
+/// Issue 12: `:svc`, `:job` open kinds through the demo sandbox's discovery as its Table
+/// output; esc goes back; an unknown name says so.
+#[test]
+fn other_kinds_open_by_name_through_discovery() {
+    let t = Tmux::start("demo", 170, 45);
+    t.wait("the overview", 40, |s| s.contains("Overview"));
+    t.type_text(":svc");
+    t.keys(&["Enter"]);
+    let s = t.wait("the services", 15, |s| {
+        s.contains("services (") && s.contains("CLUSTER-IP")
+    });
+    assert!(s.contains("NAMESPACE"), "{s}");
+    t.keys(&["Escape"]);
+    t.wait("the services closed", 10, |s| !s.contains("CLUSTER-IP"));
+    t.type_text(":job");
+    t.keys(&["Enter"]);
+    t.wait("the jobs", 15, |s| {
+        s.contains("jobs (") && s.contains("COMPLETIONS")
+    });
+    t.type_text(":nosuch");
+    t.keys(&["Enter"]);
+    t.wait("the unknown name said", 15, |s| {
+        s.contains("unknown command ':nosuch'") && !s.contains("COMPLETIONS")
+    });
+    t.keys(&["q"]);
+    t.wait("the exit", 15, |s| s.contains("EXITED"));
+}

@@ -429,7 +429,21 @@ fn command_line_switches_screens_with_completion() {
     assert_eq!(a.screen, Screen::Releases);
     a.on_key(key(':'));
     type_str(&mut a, "bogus");
-    a.on_key(code(KeyCode::Enter));
+    // Not a screen: asked of discovery, which knows no such kind.
+    assert_eq!(
+        a.on_key(code(KeyCode::Enter)),
+        vec![Effect::ListResource {
+            name: "bogus".into(),
+            namespace: None,
+            resolved: None
+        }]
+    );
+    a.on_msg(Msg::Resource {
+        name: "bogus".into(),
+        namespace: None,
+        result: Err("the server has no resource named 'bogus'".into()),
+    });
+    assert!(a.resource.is_none());
     assert!(render(&mut a, 160, 30).contains("unknown command"));
 }
 

@@ -46,6 +46,14 @@ pub enum Effect {
         namespace: String,
         name: String,
     },
+    /// Resolve a kind through discovery and list it as the server's Table, for
+    /// [`App::resource`]; `namespace` None lists across all namespaces.
+    ListResource {
+        name: String,
+        namespace: Option<String>,
+        /// What discovery resolved the name to, once known (a refresh).
+        resolved: Option<crate::core::cluster::table::ResourceRef>,
+    },
     /// Fetch an object as YAML or described, for [`App::object`].
     FetchObject {
         kind: ObjectKind,
@@ -205,6 +213,12 @@ pub enum Msg {
         name: String,
         result: Result<Vec<crate::core::releases::backup::BackupInfo>, String>,
     },
+    /// A kind listed as a Table, for [`Effect::ListResource`].
+    Resource {
+        name: String,
+        namespace: Option<String>,
+        result: Result<crate::core::cluster::table::ResourceTable, String>,
+    },
     /// An object as text, for [`Effect::FetchObject`].
     Object {
         kind: ObjectKind,
@@ -285,6 +299,26 @@ pub struct PodDetail {
     /// The pod's row when its containers were last fetched.
     pub seen: Option<crate::core::cluster::PodRow>,
 }
+
+/// Any kind discovery knows (`:svc`, `:cm`, `:job`, a custom resource…) listed over the
+/// screen as the server's Table output; esc closes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceView {
+    /// As typed after `:`.
+    pub name: String,
+    pub namespace: Option<String>,
+    /// None until the first list arrives; kept while a refresh is under way.
+    pub table: Option<Result<crate::core::cluster::table::ResourceTable, String>>,
+    pub selected: usize,
+    /// A list is under way.
+    pub loading: bool,
+    /// Seconds (ticks) since the last list arrived.
+    pub age: u32,
+}
+
+/// How often the generic resource view lists again, in seconds: it has no watch (one per
+/// arbitrary kind is more than an incident glance needs), so it polls while it is open.
+pub const RESOURCE_REFRESH_SECS: u32 = 5;
 
 /// An object shown over the table with `y` (YAML) or `d` (described); esc closes it.
 #[derive(Debug, Clone, PartialEq)]
@@ -389,6 +423,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("topics", "Kafka topics"),
     ("ctx", "switch context: ctx NAME"),
     ("ns", "namespace: ns NAME, or ns all"),
+    (
+        "NAME",
+        "any kind the server knows, as its Table: svc, cm, secret, job, cj, pvc, ing, crd, a custom resource",
+    ),
     ("q", "quit"),
 ];
 
@@ -420,6 +458,8 @@ pub struct App {
     pub detail: Option<PodDetail>,
     /// The object shown with `y` / `d` over a table, if any.
     pub object: Option<ObjectView>,
+    /// A kind opened with `:NAME` through discovery, if any.
+    pub resource: Option<ResourceView>,
     pub flash: Option<Flash>,
     /// Long tasks and their last progress line.
     pub tasks: Vec<(String, String)>,
@@ -480,6 +520,7 @@ impl App {
             selected: HashMap::new(),
             detail: None,
             object: None,
+            resource: None,
             flash: None,
             tasks: Vec::new(),
             quit: false,
@@ -801,6 +842,11 @@ impl App {
                 result,
             } => self.on_release_history(namespace, name, result),
             Msg::TopicsCreated { result, refused } => self.on_topics_created(result, refused),
+            Msg::Resource {
+                name,
+                namespace,
+                result,
+            } => self.on_resource(name, namespace, result),
             Msg::Object {
                 kind,
                 namespace,
@@ -919,8 +965,21 @@ impl App {
         Some(known.into_iter().map(String::from).collect())
     }
 
-    /// Runs a `:` command line.
+    /// Runs a `:` command line. An open resource view closes, except on `:ns`, which lists
+    /// it again in the new namespace.
     pub fn run_command(&mut self, line: &str) -> Vec<Effect> {
+        let open = self.resource.take().map(|v| v.name);
+        let mut effects = self.run_command_line(line);
+        if let Some(name) = open
+            && self.resource.is_none()
+            && matches!(line.split_whitespace().next(), Some("ns" | "namespace"))
+        {
+            effects.extend(self.open_resource(&name));
+        }
+        effects
+    }
+
+    fn run_command_line(&mut self, line: &str) -> Vec<Effect> {
         let mut words = line.split_whitespace();
         let Some(cmd) = words.next() else {
             return Vec::new();
@@ -996,6 +1055,13 @@ impl App {
                     false,
                 );
                 Vec::new()
+            }
+            (name, None)
+                if name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-') =>
+            {
+                self.open_resource(name)
             }
             _ => {
                 self.flash(format!("unknown command ':{line}' — try :pods, :nodes, :deploy, :events, :rel, :ctx"), true);
@@ -1149,6 +1215,7 @@ impl App {
             }
             Mode::Dialog(d) => self.on_dialog_key(d, key),
             Mode::Normal if self.object.is_some() => self.on_object_key(key),
+            Mode::Normal if self.resource.is_some() => self.on_resource_key(key),
             Mode::Normal if self.screen == Screen::Releases && self.upgrade.is_some() => {
                 self.on_upgrade_key(key)
             }
@@ -1185,6 +1252,108 @@ impl App {
             name,
             format,
         }]
+    }
+
+    /// `:NAME` that is no screen or command: the kind discovery knows by that name, listed
+    /// in the console's namespace (all when none is chosen). Discovery answers later; an
+    /// unknown name closes the view with a message.
+    fn open_resource(&mut self, name: &str) -> Vec<Effect> {
+        self.resource = Some(ResourceView {
+            name: name.to_string(),
+            namespace: self.namespace.clone(),
+            table: None,
+            selected: 0,
+            loading: true,
+            age: 0,
+        });
+        vec![Effect::ListResource {
+            name: name.to_string(),
+            namespace: self.namespace.clone(),
+            resolved: None,
+        }]
+    }
+
+    fn on_resource(
+        &mut self,
+        name: String,
+        namespace: Option<String>,
+        result: Result<crate::core::cluster::table::ResourceTable, String>,
+    ) {
+        let Some(view) = &mut self.resource else {
+            return;
+        };
+        if (&view.name, &view.namespace) != (&name, &namespace) {
+            return;
+        }
+        view.loading = false;
+        view.age = 0;
+        match result {
+            // Never listed: the name is no kind (or the server said no) — back to the screen.
+            Err(e) if view.table.is_none() => {
+                self.resource = None;
+                self.flash(
+                    format!("unknown command ':{name}' — {e}; try :pods, :svc, :cm, :job, :crd"),
+                    true,
+                );
+            }
+            result => {
+                if let Ok(t) = &result {
+                    view.selected = view.selected.min(t.rows.len().saturating_sub(1));
+                }
+                view.table = Some(result);
+            }
+        }
+    }
+
+    /// A second passed: the open resource view lists again every
+    /// [`RESOURCE_REFRESH_SECS`] (it has no watch).
+    pub fn on_tick(&mut self) -> Vec<Effect> {
+        let Some(view) = &mut self.resource else {
+            return Vec::new();
+        };
+        if view.loading {
+            return Vec::new();
+        }
+        view.age += 1;
+        if view.age < RESOURCE_REFRESH_SECS {
+            return Vec::new();
+        }
+        view.loading = true;
+        let resolved = match &view.table {
+            Some(Ok(t)) => t.resource.clone(),
+            _ => None,
+        };
+        vec![Effect::ListResource {
+            name: view.name.clone(),
+            namespace: view.namespace.clone(),
+            resolved,
+        }]
+    }
+
+    /// Keys while a resource list is shown: the cursor keys move, esc closes it, `q` quits.
+    fn on_resource_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        let action = self.keymap.action_for(self.screen, &key);
+        let page = self.page.max(1);
+        let Some(view) = &mut self.resource else {
+            return Vec::new();
+        };
+        let last = match &view.table {
+            Some(Ok(t)) => t.rows.len().saturating_sub(1),
+            _ => 0,
+        };
+        match action {
+            Some(Action::Up) => view.selected = view.selected.saturating_sub(1),
+            Some(Action::Down) => view.selected = (view.selected + 1).min(last),
+            Some(Action::PageUp) => view.selected = view.selected.saturating_sub(page),
+            Some(Action::PageDown) => view.selected = (view.selected + page).min(last),
+            Some(Action::Top) => view.selected = 0,
+            Some(Action::Bottom) => view.selected = last,
+            Some(Action::Back) => self.resource = None,
+            Some(Action::Quit) => self.quit = true,
+            Some(Action::CommandMode) => self.mode = Mode::Command(String::new()),
+            _ => {}
+        }
+        Vec::new()
     }
 
     /// Keys while an object is shown: the cursor keys scroll it, esc (or `y` / `d` again)

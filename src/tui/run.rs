@@ -239,6 +239,7 @@ async fn event_loop(
             }
             Some(m) = msg_rx.recv() => { effects = app.on_msg(m); dirty = true; }
             _ = tick.tick() => {
+                effects = app.on_tick();
                 dirty = true;
                 trimmer.maybe_trim();
             }
@@ -647,6 +648,24 @@ async fn execute(effect: Effect, client: kube::Client, tx: mpsc::UnboundedSender
             });
         }
         Effect::Drain(node) => drain(client, node, tx).await,
+        Effect::ListResource {
+            name,
+            namespace,
+            resolved,
+        } => {
+            use crate::core::cluster::table;
+            let ns = namespace.as_deref();
+            let result = match resolved {
+                Some(r) => table::list_as(&client, r, ns).await,
+                None => table::list(&client, &name, ns).await,
+            }
+            .map_err(|e| format!("{e:#}"));
+            let _ = tx.send(Msg::Resource {
+                name,
+                namespace,
+                result,
+            });
+        }
         Effect::FetchObject {
             kind,
             namespace,

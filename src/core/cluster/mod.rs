@@ -7,6 +7,7 @@ pub mod model;
 pub mod object;
 pub mod rollup;
 pub mod slim;
+pub mod table;
 pub mod watch;
 
 pub use model::*;

@@ -120,6 +120,9 @@ pub fn draw(f: &mut Frame, app: &mut App) {
         f.render_widget(Paragraph::new(lines), tasks);
     }
     draw_status(f, app, status);
+    if let Some(view) = &app.resource {
+        draw_resource(f, view, &app.theme, body);
+    }
     if app.object.is_some() {
         draw_object(f, app, body);
     }
@@ -795,6 +798,106 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
 
 /// The keys of the current screen (only those that act there) and the `:` commands. Taller
 /// than the terminal, it scrolls (j/k, pgup/pgdn, g/G) and says which lines it shows.
+/// `:svc`, `:cm`, `:job`, a custom resource…: the server's Table columns of the kind, over
+/// the screen; each column as wide as its widest visible cell, the last one taking the rest.
+pub fn draw_resource(
+    f: &mut Frame,
+    view: &crate::tui::app::ResourceView,
+    theme: &crate::tui::theme::Theme,
+    area: Rect,
+) {
+    let kind = match &view.table {
+        Some(Ok(t)) => t
+            .resource
+            .as_ref()
+            .map_or(view.name.clone(), |r| r.plural.clone()),
+        _ => view.name.clone(),
+    };
+    let scope = view.namespace.as_deref().unwrap_or("all namespaces");
+    let count = match &view.table {
+        Some(Ok(t)) => format!(" ({})", t.rows.len()),
+        _ => String::new(),
+    };
+    let title = format!(" {kind}{count} — {scope} · esc closes ");
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.style(Role::Border))
+        .title(Span::styled(title, theme.style(Role::Title)));
+    f.render_widget(Clear, area);
+    let inner = block.inner(area);
+    f.render_widget(block.style(theme.style(Role::Background)), area);
+    let table = match &view.table {
+        None => {
+            f.render_widget(Paragraph::new("loading…"), inner);
+            return;
+        }
+        Some(Err(e)) => {
+            f.render_widget(
+                Paragraph::new(Span::styled(
+                    format!("cannot list {kind}: {e}"),
+                    theme.style(Role::Failing),
+                ))
+                .wrap(Wrap { trim: false }),
+                inner,
+            );
+            return;
+        }
+        Some(Ok(t)) => t,
+    };
+    let shown = (inner.height.saturating_sub(1) as usize).max(1);
+    let selected = view.selected.min(table.rows.len().saturating_sub(1));
+    let offset = (selected + 1).saturating_sub(shown);
+    let visible = &table.rows[offset.min(table.rows.len())..(offset + shown).min(table.rows.len())];
+    let widths: Vec<Constraint> = table
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let w = visible
+                .iter()
+                .filter_map(|r| r.get(i))
+                .map(|s| s.chars().count())
+                .chain([c.chars().count()])
+                .max()
+                .unwrap_or(0);
+            if i + 1 == table.columns.len() {
+                Constraint::Min(w as u16)
+            } else {
+                Constraint::Length(w.min(60) as u16)
+            }
+        })
+        .collect();
+    let header = Row::new(table.columns.iter().map(|c| Cell::from(c.clone())))
+        .style(theme.style(Role::Header));
+    let rows: Vec<Row> = visible
+        .iter()
+        .map(|r| Row::new(r.iter().map(|c| Cell::from(c.clone()))))
+        .collect();
+    let widget = Table::new(rows, widths)
+        .header(header)
+        .column_spacing(tables::COLUMN_SPACING)
+        .row_highlight_style(theme.style(Role::RowSelected))
+        .highlight_symbol(HIGHLIGHT_SYMBOL);
+    let mut ts = TableState::default();
+    if !table.rows.is_empty() {
+        ts.select(Some(selected - offset));
+    }
+    f.render_stateful_widget(widget, inner, &mut ts);
+    if table.rows.is_empty() && inner.height > 1 {
+        f.render_widget(
+            Paragraph::new(Span::styled(
+                format!("no {kind} in {scope}"),
+                theme.style(Role::Dim),
+            )),
+            Rect {
+                y: inner.y + 1,
+                height: 1,
+                ..inner
+            },
+        );
+    }
+}
+
 /// `y` / `d`: the selected object as YAML or described, over the table; scrolls.
 fn draw_object(f: &mut Frame, app: &mut App, area: Rect) {
     let theme = app.theme.clone();

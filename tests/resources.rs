@@ -1,0 +1,287 @@
+//! `:svc`, `:cm`, `:job`, `:secret`… resolved through the sandbox's discovery and listed as
+//! its Table output, as the console's generic resource view fetches them.
+
+use helmdeck::core::cluster::table::{list, list_as, resolve};
+use helmdeck::sandbox::{Options, Sandbox};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use kube::Client;
+use kube::api::{Api, PostParams};
+
+fn obj<K: serde::de::DeserializeOwned>(v: serde_json::Value) -> K {
+    serde_json::from_value(v).expect("a valid object")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kinds_resolve_through_discovery_and_list_as_tables() -> anyhow::Result<()> {
+    let sb = Sandbox::start(Options::default()).await?;
+    let client = Client::try_from(kube::Config::new(sb.url().parse()?))?;
+    let pp = PostParams::default();
+    let ns = "mr-ee";
+    Api::<ConfigMap>::namespaced(client.clone(), ns)
+        .create(
+            &pp,
+            &obj(serde_json::json!({
+                "metadata": {"name": "incident-cm"}, "data": {"a": "1", "b": "2"}
+            })),
+        )
+        .await?;
+    Api::<Service>::namespaced(client.clone(), ns)
+        .create(
+            &pp,
+            &obj(serde_json::json!({
+                "metadata": {"name": "incident-svc"},
+                "spec": {"ports": [{"port": 8080, "protocol": "TCP"}], "selector": {"app": "x"}}
+            })),
+        )
+        .await?;
+    Api::<Job>::namespaced(client.clone(), ns)
+        .create(
+            &pp,
+            &obj(serde_json::json!({
+                "metadata": {"name": "incident-job"},
+                "spec": {"template": {"spec": {"restartPolicy": "Never",
+                    "containers": [{"name": "c", "image": "busybox"}]}}}
+            })),
+        )
+        .await?;
+    Api::<Secret>::namespaced(client.clone(), ns)
+        .create(
+            &pp,
+            &obj(serde_json::json!({
+                "metadata": {"name": "incident-secret"}, "type": "Opaque",
+                "stringData": {"password": "hunter2-do-not-show"}
+            })),
+        )
+        .await?;
+
+    // Short names, plurals, singulars and kinds all resolve.
+    for (typed, plural) in [
+        ("svc", "services"),
+        ("cm", "configmaps"),
+        ("job", "jobs"),
+        ("Job", "jobs"),
+        ("configmap", "configmaps"),
+        ("cj", "cronjobs"),
+        ("secrets", "secrets"),
+        ("jobs.batch", "jobs"),
+    ] {
+        let r = resolve(&client, typed).await?;
+        assert_eq!(r.map(|r| r.plural), Some(plural.to_string()), ":{typed}");
+    }
+
+    // In one namespace: the Table's priority-0 columns, one row per object.
+    let svc = list(&client, "svc", Some(ns)).await?;
+    assert_eq!(svc.columns[0], "NAME", "{:?}", svc.columns);
+    assert!(
+        svc.columns.contains(&"TYPE".to_string()),
+        "{:?}",
+        svc.columns
+    );
+    assert!(
+        svc.columns.contains(&"AGE".to_string()),
+        "{:?}",
+        svc.columns
+    );
+    assert!(
+        !svc.columns.contains(&"SELECTOR".to_string()),
+        "wide only: {:?}",
+        svc.columns
+    );
+    let row = svc
+        .rows
+        .iter()
+        .find(|r| r[0] == "incident-svc")
+        .expect("the service is listed");
+    let ty = svc.columns.iter().position(|c| c == "TYPE").unwrap();
+    assert_eq!(row[ty], "ClusterIP", "{row:?}");
+
+    let cm = list(&client, "cm", Some(ns)).await?;
+    assert_eq!(cm.columns, ["NAME", "DATA", "AGE"]);
+    let row = cm
+        .rows
+        .iter()
+        .find(|r| r[0] == "incident-cm")
+        .expect("listed");
+    assert_eq!(row[1], "2", "{row:?}");
+
+    // Across namespaces: NAMESPACE first, from each row's metadata.
+    let jobs = list(&client, "job", None).await?;
+    assert_eq!(
+        jobs.columns,
+        [
+            "NAMESPACE",
+            "NAME",
+            "STATUS",
+            "COMPLETIONS",
+            "DURATION",
+            "AGE"
+        ]
+    );
+    assert!(
+        jobs.rows
+            .iter()
+            .any(|r| r[0] == ns && r[1] == "incident-job"),
+        "{:?}",
+        jobs.rows
+    );
+
+    // Secrets: the server's Table has TYPE and a DATA count, never the values.
+    let secrets = list(&client, "secret", Some(ns)).await?;
+    assert_eq!(secrets.columns, ["NAME", "TYPE", "DATA", "AGE"]);
+    let row = secrets
+        .rows
+        .iter()
+        .find(|r| r[0] == "incident-secret")
+        .expect("listed");
+    assert_eq!((row[1].as_str(), row[2].as_str()), ("Opaque", "1"));
+    assert!(
+        !format!("{secrets:?}").contains("hunter2"),
+        "no value is shown"
+    );
+
+    // Unknown names say so. The sandbox serves no CustomResourceDefinitions, so `:crd` is
+    // unknown there too (against a real server it lists them like any other kind).
+    let err = list(&client, "nosuch", None).await.unwrap_err();
+    assert!(
+        format!("{err:#}").contains("no resource named 'nosuch'"),
+        "{err:#}"
+    );
+    assert_eq!(resolve(&client, "crd").await?, None);
+    sb.stop().await;
+    Ok(())
+}
+
+fn render(a: &mut helmdeck::tui::app::App, w: u16, h: u16) -> String {
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).unwrap();
+    t.draw(|f| helmdeck::tui::views::draw(f, a)).unwrap();
+    let buf = t.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Runs the console's `:` command line and, as the runtime would, its list effects against
+/// the sandbox, feeding the answers back.
+async fn command(a: &mut helmdeck::tui::app::App, client: &Client, line: &str) {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    a.on_key(KeyEvent::new(KeyCode::Char(':'), KeyModifiers::NONE));
+    for c in line.chars() {
+        a.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+    }
+    let effects = a.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    run(a, client, effects).await;
+}
+
+/// Runs list effects as the runtime does and feeds their answers to the console.
+async fn run(
+    a: &mut helmdeck::tui::app::App,
+    client: &Client,
+    effects: Vec<helmdeck::tui::app::Effect>,
+) {
+    use helmdeck::tui::app::{Effect, Msg};
+    for e in effects {
+        let Effect::ListResource {
+            name,
+            namespace,
+            resolved,
+        } = e
+        else {
+            panic!("unexpected effect {e:?}");
+        };
+        let result = match resolved {
+            Some(r) => list_as(client, r, namespace.as_deref()).await,
+            None => list(client, &name, namespace.as_deref()).await,
+        }
+        .map_err(|e| format!("{e:#}"));
+        a.on_msg(Msg::Resource {
+            name,
+            namespace,
+            result,
+        });
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_opens_kinds_by_name_and_says_when_none_is_known() -> anyhow::Result<()> {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use helmdeck::tui::app::{App, Effect};
+    let sb = Sandbox::start(Options::default()).await?;
+    let client = Client::try_from(kube::Config::new(sb.url().parse()?))?;
+    Api::<ConfigMap>::namespaced(client.clone(), "mr-ee")
+        .create(
+            &PostParams::default(),
+            &obj(serde_json::json!({"metadata": {"name": "incident-cm"}, "data": {"k": "v"}})),
+        )
+        .await?;
+    let mut a = App::new(
+        helmdeck::tui::keymap::KeyMap::default(),
+        helmdeck::tui::theme::Theme::default(),
+        "sandbox".into(),
+        None,
+        false,
+    );
+    command(&mut a, &client, "cm").await;
+    let screen = render(&mut a, 160, 30);
+    assert!(screen.contains("configmaps"), "{screen}");
+    assert!(screen.contains("all namespaces"), "{screen}");
+    assert!(
+        screen.contains("NAMESPACE") && screen.contains("DATA"),
+        "{screen}"
+    );
+    assert!(screen.contains("incident-cm"), "{screen}");
+
+    // It lists again every few seconds while open, without asking discovery again.
+    let mut refresh = Vec::new();
+    for _ in 0..helmdeck::tui::app::RESOURCE_REFRESH_SECS {
+        refresh.extend(a.on_tick());
+    }
+    let resolved = resolve(&client, "cm").await?;
+    assert!(resolved.is_some());
+    assert_eq!(
+        refresh,
+        vec![Effect::ListResource {
+            name: "cm".into(),
+            namespace: None,
+            resolved
+        }]
+    );
+    // The refresh's answer replaces the rows.
+    Api::<ConfigMap>::namespaced(client.clone(), "mr-ee")
+        .create(
+            &PostParams::default(),
+            &obj(serde_json::json!({"metadata": {"name": "second-cm"}})),
+        )
+        .await?;
+    run(&mut a, &client, refresh).await;
+    assert!(render(&mut a, 160, 30).contains("second-cm"));
+
+    // `:ns` lists it again in that namespace; esc goes back.
+    command(&mut a, &client, "ns mr-ee").await;
+    let screen = render(&mut a, 160, 30);
+    assert!(
+        screen.contains("configmaps") && screen.contains("mr-ee"),
+        "{screen}"
+    );
+    assert!(!screen.contains("NAMESPACE"), "{screen}");
+    a.on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+    assert!(a.resource.is_none());
+
+    command(&mut a, &client, "svc").await;
+    assert!(render(&mut a, 160, 30).contains("services"));
+    command(&mut a, &client, "job").await;
+    let screen = render(&mut a, 160, 30);
+    assert!(screen.contains("COMPLETIONS"), "{screen}");
+
+    command(&mut a, &client, "nosuch").await;
+    assert!(a.resource.is_none());
+    let screen = render(&mut a, 160, 30);
+    assert!(screen.contains("unknown command ':nosuch'"), "{screen}");
+    sb.stop().await;
+    Ok(())
+}
