@@ -15,6 +15,9 @@ command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
 # The age CLI checks that what helmdeck encrypts in the values repo is standard age
 # (tests/values_secrets.rs).
 command -v age >/dev/null 2>&1 || need_apt+=(age)
+# A real Prometheus scrapes the sandbox's /metrics for the upgrade analysis test
+# (tests/analysis_prometheus.rs).
+command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
 # rdkafka builds librdkafka: it needs pkg-config, OpenSSL and zlib headers.
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 dpkg -s libssl-dev >/dev/null 2>&1 || need_apt+=(libssl-dev)
@@ -60,6 +63,18 @@ if [ -z "${HELMDECK_HELM_SHIM:-}" ]; then
   export HELMDECK_HELM_SHIM="$PWD/scripts/helm-shim/helm"
 fi
 export HELMDECK_REQUIRE_HELM=1
+
+# The object-storage backup tests (tests/backup_s3.rs) run against moto's S3 server, a real
+# S3-protocol HTTP server from PyPI; they start it on a free port.
+PY=$(command -v python3 || command -v python)
+if ! "$PY" -c 'import moto.server' >/dev/null 2>&1; then
+  echo "==> installing moto's S3 server (pip install 'moto[server]==5.2.5')"
+  "$PY" -m pip install --quiet --disable-pip-version-check 'moto[server]==5.2.5'
+fi
+export HELMDECK_REQUIRE_MOTO=1
+export HELMDECK_REQUIRE_PROMETHEUS=1
+echo "==> prometheus: $(prometheus --version 2>&1 | head -1)"
+echo "==> moto: $("$PY" -c 'import moto; print(moto.__version__)')"
 echo "==> helm: $("$HELMDECK_HELM_SHIM" version --short) ($HELMDECK_HELM_SHIM)"
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check

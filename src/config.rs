@@ -34,15 +34,42 @@ pub struct Config {
     pub log_file: Option<PathBuf>,
     /// The platforms (a Helm release and its Kafka topics) the console knows about.
     pub platforms: Vec<Platform>,
-    /// Where values are backed up before an upgrade or rollback.
+    /// Where values are backed up before an upgrade or rollback: a directory or an
+    /// object-storage URL (`s3://`, `az://`, `gs://`, `file://`).
     pub backup_dir: Option<PathBuf>,
+    /// How often `helmdeck backup run` is scheduled (`1h`): the console shows each
+    /// release's newest backup and ranks one older than twice this as a problem.
+    pub backup_every: Option<String>,
     /// A git repository holding the history of deployed values.
     pub values_repo: Option<PathBuf>,
     /// How secret-looking values are kept in the values repo: encrypted with age.
     pub values_secrets: ValuesSecretsConfig,
+    /// The environments a release is promoted through, in order (dev → stage → prod).
+    pub environments: Vec<Environment>,
+    /// Blue/green cutovers (`helmdeck bluegreen`): how long blue is kept after a switch.
+    pub bluegreen: BlueGreenConfig,
     /// The file this configuration was read from; `None` for the built-in defaults.
     #[serde(skip)]
     pub source: Option<PathBuf>,
+}
+
+/// `bluegreen`: the hold period after `helmdeck bluegreen switch` during which blue stays
+/// scaled (`back` returns to it at once) and `finish` waits (`10m`, `1h`; default 10 minutes).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BlueGreenConfig {
+    pub hold: Option<String>,
+}
+
+impl BlueGreenConfig {
+    /// The hold period: `hold`, else 10 minutes (a value that does not parse is refused
+    /// when the config is loaded).
+    pub fn hold(&self) -> std::time::Duration {
+        self.hold
+            .as_deref()
+            .and_then(|s| crate::cli::scale::parse_duration(s).ok())
+            .unwrap_or(std::time::Duration::from_secs(10 * 60))
+    }
 }
 
 /// Secret-looking values in the values repo (`values_secrets`): encrypted with age to
@@ -56,6 +83,34 @@ pub struct ValuesSecretsConfig {
     pub recipients: Vec<String>,
     /// A file holding the age identity (`AGE-SECRET-KEY-1…`) that decrypts them.
     pub identity_file: Option<PathBuf>,
+}
+
+/// One environment (`environments`): a kubeconfig context, optionally a namespace. A
+/// protected one asks for the release name to be typed before any change.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    pub name: String,
+    pub context: String,
+    /// Where the platforms' releases live here, when not in each platform's namespace.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub protected: bool,
+    /// How long a revision must have run here, deployed and healthy, before it is promoted
+    /// to the next environment (`30m`, `2h`; default 30 minutes).
+    #[serde(default)]
+    pub soak: Option<String>,
+}
+
+impl Environment {
+    /// The soak time: `soak`, else 30 minutes.
+    pub fn soak(&self) -> std::time::Duration {
+        self.soak
+            .as_deref()
+            .and_then(|s| crate::cli::scale::parse_duration(s).ok())
+            .unwrap_or(std::time::Duration::from_secs(30 * 60))
+    }
 }
 
 /// Settings for one kubeconfig context.
@@ -91,6 +146,18 @@ pub struct Platform {
     pub consumers: Vec<Consumer>,
     #[serde(default)]
     pub kafka: Option<KafkaConfig>,
+    /// Links to the platform's dashboards: name → URL template with `{namespace}`,
+    /// `{release}`, `{workload}`, `{pod}`, `{container}`, `{platform}`, `{context}`
+    /// ([`crate::core::links`]); `o` in the console, `helmdeck links`.
+    #[serde(default)]
+    pub links: crate::core::links::Links,
+    /// The Prometheus an upgrade's `analysis` queries.
+    #[serde(default)]
+    pub prometheus: Option<crate::core::workflows::analysis::PrometheusConfig>,
+    /// Queries with thresholds evaluated during an upgrade's verification, by name
+    /// ([`crate::core::workflows::analysis`]); a failed one rolls the change back.
+    #[serde(default)]
+    pub analysis: BTreeMap<String, crate::core::workflows::analysis::MetricCheck>,
 }
 
 /// A workload and the topics it reads.
@@ -360,11 +427,32 @@ impl Config {
         };
         crate::core::releases::values_secrets::parse_recipients(&self.values_secrets.recipients)
             .map_err(|e| invalid(format!("values_secrets.recipients: {e}")))?;
+        self.validate_environments()
+            .map_err(|e| invalid(format!("environments: {e}")))?;
+        if let Some(every) = &self.backup_every {
+            crate::cli::scale::parse_duration(every)
+                .map_err(|e| invalid(format!("backup_every: {e}")))?;
+        }
+        if let Some(hold) = &self.bluegreen.hold {
+            crate::cli::scale::parse_duration(hold)
+                .map_err(|e| invalid(format!("bluegreen.hold: {e}")))?;
+        }
         let mut names = std::collections::BTreeSet::new();
         for platform in &self.platforms {
             if !names.insert(platform.name.as_str()) {
                 return Err(invalid(format!(
                     "platform `{}` is defined twice",
+                    platform.name
+                )));
+            }
+            for (name, check) in &platform.analysis {
+                check
+                    .validate(name)
+                    .map_err(|e| invalid(format!("platform `{}`: {e}", platform.name)))?;
+            }
+            if !platform.analysis.is_empty() && platform.prometheus.is_none() {
+                return Err(invalid(format!(
+                    "platform `{}`: analysis needs prometheus: {{url: …}}",
                     platform.name
                 )));
             }
@@ -383,6 +471,10 @@ impl Config {
                     )));
                 }
             }
+            platform
+                .links
+                .parse()
+                .map_err(|e| invalid(format!("platform `{}`: {e}", platform.name)))?;
             let Some(kafka) = &platform.kafka else {
                 continue;
             };
@@ -404,6 +496,34 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Environments: named once each, a name and a context given, a soak time that parses.
+    fn validate_environments(&self) -> Result<(), String> {
+        let mut names = std::collections::BTreeSet::new();
+        for env in &self.environments {
+            crate::cli::namespace_name(&env.name).map_err(|e| format!("environment name: {e}"))?;
+            if !names.insert(env.name.as_str()) {
+                return Err(format!("environment `{}` is defined twice", env.name));
+            }
+            if env.context.trim().is_empty() {
+                return Err(format!("environment `{}` names no context", env.name));
+            }
+            if let Some(ns) = &env.namespace {
+                crate::cli::namespace_name(ns)
+                    .map_err(|e| format!("environment `{}`: {e}", env.name))?;
+            }
+            if let Some(soak) = &env.soak {
+                crate::cli::scale::parse_duration(soak)
+                    .map_err(|e| format!("environment `{}`: soak: {e}", env.name))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The environment named `name`.
+    pub fn environment(&self, name: &str) -> Option<&Environment> {
+        self.environments.iter().find(|e| e.name == name)
     }
 
     /// Replaces a leading `~/` in paths with the home directory.
@@ -803,6 +923,8 @@ mod tests {
             log_file: Some("~/logs/helmdeck.log".into()),
             backup_dir: Some("/abs/backups".into()),
             platforms: vec![Platform {
+                prometheus: None,
+                analysis: Default::default(),
                 name: "p".into(),
                 namespace: "p".into(),
                 release: None,
@@ -810,6 +932,7 @@ mod tests {
                 destinations: vec![],
                 custom_topics: vec![],
                 consumers: vec![],
+                links: Default::default(),
                 kafka: Some(KafkaConfig {
                     password_file: Some("~/.secrets/p".into()),
                     ..KafkaConfig::default()

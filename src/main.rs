@@ -89,6 +89,21 @@ enum Command {
     Apply(cli::upgrade::ApplyArgs),
     /// Finish a change that was interrupted: verify it, or roll it back (--rollback).
     Recover(cli::upgrade::RecoverArgs),
+    /// Blue/green cutover of a Deployment: start (green beside blue, verified), switch the
+    /// Service to green, back to blue, finish; status. Exits 1 when a step failed or one was
+    /// interrupted (status), 2 when refused before anything changed.
+    Bluegreen(cli::bluegreen::BlueGreenArgs),
+    /// Which chart version, app version and images each platform release runs in each
+    /// environment (`environments` in the config), drift marked. Exits 1 when an environment
+    /// is unreachable, 2 when the config names no environments or a context the kubeconfig lacks.
+    Inventory(cli::inventory::InventoryArgs),
+    /// Promote a release from one environment to the next: the chart version and values the
+    /// source deployed, after its soak time, through the guided upgrade on the target (a
+    /// protected target asks for the release name). Exits as upgrade does.
+    Promote(cli::promote::PromoteArgs),
+    /// Links to a release's dashboards (the platform's `links:` in the config), filled in.
+    /// Exits 1 when none can be filled in for what was given.
+    Links(cli::links::LinksArgs),
 }
 
 impl Command {
@@ -118,17 +133,25 @@ impl Command {
             }),
             Command::Backup(a) => match &a.command {
                 BackupCommand::Restore { .. } => Some("backup restore"),
-                // `create` reads the cluster and writes only into the local backup directory.
-                BackupCommand::Create { .. } | BackupCommand::List { .. } => None,
+                // `create` and `run` read the cluster and write only where backups are kept
+                // (`run` also prunes there).
+                BackupCommand::Create { .. } | BackupCommand::Run { .. } => None,
+                BackupCommand::List { .. } => None,
                 BackupCommand::Show { .. } => None,
+                BackupCommand::Schedule(s) => s.apply.then_some("backup schedule --apply"),
             },
             Command::Topics(a) => match &a.action {
                 Some(TopicsAction::Create(_)) => Some("topics create"),
                 Some(TopicsAction::Plan) | None => None,
             },
+            Command::Inventory(_) => None,
+            Command::Promote(a) => (!a.change.dry_run).then_some("promote"),
             Command::Status(_) | Command::History(_) | Command::Diff(_) | Command::Versions(_) => {
                 None
             }
+            Command::Links(_) => None,
+            // `status` only reads; every other action changes the cluster.
+            Command::Bluegreen(a) => a.writes(),
             // The console inside the demo refuses its own actions; the sandbox is the server.
             Command::Demo { .. } | Command::Sandbox { .. } => None,
         }
@@ -167,11 +190,21 @@ impl Command {
             Command::Rollback(a) => change(&mut a.change),
             Command::Apply(a) => change(&mut a.change),
             Command::Recover(a) => change(&mut a.change),
+            Command::Bluegreen(a) => cluster(&mut a.step_mut().cluster),
             Command::Backup(a) => {
                 let t = match &mut a.command {
                     BackupCommand::Create { target, .. }
+                    | BackupCommand::Run { target, .. }
                     | BackupCommand::Show { target, .. }
                     | BackupCommand::Restore { target, .. } => Some(target),
+                    // `schedule --apply` talks to its own --kubeconfig / --context.
+                    BackupCommand::Schedule(s) => {
+                        return Scope {
+                            config: Some(&mut a.config),
+                            kubeconfig: Some(&mut s.kubeconfig),
+                            context: Some(&mut s.context),
+                        };
+                    }
                     BackupCommand::List { .. } => None,
                 };
                 target(Some(&mut a.config), t)
@@ -187,7 +220,18 @@ impl Command {
                 context: Some(&mut a.context),
             },
             Command::History(a) => target(Some(&mut a.config), Some(&mut a.target)),
+            Command::Links(a) => Scope {
+                config: Some(&mut a.config),
+                kubeconfig: Some(&mut a.kubeconfig),
+                context: Some(&mut a.context),
+            },
             Command::Diff(a) => target(None, Some(&mut a.target)),
+            Command::Promote(a) => change(&mut a.change),
+            Command::Inventory(a) => Scope {
+                config: Some(&mut a.config),
+                kubeconfig: Some(&mut a.kubeconfig),
+                context: None,
+            },
             Command::Versions(a) => target(None, Some(&mut a.target)),
             // The demo uses the console's flags; the sandbox's --kubeconfig is its output.
             Command::Demo { .. } | Command::Sandbox { .. } => Scope::default(),
@@ -236,7 +280,14 @@ impl Scope<'_> {
 fn prints_only(command: &Option<Command>) -> bool {
     matches!(
         command,
-        Some(Command::History(_) | Command::Diff(_) | Command::Versions(_) | Command::Status(_))
+        Some(
+            Command::History(_)
+                | Command::Diff(_)
+                | Command::Versions(_)
+                | Command::Status(_)
+                | Command::Links(_)
+                | Command::Inventory(_)
+        )
     )
 }
 
@@ -295,17 +346,30 @@ fn main() -> std::process::ExitCode {
             }
             Some(Command::History(a)) => code(&mut exit_code, cli::releases::history_cmd(a).await),
             Some(Command::Diff(a)) => cli::releases::diff_cmd(a).await,
+            Some(Command::Links(a)) => code(&mut exit_code, cli::links::run(a)),
             Some(Command::Versions(a)) => cli::releases::versions_cmd(a).await,
+            Some(Command::Backup(cli::releases::BackupArgs {
+                command: cli::releases::BackupCommand::Schedule(s),
+                dir,
+                config,
+                ..
+            })) => code(
+                &mut exit_code,
+                cli::schedule::run(s, dir.as_deref(), config.as_deref()).await,
+            ),
             Some(Command::Backup(a)) => cli::releases::backup_cmd(a).await,
             Some(Command::Upgrade(a)) => code(&mut exit_code, cli::upgrade::upgrade_cmd(a).await),
             Some(Command::Rollback(a)) => code(&mut exit_code, cli::upgrade::rollback_cmd(a).await),
             Some(Command::Apply(a)) => code(&mut exit_code, cli::upgrade::apply_cmd(a).await),
             Some(Command::Recover(a)) => code(&mut exit_code, cli::upgrade::recover_cmd(a).await),
+            Some(Command::Bluegreen(a)) => code(&mut exit_code, cli::bluegreen::run(a).await),
             Some(Command::Scale(a)) => code(&mut exit_code, cli::scale::scale(a).await),
             Some(Command::Autoscale(a)) => cli::scale::autoscale(a).await,
             Some(Command::Cordon(a)) => cli::scale::cordon(a).await,
             Some(Command::Uncordon(a)) => cli::scale::uncordon(a).await,
             Some(Command::Drain(a)) => cli::scale::drain(a).await,
+            Some(Command::Inventory(a)) => code(&mut exit_code, cli::inventory::run(a).await),
+            Some(Command::Promote(a)) => code(&mut exit_code, cli::promote::promote_cmd(a).await),
             Some(Command::Status(a)) => {
                 exit_code = Some(cli::status::run(a).await);
                 Ok(())
@@ -357,6 +421,7 @@ async fn run_sandbox(
         pods: grow.pods,
         releases: grow.releases,
         faults,
+        ..Default::default()
     })
     .await?;
     if let Some(path) = &kubeconfig {
@@ -451,6 +516,13 @@ mod tests {
             "apply ee --from-commit abc123",
             "rollback ee --to 1",
             "recover ee",
+            "bluegreen start deploy/router --image 3.5.0",
+            "bluegreen switch deploy/router",
+            "bluegreen status deploy/router -n mr-ee",
+            "links ee --pod p",
+            "inventory -o json",
+            "promote ee --from stage --to prod --confirm ee",
+            "backup schedule --every 1h --image i --to s3://b --apply",
         ] {
             let cli = parse(&format!("{argv} --readonly --theme light --config c.yaml"))
                 .unwrap_or_else(|e| panic!("{argv}: {e}"));
@@ -463,6 +535,12 @@ mod tests {
         assert_eq!(command.writes(), Some("cordon"));
         let scope = command.scope();
         assert!(scope.sources(cli.console.readonly).flag);
+        let mut cli = parse("promote ee --from stage --to prod").unwrap();
+        assert_eq!(cli.command.as_mut().unwrap().writes(), Some("promote"));
+        let mut cli = parse("promote ee --from stage --to prod --dry-run").unwrap();
+        assert_eq!(cli.command.as_mut().unwrap().writes(), None);
+        let mut cli = parse("inventory").unwrap();
+        assert_eq!(cli.command.as_mut().unwrap().writes(), None);
     }
 
     /// A global flag reaches the command's own flag of that name, before or after it.
@@ -480,6 +558,46 @@ mod tests {
         match parse("--config c.yaml status").unwrap().command {
             Some(Command::Status(a)) => assert_eq!(a.config, Some(PathBuf::from("c.yaml"))),
             _ => panic!("not status"),
+        }
+    }
+
+    /// The command `backup schedule`'s CronJob runs is one this command line takes.
+    #[test]
+    fn the_scheduled_job_runs_a_command_that_parses() {
+        use helmdeck::cli::releases::BackupCommand;
+        let plan = helmdeck::core::releases::schedule::Schedule {
+            every: helmdeck::core::releases::schedule::parse_every("1h").unwrap(),
+            keep: 7,
+            to: "s3://b/p".into(),
+            image: "i:1".into(),
+            namespace: "helmdeck".into(),
+            platforms: vec![("mr-ee".into(), "mr-ee".into(), Some("ee".into()))],
+        };
+        let argv = std::iter::once("helmdeck".to_string()).chain(plan.args());
+        let cli = Cli::try_parse_from(argv).unwrap();
+        match cli.command {
+            Some(Command::Backup(a)) => {
+                assert_eq!(a.dir.as_deref(), Some("s3://b/p"));
+                assert_eq!(
+                    a.config,
+                    Some(PathBuf::from(
+                        helmdeck::core::releases::schedule::CONFIG_PATH
+                    ))
+                );
+                assert!(
+                    matches!(
+                        a.command,
+                        BackupCommand::Run {
+                            all: true,
+                            keep: 7,
+                            ..
+                        }
+                    ),
+                    "{:?}",
+                    a.command
+                );
+            }
+            _ => panic!("not backup"),
         }
     }
 

@@ -758,6 +758,39 @@ fn logs_current_and_previous() {
     assert!(err.contains("previous terminated container"), "{err}");
 }
 
+/// `kubectl logs --timestamps` (issue 12: the console's `t` asks the same): each line starts
+/// with the kubelet's RFC 3339 timestamp with nanoseconds, in UTC, then a space; the line
+/// itself follows unchanged.
+#[test]
+fn logs_with_timestamps_as_the_kubelet_stamps_them() {
+    let sb = Sandbox::start();
+    let args = [
+        "logs",
+        "deploy/router",
+        "-n",
+        "mr-ee",
+        "--tail=3",
+        "--timestamps",
+    ];
+    let lines = wait_for("three stamped log lines", WAIT, || {
+        let text = sb.ok(&args);
+        let lines: Vec<String> = text.lines().map(String::from).collect();
+        (lines.len() == 3).then_some(lines)
+    });
+    for l in &lines {
+        let (stamp, rest) = l.split_once(' ').unwrap_or_else(|| panic!("{l}"));
+        assert_eq!(stamp.len(), "2026-01-02T03:04:05.000000000Z".len(), "{l}");
+        assert!(stamp.ends_with('Z'), "{l}");
+        let at: jiff::Timestamp = stamp.parse().unwrap_or_else(|e| panic!("{l}: {e}"));
+        // The simulated program prints its own time first: the same second.
+        let own: jiff::Timestamp = rest.split(' ').next().unwrap().parse().unwrap();
+        assert_eq!(at.as_second(), own.as_second(), "{l}");
+        assert!(rest.contains("INFO") || rest.contains("DEBUG"), "{l}");
+    }
+    let plain = sb.ok(&["logs", "deploy/router", "-n", "mr-ee", "--tail=3"]);
+    assert!(!plain.contains(".000000000Z"), "{plain}");
+}
+
 #[test]
 fn trouble_scenario_shows_the_incidents() {
     let sb = Sandbox::start_with(&["--scenario", "trouble"]);

@@ -140,14 +140,12 @@ async fn kinds_resolve_through_discovery_and_list_as_tables() -> anyhow::Result<
         "no value is shown"
     );
 
-    // Unknown names say so. The sandbox serves no CustomResourceDefinitions, so `:crd` is
-    // unknown there too (against a real server it lists them like any other kind).
+    // Unknown names say so.
     let err = list(&client, "nosuch", None).await.unwrap_err();
     assert!(
         format!("{err:#}").contains("no resource named 'nosuch'"),
         "{err:#}"
     );
-    assert_eq!(resolve(&client, "crd").await?, None);
     sb.stop().await;
     Ok(())
 }
@@ -282,6 +280,144 @@ async fn the_console_opens_kinds_by_name_and_says_when_none_is_known() -> anyhow
     assert!(a.resource.is_none());
     let screen = render(&mut a, 160, 30);
     assert!(screen.contains("unknown command ':nosuch'"), "{screen}");
+    sb.stop().await;
+    Ok(())
+}
+
+/// Issue 12: a custom resource, defined by a CRD through the kube client, resolves by short
+/// name and lists with the printer columns the server's Table offers; the console opens it
+/// (`:kt`, `:crd`) with those columns; deleting the CRD ends its watches and its listing.
+#[tokio::test(flavor = "multi_thread")]
+async fn custom_resources_list_with_their_crds_printer_columns() -> anyhow::Result<()> {
+    use futures::StreamExt;
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::api::{
+        ApiResource, DeleteParams, DynamicObject, GroupVersionKind, WatchEvent, WatchParams,
+    };
+    let sb = Sandbox::start(Options::default()).await?;
+    let client = Client::try_from(kube::Config::new(sb.url().parse()?))?;
+    let pp = PostParams::default();
+
+    // The scenario's KafkaTopics: `kt` resolves; the Table's columns are the CRD's.
+    let kt = resolve(&client, "kt").await?.expect("kt resolves");
+    assert_eq!(
+        (kt.group.as_str(), kt.version.as_str(), kt.plural.as_str()),
+        ("kafka.strimzi.io", "v1beta2", "kafkatopics")
+    );
+    let topics = list(&client, "kt", Some("mr-ee")).await?;
+    assert_eq!(
+        topics.columns,
+        [
+            "NAME",
+            "CLUSTER",
+            "PARTITIONS",
+            "REPLICATION FACTOR",
+            "READY"
+        ]
+    );
+    let main = topics
+        .rows
+        .iter()
+        .find(|r| r[0] == "mr-ee-main")
+        .expect("listed");
+    assert_eq!(main[1..], ["mr-ee", "6", "3", "True"]);
+    let crds = list(&client, "crd", None).await?;
+    assert_eq!(crds.columns, ["NAME", "CREATED AT"]);
+    assert!(
+        crds.rows
+            .iter()
+            .any(|r| r[0] == "kafkatopics.kafka.strimzi.io")
+    );
+
+    // A CRD of our own, cluster-scoped, with no printer columns: NAME and the default AGE.
+    let crds_api = Api::<CustomResourceDefinition>::all(client.clone());
+    crds_api
+        .create(
+            &pp,
+            &obj(serde_json::json!({
+                "metadata": {"name": "tenants.iomete.com"},
+                "spec": {"group": "iomete.com", "scope": "Cluster",
+                    "names": {"kind": "Tenant", "plural": "tenants", "shortNames": ["tn"]},
+                    "versions": [{"name": "v1", "served": true, "storage": true,
+                        "schema": {"openAPIV3Schema": {"type": "object"}}}]},
+            })),
+        )
+        .await?;
+    let crd = crds_api.get("tenants.iomete.com").await?;
+    let established = crd
+        .status
+        .and_then(|s| s.conditions)
+        .unwrap_or_default()
+        .iter()
+        .any(|c| c.type_ == "Established" && c.status == "True");
+    assert!(established);
+    let ar = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("iomete.com", "v1", "Tenant"),
+        "tenants",
+    );
+    let tenants = Api::<DynamicObject>::all_with(client.clone(), &ar);
+    let mut events = tenants.watch(&WatchParams::default(), "0").await?.boxed();
+    let mut acme: DynamicObject = obj(serde_json::json!({
+        "apiVersion": "iomete.com/v1", "kind": "Tenant",
+        "metadata": {"name": "acme", "labels": {"tier": "gold"}}, "spec": {"plan": "gold"},
+    }));
+    acme = tenants.create(&pp, &acme).await?;
+    assert_eq!(acme.metadata.generation, Some(1));
+    let rv = acme
+        .metadata
+        .resource_version
+        .clone()
+        .expect("a resourceVersion");
+    assert!(rv.parse::<u64>().is_ok(), "{rv}");
+    match events.next().await {
+        Some(Ok(WatchEvent::Added(o))) => assert_eq!(o.metadata.name.as_deref(), Some("acme")),
+        other => panic!("expected ADDED acme, got {other:?}"),
+    }
+    let listed = tenants
+        .list(&kube::api::ListParams::default().labels("tier=gold"))
+        .await?;
+    assert_eq!(listed.items.len(), 1);
+    let t = list(&client, "tn", None).await?;
+    assert_eq!(t.columns, ["NAME", "AGE"]);
+    assert_eq!(t.rows[0][0], "acme");
+
+    // The console opens both with the server's columns.
+    let mut a = helmdeck::tui::app::App::new(
+        helmdeck::tui::keymap::KeyMap::default(),
+        helmdeck::tui::theme::Theme::default(),
+        "sandbox".into(),
+        None,
+        false,
+    );
+    command(&mut a, &client, "kt").await;
+    let screen = render(&mut a, 160, 30);
+    assert!(screen.contains("kafkatopics"), "{screen}");
+    assert!(
+        screen.contains("REPLICATION FACTOR") && screen.contains("mr-ee-google-analytics"),
+        "{screen}"
+    );
+    command(&mut a, &client, "crd").await;
+    let screen = render(&mut a, 160, 30);
+    assert!(
+        screen.contains("CREATED AT") && screen.contains("tenants.iomete.com"),
+        "{screen}"
+    );
+
+    // Deleting the CRD deletes its objects (the watch sees it go, then ends); no longer served.
+    crds_api
+        .delete("tenants.iomete.com", &DeleteParams::default())
+        .await?;
+    match events.next().await {
+        Some(Ok(WatchEvent::Deleted(o))) => assert_eq!(o.metadata.name.as_deref(), Some("acme")),
+        other => panic!("expected DELETED acme, got {other:?}"),
+    }
+    assert!(events.next().await.is_none(), "the watch ends");
+    let err = tenants.get("acme").await.unwrap_err();
+    assert!(
+        matches!(err, kube::Error::Api(ref e) if e.code == 404),
+        "{err}"
+    );
+    assert_eq!(resolve(&client, "tn").await?, None);
     sb.stop().await;
     Ok(())
 }

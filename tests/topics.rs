@@ -161,8 +161,11 @@ fn a_consumer_that_stops_committing_warns_then_stops_and_recovers() {
 
 fn platform() -> Platform {
     Platform {
+        prometheus: None,
+        analysis: Default::default(),
         name: "shop".into(),
         namespace: "shop".into(),
+        links: Default::default(),
         release: None,
         topic_prefix: Some("shop-".into()),
         destinations: vec![
@@ -381,8 +384,11 @@ async fn an_upgrade_preflight_reads_the_topic_plan_of_the_releases_platform() {
     let src = source(&broker);
     create(&src, "mr-ee-main", 3);
     let platform = Platform {
+        prometheus: None,
+        analysis: Default::default(),
         name: "mr-ee".into(),
         namespace: "mr-ee".into(),
+        links: Default::default(),
         release: Some("ee".into()),
         topic_prefix: Some("mr-ee-".into()),
         destinations: vec!["pinterest".into()],

@@ -186,6 +186,7 @@ fn node(name: &str, ready: Option<bool>) -> helmdeck::core::cluster::NodeRow {
         version: "v1.33.1".into(),
         internal_ip: "10.0.0.1".into(),
         created: None,
+        ready_since: None,
         cpu_millis: 8000,
         memory_bytes: 32 << 30,
     }

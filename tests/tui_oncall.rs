@@ -361,6 +361,7 @@ fn plan(
             reason: String::new(),
             topics: None,
             settings: Settings {
+                analyses: Default::default(),
                 backup_dir: "/b".into(),
                 values_repo: "/v".into(),
                 journal_dir: "/j".into(),
@@ -1003,4 +1004,560 @@ fn y_and_d_show_every_kind_over_its_table_and_esc_closes() {
     a.screen = Screen::Overview;
     a.on_key(key('y'));
     assert!(a.object.is_none());
+}
+
+// ---- The log pane: wrap, timestamps, save (k9s's `w`, `t`, `ctrl-s`) ----
+
+/// The pod `shop/web-7d4b9c8f6-r5t7y` opened, with `lines` in its log.
+fn log_of_crashing_pod(lines: &[&str]) -> App {
+    use helmdeck::tui::views::tables::RowRef;
+    let mut a = app();
+    let pod = ("shop".to_string(), "web-7d4b9c8f6-r5t7y".to_string());
+    select(&mut a, Screen::Pods, |r| *r == RowRef::Pod(pod.clone()));
+    a.on_key(code(KeyCode::Enter));
+    assert_eq!(a.screen, Screen::PodDetail);
+    a.on_msg(Msg::LogLines(lines.iter().map(|l| l.to_string()).collect()));
+    a
+}
+
+#[test]
+fn w_wraps_long_log_lines_and_cuts_them_again() {
+    let long = format!("ERROR start {} the end", "x".repeat(150));
+    let filler: Vec<String> = (0..40).map(|i| format!("filler {i}")).collect();
+    let mut lines: Vec<&str> = filler.iter().map(String::as_str).collect();
+    lines.extend(["short line", &long]);
+    let mut a = log_of_crashing_pod(&lines);
+    let text = render(&mut a, 100, 30);
+    assert!(
+        text.contains("ERROR start") && !text.contains("the end"),
+        "{text}"
+    );
+    a.on_key(key('w'));
+    let text = render(&mut a, 100, 30);
+    assert!(
+        text.contains("the end") && text.contains("short line"),
+        "{text}"
+    );
+    assert!(
+        text.contains("wrap"),
+        "the pane's title says it wraps:\n{text}"
+    );
+    // The newest line is the last row of the pane even when wrapped.
+    let rows: Vec<&str> = text.lines().collect();
+    let end = rows.iter().position(|l| l.contains("the end")).unwrap();
+    assert!(rows[end + 1].starts_with('└'), "{text}");
+    a.on_key(key('w'));
+    assert!(!render(&mut a, 100, 30).contains("the end"));
+}
+
+#[test]
+fn t_asks_the_server_for_timestamps_and_back() {
+    let mut a = log_of_crashing_pod(&["a line"]);
+    let effects = a.on_key(key('t'));
+    let key_of = ("shop".to_string(), "web-7d4b9c8f6-r5t7y".to_string());
+    assert_eq!(
+        effects,
+        vec![Effect::Logs {
+            key: key_of.clone(),
+            container: a.detail.as_ref().unwrap().container.clone(),
+            previous: false,
+            timestamps: true,
+        }]
+    );
+    // The lines without stamps are gone; the new stream brings them stamped.
+    assert!(a.detail.as_ref().unwrap().logs.is_empty());
+    a.on_msg(Msg::LogLines(vec![
+        "2026-11-30T11:00:00.000000000Z a line".into(),
+    ]));
+    let text = render(&mut a, 120, 30);
+    assert!(
+        text.contains("timestamps") && text.contains("11:00:00.000000000Z"),
+        "{text}"
+    );
+    let effects = a.on_key(key('t'));
+    assert!(
+        matches!(
+            &effects[..],
+            [Effect::Logs {
+                timestamps: false,
+                previous: false,
+                ..
+            }]
+        ),
+        "{effects:?}"
+    );
+    // On the previous container's log, stamps ask for the previous log again.
+    a.on_key(key('p'));
+    let effects = a.on_key(key('t'));
+    assert!(
+        matches!(
+            &effects[..],
+            [Effect::Logs {
+                timestamps: true,
+                previous: true,
+                ..
+            }]
+        ),
+        "{effects:?}"
+    );
+}
+
+#[test]
+fn ctrl_s_saves_the_log_shown_under_a_timestamped_name() {
+    let mut a = log_of_crashing_pod(&[]);
+    assert!(a.on_key(ctrl('s')).is_empty());
+    assert!(flash(&a).contains("nothing to save"), "{}", flash(&a));
+    a.on_msg(Msg::LogLines(vec!["one".into(), "two".into()]));
+    let effects = a.on_key(ctrl('s'));
+    let [
+        Effect::SaveLog {
+            context,
+            file,
+            text,
+            lines,
+        },
+    ] = &effects[..]
+    else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(context, "fixture");
+    assert_eq!(text, "one\ntwo\n");
+    assert_eq!(*lines, 2);
+    assert!(
+        file.starts_with("shop_web-7d4b9c8f6-r5t7y_") && file.ends_with("_20250514T100500Z.log"),
+        "{file}"
+    );
+    // The outcome names the path in the status line.
+    a.on_msg(Msg::Done {
+        what: "save the log".into(),
+        result: Ok("saved 2 log lines to /d/x.log".into()),
+    });
+    assert!(render(&mut a, 120, 30).contains("saved 2 log lines to /d/x.log"));
+}
+
+#[test]
+fn the_log_keys_are_listed_on_the_log_screen_only() {
+    let map = KeyMap::default();
+    let listed = |screen| -> Vec<Action> {
+        map.bindings_for(screen)
+            .into_iter()
+            .map(|(_, a, _)| a)
+            .collect()
+    };
+    let log = listed(Screen::PodDetail);
+    for action in [
+        Action::WrapToggle,
+        Action::TimestampsToggle,
+        Action::SaveLog,
+    ] {
+        assert!(log.contains(&action), "{action} not on the log screen");
+        for screen in Screen::ALL.into_iter().filter(|s| *s != Screen::PodDetail) {
+            assert!(
+                !listed(screen).contains(&action),
+                "{action} listed on {screen}"
+            );
+        }
+    }
+    let mut a = log_of_crashing_pod(&["a line"]);
+    a.on_key(key('?'));
+    let text = render(&mut a, 120, 60);
+    for k in ["ctrl-s", "Wrap long log lines", "timestamps"] {
+        assert!(text.contains(k), "{k} missing from the help:\n{text}");
+    }
+    // Elsewhere the keys answer, not act.
+    let mut a = app();
+    a.on_key(key('4'));
+    a.on_key(key('w'));
+    assert!(a.flash.is_none() || !flash(&a).contains("wrap"));
+}
+
+// ---- `e`: the events of the selected object ----
+
+fn event(ns: &str, name: &str, kind: &str, object: &str, warning: bool, at: &str) -> EventRow {
+    EventRow {
+        namespace: ns.into(),
+        name: name.into(),
+        warning,
+        reason: if warning { "BackOff" } else { "Pulled" }.into(),
+        message: format!("about {object}"),
+        object_kind: kind.into(),
+        object_name: object.into(),
+        count: 1,
+        last_seen: Some(at.parse().unwrap()),
+        source: String::new(),
+    }
+}
+
+fn event_names(a: &mut App) -> Vec<String> {
+    let n = a.row_count();
+    a.visible_rows(0, n)
+        .into_iter()
+        .map(|r| match r {
+            helmdeck::tui::views::tables::RowRef::Event((_, n)) => n,
+            other => panic!("{other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn e_opens_the_events_of_the_selected_object_newest_first() {
+    use helmdeck::tui::views::tables::RowRef;
+    let mut a = app();
+    let pod = "web-7d4b9c8f6-r5t7y";
+    a.state.apply(ClusterUpdate::Events(vec![Change::Reset(vec![
+        event(
+            "shop",
+            "pod-old-warning",
+            "Pod",
+            pod,
+            true,
+            "2025-05-14T09:00:00Z",
+        ),
+        event(
+            "shop",
+            "pod-new-normal",
+            "Pod",
+            pod,
+            false,
+            "2025-05-14T10:00:00Z",
+        ),
+        event(
+            "other",
+            "same-name-elsewhere",
+            "Pod",
+            pod,
+            true,
+            "2025-05-14T10:01:00Z",
+        ),
+        event(
+            "shop",
+            "another-pod",
+            "Pod",
+            "web-7d4b9c8f6-xk2lp",
+            true,
+            "2025-05-14T10:02:00Z",
+        ),
+        event(
+            "shop",
+            "deploy",
+            "Deployment",
+            "web",
+            false,
+            "2025-05-14T10:03:00Z",
+        ),
+        event(
+            "shop",
+            "rs-not-deploy",
+            "ReplicaSet",
+            "web",
+            false,
+            "2025-05-14T10:04:00Z",
+        ),
+        event(
+            "default",
+            "node",
+            "Node",
+            "worker-3",
+            true,
+            "2025-05-14T10:04:00Z",
+        ),
+    ])]));
+    // A pod: its own events, the newest first though the older is a warning.
+    select(&mut a, Screen::Pods, |r| {
+        *r == RowRef::Pod(("shop".into(), pod.into()))
+    });
+    a.on_key(key('e'));
+    assert_eq!(a.screen, Screen::Events);
+    assert_eq!(
+        event_names(&mut a),
+        vec!["pod-new-normal", "pod-old-warning"]
+    );
+    let text = render(&mut a, 160, 30);
+    assert!(text.contains(&format!("/object:Pod/shop/{pod}")), "{text}");
+    // The namespace the jump set is given back when the user moves on.
+    a.on_key(key('4'));
+    assert_eq!(a.namespace, None);
+
+    // A workload: the Deployment's events, not its ReplicaSet's.
+    select(&mut a, Screen::Workloads, |r| {
+        *r == RowRef::Workload(WorkloadKind::Deployment, "shop".into(), "web".into())
+    });
+    a.on_key(key('e'));
+    assert_eq!(event_names(&mut a), vec!["deploy"]);
+
+    // A node: its events, in whatever namespace they are kept.
+    select(&mut a, Screen::Nodes, |r| {
+        *r == RowRef::Node("worker-3".into())
+    });
+    a.on_key(key('e'));
+    assert_eq!(a.screen, Screen::Events);
+    assert_eq!(event_names(&mut a), vec!["node"]);
+    // esc clears the filter: every event again.
+    a.on_key(code(KeyCode::Esc));
+    assert_eq!(event_names(&mut a).len(), 7);
+
+    // From a pod's log screen, that pod's events.
+    let mut a = log_of_crashing_pod(&["a line"]);
+    a.state
+        .apply(ClusterUpdate::Events(vec![Change::Reset(vec![event(
+            "shop",
+            "mine",
+            "Pod",
+            pod,
+            true,
+            "2025-05-14T10:00:00Z",
+        )])]));
+    let effects = a.on_key(key('e'));
+    assert!(effects.contains(&Effect::StopLogs), "{effects:?}");
+    assert_eq!(event_names(&mut a), vec!["mine"]);
+    // Where there is no object, `e` does nothing.
+    a.on_key(key('1'));
+    assert!(a.on_key(key('e')).is_empty());
+    assert_eq!(a.screen, Screen::Overview);
+}
+
+// ---- Releases whose revisions cannot be decoded ----
+
+/// A release Secret of `kafka/strimzi` whose payload is not base64.
+fn undecodable_secret() -> ReleaseRevision {
+    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(serde_json::json!({
+        "metadata": {
+            "name": "sh.helm.release.v1.strimzi.v2",
+            "namespace": "kafka",
+            "labels": {"name": "strimzi", "owner": "helm", "status": "deployed", "version": "2"},
+            "creationTimestamp": "2025-05-14T09:00:00Z"
+        },
+        "type": "helm.sh/release.v1",
+        "data": {"release": "bm90IGJhc2U2NCEh"}
+    }))
+    .unwrap();
+    let r = ReleaseRevision::from_secret(&secret);
+    assert!(r.error.is_some(), "{r:?}");
+    r
+}
+
+#[test]
+fn a_release_that_cannot_be_decoded_is_listed_with_the_reason_and_counted() {
+    let mut a = app();
+    let mut revisions: Vec<ReleaseRevision> = a.state.revisions.values().cloned().collect();
+    revisions.push(undecodable_secret());
+    a.state
+        .apply(ClusterUpdate::Releases(vec![Change::Reset(revisions)]));
+    let why = a
+        .state
+        .revisions
+        .values()
+        .find_map(|r| r.error.clone())
+        .unwrap();
+    a.on_key(key('6'));
+    let text = render(&mut a, 160, 30);
+    assert!(
+        text.contains("Helm releases (2)") || text.contains("(2)"),
+        "{text}"
+    );
+    let row = text
+        .lines()
+        .find(|l| l.contains("strimzi") && !l.contains("cannot be decoded"))
+        .unwrap_or_else(|| panic!("strimzi not listed:\n{text}"));
+    assert!(
+        row.contains("✖ undecodable") && row.contains(" 2 "),
+        "{row}"
+    );
+    let note = text
+        .lines()
+        .find(|l| l.contains("cannot be decoded"))
+        .unwrap_or_else(|| panic!("no reason shown:\n{text}"));
+    assert!(
+        note.contains("kafka/strimzi sh.helm.release.v1.strimzi.v2")
+            && note.contains(&why[..why.len().min(20)]),
+        "{note}"
+    );
+    // Still listed, and whole, at 80 columns.
+    let text = render(&mut a, 80, 24);
+    assert!(
+        text.lines()
+            .any(|l| l.contains("strimzi") && l.contains("✖ undecodable")),
+        "{text}"
+    );
+    // The roll-up counts it and names it.
+    let r = a.rollup();
+    let area = r
+        .area(helmdeck::core::cluster::rollup::AreaKind::Releases)
+        .unwrap();
+    assert!(area.summary.starts_with("2 releases:"), "{}", area.summary);
+    assert!(area.summary.contains("1 undecodable"), "{}", area.summary);
+    assert!(
+        r.problems.iter().any(|p| p
+            .message
+            .contains("release strimzi in kafka: 1 revision cannot be decoded")),
+        "{:?}",
+        r.problems
+    );
+}
+
+// ---- The Overview at 80 columns: nothing cut mid-word ----
+
+/// `text` is `full`, or a start of it that ends between words, marked with `…`.
+fn cut_between_words(text: &str, full: &str) -> bool {
+    let text = text.trim_end();
+    if full.starts_with(text) && text.len() == full.trim_end().len() {
+        return true;
+    }
+    let Some(kept) = text.strip_suffix('…') else {
+        return false;
+    };
+    full.starts_with(kept)
+        && full[kept.len()..]
+            .chars()
+            .next()
+            .is_some_and(|c| !c.is_alphanumeric())
+}
+
+#[test]
+fn the_overview_at_80_columns_cuts_no_word() {
+    let mut a = app();
+    let text = render(&mut a, 80, 24);
+    let r = a.rollup();
+    let lines: Vec<&str> = text.lines().collect();
+    for area in &r.areas {
+        let line = lines
+            .iter()
+            .find(|l| l.contains(&format!(" {} ", area.area.name())))
+            .unwrap_or_else(|| panic!("{:?} missing:\n{text}", area.area));
+        let shown = line
+            .trim_end_matches('│')
+            .split_once(&format!(" {} ", area.area.name()))
+            .unwrap()
+            .1
+            .trim_start();
+        assert!(
+            cut_between_words(shown, &area.summary),
+            "{shown:?} cuts {:?}:\n{text}",
+            area.summary
+        );
+    }
+    // Every problem row shows its message whole or cut between words.
+    let rows: Vec<&str> = lines
+        .iter()
+        .skip_while(|l| !l.contains("Problems ("))
+        .filter_map(|l| {
+            let label = r
+                .problems
+                .iter()
+                .map(|p| format!("{} {}", p.level.glyph(), p.level.label()))
+                .find(|label| l.contains(label.as_str()))?;
+            Some(l.trim_end_matches('│').split_once(&label)?.1.trim())
+        })
+        .collect();
+    assert_eq!(rows.len(), r.problems.len().min(a.page), "{text}");
+    for shown in rows {
+        assert!(
+            r.problems
+                .iter()
+                .any(|p| cut_between_words(shown, &p.message)),
+            "{shown:?} is no problem's message cut between words:\n{text}"
+        );
+    }
+    // The key hints: whole ones only, on every screen.
+    for k in ['1', '2', '3', '4', '5', '6', '7'] {
+        a.on_key(key(k));
+        let text = render(&mut a, 80, 24);
+        let hints = text.lines().last().unwrap().trim_end();
+        // A line cut by the terminal's edge fills it; whole hints leave a gap.
+        assert!(hints.chars().count() < 80, "{hints:?}");
+        assert!(!hints.is_empty() && !hints.ends_with('·'), "{hints:?}");
+    }
+}
+
+// ---- backups: the newest of each release, and overdue ones ranked ----
+
+#[test]
+fn releases_show_their_newest_backup_and_an_overdue_one_is_a_problem() {
+    use helmdeck::core::releases::backup_store::BackupAges;
+    let mut a = app();
+    let now = a.now;
+    let hours_ago = |h: i64| now - jiff::SignedDuration::from_hours(h);
+    let every = std::time::Duration::from_secs(3600);
+    // Without `backup_every`, no BACKUP column and no such problem.
+    a.on_key(key('6'));
+    assert!(!render(&mut a, 160, 30).contains("BACKUP"));
+
+    // Backed up 30 minutes ago: shown, not a problem.
+    let fresh = now - jiff::SignedDuration::from_mins(30);
+    a.on_msg(Msg::BackupAges(BackupAges {
+        every,
+        newest: Ok([(("shop".to_string(), "shop".to_string()), fresh)].into()),
+    }));
+    let text = render(&mut a, 160, 30);
+    let header = text
+        .lines()
+        .find(|l| l.contains("BACKUP"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(header.contains("UPDATED"), "{header}");
+    let row = text.lines().find(|l| l.contains(" shop ")).unwrap();
+    assert!(
+        row.trim_end()
+            .trim_end_matches('│')
+            .trim_end()
+            .ends_with("30m"),
+        "{row}"
+    );
+    assert!(
+        !a.rollup()
+            .problems
+            .iter()
+            .any(|p| p.message.contains("backup")),
+        "{:?}",
+        a.rollup().problems
+    );
+
+    // Three hours old with backups every hour: a problem of the Releases area, under it.
+    a.on_msg(Msg::BackupAges(BackupAges {
+        every,
+        newest: Ok([(("shop".to_string(), "shop".to_string()), hours_ago(3))].into()),
+    }));
+    let r = a.rollup();
+    let p = r
+        .problems
+        .iter()
+        .find(|p| p.message.contains("backup"))
+        .unwrap_or_else(|| panic!("{:?}", r.problems));
+    assert_eq!(
+        p.message,
+        "release shop/shop: newest backup 3h old (backups every 60m)"
+    );
+    let area = r
+        .area(helmdeck::core::cluster::rollup::AreaKind::Releases)
+        .unwrap();
+    assert!(
+        area.summary.contains("1 release not backed up"),
+        "{}",
+        area.summary
+    );
+    assert!(area.level >= helmdeck::core::cluster::rollup::Level::Degraded);
+
+    // Never backed up: said so; and a listing that failed is `?`, never "fresh".
+    a.on_msg(Msg::BackupAges(BackupAges {
+        every,
+        newest: Ok(Default::default()),
+    }));
+    assert!(
+        a.rollup()
+            .problems
+            .iter()
+            .any(|p| p.message == "release shop/shop: no backup (backups every 60m)")
+    );
+    a.on_msg(Msg::BackupAges(BackupAges {
+        every,
+        newest: Err("listing s3://b/p: connection refused".into()),
+    }));
+    let text = render(&mut a, 160, 30);
+    let row = text.lines().find(|l| l.contains(" shop ")).unwrap();
+    assert!(
+        row.trim_end()
+            .trim_end_matches('│')
+            .trim_end()
+            .ends_with('?'),
+        "{row}"
+    );
 }

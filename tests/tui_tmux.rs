@@ -566,8 +566,8 @@ fn delete_a_pod_restart_a_deployment_sort_and_read_only_refuses() {
     t.wait("the exit", 15, |s| s.contains("EXITED"));
 }
 
-/// Issue 12: `:svc`, `:job` open kinds through the demo sandbox's discovery as its Table
-/// output; esc goes back; an unknown name says so.
+/// Issue 12: `:svc`, `:job`, `:kt` (a custom resource), `:crd` open kinds through the demo
+/// sandbox's discovery as its Table output; esc goes back; an unknown name says so.
 #[test]
 fn other_kinds_open_by_name_through_discovery() {
     let t = Tmux::start("demo", 170, 45);
@@ -585,6 +585,31 @@ fn other_kinds_open_by_name_through_discovery() {
     t.wait("the jobs", 15, |s| {
         s.contains("jobs (") && s.contains("COMPLETIONS")
     });
+    // The demo's custom resources: Strimzi's KafkaTopics with their CRD's printer columns,
+    // and the CRDs themselves.
+    t.type_text(":kt");
+    t.keys(&["Enter"]);
+    let s = t.wait("the kafka topics", 15, |s| {
+        s.contains("kafkatopics (") && s.contains("REPLICATION FACTOR")
+    });
+    let row = line_with(&s, "mr-ee-main").unwrap_or_else(|| panic!("{s}"));
+    let cells: Vec<&str> = row
+        .split(|c: char| c.is_whitespace() || c == '│')
+        .filter(|c| !c.is_empty())
+        .collect();
+    assert!(
+        cells
+            .windows(5)
+            .any(|w| w == ["mr-ee-main", "mr-ee", "6", "3", "True"]),
+        "{s}"
+    );
+    t.type_text(":crd");
+    t.keys(&["Enter"]);
+    t.wait("the CRDs", 15, |s| {
+        s.contains("customresourcedefinitions (")
+            && s.contains("CREATED AT")
+            && s.contains("kafkatopics.kafka.strimzi.io")
+    });
     t.type_text(":nosuch");
     t.keys(&["Enter"]);
     t.wait("the unknown name said", 15, |s| {
@@ -592,4 +617,185 @@ fn other_kinds_open_by_name_through_discovery() {
     });
     t.keys(&["q"]);
     t.wait("the exit", 15, |s| s.contains("EXITED"));
+}
+
+/// Issue 12: on a pod's log, `t` asks the sandbox for the kubelet's timestamps, `w` wraps,
+/// `ctrl-s` saves the log shown under the dump directory and names the file, which holds the
+/// lines the pane showed (stamped) and is its owner's alone; `e` opens the pod's events.
+#[test]
+fn log_timestamps_wrap_save_and_the_pods_events() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = Tmux::start("demo", 200, 45);
+    t.wait("the overview", 40, |s| s.contains("Overview"));
+    t.wait("every watch synced", 30, |s| !s.contains("loading"));
+    t.keys(&["4", "/"]);
+    t.type_text("router");
+    t.keys(&["Enter"]);
+    t.wait("only router pods", 15, |s| {
+        s.contains("/router") && s.contains("Pods (2)")
+    });
+    t.keys(&["Enter"]);
+    t.wait("the router pod's log", 20, |s| {
+        s.contains("Logs [router]") && s.contains("INFO")
+    });
+    let stamped = |s: &str| s.lines().any(|l| l.contains(".000000000Z "));
+    assert!(!stamped(&t.screen()));
+    t.keys(&["t"]);
+    t.wait("the kubelet's timestamps", 20, |s| {
+        s.contains("timestamps") && s.lines().filter(|l| l.contains(".000000000Z ")).count() >= 3
+    });
+    t.keys(&["w"]);
+    t.wait("the pane wrapping", 10, |s| s.contains("following, wrap"));
+    t.keys(&["C-s"]);
+    let s = t.wait("the saved file named", 15, |s| {
+        s.contains("saved ") && s.contains(".log")
+    });
+    let status = line_with(&s, "saved ").unwrap();
+    let path = status.split(" to ").nth(1).unwrap().trim();
+    assert!(
+        path.starts_with(&format!("{}/data/helmdeck/dumps/", t.home().display()))
+            && path.ends_with(".log")
+            && path.contains("mr-ee_router-"),
+        "{status}"
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    let n: usize = status.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert_eq!(text.lines().count(), n, "{status}");
+    assert!(
+        n > 0 && text.lines().all(|l| l.contains(".000000000Z ")),
+        "{text}"
+    );
+    let mode = std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+
+    // `e`: the pod's events, filtered to it.
+    t.keys(&["e"]);
+    let s = t.wait("the pod's events", 15, |s| {
+        s.contains("Events (") && s.contains("/object:Pod/mr-ee/router-")
+    });
+    assert!(!s.contains("forwarder-"), "{s}");
+    t.keys(&["q"]);
+    t.wait("the exit", 15, |s| s.contains("EXITED 0"));
+}
+
+/// `o` on the demo: the platform's Grafana and Kibana links filled in for the selected pod
+/// (Kibana, which needs `{pod}`, is not offered on a workload); `c` copies one with OSC 52
+/// (tmux, with `set-clipboard on`, takes it into its paste buffer) and `enter` hands one to
+/// the system's opener (here an `xdg-open` of the test's that writes down what it got).
+#[test]
+fn o_lists_the_dashboard_links_copies_one_and_opens_one() {
+    let bin = tempfile::tempdir().unwrap();
+    let opened = bin.path().join("opened");
+    let opener = bin.path().join("xdg-open");
+    std::fs::write(
+        &opener,
+        format!("#!/bin/sh\nprintf '%s' \"$1\" > {}\n", opened.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let env = format!("PATH={}:/usr/bin:/bin", bin.path().display());
+    let t = Tmux::start_with_env(&env, "demo", 200, 45);
+    let set = Command::new("tmux")
+        .args(["-L", &t.socket, "set", "-g", "set-clipboard", "on"])
+        .status()
+        .unwrap();
+    assert!(set.success());
+    t.wait("every watch synced", 40, |s| {
+        s.contains("Problems") && !s.contains("loading")
+    });
+
+    // A workload: Grafana (namespace and workload); Kibana needs a pod.
+    t.keys(&["3", "/"]);
+    t.type_text("router");
+    t.keys(&["Enter"]);
+    t.wait("the router deployment", 10, |s| s.contains("/router"));
+    t.keys(&["o"]);
+    let s = t.wait("the workload's links", 10, |s| {
+        s.contains("Links — Deployment")
+    });
+    assert!(
+        s.contains(
+            "https://grafana.example/d/helmdeck/workloads?var-namespace=mr-ee&var-workload=router"
+        ),
+        "{s}"
+    );
+    assert!(s.contains("kibana — not here: needs {pod}"), "{s}");
+    t.keys(&["Escape"]);
+
+    // A pod: both, filled in; `c` copies Kibana's through OSC 52.
+    t.keys(&["4", "/"]);
+    t.type_text("router");
+    t.keys(&["Enter"]);
+    t.wait("the router pods", 10, |s| s.contains("Pods (2)"));
+    t.keys(&["o"]);
+    let s = t.wait("the pod's links", 10, |s| {
+        s.contains("Links — pod mr-ee/router-")
+    });
+    let kibana = line_with(&s, "kibana").unwrap();
+    let url = kibana[kibana.find("https://").unwrap()..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .trim_end_matches('│')
+        .to_string();
+    assert!(
+        url.starts_with("https://kibana.example/app/discover#/?_a=(query:(language:kuery,query:'kubernetes.namespace:mr-ee%20and%20kubernetes.pod.name:router-"),
+        "{s}"
+    );
+    t.keys(&["j", "c"]);
+    t.wait("the copy said", 10, |s| {
+        s.contains("copied kibana to the clipboard")
+    });
+    let buffer = || {
+        let out = Command::new("tmux")
+            .args(["-L", &t.socket, "show-buffer"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while buffer() != url && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    assert_eq!(buffer(), url, "tmux's paste buffer holds the copied link");
+
+    // `enter` on Grafana copies it and hands it to the opener, detached.
+    t.keys(&["o", "Enter"]);
+    t.wait("the opener's answer", 15, |s| {
+        s.contains("opened grafana with xdg-open")
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !opened.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    let got = std::fs::read_to_string(&opened).unwrap();
+    assert!(
+        got.starts_with(
+            "https://grafana.example/d/helmdeck/workloads?var-namespace=mr-ee&var-workload=router"
+        ),
+        "{got}"
+    );
+    t.keys(&["q"]);
+    t.wait("the exit", 15, |s| s.contains("EXITED 0"));
+}
+
+/// Issue 12: in the trouble scenario, the OOM-killed database's problem names the container's
+/// memory limit (from the sandbox pod's `resources.limits.memory`), and the NotReady node
+/// says for how long (its Ready condition's last transition).
+#[test]
+fn trouble_evidence_names_the_memory_limit_and_how_long_a_node_is_down() {
+    let t = Tmux::start("demo --scenario trouble", 300, 60);
+    let s = t.wait("the OOM kill with the memory limit", 120, |s| {
+        s.lines()
+            .any(|l| l.contains("last exit OOMKilled") && l.contains("memory limit "))
+    });
+    let oom = line_with(&s, "last exit OOMKilled").unwrap();
+    assert!(oom.contains("mysql"), "{oom}");
+    t.wait("the NotReady node, for how long", 30, |s| {
+        s.lines()
+            .any(|l| l.contains("node worker-3 NotReady") && l.contains(") for "))
+    });
+    t.keys(&["q"]);
+    t.wait("the exit", 15, |s| s.contains("EXITED 0"));
 }

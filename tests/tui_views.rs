@@ -763,8 +763,11 @@ use helmdeck::core::topics::{
 /// shop-pinterest; google-analytics is missing; redis is a reserved destination name.
 fn shop_platform() -> Platform {
     Platform {
+        prometheus: None,
+        analysis: Default::default(),
         name: "shop".into(),
         namespace: "shop".into(),
+        links: Default::default(),
         release: Some("shop".into()),
         topic_prefix: Some("shop-".into()),
         destinations: vec![
@@ -1211,6 +1214,7 @@ fn plan(
             reason: String::new(),
             topics: None,
             settings: Settings {
+                analyses: Default::default(),
                 backup_dir: "/b".into(),
                 values_repo: "/v".into(),
                 journal_dir: "/j".into(),
@@ -1764,7 +1768,8 @@ fn a_log_that_ended_is_followed_again_when_the_container_restarts() {
         effects.contains(&Effect::Logs {
             key: key_of.clone(),
             container: None,
-            previous: false
+            previous: false,
+            timestamps: false
         }),
         "{effects:?}"
     );
@@ -2211,6 +2216,7 @@ fn assert_nothing_cut(a: &mut App, w: u16, h: u16) -> String {
         theme: &a.theme,
         pods_per_node: &pods_per_node,
         releases: &releases,
+        backups: None,
     };
     for (k, r) in rows.iter().enumerate() {
         let cells = tables::row(&ctx, r);

@@ -77,6 +77,7 @@ fn change_settings(
         // encrypts the values repo's secrets to a key of its own (made on first use).
         Some(d) => crate::core::releases::values_secrets::ValuesSecrets::demo(&d)
             .map(|secrets| Settings {
+                analyses: crate::core::workflows::analysis::Analyses::from_config(config),
                 backup_dir: d.join("backups"),
                 values_repo: d.join("values"),
                 journal_dir: d.join("journal"),
@@ -162,17 +163,26 @@ pub async fn run(args: ConsoleArgs) -> Result<()> {
 /// `helmdeck demo`: the sandbox in-process, and the console on it.
 /// Topics come from the sandbox's simulation, or from the broker at `kafka`.
 pub async fn demo(args: ConsoleArgs, scenario: String, kafka: Option<String>) -> Result<()> {
-    let (config, theme, keymap) = prepare(&args)?;
-    let sandbox = crate::sandbox::Sandbox::start(crate::sandbox::Options {
-        scenario,
-        ..Default::default()
-    })
+    let (mut config, theme, keymap) = prepare(&args)?;
+    let platform = crate::sandbox::topics::demo_platform();
+    // The demo's platform (its links for `o`, its consumers) unless the config names its own.
+    if !config.platforms.iter().any(|p| p.name == platform.name) {
+        config.platforms.push(platform.clone());
+    }
+    // dev (the console's), stage, and prod one minor version behind: one kubeconfig.
+    let envs = crate::sandbox::environments::DemoEnvironments::start(
+        &scenario,
+        platform.release.as_deref().unwrap_or_default(),
+    )
     .await?;
+    if config.environments.is_empty() {
+        config.environments = crate::sandbox::environments::demo_environments();
+    }
+    let sandbox = &envs.dev;
     let paths = crate::tui::app::DemoPaths::new();
     let kubeconfig = paths.kubeconfig.clone();
-    crate::sandbox::server::write_kubeconfig(&kubeconfig, &sandbox.url())?;
+    envs.write_kubeconfig(&kubeconfig)?;
     tracing::info!(url = %sandbox.url(), kubeconfig = %kubeconfig.display(), "demo sandbox started");
-    let platform = crate::sandbox::topics::demo_platform();
     let source: std::sync::Arc<dyn crate::core::topics::TopicSource> = match &kafka {
         Some(servers) => std::sync::Arc::new(crate::core::topics::kafka::KafkaSource::new(
             crate::core::topics::Connection::bootstrap(servers),
@@ -215,6 +225,6 @@ pub async fn demo(args: ConsoleArgs, scenario: String, kafka: Option<String>) ->
         screen: args.command,
     })
     .await;
-    sandbox.stop().await;
+    envs.stop().await;
     result
 }

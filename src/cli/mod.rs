@@ -30,9 +30,14 @@ macro_rules! tell {
     }};
 }
 
+pub mod bluegreen;
 pub mod console;
+pub mod inventory;
+pub mod links;
+pub mod promote;
 pub mod releases;
 pub mod scale;
+pub mod schedule;
 pub mod status;
 pub mod topics;
 pub mod upgrade;

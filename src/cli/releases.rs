@@ -3,9 +3,10 @@
 //! in [`crate::core::releases`].
 
 use crate::core::release::ReleaseHistory;
+use crate::core::releases::backup_store::BackupStore;
 use crate::core::releases::repo::{ChartRepo, RepoAuth, RepoOptions, newer_versions};
 use crate::core::releases::{backup, history};
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use std::path::PathBuf;
 
 /// Output format.
@@ -328,14 +329,16 @@ pub async fn versions_cmd(a: VersionsArgs) -> Result<()> {
     Ok(())
 }
 
-/// `helmdeck backup create|list|show|restore`.
+/// `helmdeck backup create|run|list|show|restore`.
 #[derive(clap::Args, Debug)]
 pub struct BackupArgs {
     #[command(subcommand)]
     pub command: BackupCommand,
-    /// The backup directory (default: backup_dir in the config, else ~/.local/share/helmdeck/backups).
-    #[arg(long, global = true)]
-    pub dir: Option<PathBuf>,
+    /// Where backups are kept: a directory, file:///path, s3://bucket/prefix,
+    /// az://container/prefix or gs://bucket/prefix (default: backup_dir in the config, else
+    /// ~/.local/share/helmdeck/backups). Credentials come from each cloud's environment.
+    #[arg(long, visible_alias = "to", global = true, value_name = "DIR|URL")]
+    pub dir: Option<String>,
     /// The config file.
     #[arg(long, global = true)]
     pub config: Option<PathBuf>,
@@ -349,6 +352,22 @@ pub enum BackupCommand {
         #[command(flatten)]
         target: Target,
     },
+    /// One pass for cron: back up a release (or --all), then keep only the newest --keep of
+    /// each. One line per release; exits 1 when any failed.
+    Run {
+        /// The release (or --all).
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        release: Option<String>,
+        /// Every Helm release: in --namespace when given, else in the config's platforms'
+        /// namespaces, else in every namespace.
+        #[arg(long)]
+        all: bool,
+        /// How many backups of each release to keep (the newest; at least 1).
+        #[arg(long, default_value_t = 48, value_parser = clap::value_parser!(u32).range(1..))]
+        keep: u32,
+        #[command(flatten)]
+        target: Target,
+    },
     /// List backups (of a release, of a namespace, or all), newest first.
     List {
         release: Option<String>,
@@ -359,6 +378,7 @@ pub enum BackupCommand {
     /// What a backup holds, with its checksums verified (the newest unless --file).
     Show {
         release: String,
+        /// A backup's file, name or URL (default: the newest).
         #[arg(long)]
         file: Option<PathBuf>,
         #[command(flatten)]
@@ -367,37 +387,124 @@ pub enum BackupCommand {
     /// Re-create what is missing from a backup (the newest unless --file); never deletes.
     Restore {
         release: String,
+        /// A backup's file, name or URL (default: the newest).
         #[arg(long)]
         file: Option<PathBuf>,
         #[command(flatten)]
         target: Target,
     },
+    /// A CronJob that runs `backup run --all` in the cluster on a schedule, its
+    /// ServiceAccount and least RBAC: printed (--dry-run), or applied (--apply).
+    Schedule(super::schedule::ScheduleArgs),
 }
 
-fn pick(dir: &std::path::Path, ns: &str, release: &str, file: Option<PathBuf>) -> Result<PathBuf> {
-    if let Some(f) = file {
-        return Ok(if f.is_absolute() || f.exists() {
-            f
-        } else {
-            dir.join(f)
-        });
+/// The backup asked for (`--file`) or the newest of the release, read and verified.
+async fn pick(
+    store: &BackupStore,
+    ns: &str,
+    release: &str,
+    file: Option<PathBuf>,
+) -> Result<backup::Backup> {
+    match file {
+        Some(f) => store.read(&f).await,
+        None => store.newest(ns, release).await,
     }
-    backup::list(dir, Some(ns), Some(release))?
-        .into_iter()
-        .next()
-        .map(|b| b.path)
-        .ok_or_else(|| anyhow!("no backup of {ns}/{release} in {}", dir.display()))
+}
+
+/// The releases `backup run --all` covers: (namespace, name), sorted.
+async fn releases_to_back_up(
+    client: &kube::Client,
+    namespace: Option<&str>,
+    config: &crate::config::Config,
+) -> Result<Vec<(String, String)>> {
+    use k8s_openapi::api::core::v1::Secret;
+    use kube::api::{Api, ListParams};
+    let apis: Vec<Api<Secret>> = match namespace {
+        Some(ns) => vec![Api::namespaced(client.clone(), ns)],
+        None if !config.platforms.is_empty() => {
+            let mut nss: Vec<&str> = config
+                .platforms
+                .iter()
+                .map(|p| p.namespace.as_str())
+                .collect();
+            nss.sort();
+            nss.dedup();
+            nss.into_iter()
+                .map(|ns| Api::namespaced(client.clone(), ns))
+                .collect()
+        }
+        None => vec![Api::all(client.clone())],
+    };
+    let lp = ListParams::default().labels("owner=helm");
+    let mut out = std::collections::BTreeSet::new();
+    for api in apis {
+        for s in api
+            .list_metadata(&lp)
+            .await
+            .context("listing Helm release Secrets")?
+            .items
+        {
+            let ns = s.metadata.namespace.clone().unwrap_or_default();
+            if let Some(name) = s.metadata.labels.as_ref().and_then(|l| l.get("name")) {
+                out.insert((ns, name.clone()));
+            }
+        }
+    }
+    Ok(out.into_iter().collect())
+}
+
+/// `backup run`: each release backed up then pruned; a failure of one does not stop the rest.
+async fn backup_run(
+    store: &BackupStore,
+    config: &crate::config::Config,
+    release: Option<String>,
+    keep: u32,
+    target: Target,
+) -> Result<()> {
+    let (client, default_ns) = target.client().await?;
+    let releases = match release {
+        Some(r) => vec![(default_ns, r)],
+        None => releases_to_back_up(&client, target.namespace.as_deref(), config).await?,
+    };
+    if releases.is_empty() {
+        say!("no Helm releases found to back up");
+        return Ok(());
+    }
+    let mut failed = 0;
+    for (ns, name) in &releases {
+        let outcome = async {
+            let info = store.create(&client, ns, name, Vec::new()).await?;
+            let pruned = store.prune(ns, name, keep as usize).await?;
+            anyhow::Ok((info, pruned))
+        }
+        .await;
+        match outcome {
+            Ok((info, pruned)) => say!(
+                "ok      {ns}/{name}  revision {}  {} files  → {}  (pruned {})",
+                info.manifest.revision,
+                info.manifest.files.len(),
+                info.path.display(),
+                pruned.len()
+            ),
+            Err(e) => {
+                failed += 1;
+                say!("FAILED  {ns}/{name}  {e:#}");
+            }
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} of {} backups failed", releases.len());
+    }
+    Ok(())
 }
 
 pub async fn backup_cmd(a: BackupArgs) -> Result<()> {
-    let dir = match a.dir {
-        Some(d) => d,
-        None => backup::backup_dir(&crate::config::Config::load(a.config.as_deref())?)?,
-    };
+    let config = crate::config::Config::load(a.config.as_deref())?;
+    let store = BackupStore::from_config(a.dir.as_deref(), &config)?;
     match a.command {
         BackupCommand::Create { release, target } => {
             let (client, ns) = target.client().await?;
-            let info = backup::create(&client, &ns, &release, &dir).await?;
+            let info = store.create(&client, &ns, &release, Vec::new()).await?;
             say!(
                 "backed up {ns}/{release} (revision {}, {} files) to {}",
                 info.manifest.revision,
@@ -405,10 +512,16 @@ pub async fn backup_cmd(a: BackupArgs) -> Result<()> {
                 info.path.display()
             );
         }
+        BackupCommand::Run {
+            release,
+            all: _,
+            keep,
+            target,
+        } => backup_run(&store, &config, release, keep, target).await?,
         BackupCommand::List { release, namespace } => {
-            let list = backup::list(&dir, namespace.as_deref(), release.as_deref())?;
+            let list = store.list(namespace.as_deref(), release.as_deref()).await?;
             if list.is_empty() {
-                say!("no backups in {}", dir.display());
+                say!("no backups in {}", store.describe());
             }
             for b in list {
                 let m = &b.manifest;
@@ -430,7 +543,7 @@ pub async fn backup_cmd(a: BackupArgs) -> Result<()> {
             target,
         } => {
             let ns = target.namespace.clone().unwrap_or_else(|| "default".into());
-            let b = backup::read(&pick(&dir, &ns, &release, file)?)?;
+            let b = pick(&store, &ns, &release, file).await?;
             let m = &b.info.manifest;
             say!("{} (checksums verified)", b.info.path.display());
             say!(
@@ -453,7 +566,7 @@ pub async fn backup_cmd(a: BackupArgs) -> Result<()> {
             target,
         } => {
             let (client, ns) = target.client().await?;
-            let b = backup::read(&pick(&dir, &ns, &release, file)?)?;
+            let b = pick(&store, &ns, &release, file).await?;
             if b.info.manifest.namespace != ns || b.info.manifest.release != release {
                 bail!(
                     "{} is a backup of {}/{}, not {ns}/{release}",
@@ -472,6 +585,13 @@ pub async fn backup_cmd(a: BackupArgs) -> Result<()> {
                 report.created.len(),
                 report.present.len()
             );
+        }
+        // `main` runs it before this (for its exit code); here for any other caller.
+        BackupCommand::Schedule(s) => {
+            let code = super::schedule::run(s, a.dir.as_deref(), a.config.as_deref()).await?;
+            if code != 0 {
+                bail!("backup schedule did not complete (exit code {code})");
+            }
         }
     }
     Ok(())

@@ -122,15 +122,15 @@ pub struct RecoverArgs {
     pub change: ChangeArgs,
 }
 
-struct Context {
-    config: crate::config::Config,
-    client: kube::Client,
-    namespace: String,
-    settings: Settings,
+pub(crate) struct Context {
+    pub(crate) config: crate::config::Config,
+    pub(crate) client: kube::Client,
+    pub(crate) namespace: String,
+    pub(crate) settings: Settings,
     driver: Box<dyn ReleaseDriver>,
 }
 
-async fn context(c: &ChangeArgs) -> Result<Context> {
+pub(crate) async fn context(c: &ChangeArgs) -> Result<Context> {
     let (client, namespace) = c.target.client().await?;
     let config = crate::config::Config::load(c.config.as_deref())?;
     let mut settings = Settings::from_config(&config)?;
@@ -149,7 +149,7 @@ async fn context(c: &ChangeArgs) -> Result<Context> {
     })
 }
 
-fn request(ctx: &Context, c: &ChangeArgs, release: &str, target: Target) -> Request {
+pub(crate) fn request(ctx: &Context, c: &ChangeArgs, release: &str, target: Target) -> Request {
     Request {
         release: release.to_string(),
         namespace: ctx.namespace.clone(),
@@ -348,7 +348,21 @@ pub fn print_plan(plan: &Plan) {
     }
 }
 
-async fn run(ctx: &Context, c: &ChangeArgs, mut req: Request) -> Result<u8> {
+async fn run(ctx: &Context, c: &ChangeArgs, req: Request) -> Result<u8> {
+    run_gated(ctx, c, req, None).await
+}
+
+/// A question asked instead of "go ahead?", even under `--yes` (a protected environment's
+/// typed release name); `Ok(false)` or an error changes nothing.
+pub(crate) type Gate<'a> = &'a dyn Fn() -> Result<bool>;
+
+/// [`run`], with `gate` asked before anything changes when given.
+pub(crate) async fn run_gated(
+    ctx: &Context,
+    c: &ChangeArgs,
+    mut req: Request,
+    gate: Option<Gate<'_>>,
+) -> Result<u8> {
     req.topics = super::topics::topic_check(
         &ctx.config,
         c.target.kubeconfig.clone(),
@@ -371,7 +385,11 @@ async fn run(ctx: &Context, c: &ChangeArgs, mut req: Request) -> Result<u8> {
         say!("dry run: nothing changed");
         return Ok(0);
     }
-    if !c.yes && !or_refuse!(confirm("go ahead?")) {
+    let go = match gate {
+        Some(gate) => or_refuse!(gate()),
+        None => c.yes || or_refuse!(confirm("go ahead?")),
+    };
+    if !go {
         say!("nothing changed");
         return Ok(super::EXIT_REFUSED);
     }

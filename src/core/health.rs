@@ -316,6 +316,9 @@ pub struct Termination {
     /// The signal that killed it, 0 when none.
     pub signal: i32,
     pub finished: Option<jiff::Timestamp>,
+    /// The container's memory limit as its spec writes it (`512Mi`), if it has one: beside
+    /// an OOM kill, what it ran into.
+    pub memory_limit: Option<String>,
 }
 
 impl Termination {
@@ -344,6 +347,18 @@ pub struct PodEvidence {
     pub termination: Option<Termination>,
     /// `state.waiting.message` of a container waiting for a reason other than creation.
     pub waiting: Option<String>,
+}
+
+/// `resources.limits.memory` of the pod's container (app or init) named `container`.
+fn memory_limit(pod: &Pod, container: &str) -> Option<String> {
+    let spec = pod.spec.as_ref()?;
+    let c = spec
+        .containers
+        .iter()
+        .chain(spec.init_containers.iter().flatten())
+        .find(|c| c.name == container)?;
+    let limit = c.resources.as_ref()?.limits.as_ref()?.get("memory")?;
+    Some(limit.0.clone())
 }
 
 /// The [`PodEvidence`] of a pod, from its init and app container statuses.
@@ -381,6 +396,7 @@ pub fn pod_evidence(pod: &Pod) -> PodEvidence {
                 exit_code: t.exit_code,
                 signal: t.signal.unwrap_or(0),
                 finished,
+                memory_limit: memory_limit(pod, &cs.name),
             });
         }
         let waiting = cs.state.as_ref().and_then(|s| s.waiting.as_ref());

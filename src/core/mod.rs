@@ -2,6 +2,8 @@
 
 pub mod cluster;
 pub mod health;
+pub mod inventory;
+pub mod links;
 pub mod private_files;
 pub mod release;
 pub mod releases;

@@ -47,6 +47,7 @@ pub fn router(state: ApiState) -> Router {
             axum::routing::get(super::charts::index),
         )
         .route("/charts/{file}", axum::routing::get(super::charts::archive))
+        .route("/metrics", axum::routing::get(super::traffic::metrics))
         .route(
             "/charts/{chart}/{file}",
             axum::routing::get(super::charts::version),
@@ -188,26 +189,36 @@ async fn route(
             "kind": "APIVersions", "versions": ["v1"],
             "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}],
         }))),
-        ["apis"] => Ok(ok_json(&group_list())),
+        ["apis"] => Ok(ok_json(&group_list(&s.store))),
         ["api", "v1"] => Ok(ok_json(&resource_list("", "v1"))),
         ["apis", g] => {
-            let groups = resources::groups();
+            let groups = all_groups(&s.store);
             let Some((g, versions)) = groups.iter().find(|(name, _)| name == g) else {
                 return Err(ApiError::no_route(path));
             };
-            Ok(ok_json(&api_group(g, versions)))
+            let versions: Vec<&str> = versions.iter().map(String::as_str).collect();
+            Ok(ok_json(&api_group(g, &versions)))
         }
         ["apis", g, v] => {
-            if !RESOURCES.iter().any(|r| r.group == *g && r.version == *v) {
+            let mut list = resource_list(g, v);
+            let custom = super::crd::resource_entries(&s.store, g, v);
+            if !RESOURCES.iter().any(|r| r.group == *g && r.version == *v) && custom.is_empty() {
                 return Err(ApiError::no_route(path));
             }
-            Ok(ok_json(&resource_list(g, v)))
+            if let Some(rs) = list["resources"].as_array_mut() {
+                rs.extend(custom);
+            }
+            Ok(ok_json(&list))
         }
         ["openapi", "v2"] => Ok(super::openapi::v2(accept)),
-        ["openapi", "v3"] => Ok(ok_json(&super::openapi::index())),
-        ["openapi", "v3", gv @ ..] => super::openapi::group_version(&gv.join("/"))
-            .map(|doc| ok_json(&doc))
-            .ok_or_else(|| ApiError::no_route(path)),
+        ["openapi", "v3"] => Ok(ok_json(&super::openapi::index_with(
+            &super::crd::served_types(&s.store),
+        ))),
+        ["openapi", "v3", gv @ ..] => {
+            super::openapi::group_version_with(&gv.join("/"), &super::crd::served_types(&s.store))
+                .map(|doc| ok_json(&doc))
+                .ok_or_else(|| ApiError::no_route(path))
+        }
         ["api", "v1", rest @ ..] => {
             resource(s, method, "", "v1", rest, q, ct, body, path, as_table).await
         }
@@ -218,12 +229,34 @@ async fn route(
     }
 }
 
-fn group_list() -> Value {
-    let groups: Vec<Value> = resources::groups()
+/// The built-in groups, then those CustomResourceDefinitions add.
+fn all_groups(store: &Store) -> Vec<(String, Vec<String>)> {
+    let mut out: Vec<(String, Vec<String>)> = resources::groups()
+        .into_iter()
+        .map(|(g, vs)| (g.to_string(), vs.iter().map(|v| v.to_string()).collect()))
+        .collect();
+    for (g, vs) in super::crd::groups(store) {
+        if !out.iter().any(|(name, _)| *name == g) {
+            out.push((g, vs));
+        }
+    }
+    out
+}
+
+fn group_list(store: &Store) -> Value {
+    let groups: Vec<Value> = all_groups(store)
         .iter()
-        .map(|(g, versions)| api_group(g, versions))
+        .map(|(g, versions)| {
+            let versions: Vec<&str> = versions.iter().map(String::as_str).collect();
+            api_group(g, &versions)
+        })
         .collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+}
+
+/// A resource served under `g`/`v`: a built-in one, or one a CustomResourceDefinition defines.
+fn find_type(s: &ApiState, g: &str, v: &str, plural: &str) -> Option<&'static ResourceType> {
+    ResourceType::find(g, v, plural).or_else(|| super::crd::find(&s.store, g, v, plural))
 }
 
 fn api_group(g: &str, versions: &[&str]) -> Value {
@@ -314,7 +347,7 @@ async fn resource(
     // /namespaces/NS/<plural>/... or /<plural>/...
     let (ns, rest): (Option<&str>, &[&str]) = if segs.len() >= 3
         && segs[0] == "namespaces"
-        && ResourceType::find(g, v, segs[2]).is_some_and(|r| r.namespaced)
+        && find_type(s, g, v, segs[2]).is_some_and(|r| r.namespaced)
     {
         (Some(segs[1]), &segs[2..])
     } else {
@@ -323,7 +356,7 @@ async fn resource(
     if rest.is_empty() || rest.len() > 3 {
         return Err(ApiError::no_route(path));
     }
-    let Some(rt) = ResourceType::find(g, v, rest[0]) else {
+    let Some(rt) = find_type(s, g, v, rest[0]) else {
         return Err(ApiError::no_route(path));
     };
     let name = rest.get(1).copied();
@@ -883,6 +916,7 @@ fn validate(rt: &ResourceType, v: &Value, strict: bool) -> Result<(), ApiError> 
         Storage::Leases => {
             decode::<k8s_openapi::api::coordination::v1::Lease>(rt, v, strict)?;
         }
+        Storage::Crds => super::crd::validate(rt, v)?,
         _ => {}
     }
     Ok(())

@@ -12,6 +12,9 @@ fn is_hpa_v1(rt: &ResourceType) -> bool {
 
 /// The object as the requested version shows it.
 pub fn out(rt: &ResourceType, obj: &Obj) -> Bytes {
+    if let Storage::Custom(_) = rt.storage {
+        return super::crd::out(rt, obj);
+    }
     if !is_hpa_v1(rt) {
         return obj.json.clone();
     }

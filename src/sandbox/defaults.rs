@@ -83,6 +83,7 @@ pub fn apply(st: Storage, v: &mut Value, old: Option<&Value>) {
     }
     match st {
         Storage::Secrets => secret(v),
+        Storage::Crds => super::crd::admit(v, old),
         Storage::Namespaces => namespace(v, old),
         Storage::Services => service(v, old),
         Storage::Pods => pod(v),
@@ -999,6 +1000,9 @@ pub fn admit_update(
     apply(st, v, Some(&oldv));
     if st == Storage::Services {
         allocate(store, ns, v, Some(&oldv), true)?;
+    }
+    if st == Storage::Crds {
+        super::crd::check_update(&oldv, v)?;
     }
     Ok(())
 }

@@ -13,10 +13,19 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 /// CPU utilisation (percent of the request) set per workload; others get a steady, name-derived load.
+/// It carries the request error shares by image too (`/metrics`, [`super::traffic`]).
 #[derive(Clone, Default)]
-pub struct LoadModel(Arc<RwLock<HashMap<(String, String), f64>>>);
+pub struct LoadModel(
+    Arc<RwLock<HashMap<(String, String), f64>>>,
+    super::traffic::Traffic,
+);
 
 impl LoadModel {
+    /// The error shares of the workloads' traffic.
+    pub fn traffic(&self) -> &super::traffic::Traffic {
+        &self.1
+    }
+
     /// Sets the CPU utilisation (percent of requests) of a workload's pods.
     pub fn set(&self, ns: &str, workload: &str, percent: f64) {
         self.0

@@ -6,10 +6,13 @@ pub mod apply;
 pub mod charts;
 pub mod controllers;
 pub mod convert;
+pub mod crd;
 pub mod defaults;
+pub mod environments;
 pub mod error;
 pub mod faults;
 pub mod fieldset;
+pub mod jsonpath;
 pub mod logs;
 pub mod metrics;
 pub mod openapi;
@@ -22,6 +25,7 @@ pub mod server;
 pub mod store;
 pub mod table;
 pub mod topics;
+pub mod traffic;
 
 use std::net::SocketAddr;
 
@@ -36,6 +40,8 @@ pub struct Options {
     /// Grow the scenario to at least this many Helm releases of 10 revisions (benchmarks).
     pub releases: Option<usize>,
     pub faults: faults::Faults,
+    /// Releases to run one minor chart version behind the scenario (the demo's prod).
+    pub behind: Vec<String>,
 }
 
 impl Default for Options {
@@ -46,6 +52,7 @@ impl Default for Options {
             pods: None,
             releases: None,
             faults: faults::Faults::default(),
+            behind: Vec::new(),
         }
     }
 }
@@ -68,9 +75,13 @@ impl Sandbox {
         if let Some(r) = opts.releases {
             sc.grow_releases(r, 10);
         }
+        for release in &opts.behind {
+            environments::one_minor_behind(&mut sc, release);
+        }
         let store = store::Store::new();
         let load = metrics::LoadModel::default();
         let cfg = sc.sim.clone();
+        load.traffic().set_from(&cfg);
         let st = store.clone();
         let ld = load.clone();
         let ctrl =

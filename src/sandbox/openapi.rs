@@ -45,8 +45,17 @@ fn gv_path(r: &ResourceType) -> String {
 
 /// `GET /openapi/v3`: where each group-version's document is.
 pub fn index() -> Value {
+    index_with(&[])
+}
+
+/// [`index`] with the resources CustomResourceDefinitions define.
+pub fn index_with(custom: &[&'static ResourceType]) -> Value {
     let mut paths = Map::new();
-    for r in RESOURCES.iter().filter(|r| !r.is_virtual()) {
+    for r in RESOURCES
+        .iter()
+        .filter(|r| !r.is_virtual())
+        .chain(custom.iter().copied())
+    {
         let p = gv_path(r);
         paths.insert(
             p.clone(),
@@ -58,9 +67,16 @@ pub fn index() -> Value {
 
 /// `GET /openapi/v3/<gv path>`: the document of one group-version, if served.
 pub fn group_version(path: &str) -> Option<Value> {
+    group_version_with(path, &[])
+}
+
+/// [`group_version`] with the resources CustomResourceDefinitions define.
+pub fn group_version_with(path: &str, custom: &[&'static ResourceType]) -> Option<Value> {
     let served: Vec<&ResourceType> = RESOURCES
         .iter()
-        .filter(|r| !r.is_virtual() && gv_path(r) == path)
+        .filter(|r| !r.is_virtual())
+        .chain(custom.iter().copied())
+        .filter(|r| gv_path(r) == path)
         .collect();
     if served.is_empty() {
         return None;

@@ -42,6 +42,14 @@ pub enum Storage {
     Jobs,
     EndpointSlices,
     CronJobs,
+    /// rbac.authorization.k8s.io Roles and RoleBindings: stored and served, never enforced
+    /// (the sandbox authorizes every request).
+    Roles,
+    RoleBindings,
+    /// apiextensions.k8s.io CustomResourceDefinitions.
+    Crds,
+    /// The objects of one CustomResourceDefinition (an id of [`super::crd`]'s registry).
+    Custom(u32),
     /// Computed on request (metrics.k8s.io); never stored.
     NodeMetrics,
     PodMetrics,
@@ -49,7 +57,7 @@ pub enum Storage {
 
 impl Storage {
     /// Every stored table, in a fixed order.
-    pub const TABLES: [Storage; 18] = [
+    pub const TABLES: [Storage; 21] = [
         Storage::Namespaces,
         Storage::Nodes,
         Storage::Pods,
@@ -68,10 +76,16 @@ impl Storage {
         Storage::Jobs,
         Storage::EndpointSlices,
         Storage::CronJobs,
+        Storage::Roles,
+        Storage::RoleBindings,
+        Storage::Crds,
     ];
 
     /// The resource type objects of this table are stored as.
     pub fn storage_type(self) -> &'static ResourceType {
+        if let Storage::Custom(id) = self {
+            return super::crd::storage_type(id);
+        }
         RESOURCES
             .iter()
             .find(|r| r.storage == self)
@@ -386,6 +400,48 @@ pub static RESOURCES: &[ResourceType] = &[
         [],
         [],
         Storage::EndpointSlices,
+        []
+    ),
+    res!(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "Role",
+        "roles",
+        "role",
+        [],
+        true,
+        RW,
+        [],
+        [],
+        Storage::Roles,
+        []
+    ),
+    res!(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "RoleBinding",
+        "rolebindings",
+        "rolebinding",
+        [],
+        true,
+        RW,
+        [],
+        [],
+        Storage::RoleBindings,
+        []
+    ),
+    res!(
+        "apiextensions.k8s.io",
+        "v1",
+        "CustomResourceDefinition",
+        "customresourcedefinitions",
+        "customresourcedefinition",
+        ["crd", "crds"],
+        false,
+        RW,
+        ["status"],
+        ["api-extensions"],
+        Storage::Crds,
         []
     ),
     res!(

@@ -34,6 +34,10 @@ pub struct Scenario {
     pub namespaces: Vec<Namespace>,
     #[serde(default)]
     pub releases: Vec<ReleaseSpec>,
+    /// Manifests created as given, in order, after the namespaces and workloads:
+    /// CustomResourceDefinitions and their objects, or any built-in kind.
+    #[serde(default)]
+    pub objects: Vec<Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -329,6 +333,9 @@ impl Scenario {
             }
             self.populate_release(store, r)?;
         }
+        for o in &self.objects {
+            create_object(store, o)?;
+        }
         Ok(())
     }
 
@@ -466,6 +473,28 @@ impl Scenario {
             });
         }
     }
+}
+
+/// One of the scenario's `objects`: its apiVersion and kind name a built-in resource (as
+/// stored) or one a CRD created before it defines; a CRD is validated as the server would.
+fn create_object(store: &Store, o: &Value) -> Result<()> {
+    let api_version = o["apiVersion"].as_str().unwrap_or("");
+    let kind = o["kind"].as_str().unwrap_or("");
+    let name = o["metadata"]["name"].as_str().unwrap_or("");
+    let rt = super::resources::ResourceType::for_kind(kind)
+        .filter(|r| r.api_version() == api_version && !r.is_virtual())
+        .or_else(|| super::crd::for_api_version(store, api_version, kind))
+        .ok_or_else(|| {
+            anyhow!("scenario object {kind} {name}: no resource {api_version} {kind} is served")
+        })?;
+    if rt.storage == Storage::Crds {
+        super::crd::validate(rt, o).map_err(|e| anyhow!("scenario object {kind} {name}: {e}"))?;
+    }
+    let ns = o["metadata"]["namespace"].as_str().unwrap_or("default");
+    store
+        .create(rt.storage, ns, o.clone())
+        .map_err(|e| anyhow!("scenario object {kind} {name}: {e}"))?;
+    Ok(())
 }
 
 fn helm_labels(w: &Workload) -> Value {

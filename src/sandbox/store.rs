@@ -152,10 +152,18 @@ fn has_generation(st: Storage) -> bool {
             | Storage::Jobs
             | Storage::CronJobs
             | Storage::Pods
+            | Storage::Crds
+            | Storage::Custom(_)
     )
 }
 
 fn has_status(st: Storage) -> bool {
+    match st {
+        // A CRD's status is the server's own (recomputed on every write, see `crd::admit`).
+        Storage::Crds => return false,
+        Storage::Custom(_) => return super::crd::has_status_subresource(st),
+        _ => {}
+    }
     !matches!(
         st,
         Storage::ConfigMaps
@@ -163,6 +171,8 @@ fn has_status(st: Storage) -> bool {
             | Storage::Events
             | Storage::ServiceAccounts
             | Storage::Leases
+            | Storage::Roles
+            | Storage::RoleBindings
     )
 }
 
@@ -196,20 +206,23 @@ fn field_value(v: &Value, path: &str) -> Option<String> {
     }
 }
 
+impl Table {
+    fn new() -> Table {
+        let (tx, _) = broadcast::channel(CHANNEL_CAPACITY);
+        Table {
+            objects: BTreeMap::new(),
+            history: VecDeque::new(),
+            compacted: 0,
+            tx,
+        }
+    }
+}
+
 impl Store {
     pub fn new() -> Self {
         let mut tables = HashMap::new();
         for st in Storage::TABLES {
-            let (tx, _) = broadcast::channel(CHANNEL_CAPACITY);
-            tables.insert(
-                st,
-                Table {
-                    objects: BTreeMap::new(),
-                    history: VecDeque::new(),
-                    compacted: 0,
-                    tx,
-                },
-            );
+            tables.insert(st, Table::new());
         }
         let (changes, _) = broadcast::channel(CHANNEL_CAPACITY);
         Store {
@@ -251,6 +264,13 @@ impl Store {
             .objects
             .get(&(ns.to_string(), name.to_string()))
             .cloned()
+    }
+
+    /// Every table, the built-in ones and those of CustomResourceDefinitions, in order.
+    pub fn tables(&self) -> Vec<Storage> {
+        let mut out: Vec<Storage> = self.inner.read().tables.keys().copied().collect();
+        out.sort();
+        out
     }
 
     /// How many objects a table holds.
@@ -476,7 +496,36 @@ impl Store {
         }
         let _ = table.tx.send(event.clone());
         let _ = self.changes.send(event);
+        if st == Storage::Crds {
+            self.crd_committed(inner, kind, &obj);
+        }
         Ok(obj)
+    }
+
+    /// A stored CRD's resource is served from its own table; a deleted one's objects are
+    /// deleted (watchers see each go) and its watches end.
+    fn crd_committed(&self, inner: &mut Inner, kind: EventType, crd: &Obj) {
+        if kind != EventType::Deleted {
+            if let Some(st) = super::crd::register(&crd.uid, &crd.value()) {
+                inner.tables.entry(st).or_insert_with(Table::new);
+            }
+            return;
+        }
+        let Some(st) = super::crd::unregister(&crd.uid) else {
+            return;
+        };
+        let objects: Vec<Arc<Obj>> = inner
+            .tables
+            .get(&st)
+            .map(|t| t.objects.values().cloned().collect())
+            .unwrap_or_default();
+        for o in objects {
+            let _ = self.commit(inner, st, EventType::Deleted, o.value(), false);
+        }
+        if let Some(t) = inner.tables.get_mut(&st) {
+            // A new channel: the old one's receivers see it closed.
+            t.tx = broadcast::channel(CHANNEL_CAPACITY).0;
+        }
     }
 
     /// Creates an object: fills uid, creationTimestamp, generation, a name from generateName.
@@ -547,6 +596,10 @@ impl Store {
             meta.insert("name".into(), Value::String(name.clone()));
         }
         validate_name(rt, &name)?;
+        if !super::crd::is_live(st) {
+            // Its CRD was deleted since the request found the resource.
+            return Err(ApiError::not_found(rt, &name));
+        }
         let key_ns = if rt.namespaced { ns } else { "" };
         if rt.namespaced && st != Storage::Events {
             let ns_exists = inner.tables[&Storage::Namespaces]

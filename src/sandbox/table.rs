@@ -65,6 +65,19 @@ type Col = (&'static str, &'static str, u8);
 
 fn columns(st: Storage) -> &'static [Col] {
     match st {
+        Storage::Crds => &[("Name", "string", 0), ("Created At", "date", 0)],
+        // As kube-apiserver prints RBAC objects (pkg/printers/internalversion).
+        Storage::Roles => &[("Name", "string", 0), ("Created At", "date", 0)],
+        Storage::RoleBindings => &[
+            ("Name", "string", 0),
+            ("Role", "string", 0),
+            ("Age", "string", 0),
+            ("Users", "string", 1),
+            ("Groups", "string", 1),
+            ("ServiceAccounts", "string", 1),
+        ],
+        // Custom resources take theirs from their CRD (`crd::column_defs`).
+        Storage::Custom(_) => &[("Name", "string", 0)],
         Storage::Pods => &[
             ("Name", "string", 0),
             ("Ready", "string", 0),
@@ -578,6 +591,38 @@ fn job_cells(v: &Value, age: Value, now: i64) -> Vec<Value> {
     ]
 }
 
+/// A RoleBinding's row: `Role/NAME`, age, then (wide) its users, groups and service
+/// accounts (`NAMESPACE/NAME`), comma-separated.
+fn role_binding_cells(v: &Value, age: Value) -> Vec<Value> {
+    let role = format!(
+        "{}/{}",
+        v["roleRef"]["kind"].as_str().unwrap_or_default(),
+        v["roleRef"]["name"].as_str().unwrap_or_default()
+    );
+    let subjects = v["subjects"].as_array().cloned().unwrap_or_default();
+    let of = |kind: &str| {
+        let names: Vec<String> = subjects
+            .iter()
+            .filter(|s| s["kind"] == kind)
+            .map(|s| {
+                let name = s["name"].as_str().unwrap_or_default();
+                match s["namespace"].as_str() {
+                    Some(ns) if kind == "ServiceAccount" => format!("{ns}/{name}"),
+                    _ => name.to_string(),
+                }
+            })
+            .collect();
+        json!(names.join(", "))
+    };
+    vec![
+        json!(role),
+        age,
+        of("User"),
+        of("Group"),
+        of("ServiceAccount"),
+    ]
+}
+
 fn cronjob_cells(v: &Value, age: Value, now: i64) -> Vec<Value> {
     let spec = &v["spec"];
     let (names, images) = containers(&spec["jobTemplate"]["spec"]["template"]["spec"]);
@@ -715,9 +760,11 @@ fn cells(st: Storage, v: &Value, now: i64) -> Vec<Value> {
         Storage::Leases => vec![or_none(&spec["holderIdentity"]), age],
         Storage::CronJobs => cronjob_cells(v, age, now),
         Storage::EndpointSlices => super::controllers::endpoints::table_cells(v, age),
-        Storage::NodeMetrics | Storage::PodMetrics => {
+        Storage::RoleBindings => role_binding_cells(v, age),
+        Storage::NodeMetrics | Storage::PodMetrics | Storage::Crds | Storage::Roles => {
             vec![v["metadata"]["creationTimestamp"].clone()]
         }
+        Storage::Custom(_) => Vec::new(),
     };
     let mut out = Vec::with_capacity(rest.len() + 1);
     out.push(name);
@@ -727,7 +774,11 @@ fn cells(st: Storage, v: &Value, now: i64) -> Vec<Value> {
 
 fn row(rt: &ResourceType, obj: &Obj, opts: TableOpts, now: i64) -> Value {
     let v = obj.value();
-    let mut row = json!({"cells": cells(rt.storage, &v, now)});
+    let cells = match rt.storage {
+        Storage::Custom(_) => super::crd::cells(rt, &v, now),
+        st => cells(st, &v, now),
+    };
+    let mut row = json!({"cells": cells});
     match opts.include {
         Include::None => {}
         Include::Metadata => {
@@ -751,16 +802,19 @@ pub fn table(
     opts: TableOpts,
 ) -> Value {
     let now = jiff::Timestamp::now().as_second();
-    let defs: Vec<Value> = columns(rt.storage)
-        .iter()
-        .map(|(name, kind, priority)| {
-            let mut c = json!({"name": name, "type": kind, "format": "", "description": "", "priority": priority});
-            if *name == "Name" {
-                c["format"] = json!("name");
-            }
-            c
-        })
-        .collect();
+    let defs: Vec<Value> = match rt.storage {
+        Storage::Custom(_) => super::crd::column_defs(rt),
+        st => columns(st)
+            .iter()
+            .map(|(name, kind, priority)| {
+                let mut c = json!({"name": name, "type": kind, "format": "", "description": "", "priority": priority});
+                if *name == "Name" {
+                    c["format"] = json!("name");
+                }
+                c
+            })
+            .collect(),
+    };
     let rows: Vec<Value> = items.iter().map(|o| row(rt, o, opts, now)).collect();
     json!({
         "kind": "Table", "apiVersion": opts.api_version, "metadata": metadata,

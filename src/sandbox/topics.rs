@@ -34,6 +34,8 @@ pub fn demo_platform() -> Platform {
         });
     }
     Platform {
+prometheus: None,
+analysis: Default::default(),
         name: "mr-ee".into(),
         namespace: "mr-ee".into(),
         release: Some("ee".into()),
@@ -42,6 +44,17 @@ pub fn demo_platform() -> Platform {
         custom_topics: vec![],
         consumers,
         kafka: None,
+        // What `o` offers in the demo: dashboards of a made-up Grafana and Kibana.
+        links: crate::core::links::Links(vec![
+            (
+                "grafana".into(),
+                "https://grafana.example/d/helmdeck/workloads?var-namespace={namespace}&var-workload={workload}".into(),
+            ),
+            (
+                "kibana".into(),
+                "https://kibana.example/app/discover#/?_a=(query:(language:kuery,query:'kubernetes.namespace:{namespace}%20and%20kubernetes.pod.name:{pod}'))".into(),
+            ),
+        ]),
     }
 }
 

@@ -46,6 +46,24 @@ pub enum Effect {
         namespace: String,
         name: String,
     },
+    /// Put a link on the clipboard: OSC 52 written through the terminal ([`crate::tui::links`]).
+    CopyLink {
+        url: String,
+    },
+    /// Read the version inventory of the configured environments, for [`App::inventory`].
+    LoadInventory,
+    /// Read a blue/green cutover (with `step`, switch or go back first), for
+    /// [`App::bluegreen`].
+    BlueGreen {
+        namespace: String,
+        workload: String,
+        step: Option<crate::tui::bluegreen::BgStep>,
+    },
+    /// Open a link with the system's opener (`xdg-open` / `open`), detached.
+    OpenLink {
+        name: String,
+        url: String,
+    },
     /// Resolve a kind through discovery and list it as the server's Table, for
     /// [`App::resource`]; `namespace` None lists across all namespaces.
     ListResource {
@@ -69,8 +87,18 @@ pub enum Effect {
         key: Key,
         container: Option<String>,
         previous: bool,
+        /// Each line prefixed with the kubelet's timestamp (`kubectl logs --timestamps`).
+        timestamps: bool,
     },
     StopLogs,
+    /// Write the log shown to `file` in the dump directory of `context`
+    /// ([`crate::tui::logview`]); the path written comes back as [`Msg::Done`].
+    SaveLog {
+        context: String,
+        file: String,
+        text: String,
+        lines: usize,
+    },
     SwitchContext(String),
     /// Fetch a release's history from its release Secrets.
     ReleaseHistory {
@@ -207,11 +235,21 @@ pub enum Msg {
     },
     /// Unfinished changes found at start-up (their journals).
     Journals(Result<Vec<crate::core::workflows::journal::Journal>, String>),
+    /// When each release was last backed up, listed every minute.
+    BackupAges(crate::core::releases::backup_store::BackupAges),
     /// A release's backups, for [`Effect::ListBackups`].
     Backups {
         namespace: String,
         name: String,
         result: Result<Vec<crate::core::releases::backup::BackupInfo>, String>,
+    },
+    /// The version inventory, for [`Effect::LoadInventory`].
+    Inventory(Result<crate::core::inventory::Inventory, String>),
+    /// A blue/green cutover read, for [`Effect::BlueGreen`], with the step's outcome.
+    BlueGreen {
+        workload: String,
+        status: Result<Box<crate::core::workflows::bluegreen::Status>, String>,
+        outcome: Option<Result<String, String>>,
     },
     /// A kind listed as a Table, for [`Effect::ListResource`].
     Resource {
@@ -296,6 +334,10 @@ pub struct PodDetail {
     pub scroll: usize,
     pub log_error: Option<String>,
     pub log_ended: bool,
+    /// Long lines wrapped (`w`) rather than cut at the pane's edge.
+    pub wrap: bool,
+    /// Lines carry the kubelet's timestamps (`t`).
+    pub timestamps: bool,
     /// The pod's row when its containers were last fetched.
     pub seen: Option<crate::core::cluster::PodRow>,
 }
@@ -458,6 +500,12 @@ pub struct App {
     pub detail: Option<PodDetail>,
     /// The object shown with `y` / `d` over a table, if any.
     pub object: Option<ObjectView>,
+    /// The dashboard links shown with `o`, if any.
+    pub links: Option<crate::tui::links::LinksView>,
+    /// The version inventory (`8`, `:inv`), if open.
+    pub inventory: Option<crate::tui::inventory::InventoryView>,
+    /// The blue/green cutover view (`:bg`), if open.
+    pub bluegreen: Option<crate::tui::bluegreen::BlueGreenView>,
     /// A kind opened with `:NAME` through discovery, if any.
     pub resource: Option<ResourceView>,
     pub flash: Option<Flash>,
@@ -483,6 +531,8 @@ pub struct App {
     pub upgrade: Option<crate::tui::upgrade::UpgradeWizard>,
     /// Releases view: the backups of a release, when shown.
     pub backups: Option<BackupsView>,
+    /// When each release was last backed up (with `backup_every` in the config).
+    pub backup_ages: Option<crate::core::releases::backup_store::BackupAges>,
     /// Changes that did not finish (found at start-up).
     pub journals: Vec<crate::core::workflows::journal::Journal>,
     /// The configured platforms (their consumers, for partition-aware scaling).
@@ -520,6 +570,9 @@ impl App {
             selected: HashMap::new(),
             detail: None,
             object: None,
+            links: None,
+            inventory: None,
+            bluegreen: None,
             resource: None,
             flash: None,
             tasks: Vec::new(),
@@ -536,6 +589,7 @@ impl App {
             release_history: None,
             upgrade: None,
             backups: None,
+            backup_ages: None,
             journals: Vec::new(),
             platforms: Vec::new(),
             help_scroll: 0,
@@ -636,11 +690,20 @@ impl App {
                 r.clone()
             }
             _ => {
-                let r = std::rc::Rc::new(crate::core::cluster::rollup::rollup_with_topics(
+                let mut r = crate::core::cluster::rollup::rollup_with_topics(
                     &self.state,
                     self.topics.as_ref(),
                     self.now,
-                ));
+                );
+                if let Some(ages) = &self.backup_ages {
+                    crate::core::cluster::rollup::add_backup_problems(
+                        &mut r,
+                        &self.state,
+                        ages,
+                        self.now,
+                    );
+                }
+                let r = std::rc::Rc::new(r);
                 self.follow_problem(&r);
                 self.rollup = Some((
                     self.state.generation + self.topics.as_ref().map_or(0, |t| t.generation),
@@ -739,6 +802,7 @@ impl App {
                                 key: d.key.clone(),
                                 container: d.container.clone(),
                                 previous: false,
+                                timestamps: d.timestamps,
                             });
                         }
                         return effects;
@@ -847,6 +911,12 @@ impl App {
                 namespace,
                 result,
             } => self.on_resource(name, namespace, result),
+            Msg::Inventory(result) => self.on_inventory(result),
+            Msg::BlueGreen {
+                workload,
+                status,
+                outcome,
+            } => self.on_bluegreen(workload, status, outcome),
             Msg::Object {
                 kind,
                 namespace,
@@ -901,6 +971,11 @@ impl App {
                 }
                 Err(e) => self.flash(format!("cannot read the journal of changes: {e}"), true),
             },
+            Msg::BackupAges(ages) => {
+                self.backup_ages = Some(ages);
+                // The roll-up reads them: computed again.
+                self.rollup = None;
+            }
             Msg::Backups {
                 namespace,
                 name,
@@ -938,7 +1013,7 @@ impl App {
 
     /// A jump to `screen` showing `namespace` (enter on a workload, a consumer group's
     /// workload, a problem): the namespace before it comes back when the user moves on.
-    fn jump(&mut self, screen: Screen, namespace: Option<String>) -> Vec<Effect> {
+    pub(crate) fn jump(&mut self, screen: Screen, namespace: Option<String>) -> Vec<Effect> {
         let before = match self.jumped_from.take() {
             Some((_, before)) => before,
             None => self.namespace.clone(),
@@ -1056,6 +1131,8 @@ impl App {
                 );
                 Vec::new()
             }
+            ("inv" | "inventory", None) => self.open_inventory(),
+            ("bg" | "bluegreen", None) => self.open_bluegreen(),
             (name, None)
                 if name
                     .chars()
@@ -1214,6 +1291,9 @@ impl App {
                 Vec::new()
             }
             Mode::Dialog(d) => self.on_dialog_key(d, key),
+            Mode::Normal if self.bluegreen.is_some() => self.on_bluegreen_key(key),
+            Mode::Normal if self.links.is_some() => self.on_links_key(key),
+            Mode::Normal if self.inventory.is_some() => self.on_inventory_key(key),
             Mode::Normal if self.object.is_some() => self.on_object_key(key),
             Mode::Normal if self.resource.is_some() => self.on_resource_key(key),
             Mode::Normal if self.screen == Screen::Releases && self.upgrade.is_some() => {
@@ -1510,6 +1590,7 @@ impl App {
             Action::ViewEvents => self.switch(Screen::Events),
             Action::ViewReleases => self.switch(Screen::Releases),
             Action::ViewTopics => self.switch(Screen::Topics),
+            Action::ViewInventory => self.open_inventory(),
             Action::ToggleAllNamespaces => {
                 self.namespace = None;
                 self.jumped_from = None;
@@ -1624,6 +1705,7 @@ impl App {
             }
             Action::CreateTopics if self.screen == Screen::Topics => self.open_create_topics(),
             Action::Logs | Action::Describe if self.screen == Screen::Pods => self.enter(),
+            Action::Links => self.open_links(),
             Action::Describe => self.open_object(ObjectFormat::Describe),
             Action::Yaml => self.open_object(ObjectFormat::Yaml),
             Action::Logs if self.screen == Screen::Workloads => {
@@ -1655,6 +1737,7 @@ impl App {
                             key: d.key.clone(),
                             container: d.container.clone(),
                             previous: d.previous,
+                            timestamps: d.timestamps,
                         }];
                     }
                     (Screen::Pods, _) => match self.selected_row() {
@@ -1672,6 +1755,7 @@ impl App {
                     key,
                     container: None,
                     previous: true,
+                    timestamps: false,
                 });
                 effects
             }
@@ -1679,6 +1763,10 @@ impl App {
                 self.search_jump(action == Action::SearchNext);
                 Vec::new()
             }
+            Action::WrapToggle | Action::TimestampsToggle | Action::SaveLog => {
+                self.log_action(action)
+            }
+            Action::ObjectEvents => self.object_events(),
             _ => {
                 self.flash(format!("'{}' is not available here", action.name()), false);
                 Vec::new()
@@ -1749,6 +1837,8 @@ impl App {
             scroll: 0,
             log_error: None,
             log_ended: false,
+            wrap: false,
+            timestamps: false,
             seen: self.state.pods.get(&key).cloned(),
         });
         self.screen = Screen::PodDetail;
@@ -1758,6 +1848,7 @@ impl App {
                 key,
                 container: None,
                 previous: false,
+                timestamps: false,
             },
         ]
     }

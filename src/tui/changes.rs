@@ -124,11 +124,17 @@ pub fn journals(cs: &ChangeSettings) -> Msg {
     Msg::Journals(result)
 }
 
-/// The backups of a release, newest first.
-pub fn backups(cs: &ChangeSettings, namespace: String, name: String) -> Msg {
+/// The backups of a release, newest first (`backup_dir` may be a directory or a URL).
+pub async fn backups(cs: &ChangeSettings, namespace: String, name: String) -> Msg {
+    use crate::core::releases::backup_store::BackupStore;
     let result = match cs.settings() {
-        Ok(s) => crate::core::releases::backup::list(&s.backup_dir, Some(&namespace), Some(&name))
-            .map_err(|e| format!("{e:#}")),
+        Ok(s) => match BackupStore::parse(&s.backup_dir.to_string_lossy()) {
+            Ok(store) => store
+                .list(Some(&namespace), Some(&name))
+                .await
+                .map_err(|e| format!("{e:#}")),
+            Err(e) => Err(format!("{e:#}")),
+        },
         Err(e) => Err(e),
     };
     Msg::Backups {

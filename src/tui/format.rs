@@ -70,6 +70,73 @@ pub fn percent(part: u64, total: u64) -> String {
     }
 }
 
+/// Cuts a text to `width` terminal cells between words, marking the cut with `…`: a line
+/// that does not fit ends at the last whole part of those joined with ` · `, else at the
+/// last whole word (trailing separators dropped), leaving room for the mark. A first word too long for the width is cut inside, as
+/// [`truncate`] does.
+pub fn cut_at_word(s: &str, width: usize) -> String {
+    let cells = |t: &str| ratatui::text::Span::raw(t).width();
+    if cells(s) <= width {
+        return s.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    // The longest prefix of whole characters that leaves a cell for `…`.
+    let mut end = 0;
+    for (i, c) in s.char_indices() {
+        if cells(&s[..i + c.len_utf8()]) > width - 1 {
+            break;
+        }
+        end = i + c.len_utf8();
+    }
+    let prefix = &s[..end];
+    // Parts joined with ` · ` (a summary) give way whole.
+    if let Some(i) = s
+        .match_indices(" · ")
+        .map(|(i, _)| i)
+        .take_while(|&i| i <= end)
+        .last()
+    {
+        return format!("{}…", &s[..i]);
+    }
+    // The next character is a space: the prefix ends on a whole word.
+    let whole = s[end..].starts_with(' ');
+    let kept = if whole {
+        prefix
+    } else {
+        match prefix.rfind(' ') {
+            Some(i) => &prefix[..i],
+            None => return truncate(s, width),
+        }
+    };
+    let kept = kept
+        .trim_end_matches([' ', '·', '—', ',', ':', '-'])
+        .trim_end();
+    if kept.is_empty() {
+        return truncate(s, width);
+    }
+    format!("{kept}…")
+}
+
+/// Key hints (`a do this · b do that · …`) that fit `width` cells: whole hints only, from
+/// the first, so no hint is cut.
+pub fn fit_hints(hints: &str, width: usize) -> String {
+    let mut out = String::new();
+    for hint in hints.split(" · ") {
+        let next = if out.is_empty() {
+            hint.to_string()
+        } else {
+            format!("{out} · {hint}")
+        };
+        if ratatui::text::Span::raw(next.as_str()).width() > width {
+            break;
+        }
+        out = next;
+    }
+    out
+}
+
 /// Cuts a string to `width` characters, marking the cut with an ellipsis.
 pub fn truncate(s: &str, width: usize) -> String {
     if s.chars().count() <= width {
@@ -125,6 +192,44 @@ pub fn wrap(s: &str, width: usize, indent: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cuts_between_words_and_marks_the_cut() {
+        assert_eq!(
+            cut_at_word("node worker-3 NotReady", 40),
+            "node worker-3 NotReady"
+        );
+        assert_eq!(
+            cut_at_word("node worker-3 NotReady (status Unknown)", 24),
+            "node worker-3 NotReady…"
+        );
+        assert_eq!(
+            cut_at_word("1 memory pressure · 1 disk pressure · 1 cordoned", 38),
+            "1 memory pressure · 1 disk pressure…"
+        );
+        assert_eq!(cut_at_word("abc defghijk", 8), "abc…");
+        assert_eq!(
+            cut_at_word("2/4 available · 1 rollout in progress · 1 paused", 45),
+            "2/4 available · 1 rollout in progress…"
+        );
+        // One long word: cut inside.
+        assert_eq!(cut_at_word("abcdefghijk", 5), "abcd…");
+        for w in 0..30 {
+            let s = "deployment shop/web: 3/3 available — pod checkout";
+            assert!(
+                ratatui::text::Span::raw(cut_at_word(s, w)).width() <= w,
+                "{w}"
+            );
+        }
+    }
+
+    #[test]
+    fn hints_are_kept_whole() {
+        let h = "f follow · w wrap · t timestamps · ctrl-s save";
+        assert_eq!(fit_hints(h, 100), h);
+        assert_eq!(fit_hints(h, 30), "f follow · w wrap");
+        assert_eq!(fit_hints(h, 3), "");
+    }
 
     #[test]
     fn wrapping_keeps_every_word_and_line() {

@@ -58,10 +58,15 @@ pub enum Action {
     Logs,
     PreviousLogs,
     FollowToggle,
+    WrapToggle,
+    TimestampsToggle,
+    SaveLog,
+    ObjectEvents,
     Describe,
     Yaml,
     Delete,
     Restart,
+    Links,
     SortNext,
     SortReverse,
     Refresh,
@@ -87,11 +92,12 @@ pub enum Action {
     ViewEvents,
     ViewReleases,
     ViewTopics,
+    ViewInventory,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 48] = [
+    pub const ALL: [Action; 54] = [
         Action::Quit,
         Action::Help,
         Action::CommandMode,
@@ -111,10 +117,15 @@ impl Action {
         Action::Logs,
         Action::PreviousLogs,
         Action::FollowToggle,
+        Action::WrapToggle,
+        Action::TimestampsToggle,
+        Action::SaveLog,
+        Action::ObjectEvents,
         Action::Describe,
         Action::Yaml,
         Action::Delete,
         Action::Restart,
+        Action::Links,
         Action::SortNext,
         Action::SortReverse,
         Action::Refresh,
@@ -140,6 +151,7 @@ impl Action {
         Action::ViewEvents,
         Action::ViewReleases,
         Action::ViewTopics,
+        Action::ViewInventory,
     ];
 
     /// The action's name as written in the config file (`page-down`, `reveal-secrets`…).
@@ -164,10 +176,15 @@ impl Action {
             Action::Logs => "logs",
             Action::PreviousLogs => "previous-logs",
             Action::FollowToggle => "follow-toggle",
+            Action::WrapToggle => "wrap-toggle",
+            Action::TimestampsToggle => "timestamps-toggle",
+            Action::SaveLog => "save-log",
+            Action::ObjectEvents => "object-events",
             Action::Describe => "describe",
             Action::Yaml => "yaml",
             Action::Delete => "delete",
             Action::Restart => "restart",
+            Action::Links => "links",
             Action::SortNext => "sort-next",
             Action::SortReverse => "sort-reverse",
             Action::Refresh => "refresh",
@@ -193,6 +210,7 @@ impl Action {
             Action::ViewEvents => "view-events",
             Action::ViewReleases => "view-releases",
             Action::ViewTopics => "view-topics",
+            Action::ViewInventory => "view-inventory",
         }
     }
 
@@ -218,10 +236,15 @@ impl Action {
             Action::Logs => "Show logs",
             Action::PreviousLogs => "Show logs of the previous container",
             Action::FollowToggle => "Follow logs on/off",
+            Action::WrapToggle => "Wrap long log lines on/off",
+            Action::TimestampsToggle => "Log timestamps on/off (as kubectl logs --timestamps)",
+            Action::SaveLog => "Save the log shown to a file (the path is shown)",
+            Action::ObjectEvents => "The events of the selection, newest first",
             Action::Describe => "Describe the selection",
             Action::Yaml => "The selection as YAML (a release: its manifest; secrets masked)",
             Action::Delete => "Delete the pod (asks first)",
             Action::Restart => "Rollout restart the workload (asks first)",
+            Action::Links => "Dashboard links of the selection (copy / open)",
             Action::SortNext => "Sort by the next column (shown in the title)",
             Action::SortReverse => "Reverse the sort order",
             Action::Refresh => "Refresh",
@@ -247,6 +270,7 @@ impl Action {
             Action::ViewEvents => "Events",
             Action::ViewReleases => "Helm releases",
             Action::ViewTopics => "Kafka topics",
+            Action::ViewInventory => "Version inventory: what runs in each environment",
         }
     }
 
@@ -260,7 +284,7 @@ impl Action {
         match self {
             Quit | Help | CommandMode | Up | Down | PageUp | PageDown | Top | Bottom | Back
             | NextView | PrevView | ViewOverview | ViewNodes | ViewWorkloads | ViewPods
-            | ViewEvents | ViewReleases | ViewTopics => true,
+            | ViewEvents | ViewReleases | ViewTopics | ViewInventory => true,
             // The Overview lists problems, which no filter narrows.
             FilterMode => screen != Overview,
             // Events and a pod's own screen have nothing to open.
@@ -270,12 +294,15 @@ impl Action {
             Logs => matches!(screen, Workloads | Pods),
             PreviousLogs => matches!(screen, Pods | PodDetail),
             FollowToggle | SearchNext | SearchPrev => screen == PodDetail,
+            WrapToggle | TimestampsToggle | SaveLog => screen == PodDetail,
+            ObjectEvents => matches!(screen, Nodes | Workloads | Pods | PodDetail),
             // Describing a pod opens its screen (containers, events, log); anything else
             // listed opens its description over the table, as YAML does.
             Describe => matches!(screen, Nodes | Workloads | Pods | Events | Releases),
             Yaml => matches!(screen, Nodes | Workloads | Pods | Events | Releases),
             Delete => screen == Pods,
             Restart => screen == Workloads,
+            Links => matches!(screen, Workloads | Pods | Releases),
             SortNext | SortReverse => {
                 matches!(screen, Nodes | Workloads | Pods | Events | Releases)
             }
@@ -715,6 +742,14 @@ fn default_table() -> Vec<DefaultBinding> {
         (Logs, &["l"], only(&[Workloads, Pods, PodDetail])),
         (PreviousLogs, &["p"], only(&[Pods, PodDetail])),
         (FollowToggle, &["f"], only(&[PodDetail])),
+        (WrapToggle, &["w"], only(&[PodDetail])),
+        (TimestampsToggle, &["t"], only(&[PodDetail])),
+        (SaveLog, &["ctrl-s"], only(&[PodDetail])),
+        (
+            ObjectEvents,
+            &["e"],
+            only(&[Nodes, Workloads, Pods, PodDetail]),
+        ),
         (Describe, &["d", "i"], all.clone()),
         (
             Yaml,
@@ -723,6 +758,7 @@ fn default_table() -> Vec<DefaultBinding> {
         ),
         (Delete, &["ctrl-d"], only(&[Pods])),
         (Restart, &["r"], only(&[Workloads])),
+        (Links, &["o"], only(&[Workloads, Pods, Releases])),
         (
             SortNext,
             &[">"],
@@ -759,7 +795,8 @@ fn default_table() -> Vec<DefaultBinding> {
         (ViewPods, &["4"], all.clone()),
         (ViewEvents, &["5"], all.clone()),
         (ViewReleases, &["6"], all.clone()),
-        (ViewTopics, &["7"], all),
+        (ViewTopics, &["7"], all.clone()),
+        (ViewInventory, &["8"], all),
     ]
 }
 

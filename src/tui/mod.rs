@@ -1,10 +1,15 @@
 //! The interactive console.
 
 pub mod app;
+pub mod bluegreen;
 pub mod changes;
 pub mod format;
 pub mod history;
+pub mod inventory;
 pub mod keymap;
+pub mod links;
+pub mod logview;
+pub mod object_events;
 pub mod run;
 pub mod terminal;
 pub mod theme;

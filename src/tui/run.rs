@@ -112,6 +112,33 @@ async fn poll_topics(
     }
 }
 
+/// How often the backups' ages are listed (`backup_every`). A backup location cannot be
+/// watched; one directory read or one object listing a minute.
+pub const BACKUP_AGES_EVERY: Duration = Duration::from_secs(60);
+
+/// Lists when each release was last backed up, every [`BACKUP_AGES_EVERY`].
+async fn poll_backup_ages(
+    location: std::path::PathBuf,
+    every: Duration,
+    tx: mpsc::UnboundedSender<Msg>,
+) {
+    use crate::core::releases::backup_store::{BackupAges, BackupStore, newest_by_release};
+    let store = BackupStore::parse(&location.to_string_lossy());
+    loop {
+        let newest = match &store {
+            Ok(s) => newest_by_release(s).await.map_err(|e| format!("{e:#}")),
+            Err(e) => Err(format!("{e:#}")),
+        };
+        if tx
+            .send(Msg::BackupAges(BackupAges { every, newest }))
+            .is_err()
+        {
+            return;
+        }
+        tokio::time::sleep(BACKUP_AGES_EVERY).await;
+    }
+}
+
 struct Connection {
     client: kube::Client,
     _watches: WatchHandle,
@@ -130,6 +157,18 @@ async fn connect(opts: &Options, context: Option<&str>) -> anyhow::Result<(Conne
         },
         ctx,
     ))
+}
+
+/// The config the inventory reads: the console's, with the platform of the topic feed
+/// (the demo's) when the config names no platform.
+fn inventory_config(opts: &Options) -> crate::config::Config {
+    let mut config = opts.config.clone();
+    if config.platforms.is_empty()
+        && let Some(p) = opts.topics.as_ref().and_then(|t| t.platform.clone())
+    {
+        config.platforms.push(p);
+    }
+    config
 }
 
 /// The context names of the kubeconfig in use.
@@ -185,6 +224,16 @@ async fn event_loop(
         tokio::spawn(poll_topics(feed.source.clone(), msg_tx.clone()))
     });
     let _ = msg_tx.send(crate::tui::changes::journals(&opts.changes));
+    let every = opts.config.backup_every.as_deref();
+    let every = every.and_then(|e| crate::cli::scale::parse_duration(e).ok());
+    let backups_task = match (every, &opts.changes.settings) {
+        (Some(every), Ok(s)) => Some(tokio::spawn(poll_backup_ages(
+            s.backup_dir.clone(),
+            every,
+            msg_tx.clone(),
+        ))),
+        _ => None,
+    };
     let mut keys = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut logs: Option<tokio::task::JoinHandle<()>> = None;
@@ -269,6 +318,41 @@ async fn event_loop(
                         });
                     }
                 },
+                Effect::BlueGreen {
+                    namespace,
+                    workload,
+                    step,
+                } => {
+                    let hold = opts.config.bluegreen.hold();
+                    let settings = opts.changes.settings.clone().map(|s| {
+                        crate::core::workflows::bluegreen::Settings {
+                            journal_dir: s.journal_dir,
+                            values_repo: s.values_repo,
+                            hold,
+                        }
+                    });
+                    let target = crate::core::workflows::bluegreen::Target {
+                        namespace,
+                        workload,
+                        service: None,
+                    };
+                    tokio::spawn(crate::tui::bluegreen::run(
+                        conn.client.clone(),
+                        settings,
+                        target,
+                        step,
+                        msg_tx.clone(),
+                    ));
+                }
+                Effect::LoadInventory => {
+                    let tx = msg_tx.clone();
+                    tokio::spawn(crate::tui::inventory::load(
+                        inventory_config(opts),
+                        opts.kubeconfig.clone(),
+                        opts.changes.chart_repo.clone(),
+                        tx,
+                    ));
+                }
                 Effect::UpgradeVersions { namespace, name } => {
                     let (client, cs, tx) =
                         (conn.client.clone(), opts.changes.clone(), msg_tx.clone());
@@ -349,9 +433,23 @@ async fn event_loop(
                 }
                 Effect::ListBackups { namespace, name } => {
                     let (cs, tx) = (opts.changes.clone(), msg_tx.clone());
-                    tokio::task::spawn_blocking(move || {
-                        let _ = tx.send(crate::tui::changes::backups(&cs, namespace, name));
+                    tokio::spawn(async move {
+                        let _ = tx.send(crate::tui::changes::backups(&cs, namespace, name).await);
                     });
+                }
+                Effect::CopyLink { url } => {
+                    // Through the backend, between frames: never mixed into a drawn frame.
+                    use std::io::Write as _;
+                    let backend = tui.backend_mut();
+                    let written = backend
+                        .write_all(crate::core::links::osc52(&url).as_bytes())
+                        .and_then(|()| backend.flush());
+                    if let Err(e) = written {
+                        let _ = msg_tx.send(Msg::Done {
+                            what: "copy the link".into(),
+                            result: Err(e.to_string()),
+                        });
+                    }
                 }
                 Effect::StopLogs => {
                     if let Some(h) = logs.take() {
@@ -378,6 +476,7 @@ async fn event_loop(
                     key,
                     container,
                     previous,
+                    timestamps,
                 } => {
                     if let Some(h) = logs.take() {
                         h.abort();
@@ -385,8 +484,14 @@ async fn event_loop(
                     logs = Some(tokio::spawn(stream_logs(
                         conn.client.clone(),
                         key,
-                        container,
-                        previous,
+                        LogParams {
+                            container,
+                            follow: !previous,
+                            previous,
+                            timestamps,
+                            tail_lines: Some(500),
+                            ..Default::default()
+                        },
                         msg_tx.clone(),
                     )));
                 }
@@ -405,6 +510,9 @@ async fn event_loop(
     if let Some(h) = topics_task {
         h.abort();
     }
+    if let Some(h) = backups_task {
+        h.abort();
+    }
     Ok(())
 }
 
@@ -420,18 +528,10 @@ fn is_suspend(k: &crossterm::event::KeyEvent) -> bool {
 async fn stream_logs(
     client: kube::Client,
     key: Key,
-    container: Option<String>,
-    previous: bool,
+    params: LogParams,
     tx: mpsc::UnboundedSender<Msg>,
 ) {
     let api: Api<Pod> = Api::namespaced(client, &key.0);
-    let params = LogParams {
-        container,
-        follow: !previous,
-        previous,
-        tail_lines: Some(500),
-        ..Default::default()
-    };
     let stream = match api.log_stream(&key.1, &params).await {
         Ok(s) => s,
         Err(e) => {
@@ -720,11 +820,40 @@ async fn execute(effect: Effect, client: kube::Client, tx: mpsc::UnboundedSender
                 }
             }
         }
+        Effect::SaveLog {
+            context,
+            file,
+            text,
+            lines,
+        } => {
+            let msg = tokio::task::spawn_blocking(move || {
+                crate::tui::logview::run_save(&context, &file, &text, lines)
+            })
+            .await
+            .unwrap_or_else(|e| Msg::Done {
+                what: "save the log".to_string(),
+                result: Err(e.to_string()),
+            });
+            let _ = tx.send(msg);
+        }
+        Effect::OpenLink { name, url } => {
+            let result = tokio::task::spawn_blocking(move || crate::core::links::open(&url))
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()));
+            let _ = tx.send(Msg::Done {
+                what: format!("open {name}"),
+                result: result
+                    .map(|()| format!("opened {name} with {}", crate::core::links::opener())),
+            });
+        }
         Effect::Logs { .. }
+        | Effect::CopyLink { .. }
         | Effect::StopLogs
         | Effect::SwitchContext(_)
         | Effect::CreateTopics { .. }
         | Effect::UpgradeVersions { .. }
+        | Effect::LoadInventory
+        | Effect::BlueGreen { .. }
         | Effect::PrepareChange { .. }
         | Effect::RunChange(_)
         | Effect::RecoverVerify { .. }

@@ -201,6 +201,11 @@ impl NodeRow {
                 .map(|a| a.address.clone())
                 .unwrap_or_default(),
             created: created(meta),
+            ready_since: conditions
+                .iter()
+                .find(|c| c.type_ == "Ready")
+                .and_then(|c| c.last_transition_time.as_ref())
+                .map(|t| t.0),
             cpu_millis: resources
                 .get("cpu")
                 .and_then(|q| cpu_millis(&q.0))
@@ -652,6 +657,11 @@ mod tests {
         let row = NodeRow::from_node(&fixture("nodes/notready-cordoned.json"));
         assert_eq!(row.name, "worker-3");
         assert_eq!(row.ready, None, "Ready=Unknown");
+        // Since when: the Ready condition's last transition.
+        assert_eq!(
+            row.ready_since,
+            Some("2025-05-14T10:31:00Z".parse().unwrap())
+        );
         assert!(row.unschedulable);
         assert!(row.memory_pressure);
         assert!(row.disk_pressure);

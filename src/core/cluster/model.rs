@@ -49,6 +49,9 @@ pub struct NodeRow {
     pub version: String,
     pub internal_ip: String,
     pub created: Option<jiff::Timestamp>,
+    /// When the Ready condition last changed (its `lastTransitionTime`): for a NotReady
+    /// node, since when it is so.
+    pub ready_since: Option<jiff::Timestamp>,
     /// Allocatable CPU in millicores and memory in bytes.
     pub cpu_millis: u64,
     pub memory_bytes: u64,
@@ -140,6 +143,11 @@ pub struct ReleaseRow {
     pub status: ReleaseStatus,
     pub updated: Option<jiff::Timestamp>,
     pub description: String,
+    /// False when no revision of the release decodes: the row is told from the newest
+    /// release Secret's labels and name, and its status is unknown.
+    pub decoded: bool,
+    /// The revisions that cannot be decoded: (release Secret, why), by Secret name.
+    pub undecodable: Vec<(String, String)>,
 }
 
 /// One decoded release Secret (a revision), kept small: no manifest, no values.
@@ -406,15 +414,33 @@ impl ClusterState {
     /// Every Helm release with its newest revision (by decoded revision number).
     pub fn releases(&self) -> Vec<ReleaseRow> {
         let mut latest: BTreeMap<Key, &ReleaseRevision> = BTreeMap::new();
-        for r in self.revisions.values().filter(|r| r.error.is_none()) {
+        let mut broken: BTreeMap<Key, Vec<&ReleaseRevision>> = BTreeMap::new();
+        for r in self.revisions.values() {
             let k = (r.namespace.clone(), r.release.clone());
-            if latest.get(&k).is_none_or(|cur| cur.revision < r.revision) {
+            if r.error.is_some() {
+                broken.entry(k).or_default().push(r);
+            } else if latest.get(&k).is_none_or(|cur| cur.revision < r.revision) {
                 latest.insert(k, r);
             }
         }
+        // A release none of whose revisions decode is still listed, from its newest Secret.
+        for (k, revs) in &broken {
+            if let Some(newest) = revs.iter().max_by_key(|r| r.revision) {
+                latest.entry(k.clone()).or_insert(newest);
+            }
+        }
         latest
-            .into_values()
-            .map(|r| ReleaseRow {
+            .into_iter()
+            .map(|(k, r)| ReleaseRow {
+                decoded: r.error.is_none(),
+                undecodable: broken.get(&k).map_or_else(Vec::new, |revs| {
+                    let mut v: Vec<(String, String)> = revs
+                        .iter()
+                        .map(|r| (r.secret.clone(), r.error.clone().unwrap_or_default()))
+                        .collect();
+                    v.sort();
+                    v
+                }),
                 namespace: r.namespace.clone(),
                 name: r.release.clone(),
                 chart: r.chart.clone(),

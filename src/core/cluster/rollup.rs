@@ -254,14 +254,56 @@ pub fn rollup_with_topics(
     // A stable order: worst first, then by cause (area, then the object), never by
     // counts or texts that change between refreshes, so the list does not reorder under
     // the cursor.
-    problems.sort_by(|a, b| {
-        b.level
-            .cmp(&a.level)
-            .then(a.area.cmp(&b.area))
-            .then(a.target.cmp(&b.target))
-            .then(a.message.cmp(&b.message))
-    });
+    problems.sort_by(problem_order);
     Rollup { areas, problems }
+}
+
+fn problem_order(a: &Problem, b: &Problem) -> std::cmp::Ordering {
+    b.level
+        .cmp(&a.level)
+        .then(a.area.cmp(&b.area))
+        .then(a.target.cmp(&b.target))
+        .then(a.message.cmp(&b.message))
+}
+
+/// Adds the releases whose backups are overdue (`backup_every` in the config) as Degraded
+/// problems of the Releases area, in the roll-up's order.
+pub fn add_backup_problems(
+    r: &mut Rollup,
+    state: &ClusterState,
+    ages: &crate::core::releases::backup_store::BackupAges,
+    now: jiff::Timestamp,
+) {
+    let found: Vec<Problem> = state
+        .releases()
+        .iter()
+        .filter_map(|rel| {
+            let why = ages.stale(&rel.namespace, &rel.name, now)?;
+            Some(Problem {
+                level: Level::Degraded,
+                area: AreaKind::Releases,
+                message: format!("release {}/{}: {why}", rel.namespace, rel.name),
+                count: 1,
+                target: Some(Target {
+                    kind: TargetKind::Release,
+                    namespace: rel.namespace.clone(),
+                    name: rel.name.clone(),
+                }),
+            })
+        })
+        .collect();
+    if found.is_empty() {
+        return;
+    }
+    if let Some(area) = r.areas.iter_mut().find(|a| a.area == AreaKind::Releases) {
+        area.level = area.level.max(Level::Degraded);
+        area.summary.push_str(&format!(
+            " · {} not backed up",
+            plural(found.len(), "release", "releases")
+        ));
+    }
+    r.problems.extend(found);
+    r.problems.sort_by(problem_order);
 }
 
 /// Problems for the area's failing or not-yet-listed watches; true when one has not listed.
@@ -441,7 +483,20 @@ fn cluster(
     let cordoned = names(&|n| n.unschedulable);
     let ready = total - not_ready.len() - unknown.len();
 
-    let pods_on = |nodes: &[&str]| pods_on_nodes(state, nodes, now);
+    // One node down says since when (its Ready condition's last change), as kubectl ages.
+    let since = |nodes: &[&str]| match nodes {
+        [one] => state
+            .nodes
+            .get(*one)
+            .and_then(|n| n.ready_since)
+            // A transition ahead of this clock (skew) says nothing true: left out.
+            .map(|t| now.as_millisecond() - t.as_millisecond())
+            .filter(|ms| *ms >= 0)
+            .map(|ms| format!(" for {}", crate::tui::format::human_duration(ms)))
+            .unwrap_or_default(),
+        _ => String::new(),
+    };
+    let pods_on = |nodes: &[&str]| format!("{}{}", since(nodes), pods_on_nodes(state, nodes, now));
     let none = |_: &[&str]| String::new();
     node_problems(
         &not_ready,
@@ -668,10 +723,15 @@ fn pod_evidence_text(t: &PodTrouble<'_>, warnings: &Warnings<'_>, now: jiff::Tim
             String::new()
         };
         facts.push(format!("last exit {container}{}", term.describe()));
-        if term.reason == "OOMKilled"
-            && let Some(u) = warnings.usage.get(&(p.namespace.clone(), p.name.clone()))
-        {
-            facts.push(format!("memory in use {}", mebibytes(u.memory_bytes)));
+        if term.reason == "OOMKilled" {
+            // What it ran into: the limit, and what it uses now.
+            match &term.memory_limit {
+                Some(l) => facts.push(format!("memory limit {l}")),
+                None => facts.push("no memory limit".to_string()),
+            }
+            if let Some(u) = warnings.usage.get(&(p.namespace.clone(), p.name.clone())) {
+                facts.push(format!("in use {}", mebibytes(u.memory_bytes)));
+            }
         }
     }
     if p.status.restarts > 0 && p.status.class != PodClass::Pending {
@@ -1090,6 +1150,11 @@ fn releases(
     let releases = state.releases();
     let mut by_status: BTreeMap<&'static str, usize> = BTreeMap::new();
     for r in &releases {
+        if !r.decoded {
+            // Counted, and told below with the revisions that cannot be decoded.
+            *by_status.entry("undecodable").or_default() += 1;
+            continue;
+        }
         *by_status.entry(r.status.as_str()).or_default() += 1;
         let target = Some(Target {
             kind: TargetKind::Release,
@@ -1211,6 +1276,7 @@ mod tests {
             version: "v1.33.1".into(),
             internal_ip: "10.0.0.1".into(),
             created: Some(mins_ago(10_000)),
+            ready_since: None,
             cpu_millis: 8000,
             memory_bytes: 32 << 30,
         }
@@ -1679,6 +1745,43 @@ mod tests {
     }
 
     #[test]
+    fn a_release_none_of_whose_revisions_decode_is_listed_and_counted() {
+        let mut s = healthy_state();
+        let mut broken = revision("kafka", "strimzi", 2, ReleaseStatus::Unknown);
+        broken.error = Some("release payload is not valid base64".into());
+        add_revision(&mut s, broken);
+        let rows = s.releases();
+        let row = rows.iter().find(|r| r.name == "strimzi").expect("listed");
+        assert!(!row.decoded);
+        assert_eq!(row.revision, 2);
+        assert_eq!(
+            row.undecodable,
+            vec![(
+                "sh.helm.release.v1.strimzi.v2".to_string(),
+                "release payload is not valid base64".to_string()
+            )]
+        );
+        assert!(
+            rows.iter()
+                .filter(|r| r.name != "strimzi")
+                .all(|r| r.decoded)
+        );
+        let r = rollup(&s, now());
+        assert_eq!(
+            messages(&r),
+            vec![
+                "release strimzi in kafka: 1 revision cannot be decoded (sh.helm.release.v1.strimzi.v2: release payload is not valid base64)"
+            ]
+        );
+        let area = r.area(AreaKind::Releases).unwrap();
+        assert!(
+            area.summary.ends_with(" · 1 undecodable"),
+            "{}",
+            area.summary
+        );
+    }
+
+    #[test]
     fn failing_and_unlisted_sources_are_problems() {
         let mut s = healthy_state();
         s.sources.get_mut(&Resource::Pods).unwrap().error =
@@ -1927,7 +2030,7 @@ mod tests {
         assert_eq!(m.len(), 1, "{m:?}");
         assert!(
             m[0].starts_with(
-                "deployment shop/web Progressing: 0/1 available — pod web-7d4b9c8f6-o0m1k crash-looping for 24m: last exit OOMKilled (exit code 137), memory in use 250Mi, 2 restarts, last 9m ago"
+                "deployment shop/web Progressing: 0/1 available — pod web-7d4b9c8f6-o0m1k crash-looping for 24m: last exit OOMKilled (exit code 137), memory limit 512Mi, in use 250Mi, 2 restarts, last 9m ago"
             ),
             "{m:?}"
         );
@@ -1981,6 +2084,8 @@ mod tests {
         let mut s = healthy_state();
         let mut w3 = node("worker-3");
         w3.ready = None;
+        // Down for 150 minutes: said as kubectl says ages (`150m`).
+        w3.ready_since = Some(mins_ago(150));
         s.nodes.insert("worker-3".into(), w3);
         for w in ["forwarder-adobe-analytics", "forwarder-google-analytics"] {
             add_workload(&mut s, deployment("mr-ee", w, 1, 0));
@@ -1999,7 +2104,7 @@ mod tests {
         assert_eq!(
             messages(&r),
             vec![
-                "node worker-3 NotReady (status Unknown: the kubelet stopped reporting) · 2 pods on it, unavailable: forwarder-adobe-analytics, forwarder-google-analytics"
+                "node worker-3 NotReady (status Unknown: the kubelet stopped reporting) for 150m · 2 pods on it, unavailable: forwarder-adobe-analytics, forwarder-google-analytics"
             ]
         );
         assert_eq!(r.problems[0].target, Some(Target::node("worker-3")));

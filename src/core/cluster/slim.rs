@@ -8,7 +8,9 @@
 
 use k8s_openapi::api::core::v1::{
     Container, ContainerState, ContainerStatus, Pod, PodCondition, PodSpec, PodStatus,
+    ResourceRequirements,
 };
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
 use kube::api::ApiResource;
 use serde::{Deserialize, Deserializer};
@@ -16,10 +18,11 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// A pod with only its row's fields: metadata without managed fields or annotations; of the
-/// spec, the node and each container's name and restart policy; of the status, the phase,
-/// reason, IP, each condition's type, status and reason, and each container's name,
-/// readiness, restarts and states (not its image, IDs or resources, nor the times of the
-/// conditions, whose parsing alone cost more than the rest of a condition).
+/// spec, the node and each container's name, restart policy and memory limit (the evidence
+/// beside an OOM kill); of the status, the phase, reason, IP, each condition's type, status
+/// and reason, and each container's name, readiness, restarts and states (not its image, IDs
+/// or other resources, nor the times of the conditions, whose parsing alone cost more than
+/// the rest of a condition).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SlimPod(pub Pod);
 
@@ -51,13 +54,30 @@ struct Spec {
 struct ContainerName {
     name: String,
     restart_policy: Option<String>,
+    resources: Option<Resources>,
+}
+
+/// Of a container's resources, the memory limit only: the evidence beside an OOM kill.
+#[derive(Deserialize)]
+struct Resources {
+    limits: Option<Limits>,
+}
+
+#[derive(Deserialize)]
+struct Limits {
+    memory: Option<Quantity>,
 }
 
 impl ContainerName {
     fn into_container(self) -> Container {
+        let memory = self.resources.and_then(|r| r.limits?.memory);
         Container {
             name: self.name,
             restart_policy: self.restart_policy,
+            resources: memory.map(|m| ResourceRequirements {
+                limits: Some(BTreeMap::from([("memory".to_string(), m)])),
+                ..Default::default()
+            }),
             ..Default::default()
         }
     }

@@ -3,8 +3,10 @@
 //! secrets, backups.
 
 pub mod backup;
+pub mod backup_store;
 pub mod fetch;
 pub mod history;
 pub mod repo;
+pub mod schedule;
 pub mod values_repo;
 pub mod values_secrets;

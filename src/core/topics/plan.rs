@@ -342,8 +342,11 @@ mod tests {
 
     fn platform() -> Platform {
         Platform {
+            prometheus: None,
+            analysis: Default::default(),
             name: "mr-ee".into(),
             namespace: "mr-ee".into(),
+            links: Default::default(),
             release: Some("ee".into()),
             topic_prefix: Some("mr-ee-".into()),
             destinations: vec!["Google Analytics".into(), "pinterest".into()],

@@ -79,6 +79,8 @@ pub struct Settings {
     /// configured age recipients, refused without them, or (`--allow-plaintext-secrets`)
     /// committed as they are.
     pub secrets: ValuesSecrets,
+    /// The platforms' metric analyses, run in the verify step of their releases' changes.
+    pub analyses: super::analysis::Analyses,
 }
 
 impl Settings {
@@ -87,6 +89,7 @@ impl Settings {
     pub fn from_config(config: &crate::config::Config) -> Result<Settings> {
         let data = crate::config::data_dir();
         Ok(Settings {
+            analyses: super::analysis::Analyses::from_config(config),
             secrets: ValuesSecrets {
                 recipients: config.values_secrets.recipients.clone(),
                 identity_file: config.values_secrets.identity_file.clone(),
@@ -712,6 +715,17 @@ pub async fn prepare(client: &kube::Client, request: Request) -> Result<Plan> {
         Ok(None) => {}
         Err(e) => checks.push(check("journal", CheckLevel::Fail, format!("{e:#}"))),
     }
+    // No blue/green cutover of its workloads is open: its Service is pinned to the pods
+    // this change would replace.
+    match super::bluegreen::open_cutovers(client, &ns, &name).await {
+        Ok(open) if !open.is_empty() => checks.push(check(
+            "bluegreen",
+            CheckLevel::Fail,
+            format!("{}; finish it first", open.join("; ")),
+        )),
+        Ok(_) => {}
+        Err(e) => checks.push(check("bluegreen", CheckLevel::Fail, format!("{e:#}"))),
+    }
 
     // Workloads and nodes.
     let workloads = manifest_workloads(&current.manifest);
@@ -1221,7 +1235,15 @@ async fn steps_under_lock(run: &mut Run<'_>, journal: &mut JournalFile, lock: &R
         )],
         None => Vec::new(),
     };
-    match backup::create_with(run.client, &ns, &name, &req.settings.backup_dir, extras).await {
+    // `backup_dir` may be a directory or an object-storage URL.
+    let store = crate::core::releases::backup_store::BackupStore::parse(
+        &req.settings.backup_dir.to_string_lossy(),
+    );
+    let made = match store {
+        Ok(store) => store.create(run.client, &ns, &name, extras).await,
+        Err(e) => Err(e),
+    };
+    match made {
         Ok(info) => {
             run.step(
                 Step::Backup,
@@ -1350,6 +1372,23 @@ async fn steps_under_lock(run: &mut Run<'_>, journal: &mut JournalFile, lock: &R
             let verified = tokio::select! {
                 v = verify(run.client, plan, started, req.timeout) => v,
                 why = stop.requested() => Err(why),
+            };
+            // Then the platform's metrics, when it names an analysis.
+            let verified = match (verified, req.settings.analyses.for_release(&ns, &name)) {
+                (Ok(summary), Some(analysis)) => {
+                    run.step(
+                        Step::Verify,
+                        StepState::Running(format!("{summary}; analysis: first measurement")),
+                    );
+                    let mut progress =
+                        |line: String| run.step(Step::Verify, StepState::Running(line));
+                    let analysed = tokio::select! {
+                        a = super::analysis::run(analysis, &mut progress) => a,
+                        why = stop.requested() => Err(why),
+                    };
+                    analysed.map(|a| format!("{summary}; {a}"))
+                }
+                (v, _) => v,
             };
             match verified {
                 Ok(summary) => {

@@ -71,6 +71,8 @@ pub struct SimConfig {
     pub normal_events: bool,
     /// Images that misbehave.
     pub image_faults: Vec<ImageRule>,
+    /// Images that run and are Ready, yet fail a share of their requests (`/metrics`).
+    pub error_rates: Vec<crate::sandbox::traffic::ErrorRate>,
     /// Pods created per tick at most (a large scale-up spreads over ticks).
     pub burst: usize,
     /// How long the pods of a node that is not Ready tolerate it before they are evicted
@@ -95,6 +97,7 @@ impl Default for SimConfig {
             hpa_downscale_ms: 30_000,
             normal_events: true,
             image_faults: Vec::new(),
+            error_rates: Vec::new(),
             burst: 2000,
             eviction_ms: 300_000,
             job_run_ms: 3000,

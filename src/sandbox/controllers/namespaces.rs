@@ -67,7 +67,7 @@ impl Controllers {
             .collect();
         for (ns, since) in namespaces {
             let mut left = 0usize;
-            for st in Storage::TABLES {
+            for st in self.store.tables() {
                 if !st.storage_type().namespaced {
                     continue;
                 }

@@ -1,7 +1,10 @@
 //! Drawing: one function per screen, all reading the [`App`]; rows are built only for what
 //! is visible.
 
+pub mod bluegreen;
 pub mod history;
+pub mod inventory;
+pub mod links;
 pub mod tables;
 pub mod topics;
 pub mod upgrade;
@@ -10,7 +13,7 @@ use crate::core::cluster::rollup::Level;
 use crate::core::cluster::{Resource, SourceStatus};
 use crate::core::releases::backup::BackupInfo;
 use crate::tui::app::{App, Dialog, Mode, TABS};
-use crate::tui::format::{age, truncate};
+use crate::tui::format::{age, cut_at_word, fit_hints, truncate};
 use crate::tui::keymap::Screen;
 use crate::tui::theme::Role;
 use ratatui::Frame;
@@ -69,6 +72,11 @@ fn source_note(app: &App, s: Screen) -> Option<String> {
             notes.push(format!("… loading {}", r.name()));
         }
     }
+    if s == Screen::Releases
+        && let Some(n) = tables::undecodable_note(&app.releases)
+    {
+        notes.push(n);
+    }
     (!notes.is_empty()).then(|| notes.join("; "))
 }
 
@@ -125,6 +133,15 @@ pub fn draw(f: &mut Frame, app: &mut App) {
     }
     if app.object.is_some() {
         draw_object(f, app, body);
+    }
+    if let Some(view) = &app.inventory {
+        inventory::draw(f, view, &app.theme, body);
+    }
+    if let Some(view) = &app.bluegreen {
+        bluegreen::draw(f, view, &app.theme, body);
+    }
+    if let Some(view) = &app.links {
+        links::draw(f, view, &app.theme, body);
     }
     match app.mode.clone() {
         Mode::Help => draw_help(f, app, area),
@@ -250,7 +267,7 @@ fn draw_status(f: &mut Frame, app: &App, area: Rect) {
                         "enter logs · p previous logs · / filter · 0 all ns · ? help · q quit"
                     }
                     Screen::PodDetail => {
-                        "f follow · p previous · / search · n/N next/previous match · j/k scroll · esc back · ? help"
+                        "f follow · w wrap · t timestamps · ctrl-s save · p previous · / search · n/N match · e events · esc back · ? help"
                     }
                     Screen::Topics if app.topic_detail.is_some() => {
                         "enter on a group: its workload · c create missing topics · esc back · ? help"
@@ -275,6 +292,8 @@ fn draw_status(f: &mut Frame, app: &App, area: Rect) {
                     },
                     _ => "/ filter · : command · ? help · q quit",
                 };
+                // Whole hints only: none is cut mid-word at 80 columns.
+                let hints = fit_hints(hints, usize::from(area.width));
                 Line::from(Span::styled(hints, t.style(Role::KeyHint)))
             }
         },
@@ -394,7 +413,8 @@ pub fn restore_hint(v: &crate::tui::app::BackupsView, list: &[BackupInfo]) -> St
 
 fn draw_table(f: &mut Frame, app: &mut App, area: Rect) {
     let screen = app.screen;
-    let cols = tables::columns(screen, app.namespace.is_some());
+    let cols =
+        tables::columns_with_backups(screen, app.namespace.is_some(), app.backup_ages.is_some());
     let total = app.row_count();
     let filter = app.filters.get(&screen).cloned().unwrap_or_default();
     let mut title = format!(" {} ({total})", screen_title(screen));
@@ -439,6 +459,7 @@ fn draw_table(f: &mut Frame, app: &mut App, area: Rect) {
         theme: &app.theme,
         pods_per_node: &app.pods_per_node,
         releases: &app.releases,
+        backups: app.backup_ages.as_ref(),
     };
     let cells: Vec<Vec<tables::CellText>> = rows_ref.iter().map(|r| tables::row(&ctx, r)).collect();
     // The selection mark ("▶ ") takes its width from the table's.
@@ -522,6 +543,9 @@ fn draw_overview(f: &mut Frame, app: &mut App, area: Rect) {
     let [top, bottom] =
         Layout::vertical([Constraint::Length(area_lines), Constraint::Min(3)]).areas(area);
     let t = &app.theme;
+    // Glyph, level and area names take 25 cells with the borders; the summary the rest,
+    // cut between words.
+    let summary_width = usize::from(top.width.saturating_sub(25));
     let lines: Vec<Line> = r
         .areas
         .iter()
@@ -532,7 +556,7 @@ fn draw_overview(f: &mut Frame, app: &mut App, area: Rect) {
                     t.style(level_role(a.level)),
                 ),
                 Span::styled(format!(" {:<10}", a.area.name()), t.style(Role::Header)),
-                Span::raw(a.summary.clone()),
+                Span::raw(cut_at_word(&a.summary, summary_width)),
             ])
         })
         .collect();
@@ -580,7 +604,7 @@ fn draw_overview(f: &mut Frame, app: &mut App, area: Rect) {
             Row::new(vec![
                 Cell::from(format!("{} {}", p.level.glyph(), p.level.label()))
                     .style(t.style(level_role(p.level))),
-                Cell::from(p.message.clone()),
+                Cell::from(cut_at_word(&p.message, message_width)),
             ])
         })
         .collect();
@@ -729,18 +753,35 @@ fn draw_pod_detail(f: &mut Frame, app: &mut App, area: Rect) {
     );
     // Logs: only the visible window is laid out.
     let inner_h = l_area.height.saturating_sub(2) as usize;
+    let inner_w = l_area.width.saturating_sub(2) as usize;
     let total = d.logs.len();
     let end = total.saturating_sub(d.scroll);
     let start = end.saturating_sub(inner_h);
-    let mut lines: Vec<Line> = d
-        .logs
-        .range(start..end)
-        .map(|l| match &d.search {
-            Some(s) if l.contains(s.as_str()) => Line::from(Span::styled(
-                l.clone(),
-                t.style(Role::Filter).add_modifier(Modifier::BOLD),
-            )),
-            _ => Line::from(l.clone()),
+    let matches = |l: &str| d.search.as_ref().is_some_and(|s| l.contains(s.as_str()));
+    let rows: Vec<(&str, bool)> = if d.wrap {
+        crate::tui::logview::last_rows(
+            d.logs.range(..end).map(String::as_str),
+            inner_w,
+            inner_h,
+            matches,
+        )
+    } else {
+        d.logs
+            .range(start..end)
+            .map(|l| (l.as_str(), matches(l)))
+            .collect()
+    };
+    let mut lines: Vec<Line> = rows
+        .into_iter()
+        .map(|(l, found)| {
+            if found {
+                Line::from(Span::styled(
+                    l.to_string(),
+                    t.style(Role::Filter).add_modifier(Modifier::BOLD),
+                ))
+            } else {
+                Line::from(l.to_string())
+            }
         })
         .collect();
     if let Some(e) = &d.log_error {
@@ -766,7 +807,7 @@ fn draw_pod_detail(f: &mut Frame, app: &mut App, area: Rect) {
         )));
     }
     let mode = format!(
-        " Logs{}{} — {}{} ",
+        " Logs{}{} — {}{}{}{} ",
         d.container
             .as_ref()
             .map(|c| format!(" [{c}]"))
@@ -777,6 +818,8 @@ fn draw_pod_detail(f: &mut Frame, app: &mut App, area: Rect) {
             ""
         },
         if d.follow { "following" } else { "paused" },
+        if d.wrap { ", wrap" } else { "" },
+        if d.timestamps { ", timestamps" } else { "" },
         d.search
             .as_ref()
             .map(|s| format!(", search: {s}"))

@@ -21,13 +21,24 @@ pub enum RowRef {
 }
 
 /// What `/` narrows a table to: a substring of what the row shows (name, namespace, status,
-/// node…), case-insensitive, or `label=value`.
+/// node…), case-insensitive, or `label=value`; on Events, `object:KIND/NAME` or
+/// `object:KIND/NAMESPACE/NAME` keeps the events of that one object (`e` sets it).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Filter {
     #[default]
     None,
     Text(String),
     Label(String, String),
+    /// An event's involved object: kind, namespace (None: any), name — exact.
+    Object(String, Option<String>, String),
+}
+
+/// The filter `e` sets on Events for an object ([`Filter::Object`]).
+pub fn object_filter(kind: &str, namespace: Option<&str>, name: &str) -> String {
+    match namespace {
+        Some(ns) => format!("object:{kind}/{ns}/{name}"),
+        None => format!("object:{kind}/{name}"),
+    }
 }
 
 /// Whether `hay`, lowercased, contains `needle` (already lowercase), without allocating
@@ -47,8 +58,25 @@ impl Filter {
     pub fn parse(s: &str) -> Filter {
         let s = s.trim();
         if s.is_empty() {
-            Filter::None
-        } else if let Some((k, v)) = s.split_once('=') {
+            return Filter::None;
+        }
+        if let Some(o) = s.strip_prefix("object:") {
+            let parts: Vec<&str> = o.split('/').map(str::trim).collect();
+            match parts[..] {
+                [kind, name] if !kind.is_empty() && !name.is_empty() => {
+                    return Filter::Object(kind.to_string(), None, name.to_string());
+                }
+                [kind, ns, name] if !kind.is_empty() && !ns.is_empty() && !name.is_empty() => {
+                    return Filter::Object(
+                        kind.to_string(),
+                        Some(ns.to_string()),
+                        name.to_string(),
+                    );
+                }
+                _ => {}
+            }
+        }
+        if let Some((k, v)) = s.split_once('=') {
             Filter::Label(k.trim().to_string(), v.trim().to_string())
         } else {
             Filter::Text(s.to_lowercase())
@@ -59,7 +87,19 @@ impl Filter {
         match self {
             Filter::None => true,
             Filter::Text(t) => fields.iter().any(|f| contains_folded(f, t)),
-            Filter::Label(..) => false,
+            Filter::Label(..) | Filter::Object(..) => false,
+        }
+    }
+
+    /// Whether an event passes: its involved object under [`Filter::Object`], else its text.
+    fn event(&self, e: &crate::core::cluster::EventRow) -> bool {
+        match self {
+            Filter::Object(kind, ns, name) => {
+                e.object_kind.eq_ignore_ascii_case(kind)
+                    && e.object_name == *name
+                    && ns.as_ref().is_none_or(|ns| *ns == e.namespace)
+            }
+            _ => self.text(&[&e.object_name, &e.reason, &e.message, &e.namespace]),
         }
     }
 
@@ -104,8 +144,22 @@ pub const KEEP: u8 = u8::MAX;
 pub const COLUMN_SPACING: u16 = 1;
 
 /// The columns of a table screen, in the order shown. With one namespace selected, the
-/// NAMESPACE column is left out.
+/// NAMESPACE column is left out; the Releases screen's BACKUP column shows only when the
+/// backups' ages are known ([`columns_with_backups`]).
 pub fn columns(screen: Screen, one_namespace: bool) -> Vec<Column> {
+    columns_with_backups(screen, one_namespace, false)
+}
+
+/// [`columns`], with the Releases screen's BACKUP column when `backups`.
+pub fn columns_with_backups(screen: Screen, one_namespace: bool, backups: bool) -> Vec<Column> {
+    let mut cols = all_columns(screen, one_namespace);
+    if !backups {
+        cols.retain(|c| c.title != "BACKUP");
+    }
+    cols
+}
+
+fn all_columns(screen: Screen, one_namespace: bool) -> Vec<Column> {
     use Fit::{Rest, Shorten, Whole};
     let spec: &[(&'static str, u8, Fit)] = match screen {
         Screen::Nodes => &[
@@ -160,6 +214,8 @@ pub fn columns(screen: Screen, one_namespace: bool) -> Vec<Column> {
             ("REVISION", 7, Whole),
             ("STATUS", KEEP, Whole),
             ("UPDATED", 5, Whole),
+            // Shown only with `backup_every` configured ([`without_backups`]).
+            ("BACKUP", 6, Whole),
         ],
         _ => &[],
     };
@@ -173,6 +229,26 @@ pub fn columns(screen: Screen, one_namespace: bool) -> Vec<Column> {
             fit,
         })
         .collect()
+}
+
+/// The Releases screen's note on revisions that cannot be decoded: the releases that have
+/// some, and the first one's Secret and reason.
+pub fn undecodable_note(releases: &[crate::core::cluster::ReleaseRow]) -> Option<String> {
+    let broken: Vec<_> = releases
+        .iter()
+        .filter(|r| !r.undecodable.is_empty())
+        .collect();
+    let first = broken.first()?;
+    let (secret, why) = &first.undecodable[0];
+    let revisions: usize = broken.iter().map(|r| r.undecodable.len()).sum();
+    Some(format!(
+        "⚠ {} of {} cannot be decoded — {}/{} {secret}: {why}{} (h: its history)",
+        crate::tui::app::plural(revisions as i64, "revision", "revisions"),
+        crate::tui::app::plural(broken.len() as i64, "release", "releases"),
+        first.namespace,
+        first.name,
+        if revisions > 1 { ", …" } else { "" },
+    ))
 }
 
 /// How many terminal cells a text takes.
@@ -535,15 +611,17 @@ fn list(screen: Screen, state: &ClusterState, filter: &Filter, ns: Option<&str>)
             let mut rows: Vec<_> = state
                 .events
                 .values()
-                .filter(|e| {
-                    in_ns(ns, &e.namespace)
-                        && filter.text(&[&e.object_name, &e.reason, &e.message, &e.namespace])
-                })
+                .filter(|e| in_ns(ns, &e.namespace) && filter.event(e))
                 .collect();
+            // One object's events read as its story: newest first, warnings or not.
+            let story = matches!(filter, Filter::Object(..));
             rows.sort_by(|a, b| {
-                b.warning
-                    .cmp(&a.warning)
-                    .then(b.last_seen.cmp(&a.last_seen))
+                let warnings_first = if story {
+                    std::cmp::Ordering::Equal
+                } else {
+                    b.warning.cmp(&a.warning)
+                };
+                warnings_first.then(b.last_seen.cmp(&a.last_seen))
             });
             rows.into_iter()
                 .map(|e| RowRef::Event((e.namespace.clone(), e.name.clone())))
@@ -596,6 +674,29 @@ pub struct RowCtx<'a> {
     pub theme: &'a Theme,
     pub pods_per_node: &'a std::collections::HashMap<String, usize>,
     pub releases: &'a [crate::core::cluster::ReleaseRow],
+    /// When each release was last backed up, when known.
+    pub backups: Option<&'a crate::core::releases::backup_store::BackupAges>,
+}
+
+/// The BACKUP cell of a release: the newest backup's age, `none`, or `?` when the backups
+/// could not be listed; in the warning colour when overdue.
+fn backup_cell(ctx: &RowCtx, namespace: &str, name: &str) -> CellText {
+    let Some(ages) = ctx.backups else {
+        return cell("");
+    };
+    let text = match &ages.newest {
+        Err(_) => "?".to_string(),
+        Ok(newest) => match newest.get(&(namespace.to_string(), name.to_string())) {
+            Some(at) => age(Some(*at), ctx.now),
+            None => "none".to_string(),
+        },
+    };
+    let c = cell(text);
+    if ages.stale(namespace, name, ctx.now).is_some() {
+        c.style(ctx.theme.style(Role::Warning))
+    } else {
+        c
+    }
 }
 
 /// Pods per node, for the Nodes screen (one allocation per node, not per pod).
@@ -788,6 +889,20 @@ pub fn row(ctx: &RowCtx, r: &RowRef) -> Vec<CellText> {
             else {
                 return vec![cell(key.0.clone()), cell(key.1.clone()), cell("(gone)")];
             };
+            if !r.decoded {
+                // Why shows in the note above the table (and in its history, `h`).
+                return vec![
+                    cell(r.namespace.clone()),
+                    cell(r.name.clone()),
+                    cell("?"),
+                    cell("?"),
+                    cell("?"),
+                    cell(r.revision.to_string()),
+                    cell("✖ undecodable").style(theme.style(Role::Failing)),
+                    cell(age(r.updated, now)),
+                    backup_cell(ctx, &r.namespace, &r.name),
+                ];
+            }
             let glyph = match r.status {
                 ReleaseStatus::Deployed => "✔",
                 ReleaseStatus::Failed => "✖",
@@ -804,6 +919,7 @@ pub fn row(ctx: &RowCtx, r: &RowRef) -> Vec<CellText> {
                 cell(format!("{glyph} {}", r.status.as_str()))
                     .style(release_style(theme, r.status)),
                 cell(age(r.updated, now)),
+                backup_cell(ctx, &r.namespace, &r.name),
             ]
         }
     }
