@@ -13,51 +13,19 @@ mod common;
 mod kube_sandbox;
 
 use helmdeck::sandbox::{Options, Sandbox};
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 struct Prometheus {
-    child: Child,
+    _server: common::Server,
     port: u16,
     _data: tempfile::TempDir,
 }
 
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A GET over plain HTTP/1.1: (status, body).
 fn get(port: u16, path: &str) -> (u16, String) {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
-        return (0, String::new());
-    };
-    let _ = write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
-    );
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    let code = out
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = out.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-    (code, body.to_string())
+    common::http(port, "GET", path, b"")
 }
 
 /// Starts Prometheus scraping `target` (host:port) every second, or says why it cannot.
@@ -76,7 +44,7 @@ fn start_prometheus(target: &str) -> Result<Prometheus, String> {
         ),
     )
     .unwrap();
-    let port = free_port();
+    let port = common::free_port();
     let child = Command::new(&bin)
         .arg(format!("--config.file={}", cfg.display()))
         .arg(format!(
@@ -89,7 +57,7 @@ fn start_prometheus(target: &str) -> Result<Prometheus, String> {
         .spawn()
         .map_err(|e| e.to_string())?;
     let p = Prometheus {
-        child,
+        _server: common::Server(child),
         port,
         _data: data,
     };

@@ -5,16 +5,16 @@
 //! Without moto the test skips, unless HELMDECK_REQUIRE_MOTO is set (the test command sets
 //! it and installs moto), so a missing server fails CI instead of passing it.
 
+mod common;
 mod kube_sandbox;
 
 use helmdeck::sandbox::{Options, Sandbox};
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Client;
 use kube::api::{Api, DeleteParams};
-use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const BUCKET: &str = "helmdeck-backups";
@@ -22,41 +22,13 @@ const SECRET_KEY: &str = "moto-secret-key-never-printed";
 
 /// moto's S3 server, stopped when dropped.
 struct Moto {
-    child: Child,
+    _server: common::Server,
     port: u16,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// One plain HTTP/1.1 request to moto (which accepts unsigned requests); the status code.
 fn http(port: u16, method: &str, path: &str, body: &[u8]) -> u16 {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .unwrap();
-    s.write_all(body).unwrap();
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out.split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0)
+    common::http(port, method, path, body).0
 }
 
 /// Starts moto on a free port with a bucket, or says why it cannot.
@@ -73,7 +45,7 @@ fn start_moto() -> Result<Moto, String> {
     if !ok.success() {
         return Err("moto[server] is not installed (pip install 'moto[server]')".into());
     }
-    let port = free_port();
+    let port = common::free_port();
     let child = Command::new(py)
         .args([
             "-m",
@@ -87,7 +59,10 @@ fn start_moto() -> Result<Moto, String> {
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| e.to_string())?;
-    let moto = Moto { child, port };
+    let moto = Moto {
+        _server: common::Server(child),
+        port,
+    };
     kube_sandbox::wait_for("moto to listen", Duration::from_secs(60), || {
         TcpStream::connect(("127.0.0.1", port)).ok()
     });

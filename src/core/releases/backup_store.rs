@@ -206,24 +206,7 @@ pub async fn newest_by_release(
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(e).with_context(|| format!("reading {}", d.display())),
         },
-        BackupStore::Remote(r) => {
-            let prefix = (!r.prefix.as_ref().is_empty()).then_some(&r.prefix);
-            let metas: Vec<_> = r
-                .store
-                .list(prefix)
-                .try_collect()
-                .await
-                .with_context(|| format!("listing {}", r.url_of(&r.prefix)))?;
-            metas
-                .into_iter()
-                .filter_map(|m| {
-                    m.location
-                        .filename()?
-                        .strip_suffix(SIDECAR)
-                        .map(str::to_owned)
-                })
-                .collect()
-        }
+        BackupStore::Remote(r) => r.archive_names().await?,
     };
     let mut newest = std::collections::BTreeMap::new();
     for (ns, release, taken) in names.iter().filter_map(|n| parse_archive_name(n)) {
@@ -368,11 +351,9 @@ impl Remote {
             .with_context(|| format!("{} is not a helmdeck backup record", self.url_of(&side_key)))
     }
 
-    async fn list(
-        &self,
-        namespace: Option<&str>,
-        release: Option<&str>,
-    ) -> Result<Vec<BackupInfo>> {
+    /// The archives directly under the prefix whose record was written (one listing; nothing
+    /// is downloaded).
+    async fn archive_names(&self) -> Result<Vec<String>> {
         let prefix = (!self.prefix.as_ref().is_empty()).then_some(&self.prefix);
         let metas: Vec<_> = self
             .store
@@ -380,22 +361,33 @@ impl Remote {
             .try_collect()
             .await
             .with_context(|| format!("listing {}", self.url_of(&self.prefix)))?;
-        // Only this prefix's own backups: `<prefix>/<name>.tar.gz.json`, named for the release
-        // asked about (a cheap filter before reading any record).
+        Ok(metas
+            .into_iter()
+            .filter_map(|m| {
+                let archive = m.location.filename()?.strip_suffix(SIDECAR)?;
+                let direct = m.location.prefix_match(&self.prefix)?.count() == 1;
+                (direct && archive.ends_with(".tar.gz")).then(|| archive.to_string())
+            })
+            .collect())
+    }
+
+    async fn list(
+        &self,
+        namespace: Option<&str>,
+        release: Option<&str>,
+    ) -> Result<Vec<BackupInfo>> {
+        // Only the release asked about (a cheap filter by name before reading any record).
         let wanted = |name: &str| match (namespace, release) {
             (Some(ns), Some(r)) => name.starts_with(&format!("{ns}_{r}_")),
             (Some(ns), None) => name.starts_with(&format!("{ns}_")),
             _ => true,
         };
-        let keys: Vec<ObjectPath> = metas
+        let keys: Vec<ObjectPath> = self
+            .archive_names()
+            .await?
             .into_iter()
-            .filter_map(|m| {
-                let name = m.location.filename()?.to_string();
-                let archive = name.strip_suffix(SIDECAR)?;
-                let direct = m.location.prefix_match(&self.prefix)?.count() == 1;
-                (direct && archive.ends_with(".tar.gz") && wanted(archive))
-                    .then(|| self.prefix.clone().join(archive))
-            })
+            .filter(|name| wanted(name))
+            .map(|name| self.prefix.clone().join(name.as_str()))
             .collect();
         let found: Vec<Option<BackupInfo>> = futures::stream::iter(keys)
             .map(|key| async move {
