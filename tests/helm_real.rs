@@ -317,11 +317,11 @@ fn a_crash_looping_version_fails_helms_wait_and_is_rolled_back() {
         // The scenario's values hold a plain-text secret (global.kafka.saslPassword).
         "--allow-plaintext-secrets",
         "--auto-rollback",
-        // Helm's own wait must end (and mark revision 5 failed) well inside the 15 s helmdeck
-        // gives a stopped Helm: the shim cannot cancel Helm's call when helmdeck's watchdog
-        // judges the crash loop first, so under load a 15 s timeout sometimes ran past it.
+        // Helm's own wait must fail first: helmdeck's watchdog judges a crash loop on two
+        // judgements 3 s apart (6 s at the earliest, about 9 s usually) and then stops Helm
+        // before it says `UPGRADE FAILED` — which happened with 15 s and with 10 s here.
         "--timeout",
-        "10s",
+        "4s",
     ]);
     eprintln!("failed upgrade to 1.5.1 and its rollback through real Helm took {took:?}");
     assert!(!out.ok, "{}\n{}", out.stdout, out.stderr);
