@@ -1,6 +1,7 @@
 //! Domain types and rules. Nothing here draws on a terminal.
 
 pub mod cluster;
+pub mod duration;
 pub mod health;
 pub mod inventory;
 pub mod links;

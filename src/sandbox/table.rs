@@ -239,33 +239,9 @@ fn columns(st: Storage) -> &'static [Col] {
     }
 }
 
-/// A duration as kubectl prints ages (apimachinery's `duration.HumanDuration`).
+/// A duration in seconds as kubectl prints ages (apimachinery's `duration.HumanDuration`).
 pub fn human_duration(secs: i64) -> String {
-    if secs < -1 {
-        return "<invalid>".into();
-    }
-    let s = secs.max(0);
-    if s < 120 {
-        return format!("{s}s");
-    }
-    let (m, h) = (s / 60, s / 3600);
-    let with = |big: i64, unit: &str, small: i64, small_unit: &str| {
-        if small == 0 {
-            format!("{big}{unit}")
-        } else {
-            format!("{big}{unit}{small}{small_unit}")
-        }
-    };
-    match () {
-        _ if m < 10 => with(m, "m", s % 60, "s"),
-        _ if m < 180 => format!("{m}m"),
-        _ if h < 8 => with(h, "h", m % 60, "m"),
-        _ if h < 48 => format!("{h}h"),
-        _ if h < 24 * 8 => with(h / 24, "d", h % 24, "h"),
-        _ if h < 24 * 365 * 2 => format!("{}d", h / 24),
-        _ if h < 24 * 365 * 8 => with(h / 24 / 365, "y", (h / 24) % 365, "d"),
-        _ => format!("{}y", h / 24 / 365),
-    }
+    crate::core::duration::human_duration(secs.saturating_mul(1000))
 }
 
 fn since(ts: &Value, now: i64) -> String {

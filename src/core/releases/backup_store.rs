@@ -233,7 +233,7 @@ impl BackupAges {
     /// than twice the schedule (`None` when it is fresh, or when the ages are unknown).
     pub fn stale(&self, namespace: &str, release: &str, now: jiff::Timestamp) -> Option<String> {
         let newest = self.newest.as_ref().ok()?;
-        let every = crate::tui::format::human_duration(self.every.as_millis() as i64);
+        let every = crate::core::duration::human_duration(self.every.as_millis() as i64);
         match newest.get(&(namespace.to_string(), release.to_string())) {
             None => Some(format!("no backup (backups every {every})")),
             Some(at) => {
@@ -241,7 +241,7 @@ impl BackupAges {
                 (age > 2 * self.every.as_secs() as i64).then(|| {
                     format!(
                         "newest backup {} old (backups every {every})",
-                        crate::tui::format::human_duration(age * 1000)
+                        crate::core::duration::human_duration(age * 1000)
                     )
                 })
             }
