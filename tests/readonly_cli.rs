@@ -445,6 +445,8 @@ async fn read_commands_and_dry_runs_run_under_readonly() {
             "--readonly",
         ],
         vec!["backup", "list", "--readonly"],
+        // It reads the cluster and writes only where backups are kept (checked below).
+        vec!["backup", "run", "ee", "-n", "mr-ee", "--keep", "2", "--readonly"],
         vec![
             "upgrade",
             "ee",
@@ -470,6 +472,10 @@ async fn read_commands_and_dry_runs_run_under_readonly() {
         assert_eq!(out.status.code(), Some(0), "{args:?}: {o}{e}");
         assert!(!e.contains("refused"), "{args:?}: {e}");
     }
+    let backups = std::fs::read_dir(home.join("data/helmdeck/backups"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert!(backups >= 1, "backup run under --readonly made no backup");
 }
 
 fn release_state(h: &helmdeck::core::release::ReleaseHistory) -> (usize, i64, String) {
