@@ -526,6 +526,23 @@ impl Config {
         self.environments.iter().find(|e| e.name == name)
     }
 
+    /// The environment a change through kubeconfig context `context` in `namespace` is
+    /// made in: the one naming that context and namespace, else the one naming the context
+    /// without a namespace, else the only one naming the context. `None` when no
+    /// environment names it (the change is then recorded without an environment).
+    pub fn environment_of(&self, context: &str, namespace: &str) -> Option<&Environment> {
+        let here: Vec<&Environment> = self
+            .environments
+            .iter()
+            .filter(|e| e.context == context)
+            .collect();
+        let named = |ns: Option<&str>| here.iter().find(|e| e.namespace.as_deref() == ns);
+        named(Some(namespace))
+            .or_else(|| named(None))
+            .or_else(|| (here.len() == 1).then(|| &here[0]))
+            .copied()
+    }
+
     /// Replaces a leading `~/` in paths with the home directory.
     fn expand_home(&mut self, home: Option<&Path>) {
         let Some(home) = home else {
@@ -643,6 +660,26 @@ mod tests {
 
     fn parse(yaml: &str) -> Result<Config, ConfigError> {
         Config::from_yaml(yaml, Path::new("/etc/helmdeck/test.yaml"))
+    }
+
+    /// A change is recorded under the environment of its context: told apart by namespace
+    /// when environments share a context, none when no environment names the context.
+    #[test]
+    fn the_environment_of_a_context_and_namespace() {
+        let config = parse(
+            "environments:
+  - {name: qa, context: shared, namespace: qa}
+  - {name: uat, context: shared, namespace: uat}
+  - {name: prod, context: aks-prod}
+",
+        )
+        .unwrap();
+        let of = |ctx, ns| config.environment_of(ctx, ns).map(|e| e.name.as_str());
+        assert_eq!(of("shared", "uat"), Some("uat"));
+        assert_eq!(of("shared", "qa"), Some("qa"));
+        assert_eq!(of("shared", "other"), None, "two could be meant");
+        assert_eq!(of("aks-prod", "mr-ee"), Some("prod"));
+        assert_eq!(of("kind-dev", "mr-ee"), None);
     }
 
     #[test]

@@ -104,6 +104,8 @@ enum Command {
     /// Links to a release's dashboards (the platform's `links:` in the config), filled in.
     /// Exits 1 when none can be filled in for what was given.
     Links(cli::links::LinksArgs),
+    /// The values repo: `migrate --env ENV` lays it out by environment, in one commit.
+    Values(cli::values::ValuesArgs),
 }
 
 impl Command {
@@ -150,6 +152,7 @@ impl Command {
                 None
             }
             Command::Links(_) => None,
+            Command::Values(a) => a.writes(),
             // `status` only reads; every other action changes the cluster.
             Command::Bluegreen(a) => a.writes(),
             // The console inside the demo refuses its own actions; the sandbox is the server.
@@ -224,6 +227,11 @@ impl Command {
                 config: Some(&mut a.config),
                 kubeconfig: Some(&mut a.kubeconfig),
                 context: Some(&mut a.context),
+            },
+            Command::Values(a) => Scope {
+                config: Some(&mut a.config),
+                kubeconfig: None,
+                context: None,
             },
             Command::Diff(a) => target(None, Some(&mut a.target)),
             Command::Promote(a) => change(&mut a.change),
@@ -347,6 +355,7 @@ fn main() -> std::process::ExitCode {
             Some(Command::History(a)) => code(&mut exit_code, cli::releases::history_cmd(a).await),
             Some(Command::Diff(a)) => cli::releases::diff_cmd(a).await,
             Some(Command::Links(a)) => code(&mut exit_code, cli::links::run(a)),
+            Some(Command::Values(a)) => code(&mut exit_code, cli::values::run(a)),
             Some(Command::Versions(a)) => cli::releases::versions_cmd(a).await,
             Some(Command::Backup(cli::releases::BackupArgs {
                 command: cli::releases::BackupCommand::Schedule(s),

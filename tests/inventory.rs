@@ -2,20 +2,12 @@
 //! and prod one minor chart version behind) and a fourth environment whose server accepts
 //! connections and never answers.
 
+mod common;
+use common::helmdeck_at as helmdeck;
 use helmdeck::sandbox::environments::{self, Environments};
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn helmdeck(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_helmdeck"))
-        .args(args)
-        .env("HOME", home)
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .output()
-        .unwrap()
-}
+use std::process::Output;
 
 /// [`helmdeck`] off the test's runtime, whose threads serve the sandboxes.
 async fn run(home: &Path, args: Vec<String>) -> Output {

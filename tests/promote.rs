@@ -5,32 +5,21 @@
 //! repo's commit naming the source environment and revision.
 
 mod common;
-use common::git;
+use common::{git, helmdeck_at};
 
 use helmdeck::sandbox::environments::Environments;
 use serde_json::Value;
 use std::path::Path;
-use std::process::Output;
-
-fn helmdeck(home: &Path, args: &[String]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_helmdeck"))
-        .args(args)
-        .env("HOME", home)
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env_remove("HELMDECK_DRIVER")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap()
-}
 
 /// [`helmdeck`] off the test's runtime, whose threads serve the sandboxes.
 async fn run(home: &Path, args: &[&str]) -> (Option<i32>, String) {
     let home = home.to_path_buf();
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let out = tokio::task::spawn_blocking(move || helmdeck(&home, &args))
-        .await
-        .unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        helmdeck_at(&home, &args.iter().map(String::as_str).collect::<Vec<_>>())
+    })
+    .await
+    .unwrap();
     let text =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     (out.status.code(), text)
@@ -49,6 +38,30 @@ environments:
 ",
         home = home.display()
     )
+}
+
+/// stage's record of its revision 4 (mr-ee 1.4.2), committed as an upgrade in stage would.
+fn record_stage(root: &Path) {
+    use helmdeck::core::releases::values_repo::{ReleaseRecord, ValuesRepo, ValuesRevision};
+    let repo = ValuesRepo::open_or_init(root).unwrap();
+    repo.commit_revision(&ValuesRevision {
+        record: ReleaseRecord {
+            release: "ee".into(),
+            namespace: "mr-ee".into(),
+            environment: Some("stage".into()),
+            chart: "mr-ee".into(),
+            version: "1.4.2".into(),
+            revision: Some(4),
+            ..Default::default()
+        },
+        values_yaml: "image:\n  tag: 3.4.1\n".into(),
+        from_version: Some("1.4.1".into()),
+        jump: None,
+        reason: "upgrade".into(),
+        rollback_to: None,
+        secrets: Default::default(),
+    })
+    .unwrap();
 }
 
 /// The supplied values and chart version of prod's current ee revision.
@@ -78,20 +91,21 @@ async fn stage_is_promoted_to_prod_through_the_guided_upgrade() {
     std::fs::write(&cfg, config(home, "")).unwrap();
     let cfg = cfg.display().to_string();
     let repo = format!("{}/charts", envs.prod.url());
-    // Environment-specific values beside the shared file: stage's report suite is stage's
-    // own; prod runs three routers.
-    let overlays = home.join("values/mr-ee/ee");
-    std::fs::create_dir_all(&overlays).unwrap();
-    std::fs::write(
-        overlays.join("values.stage.yaml"),
-        "destinations:\n  adobe-analytics:\n    reportSuite: sandboxrs-prod\n",
-    )
-    .unwrap();
-    std::fs::write(
-        overlays.join("values.prod.yaml"),
-        "router:\n  replicas: 3\n",
-    )
-    .unwrap();
+    // stage's record in the values repo, as stage's own upgrade left it.
+    record_stage(&home.join("values"));
+    // Environment-specific values beside each environment's record: stage's report suite
+    // is stage's own; prod runs three routers.
+    for (env, text) in [
+        (
+            "stage",
+            "destinations:\n  adobe-analytics:\n    reportSuite: sandboxrs-prod\n",
+        ),
+        ("prod", "router:\n  replicas: 3\n"),
+    ] {
+        let dir = home.join("values").join(env).join("mr-ee/ee");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("values.{env}.yaml")), text).unwrap();
+    }
     let base = [
         "promote",
         "ee",
@@ -190,6 +204,11 @@ async fn stage_is_promoted_to_prod_through_the_guided_upgrade() {
         "{text}"
     );
     assert!(text.contains("soak: revision 4 deployed 72h"), "{text}");
+    assert!(
+        text.contains("values repo: stage/mr-ee/ee at ")
+            && text.contains("records mr-ee 1.4.2 (revision 4), as stage runs"),
+        "{text}"
+    );
     for secret in [
         "sandbox-api-secret",
         "pina_sandbox_token",
@@ -205,11 +224,72 @@ async fn stage_is_promoted_to_prod_through_the_guided_upgrade() {
         "stage's own value is not copied across: {values}"
     );
     assert_eq!(values["router"]["replicas"], 3, "prod's overlay: {values}");
-    let log = git(&home.join("values"), &["log", "-1", "--format=%B"]);
+    let vr = home.join("values");
+    let log = git(&vr, &["log", "-1", "--format=%B"]);
     assert!(
-        log.contains("Reason: promote from stage revision 4 (mr-ee 1.4.2)"),
+        log.contains("Reason: promote from stage revision 4 (mr-ee 1.4.2)")
+            && log.starts_with("ee (prod/mr-ee): mr-ee 1.3.0 → 1.4.2"),
         "{log}"
     );
+    let note = git(&vr, &["notes", "show", "HEAD"]);
+    assert_eq!(
+        note, "outcome: succeeded\npromoted from: stage revision 4 (mr-ee 1.4.2)\n",
+        "the note names the source too"
+    );
+    // The promotion is prod's record; stage's is left as it was.
+    let touched = git(&vr, &["show", "--name-only", "--format=", "HEAD"]);
+    assert_eq!(
+        touched.lines().collect::<Vec<_>>(),
+        ["prod/mr-ee/ee/release.yaml", "prod/mr-ee/ee/values.yaml"],
+        "{touched}"
+    );
+    let prod_record = git(&vr, &["show", "HEAD:prod/mr-ee/ee/release.yaml"]);
+    assert!(
+        prod_record.contains("environment: prod") && prod_record.contains("version: 1.4.2"),
+        "{prod_record}"
+    );
+    let stage_record = git(&vr, &["show", "HEAD:stage/mr-ee/ee/release.yaml"]);
+    assert!(
+        stage_record.contains("environment: stage") && stage_record.contains("revision: 4"),
+        "{stage_record}"
+    );
+
+    // `history` through each context shows that environment's record.
+    for (context, shows, not) in [
+        (
+            "prod",
+            "ee (prod/mr-ee): mr-ee 1.3.0 → 1.4.2",
+            "ee (stage/mr-ee)",
+        ),
+        (
+            "stage",
+            "ee (stage/mr-ee): mr-ee 1.4.1 → 1.4.2",
+            "ee (prod/mr-ee)",
+        ),
+    ] {
+        let (code, text) = run(
+            home,
+            &[
+                "history",
+                "ee",
+                "-n",
+                "mr-ee",
+                "--context",
+                context,
+                "--config",
+                &cfg,
+                "--kubeconfig",
+                &kc,
+            ],
+        )
+        .await;
+        assert_eq!(code, Some(0), "{text}");
+        let values = &text[text.find("values repo").expect("the values repo's part")..];
+        assert!(
+            values.contains(shows) && !values.contains(not),
+            "{context}: {values}"
+        );
+    }
 
     // The inventory no longer shows prod behind.
     let (code, text) = run(

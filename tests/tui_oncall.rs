@@ -361,6 +361,7 @@ fn plan(
             reason: String::new(),
             topics: None,
             settings: Settings {
+                environment: None,
                 analyses: Default::default(),
                 backup_dir: "/b".into(),
                 values_repo: "/v".into(),

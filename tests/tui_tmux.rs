@@ -4,120 +4,10 @@
 
 mod common;
 use common::git;
+use common::tmux::{Tmux, fastrand_suffix, line_with};
 
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-struct Tmux {
-    socket: String,
-    _home: tempfile::TempDir,
-}
-
-impl Tmux {
-    fn start(args: &str, width: u16, height: u16) -> Tmux {
-        Tmux::start_with_env("", args, width, height)
-    }
-
-    /// [`Tmux::start`] with `env` (`NAME=value …`) set for the binary.
-    fn start_with_env(env: &str, args: &str, width: u16, height: u16) -> Tmux {
-        let home = tempfile::tempdir().unwrap();
-        let socket = format!("helmdeck-test-{}-{}", std::process::id(), fastrand_suffix());
-        let bin = env!("CARGO_BIN_EXE_helmdeck");
-        let h = home.path().display();
-        // After the console exits, print its exit code and whether the terminal is back in
-        // canonical mode (raw mode off), then linger so the pane can be read.
-        let script = format!(
-            "HOME={h} XDG_CONFIG_HOME={h}/config XDG_DATA_HOME={h}/data {env} {bin} {args}; echo EXITED $?; stty -a | tr ' ' '\\n' | grep -x -- '-\\?icanon'; sleep 120"
-        );
-        let status = Command::new("tmux")
-            .args([
-                "-L",
-                &socket,
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
-                "-x",
-                &width.to_string(),
-                "-y",
-                &height.to_string(),
-                &script,
-            ])
-            .status()
-            .expect("tmux runs");
-        assert!(status.success());
-        Tmux {
-            socket,
-            _home: home,
-        }
-    }
-
-    fn home(&self) -> &std::path::Path {
-        self._home.path()
-    }
-
-    fn screen(&self) -> String {
-        let out = Command::new("tmux")
-            .args(["-L", &self.socket, "capture-pane", "-p"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        for k in keys {
-            let st = Command::new("tmux")
-                .args(["-L", &self.socket, "send-keys", k])
-                .status()
-                .unwrap();
-            assert!(st.success());
-            std::thread::sleep(Duration::from_millis(60));
-        }
-    }
-
-    fn type_text(&self, text: &str) {
-        let st = Command::new("tmux")
-            .args(["-L", &self.socket, "send-keys", "-l", text])
-            .status()
-            .unwrap();
-        assert!(st.success());
-        std::thread::sleep(Duration::from_millis(100));
-    }
-
-    /// Waits until the screen satisfies `ok`, or fails showing the last screen.
-    fn wait(&self, what: &str, secs: u64, ok: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            let s = self.screen();
-            if ok(&s) {
-                return s;
-            }
-            if Instant::now() > deadline {
-                panic!("timed out waiting for {what}; the screen was:\n{s}");
-            }
-            std::thread::sleep(Duration::from_millis(150));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .status();
-    }
-}
-
-fn fastrand_suffix() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos() as u64
-}
-
-fn line_with<'a>(screen: &'a str, needle: &str) -> Option<&'a str> {
-    screen.lines().find(|l| l.contains(needle))
-}
 
 #[test]
 fn demo_filter_logs_scale_and_quit() {
@@ -331,9 +221,11 @@ fn demo_upgrade_crash_looping_rollback_history_and_diff() {
     let s = t.wait("the exit", 15, |s| s.contains("EXITED"));
     assert!(s.contains("EXITED 0"), "{s}");
 
-    // The values repo: sound, and every revision with its outcome.
+    // The values repo: sound, and every revision with its outcome, kept under the console's
+    // environment (dev).
     let repo = t.home().join("data/helmdeck/demo/values");
     git(&repo, &["fsck", "--strict"]);
+    assert!(git(&repo, &["show", "HEAD:dev/mr-ee/ee/release.yaml"]).contains("environment: dev"));
     let log = git(&repo, &["log", "--format=%s|%N"]);
     let entries: Vec<&str> = log
         .split("\n\n")
@@ -343,16 +235,16 @@ fn demo_upgrade_crash_looping_rollback_history_and_diff() {
     assert_eq!(entries.len(), 3, "{log}");
     assert!(
         entries[0].starts_with(
-            "ee (mr-ee): mr-ee 1.5.1 → 1.5.0 (rollback to revision 5)|outcome: succeeded"
+            "ee (dev/mr-ee): mr-ee 1.5.1 → 1.5.0 (rollback to revision 5)|outcome: succeeded"
         ),
         "{log}"
     );
     assert!(
-        entries[1].starts_with("ee (mr-ee): mr-ee 1.5.0 → 1.5.1 (patch)|outcome: rolled back"),
+        entries[1].starts_with("ee (dev/mr-ee): mr-ee 1.5.0 → 1.5.1 (patch)|outcome: rolled back"),
         "{log}"
     );
     assert!(
-        entries[2].starts_with("ee (mr-ee): mr-ee 1.4.2 → 1.5.0 (minor)|outcome: succeeded"),
+        entries[2].starts_with("ee (dev/mr-ee): mr-ee 1.4.2 → 1.5.0 (minor)|outcome: succeeded"),
         "{log}"
     );
 }

@@ -1214,6 +1214,7 @@ fn plan(
             reason: String::new(),
             topics: None,
             settings: Settings {
+                environment: None,
                 analyses: Default::default(),
                 backup_dir: "/b".into(),
                 values_repo: "/v".into(),

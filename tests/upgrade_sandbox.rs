@@ -31,6 +31,7 @@ async fn env() -> Env {
     let client = Client::try_from(kube::Config::new(sb.url().parse().unwrap())).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let settings = Settings {
+        environment: None,
         analyses: Default::default(),
         backup_dir: tmp.path().join("backups"),
         values_repo: tmp.path().join("values"),
@@ -424,6 +425,7 @@ async fn a_pending_release_refuses_upgrades_and_is_recovered_by_a_rollback() {
     let current = pending.current().unwrap().version;
     let tmp = tempfile::tempdir().unwrap();
     let settings = Settings {
+        environment: None,
         analyses: Default::default(),
         backup_dir: tmp.path().join("b"),
         values_repo: tmp.path().join("v"),

@@ -36,6 +36,7 @@ fn revision(
         record: ReleaseRecord {
             release: "ee".into(),
             namespace: "mr-ee".into(),
+            environment: None,
             chart: "mr-ee".into(),
             repository: "http://127.0.0.1:1234/charts".into(),
             version: version.into(),
@@ -120,21 +121,25 @@ fn commits_notes_and_reads_back_in_a_repo_made_with_plain_git() {
     assert!(!git(dir, &["show", "--stat", "--format=", "HEAD"]).contains("notes.txt"));
 
     // Reading back any commit, for apply --from-commit.
-    let (record, values) = repo.read_at(&first.to_string(), "mr-ee", "ee").unwrap();
+    let (record, values) = repo
+        .read_at(&first.to_string(), None, "mr-ee", "ee")
+        .unwrap();
     assert_eq!(record.version, "1.4.2");
     assert_eq!(record.repository, "http://127.0.0.1:1234/charts");
     assert_eq!(values, "router:\n  replicas: 2\n");
     let err = repo
-        .read_at(&first.to_string(), "mr-ee", "other")
+        .read_at(&first.to_string(), None, "mr-ee", "other")
         .unwrap_err();
     assert!(
         err.to_string().contains("mr-ee/other/release.yaml"),
         "{err}"
     );
-    let err = repo.read_at("0123456789abcdef", "mr-ee", "ee").unwrap_err();
+    let err = repo
+        .read_at("0123456789abcdef", None, "mr-ee", "ee")
+        .unwrap_err();
     assert!(matches!(err, ValuesRepoError::NotFound { .. }), "{err}");
 
-    let history = repo.log("mr-ee", "ee").unwrap();
+    let history = repo.log(None, "mr-ee", "ee").unwrap();
     assert_eq!(history.len(), 2);
     assert_eq!(history[0].id, second.to_string());
     assert_eq!(

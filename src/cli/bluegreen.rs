@@ -134,6 +134,12 @@ async fn context(a: &StepArgs) -> Result<Context> {
         .values_repo
         .clone()
         .unwrap_or_else(|| data.join("values"));
+    let environment = super::environment_in_effect(
+        &config,
+        a.cluster.kubeconfig.as_deref(),
+        a.cluster.context.as_deref(),
+        &namespace,
+    );
     Ok(Context {
         client,
         target: Target {
@@ -145,6 +151,7 @@ async fn context(a: &StepArgs) -> Result<Context> {
             journal_dir: data.join("journal"),
             values_repo,
             hold: config.bluegreen.hold(),
+            environment,
         },
         config,
     })

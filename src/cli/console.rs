@@ -10,7 +10,7 @@ use crate::tui::keymap::{KeyMap, Screen};
 use crate::tui::run::{self, Options};
 use crate::tui::theme::Theme;
 use anyhow::{Context, Result};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The console's flags (k9s-like). Those the demo and the commands share are global: they
 /// may come after the command too (`helmdeck demo --theme light -n shop`). `--kubeconfig`
@@ -77,6 +77,7 @@ fn change_settings(
         // encrypts the values repo's secrets to a key of its own (made on first use).
         Some(d) => crate::core::releases::values_secrets::ValuesSecrets::demo(&d)
             .map(|secrets| Settings {
+                environment: None,
                 analyses: crate::core::workflows::analysis::Analyses::from_config(config),
                 backup_dir: d.join("backups"),
                 values_repo: d.join("values"),
@@ -86,13 +87,29 @@ fn change_settings(
             .map_err(|e| format!("{e:#}")),
         None => Settings::from_config(config).map_err(|e| format!("{e:#}")),
     };
-    ChangeSettings {
+    let mut changes = ChangeSettings {
         driver,
         chart_repo,
         timeout: args.upgrade_timeout.unwrap_or(timeout),
         settings,
         kubeconfig: args.kubeconfig.clone(),
         context: args.context.clone(),
+    };
+    in_environment(&mut changes, config, args.namespace.as_deref());
+    changes
+}
+
+/// The console's changes are recorded under the environment of its context (and namespace,
+/// when it watches one), when the config names environments.
+fn in_environment(changes: &mut ChangeSettings, config: &Config, namespace: Option<&str>) {
+    let env = super::environment_in_effect(
+        config,
+        changes.kubeconfig.as_deref(),
+        changes.context.as_deref(),
+        namespace.unwrap_or_default(),
+    );
+    if let Ok(s) = changes.settings.as_mut() {
+        s.environment = env;
     }
 }
 
@@ -126,6 +143,29 @@ fn prepare(args: &ConsoleArgs) -> Result<(Config, Theme, KeyMap)> {
     };
     let keymap = KeyMap::with_overrides(&config.keys)?;
     Ok((config, theme, keymap))
+}
+
+/// A demo values repo of an earlier version, kept without environments, holds what was
+/// changed in the demo's console, i.e. its dev sandbox: it moves under `dev/` (one commit).
+fn migrate_demo_values(repo: &Path, config: &Config) {
+    if !repo.join(".git").exists() {
+        return;
+    }
+    let Some(dev) = config.environment_of(crate::sandbox::environments::DEV_CONTEXT, "") else {
+        return;
+    };
+    let names: Vec<String> = config.environments.iter().map(|e| e.name.clone()).collect();
+    let moved = crate::core::releases::values_repo::ValuesRepo::open_or_init(repo)
+        .and_then(|r| r.migrate(&dev.name, &names));
+    match moved {
+        Ok(Some(m)) => {
+            tracing::info!(commit = %m.commit, releases = m.releases.len(), "the demo's values repo laid out by environment")
+        }
+        Ok(None) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "the demo's values repo could not be laid out by environment")
+        }
+    }
 }
 
 /// Opens the console on a cluster.
@@ -180,6 +220,7 @@ pub async fn demo(args: ConsoleArgs, scenario: String, kafka: Option<String>) ->
     }
     let sandbox = &envs.dev;
     let paths = crate::tui::app::DemoPaths::new();
+    migrate_demo_values(&paths.dir.join("values"), &config);
     let kubeconfig = paths.kubeconfig.clone();
     envs.write_kubeconfig(&kubeconfig)?;
     tracing::info!(url = %sandbox.url(), kubeconfig = %kubeconfig.display(), "demo sandbox started");
@@ -193,7 +234,7 @@ pub async fn demo(args: ConsoleArgs, scenario: String, kafka: Option<String>) ->
             &platform,
         )),
     };
-    let changes = ChangeSettings {
+    let mut changes = ChangeSettings {
         kubeconfig: Some(kubeconfig.clone()),
         context: None,
         ..change_settings(
@@ -205,6 +246,7 @@ pub async fn demo(args: ConsoleArgs, scenario: String, kafka: Option<String>) ->
             Some(paths.dir.clone()),
         )
     };
+    in_environment(&mut changes, &config, args.namespace.as_deref());
     let result = run::run(Options {
         changes,
         kubeconfig: Some(kubeconfig),

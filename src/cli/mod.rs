@@ -41,6 +41,7 @@ pub mod schedule;
 pub mod status;
 pub mod topics;
 pub mod upgrade;
+pub mod values;
 
 use std::path::{Path, PathBuf};
 
@@ -170,6 +171,23 @@ pub fn context_in_effect(kubeconfig: Option<&Path>, context: Option<&str>) -> Op
         },
     };
     kc.current_context.filter(|c| !c.is_empty())
+}
+
+/// The name of the environment (`environments` in the config) a command works in: the one
+/// naming the context in effect ([`context_in_effect`]) and `namespace`.
+pub fn environment_in_effect(
+    config: &crate::config::Config,
+    kubeconfig: Option<&Path>,
+    context: Option<&str>,
+    namespace: &str,
+) -> Option<String> {
+    if config.environments.is_empty() {
+        return None;
+    }
+    let context = context_in_effect(kubeconfig, context)?;
+    config
+        .environment_of(&context, namespace)
+        .map(|e| e.name.clone())
 }
 
 /// Most releases `helmdeck sandbox --releases` grows to.

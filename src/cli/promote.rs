@@ -158,7 +158,9 @@ pub async fn promote_cmd(a: PromoteArgs) -> Result<u8> {
     let mut change = a.change.clone();
     change.target.context = Some(to.context.clone());
     change.target.namespace = Some(to_ns.clone());
-    let ctx = or_refuse!(context(&change).await);
+    let mut ctx = or_refuse!(context(&change).await);
+    // Recorded under the target environment, whatever else names its context.
+    ctx.settings.environment = Some(to.name.clone());
     let target = or_refuse!(read_release(&ctx.client, &to_ns, &a.release).await).ok_or_else(|| {
         anyhow!(
             "{} is not installed in {to_ns} in {}: promote upgrades an installed release",
@@ -183,6 +185,10 @@ pub async fn promote_cmd(a: PromoteArgs) -> Result<u8> {
         target.chart_version
     );
     say!("soak: {soak_note}");
+    say!(
+        "{}",
+        promote::check_record(&ctx.settings.values_repo, &from.name, &a.release, &source)
+    );
     let images = promote::image_changes(&source.read, Some(&target));
     if images.is_empty() {
         say!("images: unchanged");
@@ -215,37 +221,21 @@ async fn soak(
     from: &Environment,
     a: &PromoteArgs,
 ) -> Result<String> {
-    let mut problems = Vec::new();
-    let mut note = match promote::soak_check(source, from.soak(), jiff::Timestamp::now()) {
-        Ok(n) => n,
-        Err(e) => {
-            problems.push(e.clone());
-            e
-        }
-    };
-    let unhealthy = promote::unhealthy(client, source).await;
-    if !unhealthy.is_empty() {
-        problems.push(format!(
-            "not healthy in {}: {}",
-            from.name,
-            unhealthy.join("; ")
-        ));
-    }
-    match (&a.skip_soak, problems.is_empty()) {
-        (_, true) => Ok(format!("{note}; healthy")),
-        (Some(reason), false) => {
-            note = format!("skipped ({reason}): {}", problems.join("; "));
-            Ok(note)
-        }
-        (None, false) => Err(anyhow!(
-            "preflight: soak: {} (--skip-soak REASON goes ahead anyway)",
-            problems.join("; ")
-        )),
-    }
+    promote::soak(
+        client,
+        source,
+        &from.name,
+        from.soak(),
+        jiff::Timestamp::now(),
+    )
+    .await
+    .outcome(a.skip_soak.as_deref())
+    .map_err(|problems| {
+        anyhow!("preflight: soak: {problems} (--skip-soak REASON goes ahead anyway)")
+    })
 }
 
-/// The values the target gets, as YAML: the source's, its overlay's keys kept at the
-/// target's values, the target's overlay over them.
+/// The values the target gets, as YAML ([`promote::target_values`]).
 async fn values_for(
     ctx: &super::upgrade::Context,
     source: &Source,
@@ -254,37 +244,26 @@ async fn values_for(
     ns: &str,
     release: &str,
 ) -> Result<String> {
-    let h = crate::core::releases::fetch::release_history(&ctx.client, ns, release).await?;
-    let current = h.current().map(|r| r.config.clone()).unwrap_or_default();
-    let repo = &ctx.settings.values_repo;
-    let from_overlay = promote::read_overlay(repo, &source.read.namespace, release, &from.name)?;
-    let to_overlay = promote::read_overlay(repo, ns, release, &to.name)?;
-    let values = promote::promoted_values(
-        &source.values,
-        &current,
-        from_overlay.as_ref(),
-        to_overlay.as_ref(),
-    );
-    if values.is_null() {
-        return Ok(String::new());
-    }
-    Ok(serde_yaml::to_string(&values)?)
+    promote::target_values(
+        &ctx.client,
+        &ctx.settings.values_repo,
+        source,
+        (&from.name, &to.name),
+        ns,
+        release,
+    )
+    .await
 }
 
-/// The commit message's reason: the source environment and revision, why the soak was
-/// skipped, and `--reason`.
+/// The commit message's reason ([`promote::reason`]): the source environment and
+/// revision, why the soak was skipped, and `--reason`.
 fn reason(a: &PromoteArgs, from: &Environment, source: &Source) -> String {
-    let mut r = format!(
-        "promote from {} revision {} ({} {})",
-        from.name, source.read.revision, source.read.chart, source.read.chart_version
-    );
-    if let Some(skip) = &a.skip_soak {
-        r.push_str(&format!("; soak skipped: {skip}"));
-    }
-    if let Some(why) = &a.change.reason {
-        r.push_str(&format!("; {why}"));
-    }
-    r
+    promote::reason(
+        &from.name,
+        source,
+        a.skip_soak.as_deref(),
+        a.change.reason.as_deref(),
+    )
 }
 
 /// A protected environment's question: the release name typed (`--confirm NAME` ahead, or

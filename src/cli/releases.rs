@@ -122,15 +122,23 @@ pub async fn history_cmd(a: HistoryArgs) -> Result<u8> {
             one_line(&r.description)
         );
     }
-    // The values repo's side of the story, when there is one.
-    let settings = crate::config::Config::load(a.config.as_deref())
-        .map_err(anyhow::Error::from)
-        .and_then(|c| crate::core::workflows::upgrade::Settings::from_config(&c));
+    // The values repo's side of the story, when there is one (under the environment of
+    // the context in effect, when the config names environments).
+    let config = crate::config::Config::load(a.config.as_deref()).map_err(anyhow::Error::from);
+    let env = config.as_ref().ok().and_then(|c| {
+        super::environment_in_effect(
+            c,
+            a.target.kubeconfig.as_deref(),
+            a.target.context.as_deref(),
+            &ns,
+        )
+    });
+    let settings = config.and_then(|c| crate::core::workflows::upgrade::Settings::from_config(&c));
     if let Ok(s) = settings
         && s.values_repo.join(".git").exists()
     {
         let repo = crate::core::releases::values_repo::ValuesRepo::open_or_init(&s.values_repo)?;
-        let log = repo.log(&ns, &a.release)?;
+        let log = repo.log(env.as_deref(), &ns, &a.release)?;
         say!("\nvalues repo {}:", s.values_repo.display());
         if log.is_empty() {
             say!("  no commits for {ns}/{} yet", a.release);

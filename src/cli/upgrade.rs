@@ -135,6 +135,12 @@ pub(crate) async fn context(c: &ChangeArgs) -> Result<Context> {
     let config = crate::config::Config::load(c.config.as_deref())?;
     let mut settings = Settings::from_config(&config)?;
     settings.secrets.allow_plaintext = c.allow_plaintext_secrets;
+    settings.environment = super::environment_in_effect(
+        &config,
+        c.target.kubeconfig.as_deref(),
+        c.target.context.as_deref(),
+        &namespace,
+    );
     let driver = c.driver.make(
         &client,
         c.target.kubeconfig.clone(),

@@ -52,6 +52,15 @@ pub enum Effect {
     },
     /// Read the version inventory of the configured environments, for [`App::inventory`].
     LoadInventory,
+    /// Prepare the review of a promotion ([`crate::tui::promote`]); it comes back as
+    /// [`Msg::PromotionPrepared`].
+    PreparePromotion(crate::tui::promote::PromotionAsk),
+    /// Run a reviewed promotion on the target environment's `context`; its events come
+    /// back as [`Msg::ChangeEvent`].
+    RunPromotion {
+        context: String,
+        plan: Box<crate::core::workflows::upgrade::Plan>,
+    },
     /// Read a blue/green cutover (with `step`, switch or go back first), for
     /// [`App::bluegreen`].
     BlueGreen {
@@ -245,6 +254,8 @@ pub enum Msg {
     },
     /// The version inventory, for [`Effect::LoadInventory`].
     Inventory(Result<crate::core::inventory::Inventory, String>),
+    /// A promotion's review, for [`Effect::PreparePromotion`].
+    PromotionPrepared(Result<Box<crate::tui::promote::Review>, String>),
     /// A blue/green cutover read, for [`Effect::BlueGreen`], with the step's outcome.
     BlueGreen {
         workload: String,
@@ -361,6 +372,10 @@ pub struct ResourceView {
 /// How often the generic resource view lists again, in seconds: it has no watch (one per
 /// arbitrary kind is more than an incident glance needs), so it polls while it is open.
 pub const RESOURCE_REFRESH_SECS: u32 = 5;
+/// How long each tick may spend decoding older release revisions (the roll-up needs only
+/// each release's newest): short enough that keys still answer within 50 ms; about 800
+/// small revisions a tick on a 2-core machine.
+pub const RELEASE_BACKLOG_BUDGET: std::time::Duration = std::time::Duration::from_millis(25);
 
 /// An object shown over the table with `y` (YAML) or `d` (described); esc closes it.
 #[derive(Debug, Clone, PartialEq)]
@@ -504,6 +519,8 @@ pub struct App {
     pub links: Option<crate::tui::links::LinksView>,
     /// The version inventory (`8`, `:inv`), if open.
     pub inventory: Option<crate::tui::inventory::InventoryView>,
+    /// A promotion from the inventory (`p`), if open.
+    pub promotion: Option<crate::tui::promote::PromotionView>,
     /// The blue/green cutover view (`:bg`), if open.
     pub bluegreen: Option<crate::tui::bluegreen::BlueGreenView>,
     /// A kind opened with `:NAME` through discovery, if any.
@@ -572,6 +589,7 @@ impl App {
             object: None,
             links: None,
             inventory: None,
+            promotion: None,
             bluegreen: None,
             resource: None,
             flash: None,
@@ -912,6 +930,7 @@ impl App {
                 result,
             } => self.on_resource(name, namespace, result),
             Msg::Inventory(result) => self.on_inventory(result),
+            Msg::PromotionPrepared(result) => self.on_promotion_prepared(result),
             Msg::BlueGreen {
                 workload,
                 status,
@@ -953,6 +972,9 @@ impl App {
                 name,
                 result,
             } => self.on_values_log(&namespace, &name, result),
+            Msg::ChangeEvent(ev) if self.promotion_running() => {
+                return self.on_promotion_event(ev);
+            }
             Msg::ChangeEvent(ev) => return self.on_change_event(ev),
             Msg::Journals(result) => match result {
                 Ok(j) => {
@@ -1293,6 +1315,7 @@ impl App {
             Mode::Dialog(d) => self.on_dialog_key(d, key),
             Mode::Normal if self.bluegreen.is_some() => self.on_bluegreen_key(key),
             Mode::Normal if self.links.is_some() => self.on_links_key(key),
+            Mode::Normal if self.promotion.is_some() => self.on_promotion_key(key),
             Mode::Normal if self.inventory.is_some() => self.on_inventory_key(key),
             Mode::Normal if self.object.is_some() => self.on_object_key(key),
             Mode::Normal if self.resource.is_some() => self.on_resource_key(key),
@@ -1385,9 +1408,12 @@ impl App {
         }
     }
 
-    /// A second passed: the open resource view lists again every
-    /// [`RESOURCE_REFRESH_SECS`] (it has no watch).
+    /// A second passed: older release revisions are decoded for a while (the roll-up
+    /// decoded only each release's newest: this finds those that cannot be decoded); the
+    /// open resource view lists again every [`RESOURCE_REFRESH_SECS`] (it has no watch).
     pub fn on_tick(&mut self) -> Vec<Effect> {
+        self.state
+            .decode_backlog(std::time::Instant::now() + RELEASE_BACKLOG_BUDGET);
         let Some(view) = &mut self.resource else {
             return Vec::new();
         };

@@ -149,7 +149,7 @@ pub fn values_log(cs: &ChangeSettings, namespace: String, name: String) -> Msg {
     let result = match cs.settings() {
         Ok(s) if !s.values_repo.join(".git").exists() => Ok(Vec::new()),
         Ok(s) => crate::core::releases::values_repo::ValuesRepo::open_or_init(&s.values_repo)
-            .and_then(|r| r.log(&namespace, &name))
+            .and_then(|r| r.log(s.environment.as_deref(), &namespace, &name))
             .map_err(|e| e.to_string()),
         Err(e) => Err(e),
     };

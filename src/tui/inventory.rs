@@ -1,5 +1,7 @@
 //! The version inventory over the screen (`8`, `:inv`): what runs where, drift marked.
-//! Read in the background ([`Effect::LoadInventory`]), again with `ctrl-r`; `esc` closes.
+//! Read in the background ([`Effect::LoadInventory`]), again with `ctrl-r`; `esc` closes;
+//! `j`/`k` move the cursor over the lines, `p` promotes the release under it
+//! ([`crate::tui::promote`]).
 
 use crate::core::inventory::{Grid, Inventory};
 use crate::tui::app::{App, Effect};
@@ -10,12 +12,14 @@ use crossterm::event::KeyEvent;
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct InventoryView {
     pub grid: Option<Result<Grid, String>>,
+    /// What was read, for the promotion (`p`).
+    pub inventory: Option<Inventory>,
     /// Unreachable environments and why: `(name, reason)`.
     pub unreachable: Vec<(String, String)>,
     /// A read is under way.
     pub loading: bool,
-    /// The first line shown.
-    pub scroll: usize,
+    /// The line of the grid the cursor is on (the view scrolls to keep it shown).
+    pub selected: usize,
 }
 
 impl InventoryView {
@@ -33,9 +37,26 @@ impl InventoryView {
             .unwrap_or_default();
         InventoryView {
             grid: Some(result.as_ref().map(Grid::of).map_err(Clone::clone)),
+            inventory: result.ok(),
             unreachable,
             loading: false,
-            scroll: 0,
+            selected: 0,
+        }
+    }
+
+    /// The release (index into the inventory's releases) of the line under the cursor.
+    pub fn selected_release(&self) -> Option<usize> {
+        let grid = self.grid.as_ref()?.as_ref().ok()?;
+        grid.rows
+            .get(self.selected.min(grid.rows.len().saturating_sub(1)))
+            .map(|r| r.release)
+    }
+
+    /// How many lines the grid has.
+    fn lines(&self) -> usize {
+        match &self.grid {
+            Some(Ok(g)) => g.rows.len(),
+            _ => 0,
         }
     }
 }
@@ -47,12 +68,12 @@ impl App {
         if self.inventory.as_ref().is_some_and(|v| v.loading) {
             return Vec::new();
         }
-        let scroll = self.inventory.as_ref().map_or(0, |v| v.scroll);
-        let previous = self.inventory.take().and_then(|v| v.grid);
+        let previous = self.inventory.take().unwrap_or_default();
         self.inventory = Some(InventoryView {
-            grid: previous,
+            grid: previous.grid,
+            inventory: previous.inventory,
             loading: true,
-            scroll,
+            selected: previous.selected,
             ..Default::default()
         });
         vec![Effect::LoadInventory]
@@ -63,14 +84,17 @@ impl App {
         let Some(open) = &self.inventory else {
             return;
         };
-        let scroll = open.scroll;
+        let selected = open.selected;
         let mut view = InventoryView::of(result);
-        view.scroll = scroll;
+        view.selected = selected.min(view.lines().saturating_sub(1));
         self.inventory = Some(view);
     }
 
-    /// Keys while the inventory is open: scroll, refresh, close.
+    /// Keys while the inventory is open: move, promote, refresh, close.
     pub fn on_inventory_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        if key.code == crossterm::event::KeyCode::Char('p') && key.modifiers.is_empty() {
+            return self.open_promotion();
+        }
         let action = self.keymap.action_for(self.screen, &key);
         let Some(view) = &mut self.inventory else {
             return Vec::new();
@@ -82,15 +106,15 @@ impl App {
             }
             Some(Action::Refresh) => self.open_inventory(),
             Some(Action::Down) => {
-                view.scroll = view.scroll.saturating_add(1);
+                view.selected = (view.selected + 1).min(view.lines().saturating_sub(1));
                 Vec::new()
             }
             Some(Action::Up) => {
-                view.scroll = view.scroll.saturating_sub(1);
+                view.selected = view.selected.saturating_sub(1);
                 Vec::new()
             }
             Some(Action::Top) => {
-                view.scroll = 0;
+                view.selected = 0;
                 Vec::new()
             }
             Some(Action::Quit) => {

@@ -10,6 +10,7 @@ pub mod keymap;
 pub mod links;
 pub mod logview;
 pub mod object_events;
+pub mod promote;
 pub mod run;
 pub mod terminal;
 pub mod theme;

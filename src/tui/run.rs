@@ -329,6 +329,7 @@ async fn event_loop(
                             journal_dir: s.journal_dir,
                             values_repo: s.values_repo,
                             hold,
+                            environment: s.environment,
                         }
                     });
                     let target = crate::core::workflows::bluegreen::Target {
@@ -411,6 +412,29 @@ async fn event_loop(
                                 .await;
                         let _ = tx.send(msg);
                     });
+                }
+                Effect::PreparePromotion(ask) => {
+                    let config = inventory_config(opts);
+                    let (kubeconfig, readonly) = (opts.kubeconfig.clone(), opts.readonly);
+                    let (cs, tx) = (opts.changes.clone(), msg_tx.clone());
+                    tokio::spawn(async move {
+                        let rt = crate::tui::promote::Runtime {
+                            config: &config,
+                            kubeconfig: kubeconfig.as_deref(),
+                            readonly,
+                            changes: &cs,
+                        };
+                        let _ = tx.send(crate::tui::promote::prepare(rt, ask).await);
+                    });
+                }
+                Effect::RunPromotion { context, plan } => {
+                    tokio::spawn(crate::tui::promote::run(
+                        opts.kubeconfig.clone(),
+                        opts.changes.clone(),
+                        context,
+                        plan,
+                        msg_tx.clone(),
+                    ));
                 }
                 Effect::RunChange(plan) => {
                     tokio::spawn(crate::tui::changes::run(
@@ -853,6 +877,8 @@ async fn execute(effect: Effect, client: kube::Client, tx: mpsc::UnboundedSender
         | Effect::CreateTopics { .. }
         | Effect::UpgradeVersions { .. }
         | Effect::LoadInventory
+        | Effect::PreparePromotion(_)
+        | Effect::RunPromotion { .. }
         | Effect::BlueGreen { .. }
         | Effect::PrepareChange { .. }
         | Effect::RunChange(_)

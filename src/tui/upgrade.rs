@@ -44,7 +44,7 @@ pub struct RunView {
 }
 
 impl RunView {
-    fn apply(&mut self, ev: &Event) {
+    pub(crate) fn apply(&mut self, ev: &Event) {
         match ev {
             Event::Step(step, state) => match self.steps.iter_mut().find(|(s, _)| s == step) {
                 Some(slot) => slot.1 = state.clone(),

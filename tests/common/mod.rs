@@ -1,5 +1,7 @@
 //! Helpers shared by the integration tests.
 
+pub mod tmux;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -21,6 +23,25 @@ pub fn git(repo: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs the helmdeck binary as a user whose home is `home` (its data and config under it),
+/// with no kubeconfig, driver or log level from the test's environment and nothing on
+/// standard input.
+#[allow(dead_code)]
+pub fn helmdeck_at(home: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_helmdeck"))
+        .args(args)
+        .env("HOME", home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env_remove("KUBECONFIG")
+        .env_remove("HELMDECK_DRIVER")
+        .env_remove("HELMDECK_LOG")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
 }
 
 /// A free TCP port on 127.0.0.1 (bound, then released for a server to take).

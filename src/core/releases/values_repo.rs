@@ -3,6 +3,13 @@
 //!
 //! Layout: `<namespace>/<release>/values.yaml` (the supplied values) and
 //! `<namespace>/<release>/release.yaml` (a [`ReleaseRecord`]: chart, repository, version).
+//! When the config names `environments`, a change in one of them is kept under the
+//! environment's name first (`<env>/<namespace>/<release>/`), so stage and prod of one
+//! release have records of their own. A repository of the first layout is moved to the
+//! second by [`ValuesRepo::migrate`], one commit that renames and loses nothing; until then a
+//! change in an environment is refused ([`ValuesRepoError::NeedsMigration`]), as its history
+//! would be split between two places. [`ValuesRepo::log`] and [`ValuesRepo::read_at`] follow
+//! a release back across that commit.
 //! The outcome of applying a revision (succeeded / failed: why) is a git note on its
 //! commit (`refs/notes/commits`, so `git log` shows it).
 //!
@@ -49,6 +56,14 @@ pub enum ValuesRepoError {
         commit: String,
         message: String,
     },
+    #[error(
+        "the values repo {repo} keeps {count} release(s) without an environment ({first}…); move them under the environment they belong to first, in one commit: helmdeck values migrate --env ENV"
+    )]
+    NeedsMigration {
+        repo: PathBuf,
+        count: usize,
+        first: String,
+    },
     #[error("values repo {repo}: {0}", repo = .1.display())]
     Git(git2::Error, PathBuf),
     #[error("values repo {repo}: {0}", repo = .1.display())]
@@ -61,6 +76,10 @@ pub enum ValuesRepoError {
 pub struct ReleaseRecord {
     pub release: String,
     pub namespace: String,
+    /// The environment (`environments` in the config) the release runs in, when the
+    /// change was made in one: its record is then kept under `<environment>/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
     pub chart: String,
     #[serde(default)]
     pub repository: String,
@@ -116,10 +135,13 @@ impl ValuesRevision {
             (Some(from), None) => format!("{from} → {}", r.version),
             (None, _) => format!("{} (install)", r.version),
         };
+        let place = match &r.environment {
+            Some(env) => format!("{env}/{}", r.namespace),
+            None => r.namespace.clone(),
+        };
         let mut msg = format!(
-            "{} ({}): {} {change}\n\nReason: {}\nChart: {} {}",
+            "{} ({place}): {} {change}\n\nReason: {}\nChart: {} {}",
             r.release,
-            r.namespace,
             r.chart,
             if self.reason.is_empty() {
                 "-"
@@ -232,9 +254,69 @@ impl ValuesRepo {
         ValuesRepoError::Git(e, self.root.clone())
     }
 
-    /// `<namespace>/<release>` (relative to the repository root).
-    pub fn release_dir(namespace: &str, release: &str) -> String {
-        format!("{namespace}/{release}")
+    /// `<environment>/<namespace>/<release>`, or `<namespace>/<release>` without an
+    /// environment (relative to the repository root).
+    pub fn release_dir(environment: Option<&str>, namespace: &str, release: &str) -> String {
+        match environment {
+            Some(env) => format!("{env}/{namespace}/{release}"),
+            None => format!("{namespace}/{release}"),
+        }
+    }
+
+    /// HEAD's tree, `None` before the first commit.
+    fn head_tree(&self) -> Result<Option<git2::Tree<'_>>, ValuesRepoError> {
+        match self.repo.head() {
+            Ok(h) => Ok(Some(h.peel_to_tree().map_err(|e| self.git(e))?)),
+            Err(e) if matches!(e.code(), ErrorCode::UnbornBranch | ErrorCode::NotFound) => Ok(None),
+            Err(e) => Err(self.git(e)),
+        }
+    }
+
+    /// Refuses ([`ValuesRepoError::NeedsMigration`]) while release directories of the layout
+    /// without environments are left: a record under an environment would split their history.
+    pub fn check_migrated(&self) -> Result<(), ValuesRepoError> {
+        let old = self.unmigrated()?;
+        match old.first() {
+            None => Ok(()),
+            Some(first) => Err(ValuesRepoError::NeedsMigration {
+                repo: self.root.clone(),
+                count: old.len(),
+                first: first.clone(),
+            }),
+        }
+    }
+
+    /// The release directories of the layout without environments at HEAD:
+    /// `<namespace>/<release>` holding a `release.yaml` or a `values*.yaml`.
+    pub fn unmigrated(&self) -> Result<Vec<String>, ValuesRepoError> {
+        let Some(tree) = self.head_tree()? else {
+            return Ok(Vec::new());
+        };
+        let mut dirs = Vec::new();
+        for ns in tree.iter().filter(|e| e.kind() == Some(ObjectType::Tree)) {
+            let Ok(ns_tree) = self.repo.find_tree(ns.id()) else {
+                continue;
+            };
+            for rel in ns_tree
+                .iter()
+                .filter(|e| e.kind() == Some(ObjectType::Tree))
+            {
+                let Ok(rel_tree) = self.repo.find_tree(rel.id()) else {
+                    continue;
+                };
+                let holds_record = rel_tree.iter().any(|f| {
+                    f.kind() == Some(ObjectType::Blob) && f.name().is_ok_and(is_release_file)
+                });
+                if holds_record {
+                    dirs.push(format!(
+                        "{}/{}",
+                        ns.name().unwrap_or_default(),
+                        rel.name().unwrap_or_default()
+                    ));
+                }
+            }
+        }
+        Ok(dirs)
     }
 
     /// The author: git config's `user.name` / `user.email`, else `helmdeck <helmdeck@localhost>`.
@@ -276,7 +358,11 @@ impl ValuesRepo {
     /// uncommitted changes of someone else's. `rev.values_yaml` is committed as it is: the
     /// caller has encrypted its secrets ([`super::values_secrets::seal`]).
     pub fn commit_revision(&self, rev: &ValuesRevision) -> Result<Oid, ValuesRepoError> {
-        let dir = Self::release_dir(&rev.record.namespace, &rev.record.release);
+        let r = &rev.record;
+        if r.environment.is_some() {
+            self.check_migrated()?;
+        }
+        let dir = Self::release_dir(r.environment.as_deref(), &r.namespace, &r.release);
         let record_yaml =
             serde_yaml::to_string(&rev.record).map_err(|e| ValuesRepoError::Invalid {
                 repo: self.root.clone(),
@@ -340,10 +426,25 @@ impl ValuesRepo {
     /// Records how applying the revision of `commit` ended, as a git note on it (an
     /// existing note is replaced).
     pub fn record_outcome(&self, commit: &str, outcome: &Outcome) -> Result<(), ValuesRepoError> {
+        self.record_outcome_from(commit, outcome, None)
+    }
+
+    /// As [`Self::record_outcome`], for a promotion also naming where the revision came
+    /// from (`promoted from: stage revision 4 (mr-ee 1.4.2)`).
+    pub fn record_outcome_from(
+        &self,
+        commit: &str,
+        outcome: &Outcome,
+        source: Option<&str>,
+    ) -> Result<(), ValuesRepoError> {
         let oid = self.resolve(commit)?;
         let sig = self.signature()?;
+        let mut note = outcome.note();
+        if let Some(source) = source {
+            note.push_str(&format!("promoted from: {source}\n"));
+        }
         self.repo
-            .note(&sig, &sig, None, oid, &outcome.note(), true)
+            .note(&sig, &sig, None, oid, &note, true)
             .map_err(|e| self.git(e))?;
         Ok(())
     }
@@ -360,11 +461,13 @@ impl ValuesRepo {
             })
     }
 
-    /// The record and the values of `namespace/release` as of `commit` (a SHA, a prefix,
-    /// `HEAD~2`…), for re-applying it.
+    /// The record and the values of the release as of `commit` (a SHA, a prefix, `HEAD~2`…),
+    /// for re-applying it: under `<environment>/` when given, or where the release was kept
+    /// before the repository was laid out by environment, for a commit older than that.
     pub fn read_at(
         &self,
         commit: &str,
+        environment: Option<&str>,
         namespace: &str,
         release: &str,
     ) -> Result<(ReleaseRecord, String), ValuesRepoError> {
@@ -374,7 +477,13 @@ impl ValuesRepo {
             .find_commit(oid)
             .and_then(|c| c.tree())
             .map_err(|e| self.git(e))?;
-        let dir = Self::release_dir(namespace, release);
+        let mut dir = Self::release_dir(environment, namespace, release);
+        if environment.is_some() && tree.get_path(Path::new(&dir)).is_err() {
+            let before = Self::release_dir(None, namespace, release);
+            if tree.get_path(Path::new(&before)).is_ok() {
+                dir = before;
+            }
+        }
         let read = |file: &str| -> Result<String, ValuesRepoError> {
             let path = format!("{dir}/{file}");
             let entry = tree
@@ -472,13 +581,17 @@ impl ValuesRepo {
         Ok(Some(remote.url().unwrap_or("origin").to_string()))
     }
 
-    /// The commits that touched `namespace/release`, newest first, with their notes.
+    /// The commits that touched the release's directory, newest first, with their notes.
+    /// Under an environment, the history goes on past the commit that laid the repository
+    /// out by environment, with the commits of the directory the release came from.
     pub fn log(
         &self,
+        environment: Option<&str>,
         namespace: &str,
         release: &str,
     ) -> Result<Vec<ValuesCommit>, ValuesRepoError> {
-        let dir = Self::release_dir(namespace, release);
+        let mut dir = Self::release_dir(environment, namespace, release);
+        let legacy = Self::release_dir(None, namespace, release);
         let mut walk = self.repo.revwalk().map_err(|e| self.git(e))?;
         match walk.push_head() {
             Ok(()) => {}
@@ -487,23 +600,31 @@ impl ValuesRepo {
             }
             Err(e) => return Err(self.git(e)),
         }
+        let entry = |tree: Option<&git2::Tree<'_>>, path: &str| {
+            tree.and_then(|t| t.get_path(Path::new(path)).ok())
+                .map(|e| e.id())
+        };
         let mut out = Vec::new();
         for oid in walk {
             let oid = oid.map_err(|e| self.git(e))?;
             let c = self.repo.find_commit(oid).map_err(|e| self.git(e))?;
-            let here = c
-                .tree()
-                .ok()
-                .and_then(|t| t.get_path(Path::new(&dir)).ok())
-                .map(|e| e.id());
-            let before = c
-                .parent(0)
-                .ok()
-                .and_then(|p| p.tree().ok())
-                .and_then(|t| t.get_path(Path::new(&dir)).ok())
-                .map(|e| e.id());
+            let tree = c.tree().ok();
+            let parent_tree = c.parent(0).ok().and_then(|p| p.tree().ok());
+            let here = entry(tree.as_ref(), &dir);
+            let before = entry(parent_tree.as_ref(), &dir);
             if here.is_none() || here == before {
                 continue;
+            }
+            // The commit that moved the release's record here from the layout without
+            // environments: older commits kept it there.
+            if before.is_none() && dir != legacy {
+                let record =
+                    |t: Option<&git2::Tree<'_>>, d: &str| entry(t, &format!("{d}/{RECORD_FILE}"));
+                if let Some(moved) = record(tree.as_ref(), &dir)
+                    && record(parent_tree.as_ref(), &legacy) == Some(moved)
+                {
+                    dir = legacy.clone();
+                }
             }
             out.push(ValuesCommit {
                 id: oid.to_string(),
@@ -519,6 +640,216 @@ impl ValuesRepo {
         }
         Ok(out)
     }
+
+    /// Lays the repository out by environment, in one commit: every release directory of
+    /// the first layout ([`Self::unmigrated`]) moves under `target` (the environment its
+    /// releases run in), except each overlay `values.<env>.yaml` of an environment in
+    /// `environments`, which moves under that environment's own directory. Files keep their
+    /// content, so git sees renames (`git log --follow`). `Ok(None)` when there is nothing to
+    /// move. Refuses, changing nothing, when a file to move has uncommitted changes or its
+    /// new place is taken.
+    pub fn migrate(
+        &self,
+        target: &str,
+        environments: &[String],
+    ) -> Result<Option<Migration>, ValuesRepoError> {
+        let dirs = self.unmigrated()?;
+        let Some(tree) = self.head_tree()? else {
+            return Ok(None);
+        };
+        if dirs.is_empty() {
+            return Ok(None);
+        }
+        let moves = self.planned_moves(&tree, &dirs, target, environments)?;
+        let oid = self.commit_moves(&tree, &moves, &migration_message(target, &dirs, &moves))?;
+        self.move_in_work_tree(&moves)?;
+        Ok(Some(Migration {
+            commit: oid.to_string(),
+            releases: dirs,
+            files: moves.into_iter().map(|m| (m.from, m.to)).collect(),
+        }))
+    }
+
+    /// Where each file of `dirs` goes, checked: clean in the working tree, its new place free.
+    fn planned_moves(
+        &self,
+        tree: &git2::Tree<'_>,
+        dirs: &[String],
+        target: &str,
+        environments: &[String],
+    ) -> Result<Vec<Move>, ValuesRepoError> {
+        let mut moves = Vec::new();
+        for dir in dirs {
+            let sub = tree
+                .get_path(Path::new(dir))
+                .and_then(|e| self.repo.find_tree(e.id()))
+                .map_err(|e| self.git(e))?;
+            let mut files = Vec::new();
+            sub.walk(git2::TreeWalkMode::PreOrder, |root, e| {
+                if e.kind() == Some(ObjectType::Blob) {
+                    files.push((
+                        format!("{root}{}", e.name().unwrap_or_default()),
+                        e.id(),
+                        e.filemode(),
+                    ));
+                }
+                git2::TreeWalkResult::Ok
+            })
+            .map_err(|e| self.git(e))?;
+            for (name, id, mode) in files {
+                let env = overlay_environment(&name)
+                    .filter(|e| environments.iter().any(|x| x == e))
+                    .unwrap_or(target);
+                let from = format!("{dir}/{name}");
+                let to = format!("{env}/{dir}/{name}");
+                if tree.get_path(Path::new(&to)).is_ok() {
+                    return Err(ValuesRepoError::Invalid {
+                        repo: self.root.clone(),
+                        path: to,
+                        commit: "HEAD".into(),
+                        message: format!(
+                            "{from} cannot move there: the place is taken; nothing was moved"
+                        ),
+                    });
+                }
+                let data = self
+                    .repo
+                    .find_blob(id)
+                    .map_err(|e| self.git(e))?
+                    .content()
+                    .to_vec();
+                self.check_clean(&from, &data)?;
+                moves.push(Move {
+                    from,
+                    to,
+                    id,
+                    mode,
+                    size: data.len(),
+                });
+            }
+        }
+        Ok(moves)
+    }
+
+    /// One commit on HEAD: HEAD's tree with each file moved.
+    fn commit_moves(
+        &self,
+        tree: &git2::Tree<'_>,
+        moves: &[Move],
+        message: &str,
+    ) -> Result<Oid, ValuesRepoError> {
+        let git = |e| self.git(e);
+        let mut index = git2::Index::new().map_err(git)?;
+        index.read_tree(tree).map_err(git)?;
+        for m in moves {
+            index.remove_path(Path::new(&m.from)).map_err(git)?;
+            let mut entry = index_entry(&m.to, m.id, m.size);
+            entry.mode = m.mode as u32;
+            index.add(&entry).map_err(git)?;
+        }
+        let tree_id = index.write_tree_to(&self.repo).map_err(git)?;
+        let new_tree = self.repo.find_tree(tree_id).map_err(git)?;
+        let parent = self
+            .repo
+            .head()
+            .and_then(|h| h.peel_to_commit())
+            .map_err(git)?;
+        let sig = self.signature()?;
+        self.repo
+            .commit(Some("HEAD"), &sig, &sig, message, &new_tree, &[&parent])
+            .map_err(git)
+    }
+
+    /// The working tree and the index follow the commit: each file moved (0600, its new
+    /// directories 0700), the emptied directories removed.
+    fn move_in_work_tree(&self, moves: &[Move]) -> Result<(), ValuesRepoError> {
+        let io = |e| ValuesRepoError::Io(e, self.root.clone());
+        let mut real = self.repo.index().map_err(|e| self.git(e))?;
+        for m in moves {
+            let (from, to) = (self.root.join(&m.from), self.root.join(&m.to));
+            if let Some(parent) = to.parent() {
+                private_files::create_dir(parent).map_err(io)?;
+            }
+            match std::fs::rename(&from, &to) {
+                Ok(()) => {}
+                // Not checked out (a sparse or fresh working tree): write it from git.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    let blob = self.repo.find_blob(m.id).map_err(|e| self.git(e))?;
+                    private_files::write(&to, blob.content()).map_err(io)?;
+                }
+                Err(e) => return Err(io(e)),
+            }
+            let _ = real.remove_path(Path::new(&m.from));
+            real.add_path(Path::new(&m.to)).map_err(|e| self.git(e))?;
+            // Emptied directories go: the release's, then its namespace's.
+            let mut dir = from.parent();
+            while let Some(d) = dir.filter(|d| *d != self.root) {
+                if std::fs::remove_dir(d).is_err() {
+                    break;
+                }
+                dir = d.parent();
+            }
+        }
+        real.write().map_err(|e| self.git(e))?;
+        Ok(())
+    }
+}
+
+/// What [`ValuesRepo::migrate`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migration {
+    pub commit: String,
+    /// The release directories moved (`<namespace>/<release>`).
+    pub releases: Vec<String>,
+    /// Each file, from and to.
+    pub files: Vec<(String, String)>,
+}
+
+/// One file of a migration.
+struct Move {
+    from: String,
+    to: String,
+    id: Oid,
+    mode: i32,
+    size: usize,
+}
+
+/// `values.yaml`, `release.yaml`, an overlay `values.<env>.yaml` or a blue/green record
+/// `bluegreen-<workload>.yaml`.
+fn is_release_file(name: &str) -> bool {
+    name == RECORD_FILE
+        || ((name.starts_with("values") || name.starts_with("bluegreen-"))
+            && name.ends_with(".yaml"))
+}
+
+/// `stage` of `values.stage.yaml`.
+fn overlay_environment(name: &str) -> Option<&str> {
+    name.strip_prefix("values.")?
+        .strip_suffix(".yaml")
+        .filter(|e| !e.is_empty() && !e.contains('/'))
+}
+
+/// The migration's commit message: what moved where.
+fn migration_message(target: &str, dirs: &[String], moves: &[Move]) -> String {
+    let mut msg = format!(
+        "values repo: laid out by environment ({} release(s) moved under {target}/)\n\n\
+         Each release directory <namespace>/<release>/ moved to <environment>/<namespace>/<release>/,\n\
+         its files unchanged (git log --follow shows their history). Releases: {}.\n",
+        dirs.len(),
+        dirs.join(", ")
+    );
+    let overlays: Vec<String> = moves
+        .iter()
+        .filter(|m| !m.to.starts_with(&format!("{target}/")))
+        .map(|m| format!("{} → {}", m.from, m.to))
+        .collect();
+    if !overlays.is_empty() {
+        msg.push_str(&format!(
+            "Environment overlays moved under their environment: {}.\n",
+            overlays.join(", ")
+        ));
+    }
+    msg
 }
 
 fn index_entry(path: &str, id: Oid, size: usize) -> IndexEntry {

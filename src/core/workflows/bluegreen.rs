@@ -167,6 +167,8 @@ pub struct Settings {
     pub journal_dir: PathBuf,
     pub values_repo: PathBuf,
     pub hold: Duration,
+    /// The environment the cutover is made in: its record is kept under `<environment>/`.
+    pub environment: Option<String>,
 }
 
 /// The Deployment a cutover is about.
@@ -776,11 +778,11 @@ async fn begin(
 }
 
 /// The file of a cutover's record in the values repo.
-pub fn record_path(c: &Cutover, ns: &str) -> String {
+pub fn record_path(c: &Cutover, environment: Option<&str>, ns: &str) -> String {
     let release = c.release.clone().unwrap_or_else(|| c.workload.clone());
     format!(
         "{}/bluegreen-{}.yaml",
-        ValuesRepo::release_dir(ns, &release),
+        ValuesRepo::release_dir(environment, ns, &release),
         c.workload
     )
 }
@@ -789,20 +791,33 @@ pub fn record_path(c: &Cutover, ns: &str) -> String {
 /// of the file is the cutover's history. Gives the commit.
 async fn record(settings: &Settings, ns: &str, c: &Cutover, headline: &str) -> Result<String> {
     let path = settings.values_repo.clone();
-    let file = record_path(c, ns);
+    let file = record_path(c, settings.environment.as_deref(), ns);
+    let in_environment = settings.environment.is_some();
     let text = serde_yaml::to_string(c)?;
     let message = format!(
         "{} ({ns}): blue/green {headline}\n\nAuthor: {}",
         c.workload,
         lock::holder_identity()
     );
-    tokio::task::spawn_blocking(move || commit_file(&path, &file, text.as_bytes(), &message))
-        .await
-        .map_err(|e| anyhow!("a background task failed: {e}"))?
+    tokio::task::spawn_blocking(move || {
+        commit_file(&path, &file, text.as_bytes(), &message, in_environment)
+    })
+    .await
+    .map_err(|e| anyhow!("a background task failed: {e}"))?
 }
 
-fn commit_file(root: &Path, file: &str, data: &[u8], message: &str) -> Result<String> {
+fn commit_file(
+    root: &Path,
+    file: &str,
+    data: &[u8],
+    message: &str,
+    in_environment: bool,
+) -> Result<String> {
     let vr = ValuesRepo::open_or_init(root)?;
+    // As a values commit: under an environment only once the repository is laid out so.
+    if in_environment {
+        vr.check_migrated()?;
+    }
     let repo = git2::Repository::open(root)?;
     let full = root.join(file);
     if let Some(dir) = full.parent() {

@@ -10,6 +10,7 @@
 use crate::core::inventory::{ReleaseRead, read::read_release};
 use crate::core::release::ReleaseStatus;
 use crate::core::releases::fetch::release_history;
+use crate::core::releases::values_repo::ValuesRepo;
 use crate::core::workflows::simulated::workload_api;
 use anyhow::{Result, anyhow};
 use serde_json::Value;
@@ -77,6 +78,102 @@ pub fn soak_check(source: &Source, soak: Duration, now: jiff::Timestamp) -> Resu
     ))
 }
 
+/// The soak of the source: what the soak check found, and what stops a promotion (not
+/// deployed long enough, not deployed, workloads not ready now).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Soak {
+    pub note: String,
+    pub problems: Vec<String>,
+}
+
+impl Soak {
+    /// The soak line when it passed or was skipped with `skip` (its reason); `Err` with
+    /// the problems when it failed and was not skipped.
+    pub fn outcome(&self, skip: Option<&str>) -> Result<String, String> {
+        match (skip, self.problems.is_empty()) {
+            (_, true) => Ok(format!("{}; healthy", self.note)),
+            (Some(reason), false) => {
+                Ok(format!("skipped ({reason}): {}", self.problems.join("; ")))
+            }
+            (None, false) => Err(self.problems.join("; ")),
+        }
+    }
+}
+
+/// The soak check of `source` in environment `env` (its soak time `soak`, by `now`) and
+/// the health of its workloads now.
+pub async fn soak(
+    client: &kube::Client,
+    source: &Source,
+    env: &str,
+    soak: Duration,
+    now: jiff::Timestamp,
+) -> Soak {
+    let mut problems = Vec::new();
+    let note = match soak_check(source, soak, now) {
+        Ok(n) => n,
+        Err(e) => {
+            problems.push(e.clone());
+            e
+        }
+    };
+    let unhealthy = unhealthy(client, source).await;
+    if !unhealthy.is_empty() {
+        problems.push(format!("not healthy in {env}: {}", unhealthy.join("; ")));
+    }
+    Soak { note, problems }
+}
+
+/// The commit message's reason of a promotion: the source environment and revision, why
+/// the soak was skipped, and the user's own reason.
+pub fn reason(from: &str, source: &Source, skip_soak: Option<&str>, why: Option<&str>) -> String {
+    let mut r = format!(
+        "promote from {from} revision {} ({} {})",
+        source.read.revision, source.read.chart, source.read.chart_version
+    );
+    if let Some(skip) = skip_soak {
+        r.push_str(&format!("; soak skipped: {skip}"));
+    }
+    if let Some(why) = why {
+        r.push_str(&format!("; {why}"));
+    }
+    r
+}
+
+/// Where a promotion's revision came from, out of its [`reason`]: `stage revision 4 (mr-ee
+/// 1.4.2)`; `None` for a change that is not a promotion.
+pub fn source_of(reason: &str) -> Option<&str> {
+    let first = reason.lines().next()?.split("; ").next()?;
+    first.strip_prefix("promote from ")
+}
+
+/// The values the target (`release` in `ns` of environment `to`, read through `client`)
+/// gets, as YAML: the source's, its overlay's keys kept at the target's values, the
+/// target's overlay over them ([`promoted_values`]); empty when there are none.
+pub async fn target_values(
+    client: &kube::Client,
+    repo: &Path,
+    source: &Source,
+    (from, to): (&str, &str),
+    ns: &str,
+    release: &str,
+) -> Result<String> {
+    let h = release_history(client, ns, release).await?;
+    let current = h.current().map(|r| r.config.clone()).unwrap_or_default();
+    let from_overlay = read_overlay(repo, &source.read.namespace, release, from)?;
+    let to_overlay = read_overlay(repo, ns, release, to)?;
+    let values = promoted_values(
+        &source.values,
+        &current,
+        from_overlay.as_ref(),
+        to_overlay.as_ref(),
+    );
+    if values.is_null() {
+        return Ok(String::new());
+    }
+    Ok(serde_yaml::to_string(&values)?)
+}
+
 /// The source's workloads that are not ready now: `deploy/router: 1/2 ready`.
 pub async fn unhealthy(client: &kube::Client, source: &Source) -> Vec<String> {
     let mut out = Vec::new();
@@ -140,12 +237,59 @@ pub fn image_changes(source: &ReleaseRead, target: Option<&ReleaseRead>) -> Vec<
     out
 }
 
-/// An environment's overlay in the values repo: `<repo>/<ns>/<release>/values.<env>.yaml`,
-/// `None` when there is none.
+/// The values repo's record of what the source environment deployed, checked against the
+/// release it runs: a line that says they agree, or how they differ (a change made outside
+/// helmdeck, or none recorded). What is promoted is what the source runs either way.
+pub fn check_record(repo: &Path, env: &str, release: &str, source: &Source) -> String {
+    let ns = &source.read.namespace;
+    let dir = ValuesRepo::release_dir(Some(env), ns, release);
+    if !repo.join(".git").exists() {
+        return format!(
+            "values repo: none yet at {}; promoting what {env} runs",
+            repo.display()
+        );
+    }
+    let read = ValuesRepo::open_or_init(repo).and_then(|r| {
+        let record = r.read_at("HEAD", Some(env), ns, release)?.0;
+        let commit = r.log(Some(env), ns, release)?.into_iter().next();
+        Ok((record, commit))
+    });
+    let (record, commit) = match read {
+        Ok(found) => found,
+        Err(e) => {
+            return format!("values repo: no record of {dir} ({e}); promoting what {env} runs");
+        }
+    };
+    let at = commit
+        .map(|c| c.id[..c.id.len().min(8)].to_string())
+        .unwrap_or_default();
+    let runs = (&source.read.chart_version, source.read.revision);
+    let agrees = record.version == *runs.0 && record.revision.is_none_or(|r| r == runs.1);
+    if agrees {
+        format!(
+            "values repo: {dir} at {at} records {} {} (revision {}), as {env} runs",
+            record.chart, record.version, runs.1
+        )
+    } else {
+        format!(
+            "values repo: {dir} at {at} records {} {}{}, but {env} runs {} revision {} (changed outside helmdeck?); promoting what {env} runs",
+            record.chart,
+            record.version,
+            record
+                .revision
+                .map(|r| format!(" revision {r}"))
+                .unwrap_or_default(),
+            runs.0,
+            runs.1
+        )
+    }
+}
+
+/// An environment's overlay in the values repo, beside the environment's own record:
+/// `<repo>/<env>/<ns>/<release>/values.<env>.yaml`, `None` when there is none.
 pub fn read_overlay(repo: &Path, ns: &str, release: &str, env: &str) -> Result<Option<Value>> {
     let path = repo
-        .join(ns)
-        .join(release)
+        .join(ValuesRepo::release_dir(Some(env), ns, release))
         .join(format!("values.{env}.yaml"));
     match std::fs::read_to_string(&path) {
         Ok(text) => crate::core::yaml::from_str::<Value>(&text)
@@ -278,6 +422,25 @@ mod tests {
         );
         // No overlays: the source's values as they are.
         assert_eq!(promoted_values(&stage, &prod, None, None), stage);
+    }
+
+    #[test]
+    fn a_promotions_source_is_read_back_from_its_reason() {
+        let source = Source {
+            read: ReleaseRead {
+                revision: 4,
+                chart: "mr-ee".into(),
+                chart_version: "1.4.2".into(),
+                ..Default::default()
+            },
+            status: ReleaseStatus::Deployed,
+            deployed_at: None,
+            values: Value::Null,
+        };
+        let r = reason("stage", &source, Some("hotfix; really"), Some("ticket 7"));
+        assert_eq!(source_of(&r), Some("stage revision 4 (mr-ee 1.4.2)"));
+        assert_eq!(source_of("upgrade for Pinterest v5"), None);
+        assert_eq!(source_of(""), None);
     }
 
     #[test]

@@ -81,14 +81,19 @@ pub struct Settings {
     pub secrets: ValuesSecrets,
     /// The platforms' metric analyses, run in the verify step of their releases' changes.
     pub analyses: super::analysis::Analyses,
+    /// The environment the change is made in (`environments` in the config, found from the
+    /// kubeconfig context): its values-repo record is kept under `<environment>/`.
+    pub environment: Option<String>,
 }
 
 impl Settings {
     /// From the config: `backup_dir`, `values_repo` (default `<data dir>/values`),
-    /// `values_secrets`, and `<data dir>/journal`.
+    /// `values_secrets`, and `<data dir>/journal`; no environment (the caller knows the
+    /// context and sets it).
     pub fn from_config(config: &crate::config::Config) -> Result<Settings> {
         let data = crate::config::data_dir();
         Ok(Settings {
+            environment: None,
             analyses: super::analysis::Analyses::from_config(config),
             secrets: ValuesSecrets {
                 recipients: config.values_secrets.recipients.clone(),
@@ -341,6 +346,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 /// The chart repository and reference recorded for the release by its last values commit.
 async fn recorded(settings: &Settings, ns: &str, release: &str) -> Option<ReleaseRecord> {
     let path = settings.values_repo.clone();
+    let env = settings.environment.clone();
     let (ns, release) = (ns.to_string(), release.to_string());
     blocking(move || {
         if !path.join(".git").exists() {
@@ -348,7 +354,7 @@ async fn recorded(settings: &Settings, ns: &str, release: &str) -> Option<Releas
         }
         let repo = ValuesRepo::open_or_init(&path)?;
         Ok(repo
-            .read_at("HEAD", &ns, &release)
+            .read_at("HEAD", env.as_deref(), &ns, &release)
             .ok()
             .map(|(record, _)| record))
     })
@@ -455,8 +461,10 @@ pub async fn prepare(client: &kube::Client, request: Request) -> Result<Plan> {
                 Target::Commit(sha) => {
                     let path = request.settings.values_repo.clone();
                     let (sha2, ns2, name2) = (sha.clone(), ns.clone(), name.clone());
+                    let env = request.settings.environment.clone();
                     let (record, text) = blocking(move || {
-                        Ok(ValuesRepo::open_or_init(&path)?.read_at(&sha2, &ns2, &name2)?)
+                        let repo = ValuesRepo::open_or_init(&path)?;
+                        Ok(repo.read_at(&sha2, env.as_deref(), &ns2, &name2)?)
                     })
                     .await?;
                     if record.chart != current.chart.metadata.name {
@@ -1420,7 +1428,7 @@ async fn steps_under_lock(run: &mut Run<'_>, journal: &mut JournalFile, lock: &R
             };
             let sha = run.report.commit.clone().unwrap_or_default();
             let outcome = Outcome::Failed(format!("not applied: {why}"));
-            match record(&req.settings.values_repo, &sha, outcome).await {
+            match record(req, &sha, outcome).await {
                 Ok(_) => run.step(
                     Step::Record,
                     StepState::Done("git note: not applied".into()),
@@ -1551,7 +1559,7 @@ async fn steps_under_lock(run: &mut Run<'_>, journal: &mut JournalFile, lock: &R
                     }
                     _ => Outcome::Succeeded,
                 };
-                if let Err(e) = record(&req.settings.values_repo, rb_sha, outcome).await {
+                if let Err(e) = record(req, rb_sha, outcome).await {
                     run.report.warnings.push(format!("{e:#}"));
                 }
             }
@@ -1579,7 +1587,7 @@ async fn steps_under_lock(run: &mut Run<'_>, journal: &mut JournalFile, lock: &R
         Step::Record,
         StepState::Running("recording the outcome".into()),
     );
-    match record(&req.settings.values_repo, &sha, outcome.clone()).await {
+    match record(req, &sha, outcome.clone()).await {
         Ok(pushed) => {
             // The outcome's first line; its details were shown with the step that failed.
             let mut msg = format!(
@@ -1794,6 +1802,7 @@ async fn commit(plan: &Plan, c: CommitOf<'_>) -> Result<String> {
         record: ReleaseRecord {
             release: req.release.clone(),
             namespace: req.namespace.clone(),
+            environment: req.settings.environment.clone(),
             chart: plan.chart.name.clone(),
             repository: if plan.chart.repository.is_empty() {
                 req.repository
@@ -1830,14 +1839,16 @@ async fn commit(plan: &Plan, c: CommitOf<'_>) -> Result<String> {
     .await
 }
 
-/// Notes the outcome on `sha` and pushes when the repo has a remote: `Ok(Ok(Some(remote)))`
-/// when pushed, `Ok(Err(_))` when the push failed (the note is kept locally).
-async fn record(path: &Path, sha: &str, outcome: Outcome) -> Result<Result<Option<String>>> {
-    let path = path.to_path_buf();
+/// Notes the outcome on `sha` (and, for a promotion, where it came from) and pushes when
+/// the repo has a remote: `Ok(Ok(Some(remote)))` when pushed, `Ok(Err(_))` when the push
+/// failed (the note is kept locally).
+async fn record(req: &Request, sha: &str, outcome: Outcome) -> Result<Result<Option<String>>> {
+    let path = req.settings.values_repo.clone();
     let sha = sha.to_string();
+    let source = super::promote::source_of(&req.reason).map(str::to_string);
     blocking(move || {
         let repo = ValuesRepo::open_or_init(&path)?;
-        repo.record_outcome(&sha, &outcome)?;
+        repo.record_outcome_from(&sha, &outcome, source.as_deref())?;
         Ok(repo.push())
     })
     .await

@@ -14,7 +14,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 /// Draws `view` over `area`.
 pub fn draw(f: &mut Frame, view: &InventoryView, theme: &Theme, area: Rect) {
     let title = format!(
-        " Inventory{} · ctrl-r reads again · esc closes ",
+        " Inventory{} · j/k move · p promotes · ctrl-r reads again · esc closes ",
         if view.loading { " (reading…)" } else { "" }
     );
     let block = Block::default()
@@ -30,14 +30,28 @@ pub fn draw(f: &mut Frame, view: &InventoryView, theme: &Theme, area: Rect) {
             format!("cannot read the inventory: {e}"),
             theme.style(Role::Failing),
         ))],
-        Some(Ok(grid)) => grid_lines(grid, &view.unreachable, theme, inner.width),
+        Some(Ok(grid)) => {
+            let mut lines = grid_lines(grid, &view.unreachable, theme, inner.width);
+            let height = inner.height as usize;
+            cursor_in_sight(&mut lines, view.selected, theme, height);
+            lines
+        }
     };
-    let scroll = view.scroll.min(lines.len().saturating_sub(1));
-    f.render_widget(
-        Paragraph::new(lines.into_iter().skip(scroll).collect::<Vec<_>>())
-            .wrap(Wrap { trim: false }),
-        inner,
-    );
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+}
+
+/// Marks the cursor's line (grid line `selected`, below the header) and scrolls the lines
+/// under the header so that it is in the `height` shown.
+fn cursor_in_sight(lines: &mut Vec<Line<'static>>, selected: usize, theme: &Theme, height: usize) {
+    if let Some(line) = lines.get_mut(selected + 1) {
+        *line = std::mem::take(line).patch_style(theme.style(Role::RowSelected));
+    }
+    let room = height.saturating_sub(1).max(1);
+    let scroll = (selected + 1).saturating_sub(room);
+    if scroll > 0 && lines.len() > 1 {
+        let end = (1 + scroll).min(lines.len());
+        lines.drain(1..end);
+    }
 }
 
 /// The grid as lines: columns as wide as their widest cell, within `width`.

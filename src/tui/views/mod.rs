@@ -5,6 +5,7 @@ pub mod bluegreen;
 pub mod history;
 pub mod inventory;
 pub mod links;
+pub mod promote;
 pub mod tables;
 pub mod topics;
 pub mod upgrade;
@@ -136,6 +137,9 @@ pub fn draw(f: &mut Frame, app: &mut App) {
     }
     if let Some(view) = &app.inventory {
         inventory::draw(f, view, &app.theme, body);
+    }
+    if let Some(view) = &app.promotion {
+        promote::draw(f, view, &app.theme, body);
     }
     if let Some(view) = &app.bluegreen {
         bluegreen::draw(f, view, &app.theme, body);

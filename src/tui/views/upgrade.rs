@@ -113,7 +113,7 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
     f.render_widget(Paragraph::new(visible), inner);
 }
 
-fn check_role(level: CheckLevel) -> Role {
+pub(crate) fn check_role(level: CheckLevel) -> Role {
     match level {
         CheckLevel::Pass => Role::Ok,
         CheckLevel::Warn => Role::Warning,
@@ -172,7 +172,7 @@ fn bar(ready: i32, desired: i32, cells: usize) -> String {
     format!("[{}{}]", "█".repeat(filled), "░".repeat(cells - filled))
 }
 
-fn run_lines<'a>(
+pub(crate) fn run_lines<'a>(
     plan: &Plan,
     run: &RunView,
     ending: Option<&Ending>,
