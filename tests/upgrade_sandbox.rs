@@ -397,6 +397,48 @@ async fn refusals_say_why_and_change_nothing() {
     );
     assert!(!plan.blockers().is_empty());
 
+    // A change in an environment while the values repo still keeps releases without one:
+    // refused in preflight (before the lock, the backup and any commit), naming the move.
+    helmdeck::core::releases::values_repo::ValuesRepo::open_or_init(&e.settings.values_repo)
+        .unwrap()
+        .commit_revision(&helmdeck::core::releases::values_repo::ValuesRevision {
+            record: helmdeck::core::releases::values_repo::ReleaseRecord {
+                release: "ee".into(),
+                namespace: "mr-ee".into(),
+                chart: "mr-ee".into(),
+                version: "1.4.2".into(),
+                ..Default::default()
+            },
+            values_yaml: "a: 1\n".into(),
+            from_version: None,
+            jump: None,
+            reason: "before environments".into(),
+            rollback_to: None,
+            secrets: Default::default(),
+        })
+        .unwrap();
+    let mut req = e.request(Target::Version("1.5.0".into()));
+    req.settings.environment = Some("prod".into());
+    let plan = upgrade::prepare(&e.client, req.clone()).await.unwrap();
+    let check = plan
+        .checks
+        .iter()
+        .find(|c| c.name == "values repo")
+        .unwrap();
+    assert_eq!(check.level, CheckLevel::Fail);
+    assert!(
+        check.detail.contains("cannot record under prod/")
+            && check.detail.contains("helmdeck values migrate --env ENV"),
+        "{}",
+        check.detail
+    );
+    let (report, _) = e.run(req).await;
+    assert!(
+        matches!(report.ending, Ending::Aborted { .. }) && report.commit.is_none(),
+        "{:?}",
+        report.ending
+    );
+
     // Nothing was applied by any of it.
     let h = release_history(&e.client, "mr-ee", "ee").await.unwrap();
     assert_eq!(h.latest().unwrap().version, 4);

@@ -343,6 +343,19 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
         .map_err(|e| anyhow!("a background task failed: {e}"))?
 }
 
+/// Fails when a change in an environment could not be recorded: the values repo still
+/// keeps releases without an environment ([`ValuesRepo::check_migrated`]).
+async fn values_repo_ready(settings: &Settings) -> Result<()> {
+    let path = settings.values_repo.clone();
+    blocking(move || {
+        if path.join(".git").exists() {
+            ValuesRepo::open_or_init(&path)?.check_migrated()?;
+        }
+        Ok(())
+    })
+    .await
+}
+
 /// The chart repository and reference recorded for the release by its last values commit.
 async fn recorded(settings: &Settings, ns: &str, release: &str) -> Option<ReleaseRecord> {
     let path = settings.values_repo.clone();
@@ -722,6 +735,17 @@ pub async fn prepare(client: &kube::Client, request: Request) -> Result<Plan> {
         )),
         Ok(None) => {}
         Err(e) => checks.push(check("journal", CheckLevel::Fail, format!("{e:#}"))),
+    }
+    // The values repo can take the record where it belongs (laid out by environment when
+    // the change is made in one).
+    if let Some(env) = &request.settings.environment
+        && let Err(e) = values_repo_ready(&request.settings).await
+    {
+        checks.push(check(
+            "values repo",
+            CheckLevel::Fail,
+            format!("cannot record under {env}/: {e:#}"),
+        ));
     }
     // No blue/green cutover of its workloads is open: its Service is pinned to the pods
     // this change would replace.
