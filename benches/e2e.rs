@@ -4,6 +4,7 @@
 //!
 //!     cargo bench --bench e2e                        # 1,000, 10,000 and 50,000 pods, 3 runs
 //!     cargo bench --bench e2e -- --pods 10000 --runs 5 --idle 20
+//!     cargo bench --bench e2e -- --pods 0 --releases 1000  # the release roll-up alone
 //!
 //! Per run, with the console opened on the Pods screen (`--command pods`, all namespaces):
 //! - launch → header drawn: the first frame on the screen;
@@ -54,10 +55,12 @@ fn parse_args() -> Args {
     while let Some(a) = it.next() {
         let mut value = || it.next().unwrap_or_default();
         match a.as_str() {
+            // `--pods 0` (or `none`) skips the pod sizes.
             "--pods" => {
                 args.pods = value()
                     .split(',')
                     .filter_map(|p| p.trim().replace('_', "").parse().ok())
+                    .filter(|&p| p > 0)
                     .collect()
             }
             "--releases" => args.releases = value().replace('_', "").parse().unwrap_or(0),

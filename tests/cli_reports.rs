@@ -309,3 +309,57 @@ fn a_file_that_is_not_a_config_is_refused_without_its_content() {
         );
     }
 }
+
+/// `helmdeck status` judges each release by its newest readable revision; an older one
+/// whose payload is not gzip is only unzipped, and so reported, with `--all-revisions`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_all_revisions_reports_an_older_revision_that_cannot_be_decoded() {
+    let sb = Sandbox::start(Options::default()).await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let kc = tmp.path().join("kubeconfig");
+    helmdeck::sandbox::server::write_kubeconfig(&kc, &sb.url()).unwrap();
+    let kc = kc.to_str().unwrap().to_string();
+    let client = kube::Client::try_from(kube::Config::new(sb.url().parse().unwrap())).unwrap();
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), "mr-ee");
+    // `old`: revision 2 is ee's current release under another name, revision 1 only looks
+    // like one (base64 of a gzip header, then junk).
+    let h = helmdeck::core::releases::fetch::release_history(&client, "mr-ee", "ee")
+        .await
+        .unwrap();
+    let mut newest = h.current().unwrap().clone();
+    newest.name = "old".into();
+    newest.version = 2;
+    let not_gzip = b"H4sIAAAAAAAA/wBhZCBkYXRh";
+    for s in [
+        release_secret("old", 1, Some(not_gzip)),
+        helmdeck::core::release::release_secret(&newest).unwrap(),
+    ] {
+        secrets.create(&PostParams::default(), &s).await.unwrap();
+    }
+    let home = tmp.path().to_path_buf();
+    let status = move |extra: &'static [&'static str]| {
+        let (home, kc) = (home.clone(), kc.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut args = vec!["status", "-n", "mr-ee", "--kubeconfig", &kc];
+            args.extend(extra);
+            helmdeck(&home, &args, &[])
+        })
+    };
+    let told = "release old in mr-ee: 1 revision cannot be decoded (sh.helm.release.v1.old.v1";
+    let releases = |out: &str| {
+        let line = out
+            .lines()
+            .find(|l| l.contains("Releases"))
+            .unwrap_or_default();
+        line.split_whitespace()
+            .nth(2)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let quick = status(&[]).await.unwrap();
+    assert!(!quick.stdout.contains(told), "{}", quick.stdout);
+    assert_eq!(releases(&quick.stdout), "Healthy", "{}", quick.stdout);
+    let all = status(&["--all-revisions"]).await.unwrap();
+    assert!(all.stdout.contains(told), "{}{}", all.stdout, all.stderr);
+    assert_eq!(releases(&all.stdout), "Degraded", "{}", all.stdout);
+}

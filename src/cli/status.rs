@@ -72,6 +72,11 @@ pub struct StatusArgs {
     /// Seconds between lag samples.
     #[arg(long, default_value_t = 1.0)]
     pub interval: f64,
+    /// Also unzip and read every older revision of every release, so one that cannot be
+    /// decoded is reported (by default each release is judged by its newest readable
+    /// revision, which is much faster with many releases).
+    #[arg(long)]
+    pub all_revisions: bool,
 }
 
 /// A topic source and the platform whose topics it judges.
@@ -206,6 +211,10 @@ async fn status(args: &StatusArgs) -> Result<(String, u8), String> {
         state.apply(update);
     }
     watches.stop().await;
+    if args.all_revisions {
+        let far = std::time::Instant::now() + Duration::from_secs(24 * 3600);
+        state.decode_backlog(far);
+    }
 
     let watched: Vec<Resource> = Resource::ALL
         .into_iter()

@@ -372,6 +372,12 @@ pub fn encode_release(release: &Release) -> anyhow::Result<String> {
 /// [`MAX_INFLATED`]) → JSON. Uncompressed JSON payloads (old Helm 3 releases) are
 /// accepted, as Helm does.
 pub fn decode_release(payload: &[u8]) -> Result<Release, ReleaseDecodeError> {
+    decode_release_bytes(&unbase64_payload(payload)?)
+}
+
+/// Removes Helm's base64 layer of a release payload (as [`decode_release`] does first):
+/// the gzip (or, from old Helm 3 releases, JSON) bytes for [`decode_release_bytes`].
+pub fn unbase64_payload(payload: &[u8]) -> Result<Vec<u8>, ReleaseDecodeError> {
     // Go's base64 decoder skips CR and LF; do the same.
     let compact: Vec<u8>;
     let text = if payload.iter().any(|b| matches!(b, b'\r' | b'\n')) {
@@ -384,14 +390,20 @@ pub fn decode_release(payload: &[u8]) -> Result<Release, ReleaseDecodeError> {
     } else {
         payload
     };
-    let raw = BASE64.decode(text)?;
+    Ok(BASE64.decode(text)?)
+}
 
+/// Decodes a release payload without its base64 layer ([`unbase64_payload`]): gunzip
+/// (bounded by [`MAX_INFLATED`]) → JSON.
+pub fn decode_release_bytes(raw: &[u8]) -> Result<Release, ReleaseDecodeError> {
+    let inflated: Vec<u8>;
     let json = if raw.starts_with(&GZIP_MAGIC) {
-        inflate_bounded(&raw, MAX_INFLATED)?
+        inflated = inflate_bounded(raw, MAX_INFLATED)?;
+        &inflated[..]
     } else {
         raw
     };
-    serde_json::from_slice(&json).map_err(|e| ReleaseDecodeError::Json(e.to_string()))
+    serde_json::from_slice(json).map_err(|e| ReleaseDecodeError::Json(e.to_string()))
 }
 
 /// Gunzips `compressed`, failing once more than `limit` bytes come out.
@@ -446,20 +458,26 @@ pub fn release_secret(release: &Release) -> anyhow::Result<Secret> {
     })
 }
 
-/// Decodes the release stored in a Helm release Secret. The Secret's custom labels
-/// become [`Release::labels`]; an empty release namespace is taken from the Secret.
-pub fn release_from_secret(secret: &Secret) -> Result<Release, ReleaseDecodeError> {
+/// The payload of a Helm release Secret (`data.release`, for [`decode_release`]), or why
+/// the Secret has none: it is not of Helm's type, or has no `data.release`.
+pub fn release_payload(secret: &Secret) -> Result<&[u8], ReleaseDecodeError> {
     if secret.type_.as_deref() != Some(RELEASE_SECRET_TYPE) {
         return Err(ReleaseDecodeError::NotAReleaseSecret {
             found: secret.type_.clone(),
         });
     }
-    let payload = secret
+    secret
         .data
         .as_ref()
         .and_then(|d| d.get("release"))
-        .ok_or(ReleaseDecodeError::MissingPayload)?;
-    let mut release = decode_release(&payload.0)?;
+        .map(|p| p.0.as_slice())
+        .ok_or(ReleaseDecodeError::MissingPayload)
+}
+
+/// Decodes the release stored in a Helm release Secret. The Secret's custom labels
+/// become [`Release::labels`]; an empty release namespace is taken from the Secret.
+pub fn release_from_secret(secret: &Secret) -> Result<Release, ReleaseDecodeError> {
+    let mut release = decode_release(release_payload(secret)?)?;
     if let Some(labels) = &secret.metadata.labels {
         release.labels = labels
             .iter()

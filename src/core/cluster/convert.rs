@@ -4,8 +4,8 @@
 //! becomes an empty string, zero or `None`, so one odd object can never stop a watch.
 
 use super::model::{
-    EventRow, HpaRow, Key, NodeRow, OwnerRef, PodRow, ReleaseRevision, Usage, WorkloadKind,
-    WorkloadRow,
+    EventRow, HpaRow, Key, NodeRow, OwnerRef, PodRow, ReleasePayload, ReleaseRevision, Usage,
+    WorkloadKind, WorkloadRow,
 };
 use super::slim::{QuantityPair, SlimMetrics};
 use crate::core::health;
@@ -391,58 +391,78 @@ impl ReleaseRevision {
     /// Decodes a Helm release Secret. A Secret that cannot be decoded still becomes a row,
     /// with what its labels and name tell and `error` set.
     pub fn from_secret(secret: &Secret) -> ReleaseRevision {
+        let mut r = ReleaseRevision::from_secret_lazy(secret);
+        r.decode();
+        r
+    }
+
+    /// What a Helm release Secret's labels and name tell (release name, revision, status),
+    /// with its payload kept for [`ReleaseRevision::decode`]. A Secret that is not a
+    /// release Secret or has no payload gets its `error` at once, as decoding would.
+    pub fn from_secret_lazy(secret: &Secret) -> ReleaseRevision {
         let meta = &secret.metadata;
         let secret_name = name_of(meta);
-        let secret_ns = namespace_of(meta);
-        let label = |k: &str| meta.labels.as_ref().and_then(|l| l.get(k)).cloned();
+        let label = |k: &str| meta.labels.as_ref().and_then(|l| l.get(k));
         let from_name = parse_release_secret_name(&secret_name);
-        let label_name = label("name").filter(|n| !n.is_empty());
-        let fallback_name = label_name
-            .clone()
+        let release = label("name")
+            .filter(|n| !n.is_empty())
+            .cloned()
             .or_else(|| from_name.as_ref().map(|(n, _)| n.clone()))
             .unwrap_or_else(|| secret_name.clone());
-        let fallback_revision = label("version")
+        let revision = label("version")
             .and_then(|v| v.parse().ok())
             .or(from_name.as_ref().map(|(_, v)| *v))
             .unwrap_or(0);
-        match release::release_from_secret(secret) {
-            Ok(r) => ReleaseRevision {
-                secret: secret_name,
+        let status = label("status")
+            .and_then(|s| serde_json::from_value(serde_json::Value::String(s.clone())).ok())
+            .unwrap_or(ReleaseStatus::Unknown);
+        // Helm's base64 layer is removed now (cheap, and it halves what is kept); what
+        // it wraps is gunzipped and read only when the revision is decoded.
+        let (payload, error) =
+            match release::release_payload(secret).and_then(release::unbase64_payload) {
+                Ok(raw) => (Some(ReleasePayload(std::sync::Arc::new(raw))), None),
+                Err(e) => (None, Some(e.to_string())),
+            };
+        ReleaseRevision {
+            secret: secret_name,
+            namespace: namespace_of(meta),
+            release,
+            revision,
+            chart: String::new(),
+            chart_version: String::new(),
+            app_version: String::new(),
+            status,
+            updated: created(meta),
+            description: String::new(),
+            error,
+            payload,
+        }
+    }
+
+    /// Decodes the payload kept by [`ReleaseRevision::from_secret_lazy`], if any: fills
+    /// chart, versions, status, times and description from the release, or sets `error`
+    /// (the labels' fields stay).
+    pub fn decode(&mut self) {
+        let Some(payload) = self.payload.take() else {
+            return;
+        };
+        match release::decode_release_bytes(&payload.0) {
+            Ok(r) => {
                 // Helm keys releases by the Secret's namespace; the JSON is informative.
-                namespace: secret_ns,
-                release: if r.name.is_empty() {
-                    fallback_name
-                } else {
-                    r.name
-                },
-                revision: if r.version == 0 {
-                    fallback_revision
-                } else {
-                    r.version
-                },
-                chart: r.chart.metadata.name,
-                chart_version: r.chart.metadata.version,
-                app_version: r.chart.metadata.app_version,
-                status: r.info.status,
-                updated: r.info.last_deployed.or(r.info.first_deployed),
-                description: r.info.description,
-                error: None,
-            },
-            Err(e) => ReleaseRevision {
-                secret: secret_name,
-                namespace: secret_ns,
-                release: fallback_name,
-                revision: fallback_revision,
-                chart: String::new(),
-                chart_version: String::new(),
-                app_version: String::new(),
-                status: label("status")
-                    .and_then(|s| serde_json::from_value(serde_json::Value::String(s)).ok())
-                    .unwrap_or(ReleaseStatus::Unknown),
-                updated: created(meta),
-                description: String::new(),
-                error: Some(e.to_string()),
-            },
+                if !r.name.is_empty() {
+                    self.release = r.name;
+                }
+                if r.version != 0 {
+                    self.revision = r.version;
+                }
+                self.chart = r.chart.metadata.name;
+                self.chart_version = r.chart.metadata.version;
+                self.app_version = r.chart.metadata.app_version;
+                self.status = r.info.status;
+                self.updated = r.info.last_deployed.or(r.info.first_deployed);
+                self.description = r.info.description;
+            }
+            Err(e) => self.error = Some(e.to_string()),
         }
     }
 }

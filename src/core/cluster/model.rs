@@ -150,7 +150,11 @@ pub struct ReleaseRow {
     pub undecodable: Vec<(String, String)>,
 }
 
-/// One decoded release Secret (a revision), kept small: no manifest, no values.
+/// One release Secret (a revision), kept small: no manifest, no values. Built from the
+/// Secret's labels and name first ([`ReleaseRevision::from_secret_lazy`]); the payload is
+/// decoded when the revision is the newest of its release (see [`ClusterState::apply`]) or
+/// by [`ClusterState::decode_backlog`], so a launch decodes one revision per release, not
+/// every revision.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReleaseRevision {
     pub secret: String,
@@ -165,6 +169,28 @@ pub struct ReleaseRevision {
     pub description: String,
     /// Set when the Secret could not be decoded.
     pub error: Option<String>,
+    /// The Secret's `data.release` (base64 removed) while it is not decoded yet: until then chart,
+    /// app version and description are empty and revision, status and release name come
+    /// from the labels. `None` once decoded (or when decoding failed: see `error`).
+    pub payload: Option<ReleasePayload>,
+}
+
+impl ReleaseRevision {
+    /// Whether the payload has been decoded (or found undecodable).
+    pub fn is_decoded(&self) -> bool {
+        self.payload.is_none()
+    }
+}
+
+/// A release Secret's `data.release` without Helm's base64 layer (gzip of JSON), not
+/// decoded yet.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ReleasePayload(pub std::sync::Arc<Vec<u8>>);
+
+impl std::fmt::Debug for ReleasePayload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ReleasePayload({} bytes)", self.0.len())
+    }
 }
 
 /// CPU (millicores) and memory (bytes) in use, from metrics.k8s.io.
@@ -296,6 +322,28 @@ pub struct ClusterState {
     pub generation: u64,
 }
 
+/// Fewest revisions worth decoding on more than one thread (a small one takes ~30 µs).
+const PARALLEL_DECODE_MIN: usize = 256;
+
+/// Decodes revisions, on up to 4 threads when there are many (a launch decodes one per
+/// release at once, when the other threads are idle).
+fn decode_in_parallel(rows: &mut [&mut ReleaseRevision]) {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    if threads < 2 || rows.len() < PARALLEL_DECODE_MIN {
+        rows.iter_mut().for_each(|r| r.decode());
+        return;
+    }
+    let chunk = rows.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let mut chunks = rows.chunks_mut(chunk);
+        let mine = chunks.next();
+        for c in chunks {
+            scope.spawn(move || c.iter_mut().for_each(|r| r.decode()));
+        }
+        mine.into_iter().flatten().for_each(|r| r.decode());
+    });
+}
+
 fn apply<K: Ord + Clone, T: Clone>(
     map: &mut BTreeMap<K, T>,
     changes: Vec<Change<T>>,
@@ -392,6 +440,7 @@ impl ClusterState {
                     |r| (r.namespace.clone(), r.secret.clone()),
                     |k| k,
                 );
+                self.decode_current_revisions();
                 Resource::Releases
             }
             ClusterUpdate::Metrics { pods, nodes } => {
@@ -411,13 +460,85 @@ impl ClusterState {
         s.updated = now;
     }
 
+    /// Decodes, for every release, its revisions from the newest down until one decodes
+    /// (what [`ClusterState::releases`] shows), and no others: older revisions keep only
+    /// what their labels tell until [`ClusterState::decode_backlog`] reaches them.
+    fn decode_current_revisions(&mut self) {
+        loop {
+            let wanted: std::collections::BTreeSet<Key> =
+                self.current_undecoded().into_iter().collect();
+            if wanted.is_empty() {
+                return;
+            }
+            let mut rows: Vec<&mut ReleaseRevision> = self
+                .revisions
+                .iter_mut()
+                .filter(|(k, _)| wanted.contains(*k))
+                .map(|(_, r)| r)
+                .collect();
+            decode_in_parallel(&mut rows);
+        }
+    }
+
+    /// Per release, the newest revision not decoded yet when no decoded revision is newer:
+    /// the revisions the release's row may come from.
+    fn current_undecoded(&self) -> Vec<Key> {
+        /// The newest decoded revision, and the newest undecoded one with its key.
+        type Newest<'a> = (Option<i64>, Option<(i64, &'a Key)>);
+        let mut newest: BTreeMap<(&str, &str), Newest> = BTreeMap::new();
+        for (k, r) in &self.revisions {
+            let e = newest
+                .entry((r.namespace.as_str(), r.release.as_str()))
+                .or_default();
+            if !r.is_decoded() {
+                if e.1.is_none_or(|(v, _)| v < r.revision) {
+                    e.1 = Some((r.revision, k));
+                }
+            } else if r.error.is_none() && e.0.is_none_or(|v| v < r.revision) {
+                e.0 = Some(r.revision);
+            }
+        }
+        newest
+            .into_values()
+            .filter_map(|(decoded, undecoded)| {
+                let (v, k) = undecoded?;
+                decoded.is_none_or(|d| d < v).then(|| k.clone())
+            })
+            .collect()
+    }
+
+    /// Decodes older revisions (which the roll-up does not show, but whose decoding may
+    /// fail: a problem it reports) until none is left or `deadline` passes. True when some
+    /// are left. The console calls it while idle; `helmdeck status` does not.
+    pub fn decode_backlog(&mut self, deadline: Instant) -> bool {
+        let mut failed = false;
+        let mut left = false;
+        for r in self.revisions.values_mut().filter(|r| !r.is_decoded()) {
+            if Instant::now() >= deadline {
+                left = true;
+                break;
+            }
+            r.decode();
+            failed |= r.error.is_some();
+        }
+        if failed {
+            self.generation += 1;
+            // A release's row may now come from another revision.
+            self.decode_current_revisions();
+        }
+        left
+    }
+
     /// Every Helm release with its newest revision (by decoded revision number).
     pub fn releases(&self) -> Vec<ReleaseRow> {
         let mut latest: BTreeMap<Key, &ReleaseRevision> = BTreeMap::new();
         let mut broken: BTreeMap<Key, Vec<&ReleaseRevision>> = BTreeMap::new();
         for r in self.revisions.values() {
             let k = (r.namespace.clone(), r.release.clone());
-            if r.error.is_some() {
+            if !r.is_decoded() {
+                // Older than a decoded revision (see decode_current_revisions).
+                continue;
+            } else if r.error.is_some() {
                 broken.entry(k).or_default().push(r);
             } else if latest.get(&k).is_none_or(|cur| cur.revision < r.revision) {
                 latest.insert(k, r);

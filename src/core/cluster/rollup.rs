@@ -492,7 +492,7 @@ fn cluster(
             // A transition ahead of this clock (skew) says nothing true: left out.
             .map(|t| now.as_millisecond() - t.as_millisecond())
             .filter(|ms| *ms >= 0)
-            .map(|ms| format!(" for {}", crate::tui::format::human_duration(ms)))
+            .map(|ms| format!(" for {}", crate::core::duration::human_duration(ms)))
             .unwrap_or_default(),
         _ => String::new(),
     };
@@ -1342,6 +1342,7 @@ mod tests {
             updated: Some(mins_ago(30)),
             description: String::new(),
             error: None,
+            payload: None,
         }
     }
 
