@@ -446,7 +446,16 @@ async fn read_commands_and_dry_runs_run_under_readonly() {
         ],
         vec!["backup", "list", "--readonly"],
         // It reads the cluster and writes only where backups are kept (checked below).
-        vec!["backup", "run", "ee", "-n", "mr-ee", "--keep", "2", "--readonly"],
+        vec![
+            "backup",
+            "run",
+            "ee",
+            "-n",
+            "mr-ee",
+            "--keep",
+            "2",
+            "--readonly",
+        ],
         vec![
             "upgrade",
             "ee",
