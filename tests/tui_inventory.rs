@@ -2,6 +2,8 @@
 //! key and its command, read in the background, drawn with drift in the warning colour and
 //! unreachable environments named, closed with esc.
 
+mod common;
+use common::tui::{code, draw, key, text};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use helmdeck::core::inventory::{
     EnvName, EnvRead, Inventory, ReleaseRead, ReleaseRef, RunningImage, WorkloadRead, assemble,
@@ -9,34 +11,7 @@ use helmdeck::core::inventory::{
 use helmdeck::tui::app::{App, Effect, Msg};
 use helmdeck::tui::keymap::KeyMap;
 use helmdeck::tui::theme::{Role, Theme};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
-
-fn key(c: char) -> KeyEvent {
-    KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
-}
-
-fn code(c: KeyCode) -> KeyEvent {
-    KeyEvent::new(c, KeyModifiers::NONE)
-}
-
-fn draw(a: &mut App, w: u16, h: u16) -> Buffer {
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| helmdeck::tui::views::draw(f, a)).unwrap();
-    t.backend().buffer().clone()
-}
-
-fn text(buf: &Buffer) -> String {
-    let mut out = String::new();
-    for y in 0..buf.area.height {
-        for x in 0..buf.area.width {
-            out.push_str(buf[(x, y)].symbol());
-        }
-        out.push('\n');
-    }
-    out
-}
 
 fn release(version: &str, app: &str) -> ReleaseRead {
     ReleaseRead {

@@ -11,8 +11,9 @@
 
 mod common;
 use common::git;
+use common::tui::{code, key, screen};
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyCode;
 use helmdeck::config::{Config, Platform};
 use helmdeck::core::inventory::{
     EnvName, EnvRead, Inventory, ReleaseRead, ReleaseRef, WorkloadRead, assemble,
@@ -26,32 +27,8 @@ use helmdeck::tui::changes::ChangeSettings;
 use helmdeck::tui::keymap::KeyMap;
 use helmdeck::tui::promote::{PromoteStage, PromotionAsk, Runtime};
 use helmdeck::tui::theme::Theme;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use std::path::Path;
 use std::time::Duration;
-
-fn key(c: char) -> KeyEvent {
-    KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
-}
-
-fn code(c: KeyCode) -> KeyEvent {
-    KeyEvent::new(c, KeyModifiers::NONE)
-}
-
-fn screen(a: &mut App, w: u16, h: u16) -> String {
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| helmdeck::tui::views::draw(f, a)).unwrap();
-    let buf = t.backend().buffer().clone();
-    let mut out = String::new();
-    for y in 0..buf.area.height {
-        for x in 0..buf.area.width {
-            out.push_str(buf[(x, y)].symbol());
-        }
-        out.push('\n');
-    }
-    out
-}
 
 fn app(readonly: bool) -> App {
     App::new(

@@ -170,9 +170,7 @@ pub async fn run(a: BlueGreenArgs) -> Result<u8> {
     match result {
         Ok(code) => Ok(code),
         Err(e) if bluegreen::is_refusal(&e) || super::is_unusable_setup(&e) => {
-            tell!("helmdeck: {e:#}");
-            tell!("helmdeck: nothing changed");
-            Ok(super::EXIT_REFUSED)
+            Ok(super::refused(e))
         }
         Err(e) => Err(e),
     }

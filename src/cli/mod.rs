@@ -30,6 +30,17 @@ macro_rules! tell {
     }};
 }
 
+/// The value of `$r`, or return the refusal's exit code (2) from the command, having said
+/// why on stderr ([`refused`]).
+macro_rules! or_refuse {
+    ($r:expr) => {
+        match $r {
+            Ok(v) => v,
+            Err(e) => return Ok($crate::cli::refused(e.into())),
+        }
+    };
+}
+
 pub mod bluegreen;
 pub mod console;
 pub mod inventory;
@@ -48,6 +59,16 @@ use std::path::{Path, PathBuf};
 /// Exit code of a command refused before it changed anything (read-only, an invalid
 /// request, a failed preflight).
 pub const EXIT_REFUSED: u8 = 2;
+
+/// A change refused before anything changed (the cluster unreachable, no such release or
+/// revision, a downgrade, invalid values YAML, a malformed `--set`, nothing to change, no
+/// answer to the question): said on stderr, and [`EXIT_REFUSED`] as the contract says — not
+/// 1, which means a change that was made and failed.
+pub fn refused(e: anyhow::Error) -> u8 {
+    tell!("helmdeck: {e:#}");
+    tell!("helmdeck: nothing changed");
+    EXIT_REFUSED
+}
 
 /// Whether an error is a config or theme file that cannot be used (not found, not valid YAML,
 /// an unknown field or theme, a secret in plain text): found before anything was contacted or

@@ -45,22 +45,6 @@ pub struct PromoteArgs {
     pub change: ChangeArgs,
 }
 
-/// A refusal before anything changed: said on stderr, exit 2.
-fn refused(e: impl std::fmt::Display) -> u8 {
-    tell!("helmdeck: {e:#}");
-    tell!("helmdeck: nothing changed");
-    super::EXIT_REFUSED
-}
-
-macro_rules! or_refuse {
-    ($r:expr) => {
-        match $r {
-            Ok(v) => v,
-            Err(e) => return Ok(refused(format!("{e:#}"))),
-        }
-    };
-}
-
 /// The two environments, from the config: named there, and not the same one.
 fn environments(config: &Config, a: &PromoteArgs) -> Result<(Environment, Environment)> {
     let invalid = |message: String| ConfigError::Invalid {

@@ -228,14 +228,7 @@ pub async fn scale(args: ScaleArgs) -> anyhow::Result<u8> {
         check_partitions(&args, kind, &ns, &name).await?;
         anyhow::Ok((kind, name, client, ns))
     };
-    let (kind, name, client, ns) = match prepared.await {
-        Ok(p) => p,
-        Err(e) => {
-            tell!("helmdeck: {e:#}");
-            tell!("helmdeck: nothing changed");
-            return Ok(super::EXIT_REFUSED);
-        }
-    };
+    let (kind, name, client, ns) = or_refuse!(prepared.await);
     let out = actions::scale(&client, kind, &ns, &name, args.replicas).await?;
     if out.changed() {
         say!(

@@ -183,26 +183,6 @@ fn exit_code(ending: &Ending) -> u8 {
     }
 }
 
-/// A change refused before anything changed (the cluster unreachable, no such release or
-/// revision, a downgrade, invalid values YAML, a malformed `--set`, nothing to change, no
-/// answer to the question): said on stderr, and exit 2 as the contract says — not 1, which
-/// means a change that was made and failed.
-fn refused(e: anyhow::Error) -> u8 {
-    tell!("helmdeck: {e:#}");
-    tell!("helmdeck: nothing changed");
-    super::EXIT_REFUSED
-}
-
-/// The value of `$r`, or return the refusal's exit code (2) from the command.
-macro_rules! or_refuse {
-    ($r:expr) => {
-        match $r {
-            Ok(v) => v,
-            Err(e) => return Ok(refused(e.into())),
-        }
-    };
-}
-
 pub async fn upgrade_cmd(a: UpgradeArgs) -> Result<u8> {
     let ctx = or_refuse!(context(&a.change).await);
     let mut req = request(&ctx, &a.change, &a.release, Target::Version(a.to.clone()));

@@ -45,11 +45,7 @@ impl ValuesArgs {
 pub fn run(a: ValuesArgs) -> Result<u8> {
     match migrate(&a) {
         Ok(()) => Ok(0),
-        Err(e) => {
-            tell!("helmdeck: {e:#}");
-            tell!("helmdeck: nothing changed");
-            Ok(super::EXIT_REFUSED)
-        }
+        Err(e) => Ok(super::refused(e)),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 
 pub mod tmux;
+pub mod tui;
 
 use std::path::Path;
 use std::process::Command;
