@@ -306,6 +306,20 @@ fn die_quietly_on_broken_pipe() {
     }
 }
 
+/// The console and `status`, which read the cluster through its watches, run them on one
+/// worker thread (beside the main thread, which draws the console): the watches and their
+/// HTTP connections then share it, and a chunk of a list wakes no other thread. With a
+/// worker per core, a 10,000-pod list reached the screen about a quarter later and the
+/// roll-up of 1,000 releases took a third longer. Every other command gets a worker per
+/// core.
+fn runtime_for(command: Option<&Command>) -> tokio::runtime::Runtime {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if matches!(command, None | Some(Command::Status(_))) {
+        builder.worker_threads(1);
+    }
+    builder.enable_all().build().expect("tokio runtime")
+}
+
 fn main() -> std::process::ExitCode {
     let mut cli = Cli::parse();
     if prints_only(&cli.command) {
@@ -329,7 +343,7 @@ fn main() -> std::process::ExitCode {
             }
         }
     }
-    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let rt = runtime_for(cli.command.as_ref());
     // Commands with their own exit codes set this.
     let mut exit_code = None;
     let result = rt.block_on(async {

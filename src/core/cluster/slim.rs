@@ -1,41 +1,71 @@
 //! Pods decoded with only what a row needs. A pod's JSON is mostly what the console never
 //! shows (env, volumes, probes, resources, managed fields, annotations); decoding all of it
 //! into k8s-openapi's `Pod` allocates for every field, which at 50,000 pods is most of the
-//! time from launch to the list on screen. [`SlimPod`] reads the same JSON, skips the rest
-//! (serde skips unknown fields without allocating), and holds an ordinary `Pod` with just
-//! the fields [`crate::core::cluster::PodRow::from_pod`] and the pod health rules read, so
-//! they work on it unchanged.
+//! time from launch to the list on screen. [`PodForRow`] reads the same JSON, skips the
+//! rest (serde skips unknown fields without allocating), and holds an ordinary `Pod` with
+//! just the fields [`crate::core::cluster::PodRow::from_pod`] and the pod health rules read,
+//! so they work on it unchanged. [`SlimPod`], what the pod watch carries, is that pod's row,
+//! made as the pod is decoded.
 
+use crate::core::cluster::PodRow;
 use k8s_openapi::api::core::v1::{
-    Container, ContainerState, ContainerStatus, Pod, PodCondition, PodSpec, PodStatus,
+    Container, ContainerState, ContainerStateRunning, ContainerStateTerminated,
+    ContainerStateWaiting, ContainerStatus, Pod, PodCondition, PodSpec, PodStatus,
     ResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
 use kube::api::ApiResource;
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-/// A pod with only its row's fields: metadata without managed fields or annotations; of the
-/// spec, the node and each container's name, restart policy and memory limit (the evidence
-/// beside an OOM kill); of the status, the phase, reason, IP, each condition's type, status
-/// and reason, and each container's name, readiness, restarts and states (not its image, IDs
-/// or other resources, nor the times of the conditions, whose parsing alone cost more than
-/// the rest of a condition).
+/// A pod with only its row's fields: of the metadata, the name, namespace, resource
+/// version, labels, creation and deletion times and each owner's kind, name and whether it
+/// controls the pod; of the spec, the node and each container's name, restart policy and
+/// memory limit (the evidence beside an OOM kill); of the status, the phase, reason, IP,
+/// each condition's type, status and reason, and each container's name, readiness,
+/// restarts and states: whether it runs, why it waits, and its exit code, signal, reason
+/// and end when it ended. Not its image, IDs or other resources, nor the times of the
+/// conditions or of a container's start, whose parsing alone cost more than the rest.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct SlimPod(pub Pod);
+pub struct PodForRow(pub Pod);
+
+/// A pod as the pod watch carries it: its row, made while it is decoded, and of its
+/// metadata only what the watcher reads (name, namespace, resource version). Boxed: a
+/// watch event passes through half a dozen stream layers, each of which moves it, and a
+/// whole `Pod` is kilobytes where a box is a pointer (at 50,000 pods, those moves were a
+/// tenth of the console's time to the full list).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SlimPod(Box<PodItem>);
+
+#[derive(Clone, Debug, PartialEq)]
+struct PodItem {
+    meta: ObjectMeta,
+    row: PodRow,
+}
+
+impl SlimPod {
+    /// The pod's row.
+    pub fn row(&self) -> &PodRow {
+        &self.0.row
+    }
+
+    /// The pod's row, without copying it.
+    pub fn into_row(self) -> PodRow {
+        self.0.row
+    }
+}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Meta {
     name: Option<String>,
-    generate_name: Option<String>,
     namespace: Option<String>,
-    uid: Option<String>,
     resource_version: Option<String>,
     labels: Option<BTreeMap<String, String>>,
-    owner_references: Option<Vec<OwnerReference>>,
+    owner_references: Option<Vec<Owner>>,
     creation_timestamp: Option<Time>,
     deletion_timestamp: Option<Time>,
 }
@@ -113,8 +143,63 @@ struct ContainerRun {
     #[serde(default)]
     restart_count: i32,
     started: Option<bool>,
-    state: Option<ContainerState>,
-    last_state: Option<ContainerState>,
+    state: Option<State>,
+    last_state: Option<State>,
+}
+
+/// An owner with what the rules read: its kind, name and whether it controls the pod (not
+/// its API version or UID).
+#[derive(Deserialize)]
+struct Owner {
+    kind: Option<String>,
+    name: Option<String>,
+    controller: Option<bool>,
+}
+
+impl Owner {
+    fn into_reference(self) -> OwnerReference {
+        OwnerReference {
+            kind: self.kind.unwrap_or_default(),
+            name: self.name.unwrap_or_default(),
+            controller: self.controller,
+            ..Default::default()
+        }
+    }
+}
+
+/// A container's state with what the rules read: that it runs (not since when), how it
+/// ended (exit code, signal, reason and when, not its message or container ID), and why it
+/// waits.
+#[derive(Deserialize)]
+struct State {
+    running: Option<IgnoredAny>,
+    terminated: Option<Terminated>,
+    waiting: Option<ContainerStateWaiting>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Terminated {
+    exit_code: Option<i32>,
+    signal: Option<i32>,
+    reason: Option<String>,
+    finished_at: Option<Time>,
+}
+
+impl State {
+    fn into_state(self) -> ContainerState {
+        ContainerState {
+            running: self.running.map(|_| ContainerStateRunning::default()),
+            terminated: self.terminated.map(|t| ContainerStateTerminated {
+                exit_code: t.exit_code.unwrap_or_default(),
+                signal: t.signal,
+                reason: t.reason,
+                finished_at: t.finished_at,
+                ..Default::default()
+            }),
+            waiting: self.waiting,
+        }
+    }
 }
 
 impl ContainerRun {
@@ -124,8 +209,8 @@ impl ContainerRun {
             ready: self.ready,
             restart_count: self.restart_count,
             started: self.started,
-            state: self.state,
-            last_state: self.last_state,
+            state: self.state.map(State::into_state),
+            last_state: self.last_state.map(State::into_state),
             ..Default::default()
         }
     }
@@ -165,19 +250,19 @@ struct Raw {
     status: Option<Status>,
 }
 
-impl<'de> Deserialize<'de> for SlimPod {
+impl<'de> Deserialize<'de> for PodForRow {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = Raw::deserialize(d)?;
         let metadata = raw
             .metadata
             .map_or_else(ObjectMeta::default, |m| ObjectMeta {
                 name: m.name,
-                generate_name: m.generate_name,
                 namespace: m.namespace,
-                uid: m.uid,
                 resource_version: m.resource_version,
                 labels: m.labels,
-                owner_references: m.owner_references,
+                owner_references: m
+                    .owner_references
+                    .map(|os| os.into_iter().map(Owner::into_reference).collect()),
                 creation_timestamp: m.creation_timestamp,
                 deletion_timestamp: m.deletion_timestamp,
                 ..Default::default()
@@ -194,11 +279,28 @@ impl<'de> Deserialize<'de> for SlimPod {
                 .map(|cs| cs.into_iter().map(ContainerName::into_container).collect()),
             ..Default::default()
         });
-        Ok(SlimPod(Pod {
+        Ok(PodForRow(Pod {
             metadata,
             spec,
             status: raw.status.map(Status::into_status),
         }))
+    }
+}
+
+impl<'de> Deserialize<'de> for SlimPod {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let PodForRow(pod) = PodForRow::deserialize(d)?;
+        let row = PodRow::from_pod(&pod);
+        let m = pod.metadata;
+        Ok(SlimPod(Box::new(PodItem {
+            meta: ObjectMeta {
+                name: m.name,
+                namespace: m.namespace,
+                resource_version: m.resource_version,
+                ..Default::default()
+            },
+            row,
+        })))
     }
 }
 
@@ -219,10 +321,10 @@ impl kube::Resource for SlimPod {
         "pods".into()
     }
     fn meta(&self) -> &ObjectMeta {
-        &self.0.metadata
+        &self.0.meta
     }
     fn meta_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.0.metadata
+        &mut self.0.meta
     }
 }
 
@@ -309,7 +411,7 @@ impl kube::Resource for SlimMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::cluster::PodRow;
+    use crate::core::cluster::convert::key_of;
 
     /// A pod as the API server sends it, with much the row never reads.
     const POD: &str = r#"{
@@ -354,8 +456,8 @@ mod tests {
     fn a_slim_pod_makes_the_same_row_as_the_whole_pod() {
         let whole: Pod = serde_json::from_str(POD).unwrap();
         let slim: SlimPod = serde_json::from_str(POD).unwrap();
-        assert_eq!(PodRow::from_pod(&slim.0), PodRow::from_pod(&whole));
-        let row = PodRow::from_pod(&slim.0);
+        assert_eq!(slim.row(), &PodRow::from_pod(&whole));
+        let row = slim.into_row();
         assert_eq!(row.node, "worker-1");
         assert_eq!(row.workload.as_deref(), Some("forwarder"));
         assert_eq!(row.containers, vec!["app".to_string()]);
@@ -373,12 +475,7 @@ mod tests {
             let text = std::fs::read_to_string(&path).unwrap();
             let whole: Pod = serde_json::from_str(&text).unwrap();
             let slim: SlimPod = serde_json::from_str(&text).unwrap();
-            assert_eq!(
-                PodRow::from_pod(&slim.0),
-                PodRow::from_pod(&whole),
-                "{}",
-                path.display()
-            );
+            assert_eq!(slim.row(), &PodRow::from_pod(&whole), "{}", path.display());
             seen += 1;
         }
         assert!(seen >= 9, "only {seen} fixture pods");
@@ -386,7 +483,7 @@ mod tests {
 
     #[test]
     fn a_slim_pod_keeps_none_of_what_the_row_never_reads() {
-        let slim: SlimPod = serde_json::from_str(POD).unwrap();
+        let slim: PodForRow = serde_json::from_str(POD).unwrap();
         assert!(slim.0.metadata.managed_fields.is_none());
         assert!(slim.0.metadata.annotations.is_none());
         let spec = slim.0.spec.unwrap();
@@ -412,5 +509,10 @@ mod tests {
             panic!("a MODIFIED event")
         };
         assert_eq!(p.meta().resource_version.as_deref(), Some("42"));
+        assert_eq!(
+            key_of(p.meta()),
+            ("ee".into(), "forwarder-7d9f-abcde".into())
+        );
+        assert_eq!(p.into_row().name, "forwarder-7d9f-abcde");
     }
 }

@@ -102,15 +102,33 @@ impl Drop for WatchHandle {
 /// How one resource's objects become updates.
 struct Feed<K, T> {
     resource: Resource,
-    convert: fn(&K) -> T,
+    convert: fn(K) -> T,
     wrap: fn(Vec<Change<T>>) -> ClusterUpdate,
-    /// Whether an object is heavy enough to convert on the blocking pool. Light ones are
-    /// converted in place: handing each of 10,000 small objects to another thread costs
-    /// more in context switches than their conversion. (No feed's objects are heavy now:
-    /// release Secrets, which were, are converted from their labels only.)
-    heavy: fn(&K) -> bool,
     /// Told once the first list has been sent (the pods feed tells the metrics poller).
     listed: Option<Arc<Notify>>,
+}
+
+impl<K, T> Feed<K, T> {
+    fn new(
+        resource: Resource,
+        convert: fn(K) -> T,
+        wrap: fn(Vec<Change<T>>) -> ClusterUpdate,
+    ) -> Self {
+        Feed {
+            resource,
+            convert,
+            wrap,
+            listed: None,
+        }
+    }
+}
+
+/// The pods' feed: each pod's row is made while its JSON is decoded ([`SlimPod`]).
+fn pods_feed(listed: Option<Arc<Notify>>) -> Feed<SlimPod, PodRow> {
+    Feed {
+        listed,
+        ..Feed::new(Resource::Pods, SlimPod::into_row, ClusterUpdate::Pods)
+    }
 }
 
 /// Starts a watcher per resource and the metrics poller. `namespace: Some(ns)` limits
@@ -131,85 +149,67 @@ pub fn spawn_watches(
         spawn_feed(
             Api::<Node>::all(client.clone()),
             cfg.clone(),
-            Feed {
-                resource: Resource::Nodes,
-                convert: NodeRow::from_node,
-                wrap: ClusterUpdate::Nodes,
-                heavy: |_| false,
-                listed: None,
-            },
+            Feed::new(
+                Resource::Nodes,
+                |n| NodeRow::from_node(&n),
+                ClusterUpdate::Nodes,
+            ),
             tx.clone(),
         ),
         spawn_feed(
             scoped::<SlimPod>(&client, ns),
             cfg.clone(),
-            Feed {
-                resource: Resource::Pods,
-                convert: |p| PodRow::from_pod(&p.0),
-                wrap: ClusterUpdate::Pods,
-                heavy: |_| false,
-                listed: Some(pods_listed.clone()),
-            },
+            pods_feed(Some(pods_listed.clone())),
             tx.clone(),
         ),
         spawn_feed(
             scoped::<Deployment>(&client, ns),
             cfg.clone(),
-            Feed {
-                resource: Resource::Deployments,
-                convert: WorkloadRow::from_deployment,
-                wrap: |c| ClusterUpdate::Workloads(WorkloadKind::Deployment, c),
-                heavy: |_| false,
-                listed: None,
-            },
+            Feed::new(
+                Resource::Deployments,
+                |o| WorkloadRow::from_deployment(&o),
+                |c| ClusterUpdate::Workloads(WorkloadKind::Deployment, c),
+            ),
             tx.clone(),
         ),
         spawn_feed(
             scoped::<StatefulSet>(&client, ns),
             cfg.clone(),
-            Feed {
-                resource: Resource::StatefulSets,
-                convert: WorkloadRow::from_statefulset,
-                wrap: |c| ClusterUpdate::Workloads(WorkloadKind::StatefulSet, c),
-                heavy: |_| false,
-                listed: None,
-            },
+            Feed::new(
+                Resource::StatefulSets,
+                |o| WorkloadRow::from_statefulset(&o),
+                |c| ClusterUpdate::Workloads(WorkloadKind::StatefulSet, c),
+            ),
             tx.clone(),
         ),
         spawn_feed(
             scoped::<DaemonSet>(&client, ns),
             cfg.clone(),
-            Feed {
-                resource: Resource::DaemonSets,
-                convert: WorkloadRow::from_daemonset,
-                wrap: |c| ClusterUpdate::Workloads(WorkloadKind::DaemonSet, c),
-                heavy: |_| false,
-                listed: None,
-            },
+            Feed::new(
+                Resource::DaemonSets,
+                |o| WorkloadRow::from_daemonset(&o),
+                |c| ClusterUpdate::Workloads(WorkloadKind::DaemonSet, c),
+            ),
             tx.clone(),
         ),
         spawn_feed(
             scoped::<HorizontalPodAutoscaler>(&client, ns),
             cfg.clone(),
-            Feed {
-                resource: Resource::Hpas,
-                convert: HpaRow::from_hpa,
-                wrap: ClusterUpdate::Hpas,
-                heavy: |_| false,
-                listed: None,
-            },
+            Feed::new(
+                Resource::Hpas,
+                |o| HpaRow::from_hpa(&o),
+                ClusterUpdate::Hpas,
+            ),
             tx.clone(),
         ),
         spawn_feed(
             scoped::<Event>(&client, ns),
             cfg.clone(),
-            Feed {
-                resource: Resource::Events,
-                convert: EventRow::from_event,
-                wrap: ClusterUpdate::Events,
-                heavy: |_| false,
-                listed: None,
-            },
+            Feed::new(
+                Resource::Events,
+                |o| EventRow::from_event(&o),
+                ClusterUpdate::Events,
+            ),
             tx.clone(),
         ),
         spawn_feed(
@@ -217,15 +217,13 @@ pub fn spawn_watches(
             watcher::Config::default()
                 .page_size(SECRET_PAGE_SIZE)
                 .labels("owner=helm"),
-            Feed {
-                resource: Resource::Releases,
-                // Labels only: the state decodes the newest revision of each release
-                // (ClusterState::apply), so 10 revisions × 1,000 releases cost 1,000 decodes.
-                convert: ReleaseRevision::from_secret_lazy,
-                wrap: ClusterUpdate::Releases,
-                heavy: |_| false,
-                listed: None,
-            },
+            // Labels only: the state decodes the newest revision of each release
+            // (ClusterState::apply), so 10 revisions × 1,000 releases cost 1,000 decodes.
+            Feed::new(
+                Resource::Releases,
+                |o| ReleaseRevision::from_secret_lazy(&o),
+                ClusterUpdate::Releases,
+            ),
             tx.clone(),
         ),
         tokio::spawn(poll_metrics(client, namespace, tx, pods_listed)),
@@ -407,19 +405,16 @@ where
                 match event {
                     watcher::Event::Init => listing = Some(Vec::new()),
                     watcher::Event::InitApply(obj) => {
-                        let row = convert(feed, obj).await;
-                        listing.get_or_insert_with(Vec::new).extend(row);
+                        listing
+                            .get_or_insert_with(Vec::new)
+                            .push((feed.convert)(obj));
                     }
                     watcher::Event::InitDone => {
                         batch.push(Change::Reset(listing.take().unwrap_or_default()));
                         listed = true;
                         flush_now = true;
                     }
-                    watcher::Event::Apply(obj) => {
-                        if let Some(row) = convert(feed, obj).await {
-                            batch.push(Change::Upsert(row));
-                        }
-                    }
+                    watcher::Event::Apply(obj) => batch.push(Change::Upsert((feed.convert)(obj))),
                     watcher::Event::Delete(obj) => {
                         batch.push(Change::Delete(key_of(obj.meta())));
                     }
@@ -437,19 +432,6 @@ where
                 }
             }
         }
-    }
-}
-
-async fn convert<K, T>(feed: &Feed<K, T>, obj: K) -> Option<T>
-where
-    K: Send + 'static,
-    T: Send + 'static,
-{
-    let f = feed.convert;
-    if (feed.heavy)(&obj) {
-        tokio::task::spawn_blocking(move || f(&obj)).await.ok()
-    } else {
-        Some(f(&obj))
     }
 }
 
@@ -768,14 +750,70 @@ mod tests {
         }
     }
 
-    fn pods_feed() -> Feed<Pod, PodRow> {
-        Feed {
-            resource: Resource::Pods,
-            convert: PodRow::from_pod,
-            wrap: ClusterUpdate::Pods,
-            heavy: |_| false,
-            listed: None,
-        }
+    fn whole_pods_feed() -> Feed<Pod, PodRow> {
+        Feed::new(
+            Resource::Pods,
+            |p| PodRow::from_pod(&p),
+            ClusterUpdate::Pods,
+        )
+    }
+
+    /// A pod as the API server sends it, decoded as the pod watch decodes it.
+    fn slim_pod(name: &str, phase: &str) -> SlimPod {
+        serde_json::from_str(&format!(
+            r#"{{"metadata": {{"name": "{name}", "namespace": "shop", "resourceVersion": "7"}},
+                "spec": {{"nodeName": "n1", "containers": [{{"name": "app"}}]}},
+                "status": {{"phase": {phase}}}}}"#
+        ))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn slim_pods_are_listed_in_order_and_their_changes_follow() {
+        type Item = Result<watcher::Event<SlimPod>, watcher::Error>;
+        let mut events: Vec<Item> = vec![Ok(watcher::Event::Init)];
+        events.extend((0..300).map(|i| {
+            let pod = slim_pod(&format!("p{i:03}"), r#""Running""#);
+            Ok(watcher::Event::InitApply(pod))
+        }));
+        events.push(Ok(watcher::Event::InitDone));
+        events.push(Ok(watcher::Event::Apply(slim_pod("late", r#""Pending""#))));
+        events.push(Ok(watcher::Event::Delete(slim_pod("p007", r#""Running""#))));
+        let stream = futures::stream::iter(events).chain(futures::stream::pending());
+        let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+        let task =
+            tokio::spawn(
+                async move { pump(stream, &pods_feed(None), &tx, Listing::Streaming).await },
+            );
+        let first = next(&mut rx).await;
+        let [Change::Reset(rows)] = &first[..] else {
+            panic!("expected one reset, got {first:?}")
+        };
+        let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+        let expected: Vec<String> = (0..300).map(|i| format!("p{i:03}")).collect();
+        assert_eq!(names, expected);
+        assert!(
+            rows.iter()
+                .all(|r| r.status.text == "Running" && r.node == "n1")
+        );
+        let later = next(&mut rx).await;
+        assert!(
+            matches!(&later[0], Change::Upsert(r) if r.name == "late" && r.status.text == "Pending")
+        );
+        assert_eq!(
+            later[1],
+            Change::Delete(("shop".to_string(), "p007".to_string()))
+        );
+        task.abort();
+    }
+
+    #[test]
+    fn a_slim_pod_keeps_what_the_watcher_reads_and_its_row() {
+        use kube::Resource;
+        let pod = slim_pod("p1", r#""Running""#);
+        assert_eq!(pod.meta().resource_version.as_deref(), Some("7"));
+        assert_eq!(key_of(pod.meta()), ("shop".to_string(), "p1".to_string()));
+        assert_eq!(pod.into_row().name, "p1");
     }
 
     async fn next(rx: &mut tokio::sync::mpsc::Receiver<ClusterUpdate>) -> Vec<Change<PodRow>> {
@@ -796,7 +834,9 @@ mod tests {
         let stream = futures::stream::iter(events).chain(futures::stream::pending());
         let (tx, mut rx) = tokio::sync::mpsc::channel(16);
         let task =
-            tokio::spawn(async move { pump(stream, &pods_feed(), &tx, Listing::Paged).await });
+            tokio::spawn(
+                async move { pump(stream, &whole_pods_feed(), &tx, Listing::Paged).await },
+            );
 
         let first = next(&mut rx).await;
         assert_eq!(first.len(), 1);
@@ -844,7 +884,9 @@ mod tests {
         let stream = futures::stream::iter(events).chain(futures::stream::pending());
         let (tx, mut rx) = tokio::sync::mpsc::channel(16);
         let task =
-            tokio::spawn(async move { pump(stream, &pods_feed(), &tx, Listing::Paged).await });
+            tokio::spawn(
+                async move { pump(stream, &whole_pods_feed(), &tx, Listing::Paged).await },
+            );
         let mut got = Vec::new();
         for _ in 0..4 {
             got.push(
@@ -887,14 +929,16 @@ mod tests {
         let refused = || -> Vec<Item> { vec![Err(watcher::Error::WatchStartFailed(invalid(422)))] };
         let (tx, mut rx) = tokio::sync::mpsc::channel(16);
         let stream = futures::stream::iter(refused()).chain(futures::stream::pending());
-        let ended = pump(stream, &pods_feed(), &tx, Listing::Streaming).await;
+        let ended = pump(stream, &whole_pods_feed(), &tx, Listing::Streaming).await;
         assert_eq!(ended, Ended::StreamingRefused);
         // Nothing reaches the screen: the feed goes on with paged lists.
         assert!(rx.try_recv().is_err());
         // A paged list's 422 is an error like any other.
         let stream = futures::stream::iter(refused()).chain(futures::stream::pending());
         let task =
-            tokio::spawn(async move { pump(stream, &pods_feed(), &tx, Listing::Paged).await });
+            tokio::spawn(
+                async move { pump(stream, &whole_pods_feed(), &tx, Listing::Paged).await },
+            );
         let got = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await;
         assert!(matches!(
             got,
@@ -917,7 +961,7 @@ mod tests {
         let listed = Arc::new(Notify::new());
         let feed = Feed {
             listed: Some(listed.clone()),
-            ..pods_feed()
+            ..whole_pods_feed()
         };
         let task = tokio::spawn(async move { pump(stream, &feed, &tx, Listing::Streaming).await });
         assert!(matches!(next(&mut rx).await[..], [Change::Reset(ref r)] if r.len() == 1));
