@@ -14,7 +14,7 @@
 //!   the console open, less the same window measured with no console;
 //! - `/` filter to one pod name → its row alone on screen, timed from the last key sent.
 //!
-//! Then the release roll-up at `--releases N` (default 1,000) releases × 10 revisions:
+//! Before them, the release roll-up at `--releases N` (default 1,000) releases × 10 revisions:
 //! `helmdeck status` from launch to exit (and its peak RSS), and the console from launch
 //! until the Releases title shows every release.
 //!
@@ -381,6 +381,12 @@ fn main() {
         }
     );
     let dir = tempfile::tempdir().expect("temp dir");
+    // The roll-up first, while this process is small: the peak RSS the kernel reports for a
+    // child (wait4) is at least this process's own peak, which the child shares until its
+    // exec (after the 50,000-pod count below, about 100 MB).
+    if args.releases > 0 {
+        rollup(args.releases, args.runs, dir.path());
+    }
     for &pods in &args.pods {
         let kubeconfig = dir.path().join(format!("kubeconfig-{pods}"));
         let sandbox = start_sandbox(pods, Some(&kubeconfig));
@@ -454,9 +460,6 @@ fn main() {
                 );
             }
         }
-    }
-    if args.releases > 0 {
-        rollup(args.releases, args.runs, dir.path());
     }
     tmux(&["kill-server"]);
 }
