@@ -129,15 +129,34 @@ fn help_at_80x24_reaches_the_last_key_of_the_releases_screen() {
     assert!(text.contains("of "), "{text}");
     assert!(!text.contains(last_desc), "{text}");
 
-    // G goes to the end: the last key and the last command.
+    // G goes to the end: the last command and the overlays' keys.
     a.on_key(key('G'));
     let text = render(&mut a, 80, 24);
-    let line = text
-        .lines()
-        .find(|l| l.contains(last_desc))
-        .unwrap_or_else(|| panic!("{last_desc} not reached:\n{text}"));
-    assert!(line.contains(&last_key), "{text}");
     assert!(text.contains(":q"), "{text}");
+    assert!(text.contains("in overlays:"), "{text}");
+    for (overlay, keys) in helmdeck::tui::app::OVERLAY_KEYS {
+        let line = text
+            .lines()
+            .find(|l| l.contains(keys))
+            .unwrap_or_else(|| panic!("{keys} not shown whole:\n{text}"));
+        assert!(line.contains(overlay), "{text}");
+    }
+    assert!(
+        text.contains("p promotes the release under the cursor"),
+        "{text}"
+    );
+    // The last key is reached scrolling back up.
+    let mut seen = None;
+    for _ in 0..listed.len() {
+        let text = render(&mut a, 80, 24);
+        if let Some(line) = text.lines().find(|l| l.contains(last_desc)) {
+            seen = Some(line.to_string());
+            break;
+        }
+        a.on_key(key('k'));
+    }
+    let line = seen.unwrap_or_else(|| panic!("{last_desc} not reached"));
+    assert!(line.contains(&last_key), "{line}");
     // Every description is whole at 80 columns.
     for (_, _, desc) in &listed {
         a.help_scroll = 0;

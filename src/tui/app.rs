@@ -487,6 +487,24 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("q", "quit"),
 ];
 
+/// The overlays' own keys (an overlay takes the keys while it is open): listed in `?` help
+/// after the commands, since no screen's keymap holds them.
+pub const OVERLAY_KEYS: &[(&str, &str)] = &[
+    (
+        "8 / :inv",
+        "p promotes the release under the cursor, ctrl-r reads it again",
+    ),
+    (
+        "promotion",
+        "enter or y promotes, t another pair of environments, f force",
+    ),
+    (":bg", "s switches traffic to green, b returns it to blue"),
+    (
+        "o (links)",
+        "enter opens and copies the link, c or y copies it",
+    ),
+];
+
 /// Cached index of a table screen.
 struct ViewCache {
     screen: Screen,

@@ -1016,6 +1016,14 @@ fn draw_help(f: &mut Frame, app: &mut App, area: Rect) {
     for (c, d) in crate::tui::app::COMMANDS {
         lines.push(Line::from(format!("{:>12}  {d}", format!(":{c}"))));
     }
+    lines.push(Line::from(""));
+    lines.push(Line::from(Span::styled(
+        "in overlays:",
+        app.theme.style(Role::Header),
+    )));
+    for (overlay, keys) in crate::tui::app::OVERLAY_KEYS {
+        lines.push(Line::from(format!("{overlay:>12}  {keys}")));
+    }
     let total = lines.len();
     let widest = lines.iter().map(Line::width).max().unwrap_or(0);
     let w = (widest as u16 + 4).max(50);
