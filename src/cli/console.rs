@@ -270,3 +270,60 @@ pub async fn demo(args: ConsoleArgs, scenario: String, kafka: Option<String>) ->
     envs.stop().await;
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::releases::values_repo::{ReleaseRecord, ValuesRepo, ValuesRevision};
+
+    fn demo_config() -> Config {
+        Config {
+            environments: crate::sandbox::environments::demo_environments(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_older_demo_values_repo_moves_under_dev_once_with_its_history() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let repo = ValuesRepo::open_or_init(dir).unwrap();
+        let first = repo
+            .commit_revision(&ValuesRevision {
+                record: ReleaseRecord {
+                    release: "ee".into(),
+                    namespace: "mr-ee".into(),
+                    chart: "mr-ee".into(),
+                    version: "1.4.2".into(),
+                    ..Default::default()
+                },
+                values_yaml: "router:\n  replicas: 3\n".into(),
+                from_version: Some("1.4.1".into()),
+                jump: None,
+                reason: "upgrade".into(),
+                rollback_to: None,
+                secrets: Default::default(),
+            })
+            .unwrap();
+        assert_eq!(repo.unmigrated().unwrap().len(), 1);
+
+        migrate_demo_values(dir, &demo_config());
+        assert!(dir.join("dev/mr-ee/ee/release.yaml").exists());
+        assert!(!dir.join("mr-ee").exists());
+        assert!(repo.unmigrated().unwrap().is_empty());
+        let log = repo.log(Some("dev"), "mr-ee", "ee").unwrap();
+        assert!(log.iter().any(|c| c.id == first.to_string()), "{log:?}");
+        let moved = log.len();
+
+        // The next start finds nothing to move and commits nothing.
+        migrate_demo_values(dir, &demo_config());
+        assert_eq!(repo.log(Some("dev"), "mr-ee", "ee").unwrap().len(), moved);
+    }
+
+    #[test]
+    fn no_demo_values_repo_yet_is_left_alone() {
+        let tmp = tempfile::tempdir().unwrap();
+        migrate_demo_values(tmp.path(), &demo_config());
+        assert!(!tmp.path().join(".git").exists());
+    }
+}
