@@ -12,18 +12,8 @@ use helmdeck::core::cluster::{
 use helmdeck::tui::app::{App, Effect, Mode, Msg, ScaleInfo};
 use helmdeck::tui::keymap::{Action, KeyMap, Screen};
 use helmdeck::tui::theme::Theme;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-use ratatui::buffer::Buffer;
-
-fn fixture<T: serde::de::DeserializeOwned>(path: &str) -> T {
-    let text = std::fs::read_to_string(format!(
-        "{}/tests/fixtures/{path}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
-    serde_json::from_str(&text).unwrap()
-}
+mod common;
+use common::tui::{code, draw, fixture, key, screen as render};
 
 /// A small cluster from the fixtures: pods, nodes, workloads of two namespaces, events and
 /// the release `shop/shop`.
@@ -75,38 +65,12 @@ fn app() -> App {
     app_with(Theme::default())
 }
 
-fn key(c: char) -> KeyEvent {
-    KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
-}
-
-fn code(c: KeyCode) -> KeyEvent {
-    KeyEvent::new(c, KeyModifiers::NONE)
-}
-
 fn command(a: &mut App, line: &str) -> Vec<Effect> {
     a.on_key(key(':'));
     for c in line.chars() {
         a.on_key(key(c));
     }
     a.on_key(code(KeyCode::Enter))
-}
-
-fn draw(a: &mut App, w: u16, h: u16) -> Buffer {
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| helmdeck::tui::views::draw(f, a)).unwrap();
-    t.backend().buffer().clone()
-}
-
-fn render(a: &mut App, w: u16, h: u16) -> String {
-    let buf = draw(a, w, h);
-    let mut out = String::new();
-    for y in 0..buf.area.height {
-        for x in 0..buf.area.width {
-            out.push_str(buf[(x, y)].symbol());
-        }
-        out.push('\n');
-    }
-    out
 }
 
 fn flash(a: &App) -> String {

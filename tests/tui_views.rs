@@ -1,7 +1,7 @@
 //! The console's screens on ratatui's TestBackend, from fixtures of real objects, and its
 //! behaviour as keys arrive (filter, drill-down, scale dialog, read-only, command line).
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyCode;
 use helmdeck::core::cluster::{
     Change, ClusterState, ClusterUpdate, EventRow, HpaRow, NodeRow, PodRow, ReleaseRevision,
     WorkloadKind, WorkloadRow,
@@ -9,17 +9,8 @@ use helmdeck::core::cluster::{
 use helmdeck::tui::app::{App, Dialog, Effect, Mode, Msg, ScaleInfo};
 use helmdeck::tui::keymap::{KeyMap, Screen};
 use helmdeck::tui::theme::Theme;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-
-fn fixture<T: serde::de::DeserializeOwned>(path: &str) -> T {
-    let text = std::fs::read_to_string(format!(
-        "{}/tests/fixtures/{path}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
-    serde_json::from_str(&text).unwrap()
-}
+mod common;
+use common::tui::{code, fixture, key, screen as render};
 
 /// A cluster built from the fixtures, as the watch layer would deliver it.
 fn state() -> ClusterState {
@@ -104,30 +95,8 @@ fn app() -> App {
     a
 }
 
-fn key(c: char) -> KeyEvent {
-    KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
-}
-
-fn code(c: KeyCode) -> KeyEvent {
-    KeyEvent::new(c, KeyModifiers::NONE)
-}
-
 fn type_str(a: &mut App, s: &str) -> Vec<Effect> {
     s.chars().flat_map(|c| a.on_key(key(c))).collect()
-}
-
-fn render(a: &mut App, w: u16, h: u16) -> String {
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| helmdeck::tui::views::draw(f, a)).unwrap();
-    let buf = t.backend().buffer().clone();
-    let mut out = String::new();
-    for y in 0..buf.area.height {
-        for x in 0..buf.area.width {
-            out.push_str(buf[(x, y)].symbol());
-        }
-        out.push('\n');
-    }
-    out
 }
 
 #[test]

@@ -45,3 +45,14 @@ pub fn text(buf: &Buffer) -> String {
 pub fn screen(a: &mut App, w: u16, h: u16) -> String {
     text(&draw(a, w, h))
 }
+
+/// An object of `tests/fixtures/` (a real object as the API server sends it), decoded.
+#[allow(dead_code)]
+pub fn fixture<T: serde::de::DeserializeOwned>(path: &str) -> T {
+    let text = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
