@@ -358,9 +358,8 @@ fn apply<K: Ord + Clone, T: Clone>(
             Change::Delete(k) => {
                 map.remove(&key_from(k));
             }
-            // Built in bulk (sorted, then filled leaf by leaf): at 50,000 pods several
-            // times faster than inserting one by one. Of equal keys the last one stays, as
-            // inserting would leave it.
+            // Built in bulk (sorted, then filled leaf by leaf) rather than one insert at a
+            // time. Of equal keys the last one stays, as inserting would leave it.
             Change::Reset(rows) => *map = rows.into_iter().map(|r| (key_of(&r), r)).collect(),
         }
     }
@@ -586,5 +585,28 @@ impl ClusterState {
             .iter()
             .filter(|r| **r != Resource::Metrics)
             .all(|r| self.sources.get(r).is_some_and(|s| s.synced))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reset_replaces_everything_and_keeps_the_last_of_equal_keys() {
+        let row = |k: &str, v: i32| (k.to_string(), v);
+        let mut map = BTreeMap::from([("old".to_string(), row("old", 0))]);
+        let rows = vec![row("b", 1), row("a", 2), row("b", 3)];
+        apply(
+            &mut map,
+            vec![Change::Reset(rows)],
+            |r: &(String, i32)| r.0.clone(),
+            |k| k.1,
+        );
+        let expected = BTreeMap::from([
+            ("a".to_string(), row("a", 2)),
+            ("b".to_string(), row("b", 3)),
+        ]);
+        assert_eq!(map, expected);
     }
 }
