@@ -298,11 +298,8 @@ mod tests {
                     ..Default::default()
                 },
                 values_yaml: "router:\n  replicas: 3\n".into(),
-                from_version: Some("1.4.1".into()),
-                jump: None,
                 reason: "upgrade".into(),
-                rollback_to: None,
-                secrets: Default::default(),
+                ..Default::default()
             })
             .unwrap();
         assert_eq!(repo.unmigrated().unwrap().len(), 1);

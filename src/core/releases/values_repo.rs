@@ -92,7 +92,7 @@ pub struct ReleaseRecord {
 }
 
 /// A values revision to commit.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ValuesRevision {
     pub record: ReleaseRecord,
     /// The supplied values, as YAML text.
