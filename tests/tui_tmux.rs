@@ -358,6 +358,14 @@ fn ctrl_z_suspends_to_the_shell_and_fg_resumes() {
     tmux(&["send-keys", "2"]);
     wait("keys answered", &|s| s.contains("Nodes (4)"));
     tmux(&["send-keys", "q"]);
+    // Typed only once the shell has its prompt back: keys sent while the console is still
+    // ending are read by it, not by the shell.
+    wait("the shell's prompt", &|s| {
+        !s.contains("Problems")
+            && s.lines()
+                .rfind(|l| !l.trim().is_empty())
+                .is_some_and(|l| l.trim_end().ends_with('#') || l.trim_end().ends_with('$'))
+    });
     tmux(&["send-keys", "echo EXIT=$?", "Enter"]);
     wait("the exit", &|s| s.contains("EXIT=0"));
     tmux(&["kill-server"]);
