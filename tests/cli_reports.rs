@@ -87,14 +87,21 @@ fn release_secret(release: &str, revision: i64, data: Option<&[u8]>) -> Secret {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn undecodable_revisions_are_named_by_history_and_diff() {
+/// A sandbox, a private directory holding a kubeconfig for it (the path as text), and a
+/// client of it.
+async fn sandbox() -> (Sandbox, tempfile::TempDir, String, kube::Client) {
     let sb = Sandbox::start(Options::default()).await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let kc = tmp.path().join("kubeconfig");
     helmdeck::sandbox::server::write_kubeconfig(&kc, &sb.url()).unwrap();
     let kc = kc.to_str().unwrap().to_string();
     let client = kube::Client::try_from(kube::Config::new(sb.url().parse().unwrap())).unwrap();
+    (sb, tmp, kc, client)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undecodable_revisions_are_named_by_history_and_diff() {
+    let (sb, tmp, kc, client) = sandbox().await;
     let secrets: Api<Secret> = Api::namespaced(client, "mr-ee");
     // `ee` gets a revision 9 that is not base64; `broken` has only revisions that cannot
     // be decoded: 1 is base64 of something that is not gzip, 2 has no payload at all.
@@ -314,12 +321,7 @@ fn a_file_that_is_not_a_config_is_refused_without_its_content() {
 /// whose payload is not gzip is only unzipped, and so reported, with `--all-revisions`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_all_revisions_reports_an_older_revision_that_cannot_be_decoded() {
-    let sb = Sandbox::start(Options::default()).await.unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let kc = tmp.path().join("kubeconfig");
-    helmdeck::sandbox::server::write_kubeconfig(&kc, &sb.url()).unwrap();
-    let kc = kc.to_str().unwrap().to_string();
-    let client = kube::Client::try_from(kube::Config::new(sb.url().parse().unwrap())).unwrap();
+    let (_sb, tmp, kc, client) = sandbox().await;
     let secrets: Api<Secret> = Api::namespaced(client.clone(), "mr-ee");
     // `old`: revision 2 is ee's current release under another name, revision 1 only looks
     // like one (base64 of a gzip header, then junk).

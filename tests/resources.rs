@@ -7,6 +7,8 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use kube::Client;
 use kube::api::{Api, PostParams};
+mod common;
+use common::tui::screen as render;
 
 fn obj<K: serde::de::DeserializeOwned>(v: serde_json::Value) -> K {
     serde_json::from_value(v).expect("a valid object")
@@ -148,20 +150,6 @@ async fn kinds_resolve_through_discovery_and_list_as_tables() -> anyhow::Result<
     );
     sb.stop().await;
     Ok(())
-}
-
-fn render(a: &mut helmdeck::tui::app::App, w: u16, h: u16) -> String {
-    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).unwrap();
-    t.draw(|f| helmdeck::tui::views::draw(f, a)).unwrap();
-    let buf = t.backend().buffer().clone();
-    let mut out = String::new();
-    for y in 0..buf.area.height {
-        for x in 0..buf.area.width {
-            out.push_str(buf[(x, y)].symbol());
-        }
-        out.push('\n');
-    }
-    out
 }
 
 /// Runs the console's `:` command line and, as the runtime would, its list effects against
