@@ -1247,14 +1247,45 @@ fn finish_journal(run: &mut Run<'_>, journal: JournalFile) {
     }
 }
 
+/// The change once the release's lock is held: backup, commit, apply and verify, roll back
+/// on failure, record the outcome. Each step ends the change when it cannot be done safely,
+/// with the reason in the report.
 async fn steps_under_lock(run: &mut Run<'_>, journal: &mut JournalFile, lock: &ReleaseLock) {
-    let plan = run.plan;
-    let req = &plan.request;
-    let (ns, name) = (req.namespace.clone(), req.release.clone());
+    if !back_up(run, journal).await {
+        return;
+    }
+    let Some(sha) = commit_values(run, journal).await else {
+        return;
+    };
+    if let Some(why) = lock.lost() {
+        return run.abort(
+            Step::Apply,
+            format!("the lock was lost before applying: {why}"),
+        );
+    }
+    let failure = match apply_and_verify(run, journal).await {
+        Applied::Aborted => return,
+        Applied::NotRun(why) => return not_applied(run, &sha, why).await,
+        Applied::Verified => None,
+        Applied::Failed(why) => Some(why),
+    };
+    if let Some(why) = lock.lost() {
+        // Too late to stop: the driver has applied. Say so where the outcome is read.
+        run.report.warnings.push(format!(
+            "the lock was lost while applying ({why}): another change of this release may have started; check its history"
+        ));
+    }
+    handle_failure(run, journal, failure).await;
+    record_outcome(run, journal, &sha).await;
+}
 
-    // Backup: nothing is applied without one.
+/// Backup: nothing is applied without one. False when the change stops here.
+async fn back_up(run: &mut Run<'_>, journal: &mut JournalFile) -> bool {
+    let req = &run.plan.request;
+    let (ns, name) = (req.namespace.as_str(), req.release.as_str());
     if let Err(e) = journal.step("backup", |_| {}) {
-        return run.abort(Step::Backup, format!("{e:#}"));
+        run.abort(Step::Backup, format!("{e:#}"));
+        return false;
     }
     run.step(
         Step::Backup,
@@ -1272,7 +1303,7 @@ async fn steps_under_lock(run: &mut Run<'_>, journal: &mut JournalFile, lock: &R
         &req.settings.backup_dir.to_string_lossy(),
     );
     let made = match store {
-        Ok(store) => store.create(run.client, &ns, &name, extras).await,
+        Ok(store) => store.create(run.client, ns, name, extras).await,
         Err(e) => Err(e),
     };
     match made {
@@ -1288,30 +1319,41 @@ async fn steps_under_lock(run: &mut Run<'_>, journal: &mut JournalFile, lock: &R
             );
             run.report.backup = Some(info.path.clone());
             let _ = journal.step("backup", |j| j.backup = Some(info.path));
+            true
         }
         Err(e) => {
-            return run.abort(
+            run.abort(
                 Step::Backup,
                 format!("no backup, so nothing is applied: {e:#}"),
             );
+            false
         }
     }
+}
 
-    // Commit the values revision before applying.
-    if let Err(e) = journal.step("commit", |_| {}) {
-        return run.abort(Step::Commit, format!("{e:#}"));
+/// The reason a change's commit gives: the user's, else what the change is.
+fn change_reason(plan: &Plan) -> String {
+    let req = &plan.request;
+    if !req.reason.is_empty() {
+        return req.reason.clone();
     }
-    let reason = if req.reason.is_empty() {
-        match plan.kind {
-            Kind::Upgrade => match &req.target {
-                Target::Commit(sha) => format!("apply values of commit {sha}"),
-                _ => "upgrade".to_string(),
-            },
-            Kind::Rollback { to_revision } => format!("rollback to revision {to_revision}"),
-        }
-    } else {
-        req.reason.clone()
-    };
+    match plan.kind {
+        Kind::Upgrade => match &req.target {
+            Target::Commit(sha) => format!("apply values of commit {sha}"),
+            _ => "upgrade".to_string(),
+        },
+        Kind::Rollback { to_revision } => format!("rollback to revision {to_revision}"),
+    }
+}
+
+/// Commits the values revision before applying. Its commit, or None when the change stops
+/// here.
+async fn commit_values(run: &mut Run<'_>, journal: &mut JournalFile) -> Option<String> {
+    let plan = run.plan;
+    if let Err(e) = journal.step("commit", |_| {}) {
+        run.abort(Step::Commit, format!("{e:#}"));
+        return None;
+    }
     run.step(
         Step::Commit,
         StepState::Running("committing the values revision".into()),
@@ -1331,7 +1373,7 @@ async fn steps_under_lock(run: &mut Run<'_>, journal: &mut JournalFile, lock: &R
             version: &plan.to_version,
             values: &plan.values,
             values_yaml: &plan.values_yaml,
-            reason: &reason,
+            reason: &change_reason(plan),
             rollback_to,
         },
     )
@@ -1343,42 +1385,56 @@ async fn steps_under_lock(run: &mut Run<'_>, journal: &mut JournalFile, lock: &R
                 StepState::Done(format!(
                     "{} in {}",
                     &sha[..12.min(sha.len())],
-                    req.settings.values_repo.display()
+                    plan.request.settings.values_repo.display()
                 )),
             );
             let _ = journal.step("commit", |j| j.commit = Some(sha.clone()));
-            run.report.commit = Some(sha);
+            run.report.commit = Some(sha.clone());
+            Some(sha)
         }
-        Err(e) => return run.abort(Step::Commit, format!("{e:#}")),
+        Err(e) => {
+            run.abort(Step::Commit, format!("{e:#}"));
+            None
+        }
     }
+}
 
-    if let Some(why) = lock.lost() {
-        return run.abort(
-            Step::Apply,
-            format!("the lock was lost before applying: {why}"),
-        );
-    }
+/// What became of the apply.
+enum Applied {
+    /// Applied and verified.
+    Verified,
+    /// Applied (or partly), then it failed or was not verified: why.
+    Failed(String),
+    /// The driver never ran: nothing was applied.
+    NotRun(String),
+    /// The change stopped before the apply (its reason is in the report).
+    Aborted,
+}
 
-    // Apply, following the workloads.
+/// Applies the change, following the workloads, then verifies it. A watchdog stops an
+/// upgrade whose new pods are clearly broken, without waiting out the timeout.
+async fn apply_and_verify(run: &mut Run<'_>, journal: &mut JournalFile) -> Applied {
+    let plan = run.plan;
+    let req = &plan.request;
     if let Err(e) = journal.step("apply", |_| {}) {
-        return run.abort(Step::Apply, format!("{e:#}"));
+        run.abort(Step::Apply, format!("{e:#}"));
+        return Applied::Aborted;
     }
     let started = jiff::Timestamp::now();
     // Pods carry whole seconds: those made in the second the change started count as new.
     let since = jiff::Timestamp::from_second(started.as_second()).unwrap_or(started);
     let follower = follow_workloads(
         run.client,
-        &ns,
+        &req.namespace,
         &plan.workloads,
         req.timeout,
         run.events.clone(),
     );
-    // Fail fast: new pods clearly broken stop the driver, without waiting out the timeout.
     let (stop_tx, stop) = Stop::channel();
     let watchdog = matches!(plan.kind, Kind::Upgrade).then(|| {
         watch_for_breakage(
             run.client,
-            &ns,
+            &req.namespace,
             &plan.workloads,
             since,
             req.timeout,
@@ -1389,78 +1445,19 @@ async fn steps_under_lock(run: &mut Run<'_>, journal: &mut JournalFile, lock: &R
         Step::Apply,
         StepState::Running(format!("{} via {}", plan.headline(), run.driver.name())),
     );
-    let applied = apply(run, &plan.kind, stop.clone()).await;
-    let failure = match applied {
+    let applied = match apply(run, &plan.kind, stop.clone()).await {
         Ok(()) => {
             run.step(
                 Step::Apply,
                 StepState::Done(format!("{} reported success", run.driver.name())),
             );
             let _ = journal.step("verify", |_| {});
-            run.step(
-                Step::Verify,
-                StepState::Running("release status, rollout, Warning events".into()),
-            );
-            let verified = tokio::select! {
-                v = verify(run.client, plan, started, req.timeout) => v,
-                why = stop.requested() => Err(why),
-            };
-            // Then the platform's metrics, when it names an analysis.
-            let verified = match (verified, req.settings.analyses.for_release(&ns, &name)) {
-                (Ok(summary), Some(analysis)) => {
-                    run.step(
-                        Step::Verify,
-                        StepState::Running(format!("{summary}; analysis: first measurement")),
-                    );
-                    let mut progress =
-                        |line: String| run.step(Step::Verify, StepState::Running(line));
-                    let analysed = tokio::select! {
-                        a = super::analysis::run(analysis, &mut progress) => a,
-                        why = stop.requested() => Err(why),
-                    };
-                    analysed.map(|a| format!("{summary}; {a}"))
-                }
-                (v, _) => v,
-            };
-            match verified {
-                Ok(summary) => {
-                    run.step(Step::Verify, StepState::Done(summary));
-                    None
-                }
-                Err(why) => {
-                    let why = with_diagnosis(run.client, plan, since, why).await;
-                    run.step(Step::Verify, StepState::Failed(why.clone()));
-                    Some(why)
-                }
+            match verify_with_analysis(run, &stop, started, since).await {
+                None => Applied::Verified,
+                Some(why) => Applied::Failed(why),
             }
         }
-        Err(DriverError::Unavailable(why)) => {
-            // The driver never ran: nothing was applied, so there is nothing to roll back.
-            follower.abort();
-            run.step(Step::Apply, StepState::Failed(why.clone()));
-            run.step(
-                Step::Verify,
-                StepState::Skipped("nothing was applied".into()),
-            );
-            run.step(
-                Step::Rollback,
-                StepState::Skipped("nothing was applied".into()),
-            );
-            run.report.ending = Ending::Aborted {
-                step: Step::Apply,
-                why: why.clone(),
-            };
-            let sha = run.report.commit.clone().unwrap_or_default();
-            let outcome = Outcome::Failed(format!("not applied: {why}"));
-            match record(req, &sha, outcome).await {
-                Ok(_) => run.step(
-                    Step::Record,
-                    StepState::Done("git note: not applied".into()),
-                ),
-                Err(e) => run.step(Step::Record, StepState::Failed(format!("{e:#}"))),
-            }
-            return;
-        }
+        Err(DriverError::Unavailable(why)) => Applied::NotRun(why),
         Err(e) => {
             let why = match e {
                 DriverError::Stopped(why) => why,
@@ -1471,24 +1468,96 @@ async fn steps_under_lock(run: &mut Run<'_>, journal: &mut JournalFile, lock: &R
                 Step::Verify,
                 StepState::Skipped("the apply failed: nothing to verify".into()),
             );
-            Some(why)
+            Applied::Failed(why)
         }
     };
     follower.abort();
     if let Some(w) = watchdog {
         w.abort();
     }
+    applied
+}
 
-    if let Some(why) = lock.lost() {
-        // Too late to stop: the driver has applied. Say so where the outcome is read.
-        run.report.warnings.push(format!(
-            "the lock was lost while applying ({why}): another change of this release may have started; check its history"
-        ));
+/// Verifies an applied change: the release's status, the rollout and Warning events, then
+/// the platform's metrics when it names an analysis. Why it failed, or None.
+async fn verify_with_analysis(
+    run: &mut Run<'_>,
+    stop: &Stop,
+    started: jiff::Timestamp,
+    since: jiff::Timestamp,
+) -> Option<String> {
+    let plan = run.plan;
+    let req = &plan.request;
+    run.step(
+        Step::Verify,
+        StepState::Running("release status, rollout, Warning events".into()),
+    );
+    let verified = tokio::select! {
+        v = verify(run.client, plan, started, req.timeout) => v,
+        why = stop.requested() => Err(why),
+    };
+    let analysis = req
+        .settings
+        .analyses
+        .for_release(&req.namespace, &req.release);
+    let verified = match (verified, analysis) {
+        (Ok(summary), Some(analysis)) => {
+            run.step(
+                Step::Verify,
+                StepState::Running(format!("{summary}; analysis: first measurement")),
+            );
+            let mut progress = |line: String| run.step(Step::Verify, StepState::Running(line));
+            let analysed = tokio::select! {
+                a = super::analysis::run(analysis, &mut progress) => a,
+                why = stop.requested() => Err(why),
+            };
+            analysed.map(|a| format!("{summary}; {a}"))
+        }
+        (v, _) => v,
+    };
+    match verified {
+        Ok(summary) => {
+            run.step(Step::Verify, StepState::Done(summary));
+            None
+        }
+        Err(why) => {
+            let why = with_diagnosis(run.client, plan, since, why).await;
+            run.step(Step::Verify, StepState::Failed(why.clone()));
+            Some(why)
+        }
     }
+}
 
-    // On failure: roll back (at once, or offered).
+/// The driver never ran: nothing was applied, so there is nothing to roll back; the
+/// commit's note says so.
+async fn not_applied(run: &mut Run<'_>, sha: &str, why: String) {
+    run.step(Step::Apply, StepState::Failed(why.clone()));
+    run.step(
+        Step::Verify,
+        StepState::Skipped("nothing was applied".into()),
+    );
+    run.step(
+        Step::Rollback,
+        StepState::Skipped("nothing was applied".into()),
+    );
+    run.report.ending = Ending::Aborted {
+        step: Step::Apply,
+        why: why.clone(),
+    };
+    let outcome = Outcome::Failed(format!("not applied: {why}"));
+    match record(&run.plan.request, sha, outcome).await {
+        Ok(_) => run.step(
+            Step::Record,
+            StepState::Done("git note: not applied".into()),
+        ),
+        Err(e) => run.step(Step::Record, StepState::Failed(format!("{e:#}"))),
+    }
+}
+
+/// Sets the ending: a success, or on failure a rollback at once, or one offered.
+async fn handle_failure(run: &mut Run<'_>, journal: &mut JournalFile, failure: Option<String>) {
+    let plan = run.plan;
     let rollback_target = plan.current.version;
-    let sha = run.report.commit.clone().unwrap_or_default();
     match failure {
         None => {
             run.step(Step::Rollback, StepState::Skipped("not needed".into()));
@@ -1501,7 +1570,7 @@ async fn steps_under_lock(run: &mut Run<'_>, journal: &mut JournalFile, lock: &R
             );
             run.report.ending = Ending::Failed(why);
         }
-        Some(why) if !req.auto_rollback => {
+        Some(why) if !plan.request.auto_rollback => {
             run.step(
                 Step::Rollback,
                 StepState::Skipped(format!("offered: roll back to revision {rollback_target}")),
@@ -1509,90 +1578,99 @@ async fn steps_under_lock(run: &mut Run<'_>, journal: &mut JournalFile, lock: &R
             run.report.offer_rollback_to = Some(rollback_target);
             run.report.ending = Ending::Failed(why);
         }
-        Some(why) => {
-            let _ = journal.step("rollback", |_| {});
+        Some(why) => roll_back(run, journal, why).await,
+    }
+}
+
+/// The automatic rollback to the revision the change started from: its values are
+/// committed first (a rollback is a revision too), then it is applied and its commit's
+/// note records how it went.
+async fn roll_back(run: &mut Run<'_>, journal: &mut JournalFile, why: String) {
+    let plan = run.plan;
+    let req = &plan.request;
+    let (ns, name) = (req.namespace.as_str(), req.release.as_str());
+    let rollback_target = plan.current.version;
+    let _ = journal.step("rollback", |_| {});
+    run.step(
+        Step::Rollback,
+        StepState::Running(format!("rolling back to revision {rollback_target}")),
+    );
+    let from_values = history::values_yaml(&plan.current.config, true);
+    let rb_commit = commit(
+        plan,
+        CommitOf {
+            revision: plan.latest_revision + 2,
+            from: &plan.to_version,
+            version: &plan.current.chart.metadata.version,
+            values: &plan.current.config,
+            values_yaml: &from_values,
+            reason: &format!("automatic rollback to revision {rollback_target}: {why}"),
+            rollback_to: Some(rollback_target),
+        },
+    )
+    .await;
+    match &rb_commit {
+        Ok(sha) => run.report.rollback_commit = Some(sha.clone()),
+        Err(e) => run
+            .report
+            .warnings
+            .push(format!("the rollback's values were not committed: {e:#}")),
+    }
+    let follower = follow_workloads(
+        run.client,
+        ns,
+        &plan.workloads,
+        req.timeout,
+        run.events.clone(),
+    );
+    let rb = apply(
+        run,
+        &Kind::Rollback {
+            to_revision: rollback_target,
+        },
+        Stop::never(),
+    )
+    .await;
+    follower.abort();
+    match rb {
+        Ok(()) => {
             run.step(
                 Step::Rollback,
-                StepState::Running(format!("rolling back to revision {rollback_target}")),
+                StepState::Done(format!(
+                    "back on the chart of revision {rollback_target} ({})",
+                    plan.current.chart.metadata.version
+                )),
             );
-            // The rollback is a revision too: its values are committed first.
-            let from_values = history::values_yaml(&plan.current.config, true);
-            let rb_commit = commit(
-                plan,
-                CommitOf {
-                    revision: plan.latest_revision + 2,
-                    from: &plan.to_version,
-                    version: &plan.current.chart.metadata.version,
-                    values: &plan.current.config,
-                    values_yaml: &from_values,
-                    reason: &format!("automatic rollback to revision {rollback_target}: {why}"),
-                    rollback_to: Some(rollback_target),
-                },
-            )
-            .await;
-            match &rb_commit {
-                Ok(sha) => run.report.rollback_commit = Some(sha.clone()),
-                Err(e) => run
-                    .report
-                    .warnings
-                    .push(format!("the rollback's values were not committed: {e:#}")),
-            }
-            let follower = follow_workloads(
-                run.client,
-                &ns,
-                &plan.workloads,
-                req.timeout,
-                run.events.clone(),
-            );
-            let rb = apply(
-                run,
-                &Kind::Rollback {
-                    to_revision: rollback_target,
-                },
-                Stop::never(),
-            )
-            .await;
-            follower.abort();
-            match rb {
-                Ok(()) => {
-                    run.step(
-                        Step::Rollback,
-                        StepState::Done(format!(
-                            "back on the chart of revision {rollback_target} ({})",
-                            plan.current.chart.metadata.version
-                        )),
-                    );
-                    run.report.ending = Ending::RolledBack(why);
-                }
-                Err(e) => {
-                    run.step(Step::Rollback, StepState::Failed(e.to_string()));
-                    let left = release_state(run.client, &ns, &name).await;
-                    run.report.ending = Ending::RollbackFailed {
-                        failure: why,
-                        rollback: e.to_string(),
-                        left: format!(
-                            "{left}; next: `helmdeck rollback {name} -n {ns} --to {rollback_target}` once the cause is fixed"
-                        ),
-                    };
-                }
-            }
-            if let Some(rb_sha) = &run.report.rollback_commit {
-                let outcome = match &run.report.ending {
-                    Ending::RollbackFailed { rollback, left, .. } => {
-                        Outcome::Failed(format!("{rollback}\nrelease left at {left}"))
-                    }
-                    _ => Outcome::Succeeded,
-                };
-                if let Err(e) = record(req, rb_sha, outcome).await {
-                    run.report.warnings.push(format!("{e:#}"));
-                }
-            }
+            run.report.ending = Ending::RolledBack(why);
+        }
+        Err(e) => {
+            run.step(Step::Rollback, StepState::Failed(e.to_string()));
+            let left = release_state(run.client, ns, name).await;
+            run.report.ending = Ending::RollbackFailed {
+                failure: why,
+                rollback: e.to_string(),
+                left: format!(
+                    "{left}; next: `helmdeck rollback {name} -n {ns} --to {rollback_target}` once the cause is fixed"
+                ),
+            };
         }
     }
+    if let Some(rb_sha) = &run.report.rollback_commit {
+        let outcome = match &run.report.ending {
+            Ending::RollbackFailed { rollback, left, .. } => {
+                Outcome::Failed(format!("{rollback}\nrelease left at {left}"))
+            }
+            _ => Outcome::Succeeded,
+        };
+        if let Err(e) = record(req, rb_sha, outcome).await {
+            run.report.warnings.push(format!("{e:#}"));
+        }
+    }
+}
 
-    // Record the outcome in git, then push.
-    let _ = journal.step("record", |_| {});
-    let outcome = match &run.report.ending {
+/// The git note an ending gives the change's commit.
+fn outcome_of(ending: &Ending) -> Outcome {
+    match ending {
         Ending::Succeeded => Outcome::Succeeded,
         Ending::Failed(w) => Outcome::Failed(w.clone()),
         Ending::RolledBack(w) => Outcome::RolledBack(w.clone()),
@@ -1606,12 +1684,18 @@ async fn steps_under_lock(run: &mut Run<'_>, journal: &mut JournalFile, lock: &R
             left: left.clone(),
         },
         Ending::Aborted { why, .. } => Outcome::Failed(why.clone()),
-    };
+    }
+}
+
+/// Records the outcome in git as a note on the change's commit, then pushes.
+async fn record_outcome(run: &mut Run<'_>, journal: &mut JournalFile, sha: &str) {
+    let _ = journal.step("record", |_| {});
+    let outcome = outcome_of(&run.report.ending);
     run.step(
         Step::Record,
         StepState::Running("recording the outcome".into()),
     );
-    match record(req, &sha, outcome.clone()).await {
+    match record(&run.plan.request, sha, outcome.clone()).await {
         Ok(pushed) => {
             // The outcome's first line; its details were shown with the step that failed.
             let mut msg = format!(
