@@ -27,7 +27,7 @@ use super::lock::{self, ReleaseLock};
 use super::simulated::{ManifestWorkload, manifest_workloads};
 use crate::core::cluster::actions;
 use crate::core::cluster::model::WorkloadKind;
-use crate::core::release::{Release, ReleaseStatus};
+use crate::core::release::{Release, ReleaseHistory, ReleaseStatus};
 use crate::core::releases::history::{self, DiffLine, LineKind};
 use crate::core::releases::repo::{self, ChartRepo, IndexEntry, Jump, RepoOptions};
 use crate::core::releases::values_repo::{
@@ -427,232 +427,351 @@ pub async fn prepare(client: &kube::Client, request: Request) -> Result<Plan> {
         .cloned()
         .ok_or_else(|| anyhow!("{ns}/{name} has no readable revision"))?;
     let latest = h.latest().cloned().unwrap_or_else(|| current.clone());
-    let from_version = current.chart.metadata.version.clone();
 
     let mut checks = Vec::new();
-    let mut changes = Vec::new();
-    let mut images = BTreeMap::new();
-    let (kind, to_version, to_app_version, values, values_yaml, chart) = match &request.target {
-        Target::Revision(rev) => {
-            let r = h.revision(*rev).ok_or_else(|| {
-                anyhow!(
-                    "{ns}/{name} has no revision {rev} (it has {})",
-                    h.revisions
-                        .iter()
-                        .map(|r| r.version.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            })?;
-            if *rev == latest.version && latest.info.status == ReleaseStatus::Deployed {
-                bail!(
-                    "revision {rev} is the deployed revision of {ns}/{name}: nothing to roll back to"
-                );
-            }
-            let values = if r.config.is_null() {
-                Value::Object(Default::default())
-            } else {
-                r.config.clone()
-            };
-            let yaml = history::values_yaml(&values, true);
-            let chart = ChartSource {
-                name: r.chart.metadata.name.clone(),
-                repository: String::new(),
-                reference: r.chart.metadata.name.clone(),
-            };
-            (
-                Kind::Rollback { to_revision: *rev },
-                r.chart.metadata.version.clone(),
-                r.chart.metadata.app_version.clone(),
-                values,
-                yaml,
-                chart,
-            )
+    let target = match &request.target {
+        Target::Revision(rev) => rollback_target(&h, &latest, *rev, &ns, &name)?,
+        Target::Version(version) => {
+            upgrade_target(&request, &h, &current, version, None, &mut checks).await?
         }
-        Target::Version(_) | Target::Commit(_) => {
-            let (version, text, recorded_repo) = match &request.target {
-                Target::Commit(sha) => {
-                    let path = request.settings.values_repo.clone();
-                    let (sha2, ns2, name2) = (sha.clone(), ns.clone(), name.clone());
-                    let env = request.settings.environment.clone();
-                    let (record, text) = blocking(move || {
-                        let repo = ValuesRepo::open_or_init(&path)?;
-                        Ok(repo.read_at(&sha2, env.as_deref(), &ns2, &name2)?)
-                    })
-                    .await?;
-                    if record.chart != current.chart.metadata.name {
-                        bail!(
-                            "commit {sha} records chart {}, but {ns}/{name} runs {}",
-                            record.chart,
-                            current.chart.metadata.name
-                        );
-                    }
-                    (record.version.clone(), Some(text), Some(record))
-                }
-                Target::Version(v) => (v.clone(), None, None),
-                Target::Revision(_) => unreachable!(),
-            };
-            let recorded_repo = match recorded_repo {
-                Some(r) => Some(r),
-                None => recorded(&request.settings, &ns, &name).await,
-            };
-            let repo_opts = match (&request.repository, &recorded_repo) {
-                (Some(o), _) => o.clone(),
-                (None, Some(r)) if !r.repository.is_empty() => RepoOptions::new(&r.repository),
-                _ => bail!(
-                    "no chart repository known for {ns}/{name}: give it with --repo URL (it is then recorded in the values repo)"
-                ),
-            };
-            let fetched = ChartRepo::new(repo_opts.clone())?.fetch_index().await?;
-            let chart_name = current.chart.metadata.name.clone();
-            let entries = fetched.index.chart(&chart_name, &fetched.url)?;
-            let wanted = repo::parse_version(&version)
-                .map_err(|e| anyhow!("{version:?} is not a chart version: {e}"))?;
-            let entry = entries
-                .iter()
-                .find(|e| repo::parse_version(&e.version).ok().as_ref() == Some(&wanted))
-                .ok_or_else(|| {
-                    let newest = repo::newer_versions(entries, &from_version, false)
-                        .ok()
-                        .and_then(|o| o.first().map(|o| o.version.to_string()))
-                        .unwrap_or_else(|| from_version.clone());
-                    anyhow!(
-                        "chart {chart_name} has no version {version} in {} (newest stable: {newest}; `helmdeck versions {name}` lists them)",
-                        fetched.url
-                    )
-                })?;
-            let from = repo::parse_version(&from_version).ok();
-            if let Some(f) = &from
-                && repo::cmp_precedence(&wanted, f).is_lt()
-                && matches!(request.target, Target::Version(_))
-            {
-                let earlier = h
-                    .revisions
-                    .iter()
-                    .rev()
-                    .find(|r| {
-                        repo::parse_version(&r.chart.metadata.version).ok() == Some(wanted.clone())
-                    })
-                    .map(|r| {
-                        format!(
-                            " (revision {} ran {version}: `helmdeck rollback {name} --to {}`)",
-                            r.version, r.version
-                        )
-                    })
-                    .unwrap_or_default();
-                bail!(
-                    "{version} is older than the deployed {from_version}: a downgrade is not an upgrade; roll back instead{earlier}"
-                );
-            }
-            if !wanted.pre.is_empty() {
-                checks.push(check(
-                    "version",
-                    CheckLevel::Warn,
-                    format!("{version} is a pre-release"),
-                ));
-            }
-            if entry.deprecated {
-                checks.push(check(
-                    "version",
-                    CheckLevel::Warn,
-                    format!("{version} is deprecated in the repository"),
-                ));
-            }
-            changes = repo::changes_of(&entry.annotations);
-            images = images_of(entry);
-            let (mut values, source) = match (&text, &request.values) {
-                (Some(t), _) => (
-                    parse_values(t, "the committed values")?,
-                    "the committed values".to_string(),
-                ),
-                (None, ValuesSource::Current) => (
-                    match &current.config {
-                        Value::Null => Value::Object(Default::default()),
-                        v => v.clone(),
-                    },
-                    String::new(),
-                ),
-                (None, ValuesSource::File(p)) => {
-                    let t = std::fs::read_to_string(p)
-                        .with_context(|| format!("reading {}", p.display()))?;
-                    (
-                        parse_values(&t, &p.display().to_string())?,
-                        p.display().to_string(),
-                    )
-                }
-                (None, ValuesSource::Text(t)) => {
-                    (parse_values(t, "the values")?, "the values".to_string())
-                }
-            };
-            // Values encrypted in the values repo (a commit, or a values file copied from
-            // it) are decrypted here, in memory; without the identity nothing is applied.
-            let opened = if source.is_empty() {
-                None
-            } else {
-                let source = match (&request.target, &text) {
-                    (Target::Commit(sha), Some(_)) => format!("commit {sha}"),
-                    _ => source,
-                };
-                let o = values_secrets::open_with(&values, &request.settings.secrets)
-                    .with_context(|| format!("{source}: encrypted values"))?;
-                if o.masked {
-                    bail!(
-                        "{source} holds {} value(s) encrypted with age ({}), which cannot be applied: {}",
-                        o.sealed.len(),
-                        o.sealed.join(", "),
-                        values_secrets::identity_missing()
-                    );
-                }
-                (!o.sealed.is_empty()).then_some(o)
-            };
-            if let Some(o) = &opened {
-                values = o.values.clone();
-            }
-            for s in &request.sets {
-                apply_set(&mut values, s)?;
-            }
-            let yaml = match (&text, &request.values) {
-                _ if opened.is_some() => history::values_yaml(&values, true),
-                (Some(t), _) if request.sets.is_empty() => t.clone(),
-                (None, ValuesSource::File(p)) if request.sets.is_empty() => {
-                    std::fs::read_to_string(p).unwrap_or_default()
-                }
-                (None, ValuesSource::Text(t)) if request.sets.is_empty() => t.clone(),
-                _ => history::values_yaml(&values, true),
-            };
-            let repository = if request.chart_reference.is_some() {
-                String::new()
-            } else {
-                fetched
-                    .url
-                    .trim_end_matches("index.yaml")
-                    .trim_end_matches('/')
-                    .to_string()
-            };
-            let chart = ChartSource {
-                name: chart_name.clone(),
-                reference: request.chart_reference.clone().unwrap_or(chart_name),
-                repository,
-            };
-            (
-                Kind::Upgrade,
-                entry.version.clone(),
-                entry.app_version.clone(),
-                values,
-                yaml,
-                chart,
+        Target::Commit(sha) => {
+            let (record, text) = committed_values(&request, sha, &current).await?;
+            let version = record.version.clone();
+            upgrade_target(
+                &request,
+                &h,
+                &current,
+                &version,
+                Some((record, text)),
+                &mut checks,
             )
+            .await?
         }
     };
-
+    let from_version = &current.chart.metadata.version;
     let jump = match (
-        repo::parse_version(&from_version),
-        repo::parse_version(&to_version),
+        repo::parse_version(from_version),
+        repo::parse_version(&target.to_version),
     ) {
         (Ok(f), Ok(t)) if repo::cmp_precedence(&t, &f).is_gt() => Some(Jump::classify(&f, &t)),
         _ => None,
     };
-    let (old_values, new_values) = history::values_yaml_pair(&current.config, &values, false);
+    let (values_diff, plaintext_secrets) = values_checks(&request, &current, &target, &mut checks)?;
+    let rollback = matches!(target.kind, Kind::Rollback { .. });
+    checks.push(release_check(&latest, &current, rollback, &ns, &name));
+    checks.extend(nobody_else_checks(client, &request).await);
+    let workloads = manifest_workloads(&current.manifest);
+    checks.push(workloads_check(client, &ns, &workloads, rollback).await);
+    checks.push(nodes_check(client).await);
+    checks.push(topics_check(&request));
+
+    Ok(Plan {
+        kind: target.kind,
+        latest_revision: latest.version,
+        latest_version: latest.chart.metadata.version.clone(),
+        current,
+        chart: target.chart,
+        to_version: target.to_version,
+        to_app_version: target.to_app_version,
+        jump,
+        changes: target.changes,
+        values: target.values,
+        values_yaml: target.values_yaml,
+        values_diff,
+        plaintext_secrets,
+        checks,
+        images: target.images,
+        workloads,
+        request,
+    })
+}
+
+/// What a change goes to: its chart, version and values.
+struct ChangeTarget {
+    kind: Kind,
+    to_version: String,
+    to_app_version: String,
+    values: Value,
+    values_yaml: String,
+    chart: ChartSource,
+    /// The target version's changelog lines and images, where the repository has them.
+    changes: Vec<String>,
+    images: BTreeMap<String, String>,
+}
+
+/// A rollback to revision `rev`: its chart and values, as Helm keeps them.
+fn rollback_target(
+    h: &ReleaseHistory,
+    latest: &Release,
+    rev: i64,
+    ns: &str,
+    name: &str,
+) -> Result<ChangeTarget> {
+    let r = h.revision(rev).ok_or_else(|| {
+        anyhow!(
+            "{ns}/{name} has no revision {rev} (it has {})",
+            h.revisions
+                .iter()
+                .map(|r| r.version.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })?;
+    if rev == latest.version && latest.info.status == ReleaseStatus::Deployed {
+        bail!("revision {rev} is the deployed revision of {ns}/{name}: nothing to roll back to");
+    }
+    let values = if r.config.is_null() {
+        Value::Object(Default::default())
+    } else {
+        r.config.clone()
+    };
+    let values_yaml = history::values_yaml(&values, true);
+    Ok(ChangeTarget {
+        kind: Kind::Rollback { to_revision: rev },
+        to_version: r.chart.metadata.version.clone(),
+        to_app_version: r.chart.metadata.app_version.clone(),
+        values,
+        values_yaml,
+        chart: ChartSource {
+            name: r.chart.metadata.name.clone(),
+            repository: String::new(),
+            reference: r.chart.metadata.name.clone(),
+        },
+        changes: Vec::new(),
+        images: BTreeMap::new(),
+    })
+}
+
+/// The record and values text of commit `sha` of the values repo, which must be of the
+/// chart the release runs.
+async fn committed_values(
+    request: &Request,
+    sha: &str,
+    current: &Release,
+) -> Result<(ReleaseRecord, String)> {
+    let (ns, name) = (&request.namespace, &request.release);
+    let path = request.settings.values_repo.clone();
+    let (sha2, ns2, name2) = (sha.to_string(), ns.clone(), name.clone());
+    let env = request.settings.environment.clone();
+    let (record, text) = blocking(move || {
+        let repo = ValuesRepo::open_or_init(&path)?;
+        Ok(repo.read_at(&sha2, env.as_deref(), &ns2, &name2)?)
+    })
+    .await?;
+    if record.chart != current.chart.metadata.name {
+        bail!(
+            "commit {sha} records chart {}, but {ns}/{name} runs {}",
+            record.chart,
+            current.chart.metadata.name
+        );
+    }
+    Ok((record, text))
+}
+
+/// An upgrade to chart version `version` of the release's chart repository, with the
+/// values of `committed` (a values-repo commit's record and text) or of the request.
+async fn upgrade_target(
+    request: &Request,
+    h: &ReleaseHistory,
+    current: &Release,
+    version: &str,
+    committed: Option<(ReleaseRecord, String)>,
+    checks: &mut Vec<Check>,
+) -> Result<ChangeTarget> {
+    let (ns, name) = (&request.namespace, &request.release);
+    let (recorded_repo, text) = match committed {
+        Some((record, text)) => (Some(record), Some(text)),
+        None => (recorded(&request.settings, ns, name).await, None),
+    };
+    let repo_opts = match (&request.repository, &recorded_repo) {
+        (Some(o), _) => o.clone(),
+        (None, Some(r)) if !r.repository.is_empty() => RepoOptions::new(&r.repository),
+        _ => bail!(
+            "no chart repository known for {ns}/{name}: give it with --repo URL (it is then recorded in the values repo)"
+        ),
+    };
+    let fetched = ChartRepo::new(repo_opts)?.fetch_index().await?;
+    let chart_name = current.chart.metadata.name.clone();
+    let entries = fetched.index.chart(&chart_name, &fetched.url)?;
+    let entry = chart_entry(request, h, current, entries, version, &fetched.url)?;
+    checks.extend(version_checks(entry, version));
+    let (values, values_yaml) = values_to_apply(request, text.as_deref(), current)?;
+    let repository = if request.chart_reference.is_some() {
+        String::new()
+    } else {
+        fetched
+            .url
+            .trim_end_matches("index.yaml")
+            .trim_end_matches('/')
+            .to_string()
+    };
+    Ok(ChangeTarget {
+        kind: Kind::Upgrade,
+        to_version: entry.version.clone(),
+        to_app_version: entry.app_version.clone(),
+        values,
+        values_yaml,
+        chart: ChartSource {
+            name: chart_name.clone(),
+            reference: request.chart_reference.clone().unwrap_or(chart_name),
+            repository,
+        },
+        changes: repo::changes_of(&entry.annotations),
+        images: images_of(entry),
+    })
+}
+
+/// The repository's entry of chart version `version`. A version older than the deployed
+/// one is refused (a downgrade is a rollback), naming the revision that ran it.
+fn chart_entry<'a>(
+    request: &Request,
+    h: &ReleaseHistory,
+    current: &Release,
+    entries: &'a [IndexEntry],
+    version: &str,
+    url: &str,
+) -> Result<&'a IndexEntry> {
+    let name = &request.release;
+    let chart_name = &current.chart.metadata.name;
+    let from_version = &current.chart.metadata.version;
+    let wanted = repo::parse_version(version)
+        .map_err(|e| anyhow!("{version:?} is not a chart version: {e}"))?;
+    let entry = entries
+        .iter()
+        .find(|e| repo::parse_version(&e.version).ok().as_ref() == Some(&wanted))
+        .ok_or_else(|| {
+            let newest = repo::newer_versions(entries, from_version, false)
+                .ok()
+                .and_then(|o| o.first().map(|o| o.version.to_string()))
+                .unwrap_or_else(|| from_version.clone());
+            anyhow!(
+                "chart {chart_name} has no version {version} in {url} (newest stable: {newest}; `helmdeck versions {name}` lists them)",
+            )
+        })?;
+    let from = repo::parse_version(from_version).ok();
+    if let Some(f) = &from
+        && repo::cmp_precedence(&wanted, f).is_lt()
+        && matches!(request.target, Target::Version(_))
+    {
+        let earlier = h
+            .revisions
+            .iter()
+            .rev()
+            .find(|r| repo::parse_version(&r.chart.metadata.version).ok() == Some(wanted.clone()))
+            .map(|r| {
+                format!(
+                    " (revision {} ran {version}: `helmdeck rollback {name} --to {}`)",
+                    r.version, r.version
+                )
+            })
+            .unwrap_or_default();
+        bail!(
+            "{version} is older than the deployed {from_version}: a downgrade is not an upgrade; roll back instead{earlier}"
+        );
+    }
+    Ok(entry)
+}
+
+/// Warnings about the target version: a pre-release, or deprecated in the repository.
+fn version_checks(entry: &IndexEntry, version: &str) -> Vec<Check> {
+    let mut checks = Vec::new();
+    if repo::parse_version(version).is_ok_and(|v| !v.pre.is_empty()) {
+        checks.push(check(
+            "version",
+            CheckLevel::Warn,
+            format!("{version} is a pre-release"),
+        ));
+    }
+    if entry.deprecated {
+        checks.push(check(
+            "version",
+            CheckLevel::Warn,
+            format!("{version} is deprecated in the repository"),
+        ));
+    }
+    checks
+}
+
+/// The values an upgrade applies, and their text to commit: the committed ones (`text`),
+/// else the request's (the current ones, a file or a text), decrypted in memory, with the
+/// `--set`s on top.
+fn values_to_apply(
+    request: &Request,
+    text: Option<&str>,
+    current: &Release,
+) -> Result<(Value, String)> {
+    let (mut values, source) = match (text, &request.values) {
+        (Some(t), _) => (
+            parse_values(t, "the committed values")?,
+            "the committed values".to_string(),
+        ),
+        (None, ValuesSource::Current) => (
+            match &current.config {
+                Value::Null => Value::Object(Default::default()),
+                v => v.clone(),
+            },
+            String::new(),
+        ),
+        (None, ValuesSource::File(p)) => {
+            let t =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            (
+                parse_values(&t, &p.display().to_string())?,
+                p.display().to_string(),
+            )
+        }
+        (None, ValuesSource::Text(t)) => (parse_values(t, "the values")?, "the values".to_string()),
+    };
+    // Values encrypted in the values repo (a commit, or a values file copied from it) are
+    // decrypted here, in memory; without the identity nothing is applied.
+    let opened = if source.is_empty() {
+        None
+    } else {
+        let source = match (&request.target, text) {
+            (Target::Commit(sha), Some(_)) => format!("commit {sha}"),
+            _ => source,
+        };
+        let o = values_secrets::open_with(&values, &request.settings.secrets)
+            .with_context(|| format!("{source}: encrypted values"))?;
+        if o.masked {
+            bail!(
+                "{source} holds {} value(s) encrypted with age ({}), which cannot be applied: {}",
+                o.sealed.len(),
+                o.sealed.join(", "),
+                values_secrets::identity_missing()
+            );
+        }
+        (!o.sealed.is_empty()).then_some(o)
+    };
+    if let Some(o) = &opened {
+        values = o.values.clone();
+    }
+    for s in &request.sets {
+        apply_set(&mut values, s)?;
+    }
+    let yaml = match (text, &request.values) {
+        _ if opened.is_some() => history::values_yaml(&values, true),
+        (Some(t), _) if request.sets.is_empty() => t.to_string(),
+        (None, ValuesSource::File(p)) if request.sets.is_empty() => {
+            std::fs::read_to_string(p).unwrap_or_default()
+        }
+        (None, ValuesSource::Text(t)) if request.sets.is_empty() => t.clone(),
+        _ => history::values_yaml(&values, true),
+    };
+    Ok((values, yaml))
+}
+
+/// The values' diff (masked) and their plain-text secrets, with the checks on them: the
+/// release's size, the secrets' fate; a change that changes nothing is refused.
+fn values_checks(
+    request: &Request,
+    current: &Release,
+    target: &ChangeTarget,
+    checks: &mut Vec<Check>,
+) -> Result<(Vec<DiffLine>, Vec<String>)> {
+    let (ns, name) = (&request.namespace, &request.release);
+    let values = &target.values;
+    let (old_values, new_values) = history::values_yaml_pair(&current.config, values, false);
     let values_diff = summarise_diff(
         history::unified(
             &old_values,
@@ -661,61 +780,86 @@ pub async fn prepare(client: &kube::Client, request: Request) -> Result<Plan> {
             "new values",
         ),
         &request.settings,
-        &ns,
-        &name,
+        ns,
+        name,
     );
-    if let Some(c) = release_size_check(&current, &values) {
+    if let Some(c) = release_size_check(current, values) {
         checks.push(c);
     }
-    if kind == Kind::Upgrade && to_version == from_version && old_values == new_values {
+    if target.kind == Kind::Upgrade
+        && target.to_version == current.chart.metadata.version
+        && old_values == new_values
+    {
         // Compare revealed too: a changed secret is a change.
-        if history::values_yaml(&current.config, true) == history::values_yaml(&values, true) {
-            bail!("{ns}/{name} already runs {to_version} with these values: nothing to change");
+        if history::values_yaml(&current.config, true) == history::values_yaml(values, true) {
+            bail!(
+                "{ns}/{name} already runs {} with these values: nothing to change",
+                target.to_version
+            );
         }
     }
-    let plaintext_secrets = history::secret_paths(&values);
+    let plaintext_secrets = history::secret_paths(values);
     if let Some(c) = secrets_check(&request.settings.secrets, &plaintext_secrets) {
         checks.push(c);
     }
+    Ok((values_diff, plaintext_secrets))
+}
 
-    // The release's state.
-    let rollback = matches!(kind, Kind::Rollback { .. });
-    if latest.info.status.is_pending() {
-        let detail = format!(
-            "revision {} is {} since {}: another change is running, or one was interrupted",
-            latest.version,
-            latest.info.status,
-            latest
-                .info
-                .last_deployed
-                .map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
-                .unwrap_or_else(|| "an unknown time".into())
-        );
-        checks.push(if rollback {
-            check("release", CheckLevel::Warn, format!("{detail}; the rollback supersedes it"))
-        } else {
-            check(
-                "release",
-                CheckLevel::Fail,
-                format!(
-                    "{detail}; if nobody is changing it, roll back: helmdeck rollback {name} -n {ns} --to {}",
-                    current.version
-                ),
-            )
-        });
-    } else {
-        checks.push(check(
+/// The release's state: a pending revision blocks an upgrade (a rollback supersedes it).
+fn release_check(
+    latest: &Release,
+    current: &Release,
+    rollback: bool,
+    ns: &str,
+    name: &str,
+) -> Check {
+    if !latest.info.status.is_pending() {
+        return check(
             "release",
             CheckLevel::Pass,
             format!(
                 "revision {} {} ({} {})",
-                latest.version, latest.info.status, current.chart.metadata.name, from_version
+                latest.version,
+                latest.info.status,
+                current.chart.metadata.name,
+                current.chart.metadata.version
             ),
-        ));
+        );
     }
+    let detail = format!(
+        "revision {} is {} since {}: another change is running, or one was interrupted",
+        latest.version,
+        latest.info.status,
+        latest
+            .info
+            .last_deployed
+            .map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
+            .unwrap_or_else(|| "an unknown time".into())
+    );
+    if rollback {
+        check(
+            "release",
+            CheckLevel::Warn,
+            format!("{detail}; the rollback supersedes it"),
+        )
+    } else {
+        check(
+            "release",
+            CheckLevel::Fail,
+            format!(
+                "{detail}; if nobody is changing it, roll back: helmdeck rollback {name} -n {ns} --to {}",
+                current.version
+            ),
+        )
+    }
+}
 
-    // Nobody else is changing it.
-    match lock::current_holder(client, &ns, &name).await {
+/// Nobody else is changing the release: its lock is free, no earlier change was left
+/// unfinished, the values repo can take the record, no blue/green cutover is open.
+async fn nobody_else_checks(client: &kube::Client, request: &Request) -> Vec<Check> {
+    let (ns, name) = (request.namespace.as_str(), request.release.as_str());
+    let mut checks = Vec::new();
+    match lock::current_holder(client, ns, name).await {
         Ok(Some(h)) => checks.push(check(
             "lock",
             CheckLevel::Fail,
@@ -724,7 +868,7 @@ pub async fn prepare(client: &kube::Client, request: Request) -> Result<Plan> {
         Ok(None) => checks.push(check("lock", CheckLevel::Pass, "free")),
         Err(e) => checks.push(check("lock", CheckLevel::Fail, format!("{e:#}"))),
     }
-    match JournalFile::resume(&request.settings.journal_dir, &ns, &name) {
+    match JournalFile::resume(&request.settings.journal_dir, ns, name) {
         Ok(Some(j)) => checks.push(check(
             "journal",
             CheckLevel::Fail,
@@ -749,7 +893,7 @@ pub async fn prepare(client: &kube::Client, request: Request) -> Result<Plan> {
     }
     // No blue/green cutover of its workloads is open: its Service is pinned to the pods
     // this change would replace.
-    match super::bluegreen::open_cutovers(client, &ns, &name).await {
+    match super::bluegreen::open_cutovers(client, ns, name).await {
         Ok(open) if !open.is_empty() => checks.push(check(
             "bluegreen",
             CheckLevel::Fail,
@@ -758,12 +902,20 @@ pub async fn prepare(client: &kube::Client, request: Request) -> Result<Plan> {
         Ok(_) => {}
         Err(e) => checks.push(check("bluegreen", CheckLevel::Fail, format!("{e:#}"))),
     }
+    checks
+}
 
-    // Workloads and nodes.
-    let workloads = manifest_workloads(&current.manifest);
+/// Every workload of the release is ready: an upgrade on unready ones fails unless forced,
+/// a rollback is only warned.
+async fn workloads_check(
+    client: &kube::Client,
+    ns: &str,
+    workloads: &[ManifestWorkload],
+    rollback: bool,
+) -> Check {
     let mut unhealthy = Vec::new();
-    for w in &workloads {
-        match workload_ready(client, &ns, w).await {
+    for w in workloads {
+        match workload_ready(client, ns, w).await {
             Ok((ready, desired)) if ready < desired => unhealthy.push(format!(
                 "{} {} {ready}/{desired} ready",
                 w.kind.short(),
@@ -773,7 +925,7 @@ pub async fn prepare(client: &kube::Client, request: Request) -> Result<Plan> {
             Err(e) => unhealthy.push(format!("{} {}: {e:#}", w.kind.short(), w.name)),
         }
     }
-    checks.push(if unhealthy.is_empty() {
+    if unhealthy.is_empty() {
         check(
             "workloads",
             CheckLevel::Pass,
@@ -790,37 +942,16 @@ pub async fn prepare(client: &kube::Client, request: Request) -> Result<Plan> {
                 format!("{} (--force goes on anyway)", unhealthy.join("; ")),
             )
         }
-    });
-    checks.push(nodes_check(client).await);
-    match request.topics.as_ref().map(|t| &t.problems) {
-        None => checks.push(check(
-            "topics",
-            CheckLevel::Pass,
-            "no topic plan configured",
-        )),
-        Some(p) if p.is_empty() => checks.push(check("topics", CheckLevel::Pass, "plan holds")),
-        Some(p) => checks.push(check("topics", CheckLevel::Warn, p.join("; "))),
     }
+}
 
-    Ok(Plan {
-        kind,
-        latest_revision: latest.version,
-        latest_version: latest.chart.metadata.version.clone(),
-        current,
-        chart,
-        to_version,
-        to_app_version,
-        jump,
-        changes,
-        values,
-        values_yaml,
-        values_diff,
-        plaintext_secrets,
-        checks,
-        images,
-        workloads,
-        request,
-    })
+/// The topic plan, when one is configured, holds.
+fn topics_check(request: &Request) -> Check {
+    match request.topics.as_ref().map(|t| &t.problems) {
+        None => check("topics", CheckLevel::Pass, "no topic plan configured"),
+        Some(p) if p.is_empty() => check("topics", CheckLevel::Pass, "plan holds"),
+        Some(p) => check("topics", CheckLevel::Warn, p.join("; ")),
+    }
 }
 
 /// What the values repo will do with the secret-looking values (`paths`): encrypt them
@@ -2302,6 +2433,36 @@ async fn note_interrupted(settings: &Settings, j: &Journal, outcome: Outcome) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pre_release_or_deprecated_target_is_warned_and_a_plain_one_is_not() {
+        let entry = |version: &str, deprecated| IndexEntry {
+            version: version.into(),
+            deprecated,
+            ..Default::default()
+        };
+        let details = |checks: Vec<Check>| {
+            checks
+                .into_iter()
+                .map(|c| {
+                    assert_eq!((c.name.as_str(), c.level), ("version", CheckLevel::Warn));
+                    c.detail
+                })
+                .collect::<Vec<_>>()
+        };
+        assert!(version_checks(&entry("1.5.0", false), "1.5.0").is_empty());
+        assert_eq!(
+            details(version_checks(&entry("2.0.0-rc.1", false), "2.0.0-rc.1")),
+            ["2.0.0-rc.1 is a pre-release"]
+        );
+        assert_eq!(
+            details(version_checks(&entry("1.4.0-beta", true), "1.4.0-beta")),
+            [
+                "1.4.0-beta is a pre-release",
+                "1.4.0-beta is deprecated in the repository"
+            ]
+        );
+    }
 
     fn values() -> (Value, String) {
         let v = serde_json::json!({"db": {"password": "hunter2"}, "replicas": 2});
