@@ -197,54 +197,130 @@ async fn event_loop(
     conn: &mut Connection,
     ctx: String,
 ) -> anyhow::Result<()> {
-    let readonly = opts.readonly || opts.config.is_readonly(&ctx);
-    let namespace = opts
-        .namespace
-        .clone()
-        .or_else(|| opts.config.context_namespace(&ctx).map(String::from));
-    let mut app = App::new(
-        opts.keymap.clone(),
-        opts.theme.clone(),
-        ctx,
-        namespace,
-        readonly,
-    );
-    app.contexts = context_names(opts.kubeconfig.as_deref());
-    if let Some(screen) = opts.screen {
-        app.screen = screen;
-    }
-    app.platforms = opts.config.platforms.clone();
     let (msg_tx, mut msg_rx) = mpsc::unbounded_channel::<Msg>();
-    let topics_task = opts.topics.as_ref().map(|feed| {
-        app.topics = Some(crate::core::topics::TopicsState::new(
-            feed.source.describe(),
-            feed.platform.clone(),
-            Default::default(),
-        ));
-        tokio::spawn(poll_topics(feed.source.clone(), msg_tx.clone()))
-    });
-    let _ = msg_tx.send(crate::tui::changes::journals(&opts.changes));
-    let every = opts.config.backup_every.as_deref();
-    let every = every.and_then(|e| crate::cli::scale::parse_duration(e).ok());
-    let backups_task = match (every, &opts.changes.settings) {
-        (Some(every), Ok(s)) => Some(tokio::spawn(poll_backup_ages(
-            s.backup_dir.clone(),
-            every,
-            msg_tx.clone(),
-        ))),
-        _ => None,
-    };
-    let mut keys = EventStream::new();
+    let mut console = Console::start(opts, ctx, msg_tx);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
-    let mut logs: Option<tokio::task::JoinHandle<()>> = None;
-    let mut dirty = true;
     let mut trimmer = MemoryTrimmer::default();
     loop {
-        if dirty {
-            app.now = jiff::Timestamp::now();
-            tui.draw(|f| views::draw(f, &mut app))?;
-            dirty = false;
+        if console.dirty {
+            console.app.now = jiff::Timestamp::now();
+            tui.draw(|f| views::draw(f, &mut console.app))?;
+            console.dirty = false;
         }
+        let input = console
+            .next_input(conn, &mut msg_rx, &mut tick, &mut trimmer)
+            .await?;
+        if input.suspend {
+            console.suspend(tui)?;
+        }
+        for effect in input.effects {
+            console.run_effect(effect, tui, conn).await?;
+        }
+        if console.app.quit {
+            return Ok(());
+        }
+    }
+}
+
+/// The console between two turns of its loop: the app, where its tasks send their
+/// results, the key reader, and the tasks it started (stopped when it ends, on every path).
+struct Console<'a> {
+    opts: &'a Options,
+    app: App,
+    msg_tx: mpsc::UnboundedSender<Msg>,
+    /// None while the terminal is handed to the shell or an editor.
+    keys: Option<EventStream>,
+    /// The pod log being streamed.
+    logs: Option<tokio::task::JoinHandle<()>>,
+    /// The topic and backup pollers.
+    feeds: Vec<tokio::task::JoinHandle<()>>,
+    /// The screen must be drawn again.
+    dirty: bool,
+}
+
+/// What one turn of the loop took in: the effects the app asks for, and whether the user
+/// asked to suspend (Ctrl-Z).
+struct Input {
+    effects: Vec<Effect>,
+    suspend: bool,
+}
+
+impl Drop for Console<'_> {
+    fn drop(&mut self) {
+        if let Some(h) = self.logs.take() {
+            h.abort();
+        }
+        for h in &self.feeds {
+            h.abort();
+        }
+    }
+}
+
+impl<'a> Console<'a> {
+    /// The app for context `ctx`, and the feeds it starts with: topics (when a topic source
+    /// is configured), backup ages (when backups are scheduled) and unfinished changes.
+    fn start(opts: &'a Options, ctx: String, msg_tx: mpsc::UnboundedSender<Msg>) -> Console<'a> {
+        let readonly = opts.readonly || opts.config.is_readonly(&ctx);
+        let namespace = opts
+            .namespace
+            .clone()
+            .or_else(|| opts.config.context_namespace(&ctx).map(String::from));
+        let mut app = App::new(
+            opts.keymap.clone(),
+            opts.theme.clone(),
+            ctx,
+            namespace,
+            readonly,
+        );
+        app.contexts = context_names(opts.kubeconfig.as_deref());
+        if let Some(screen) = opts.screen {
+            app.screen = screen;
+        }
+        app.platforms = opts.config.platforms.clone();
+        let mut feeds = Vec::new();
+        if let Some(feed) = &opts.topics {
+            app.topics = Some(crate::core::topics::TopicsState::new(
+                feed.source.describe(),
+                feed.platform.clone(),
+                Default::default(),
+            ));
+            feeds.push(tokio::spawn(poll_topics(
+                feed.source.clone(),
+                msg_tx.clone(),
+            )));
+        }
+        let _ = msg_tx.send(crate::tui::changes::journals(&opts.changes));
+        let every = opts.config.backup_every.as_deref();
+        let every = every.and_then(|e| crate::cli::scale::parse_duration(e).ok());
+        if let (Some(every), Ok(s)) = (every, &opts.changes.settings) {
+            feeds.push(tokio::spawn(poll_backup_ages(
+                s.backup_dir.clone(),
+                every,
+                msg_tx.clone(),
+            )));
+        }
+        Console {
+            opts,
+            app,
+            msg_tx,
+            keys: Some(EventStream::new()),
+            logs: None,
+            feeds,
+            dirty: true,
+        }
+    }
+
+    /// Waits for the next keys, cluster updates, task result or tick, and hands them to
+    /// the app.
+    async fn next_input(
+        &mut self,
+        conn: &mut Connection,
+        msg_rx: &mut mpsc::UnboundedReceiver<Msg>,
+        tick: &mut tokio::time::Interval,
+        trimmer: &mut MemoryTrimmer,
+    ) -> anyhow::Result<Input> {
+        let app = &mut self.app;
+        let keys = self.keys.get_or_insert_with(EventStream::new);
         let mut effects = Vec::new();
         let mut suspend = false;
         tokio::select! {
@@ -254,8 +330,8 @@ async fn event_loop(
                 loop {
                     match ev {
                         Some(Ok(Event::Key(k))) if is_suspend(&k) => suspend = true,
-                        Some(Ok(Event::Key(k))) => { effects = app.on_key(k); dirty = true; }
-                        Some(Ok(Event::Resize(..))) => dirty = true,
+                        Some(Ok(Event::Key(k))) => { effects = app.on_key(k); self.dirty = true; }
+                        Some(Ok(Event::Resize(..))) => self.dirty = true,
                         Some(Ok(_)) => {}
                         Some(Err(e)) => return Err(e.into()),
                         None => app.quit = true,
@@ -283,261 +359,277 @@ async fn event_loop(
                     }
                     trimmer.note(rows);
                     effects.dedup();
-                    dirty = true;
+                    self.dirty = true;
                 }
             }
-            Some(m) = msg_rx.recv() => { effects = app.on_msg(m); dirty = true; }
+            Some(m) = msg_rx.recv() => { effects = app.on_msg(m); self.dirty = true; }
             _ = tick.tick() => {
                 effects = app.on_tick();
-                dirty = true;
+                self.dirty = true;
                 trimmer.maybe_trim();
             }
         }
-        if suspend {
-            // Ctrl-Z: the shell gets the terminal back until `fg`; no key reader meanwhile.
-            drop(keys);
-            tui.suspend()?;
-            keys = EventStream::new();
-            dirty = true;
-        }
-        for e in effects {
-            match e {
-                Effect::SwitchContext(name) => match connect(opts, Some(&name)).await {
-                    Ok((c, ctx)) => {
-                        *conn = c;
-                        app.state = Default::default();
-                        app.readonly = opts.readonly || opts.config.is_readonly(&ctx);
-                        app.context = ctx;
-                        app.detail = None;
-                        app.screen = crate::tui::keymap::Screen::Overview;
-                    }
-                    Err(e) => {
-                        let _ = msg_tx.send(Msg::Done {
-                            what: format!("switch to {name}"),
-                            result: Err(format!("{e:#}")),
-                        });
-                    }
-                },
-                Effect::BlueGreen {
-                    namespace,
-                    workload,
-                    step,
-                } => {
-                    let hold = opts.config.bluegreen.hold();
-                    let settings = opts.changes.settings.clone().map(|s| {
-                        crate::core::workflows::bluegreen::Settings {
-                            journal_dir: s.journal_dir,
-                            values_repo: s.values_repo,
-                            hold,
-                            environment: s.environment,
-                        }
-                    });
-                    let target = crate::core::workflows::bluegreen::Target {
-                        namespace,
-                        workload,
-                        service: None,
-                    };
-                    tokio::spawn(crate::tui::bluegreen::run(
-                        conn.client.clone(),
-                        settings,
-                        target,
-                        step,
-                        msg_tx.clone(),
-                    ));
-                }
-                Effect::LoadInventory => {
-                    let tx = msg_tx.clone();
-                    tokio::spawn(crate::tui::inventory::load(
-                        inventory_config(opts),
-                        opts.kubeconfig.clone(),
-                        opts.changes.chart_repo.clone(),
-                        tx,
-                    ));
-                }
-                Effect::UpgradeVersions { namespace, name } => {
-                    let (client, cs, tx) =
-                        (conn.client.clone(), opts.changes.clone(), msg_tx.clone());
-                    tokio::spawn(async move {
-                        let _ = tx.send(
-                            crate::tui::changes::versions(&client, &cs, namespace, name).await,
-                        );
-                    });
-                }
-                Effect::EditValues { yaml } => {
-                    // The editor gets the terminal: no key reader, the screen restored.
-                    drop(keys);
-                    let result = match tui.exit() {
-                        Ok(()) => crate::tui::changes::edit_in_editor(&yaml),
-                        Err(e) => Err(format!("cannot hand the terminal to the editor: {e}")),
-                    };
-                    tui.resume()?;
-                    keys = EventStream::new();
-                    dirty = true;
-                    let _ = msg_tx.send(Msg::ValuesEdited(result));
-                }
-                Effect::PrepareChange {
-                    namespace,
-                    name,
-                    target,
-                    topics,
-                    values,
-                } => {
-                    let (client, cs, tx) =
-                        (conn.client.clone(), opts.changes.clone(), msg_tx.clone());
-                    tokio::spawn(async move {
-                        let _ = tx.send(
-                            crate::tui::changes::prepare(
-                                &client, &cs, namespace, name, target, topics, values,
-                            )
-                            .await,
-                        );
-                    });
-                }
-                Effect::RecoverVerify { namespace, name } => {
-                    let (client, cs, tx) =
-                        (conn.client.clone(), opts.changes.clone(), msg_tx.clone());
-                    tokio::spawn(async move {
-                        let _ = tx.send(
-                            crate::tui::changes::recover_verify(&client, &cs, namespace, name)
-                                .await,
-                        );
-                    });
-                }
-                Effect::RecoverRollback { namespace, name } => {
-                    let (cs, tx) = (opts.changes.clone(), msg_tx.clone());
-                    let client = conn.client.clone();
-                    tokio::spawn(async move {
-                        let msg =
-                            crate::tui::changes::recover_abandon(&client, &cs, namespace, name)
-                                .await;
-                        let _ = tx.send(msg);
-                    });
-                }
-                Effect::PreparePromotion(ask) => {
-                    let config = inventory_config(opts);
-                    let (kubeconfig, readonly) = (opts.kubeconfig.clone(), opts.readonly);
-                    let (cs, tx) = (opts.changes.clone(), msg_tx.clone());
-                    tokio::spawn(async move {
-                        let rt = crate::tui::promote::Runtime {
-                            config: &config,
-                            kubeconfig: kubeconfig.as_deref(),
-                            readonly,
-                            changes: &cs,
-                        };
-                        let _ = tx.send(crate::tui::promote::prepare(rt, ask).await);
-                    });
-                }
-                Effect::RunPromotion { context, plan } => {
-                    tokio::spawn(crate::tui::promote::run(
-                        opts.kubeconfig.clone(),
-                        opts.changes.clone(),
-                        context,
-                        plan,
-                        msg_tx.clone(),
-                    ));
-                }
-                Effect::RunChange(plan) => {
-                    tokio::spawn(crate::tui::changes::run(
-                        conn.client.clone(),
-                        opts.changes.clone(),
-                        plan,
-                        msg_tx.clone(),
-                    ));
-                }
-                Effect::ReleaseHistory { namespace, name } => {
-                    let (client, tx) = (conn.client.clone(), msg_tx.clone());
-                    let (ns, n) = (namespace.clone(), name.clone());
-                    tokio::spawn(async move {
-                        let _ = tx.send(release_history(&client, ns, n).await);
-                    });
-                    let (cs, tx) = (opts.changes.clone(), msg_tx.clone());
-                    tokio::task::spawn_blocking(move || {
-                        let _ = tx.send(crate::tui::changes::values_log(&cs, namespace, name));
-                    });
-                }
-                Effect::ListBackups { namespace, name } => {
-                    let (cs, tx) = (opts.changes.clone(), msg_tx.clone());
-                    tokio::spawn(async move {
-                        let _ = tx.send(crate::tui::changes::backups(&cs, namespace, name).await);
-                    });
-                }
-                Effect::CopyLink { url } => {
-                    // Through the backend, between frames: never mixed into a drawn frame.
-                    use std::io::Write as _;
-                    let backend = tui.backend_mut();
-                    let written = backend
-                        .write_all(crate::core::links::osc52(&url).as_bytes())
-                        .and_then(|()| backend.flush());
-                    if let Err(e) = written {
-                        let _ = msg_tx.send(Msg::Done {
-                            what: "copy the link".into(),
-                            result: Err(e.to_string()),
-                        });
-                    }
-                }
-                Effect::StopLogs => {
-                    if let Some(h) = logs.take() {
-                        h.abort();
-                    }
-                }
-                Effect::CreateTopics { topics, refused } => match &opts.topics {
-                    Some(feed) => {
-                        let (source, tx) = (feed.source.clone(), msg_tx.clone());
-                        tokio::spawn(async move {
-                            for m in create_topics(source, topics, refused).await {
-                                let _ = tx.send(m);
-                            }
-                        });
-                    }
-                    None => {
-                        let _ = msg_tx.send(Msg::TopicsCreated {
-                            result: Err("no topic source".into()),
-                            refused,
-                        });
-                    }
-                },
-                Effect::Logs {
-                    key,
-                    container,
-                    previous,
-                    timestamps,
-                } => {
-                    if let Some(h) = logs.take() {
-                        h.abort();
-                    }
-                    logs = Some(tokio::spawn(stream_logs(
-                        conn.client.clone(),
-                        key,
-                        LogParams {
-                            container,
-                            follow: !previous,
-                            previous,
-                            timestamps,
-                            tail_lines: Some(500),
-                            ..Default::default()
-                        },
-                        msg_tx.clone(),
-                    )));
-                }
-                other => {
-                    tokio::spawn(execute(other, conn.client.clone(), msg_tx.clone()));
+        Ok(Input { effects, suspend })
+    }
+
+    /// Ctrl-Z: the shell gets the terminal back until `fg`; no key reader meanwhile.
+    fn suspend(&mut self, tui: &mut Tui) -> anyhow::Result<()> {
+        self.keys = None;
+        tui.suspend()?;
+        self.keys = Some(EventStream::new());
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Does what the app asked for: on the terminal or the connection when the effect needs
+    /// them, else on a background task whose result comes back as a message.
+    async fn run_effect(
+        &mut self,
+        effect: Effect,
+        tui: &mut Tui,
+        conn: &mut Connection,
+    ) -> anyhow::Result<()> {
+        match effect {
+            Effect::SwitchContext(name) => self.switch_context(conn, name).await,
+            Effect::EditValues { yaml } => self.edit_values(tui, &yaml)?,
+            Effect::CopyLink { url } => self.copy_link(tui, &url),
+            Effect::StopLogs => {
+                if let Some(h) = self.logs.take() {
+                    h.abort();
                 }
             }
+            Effect::Logs {
+                key,
+                container,
+                previous,
+                timestamps,
+            } => {
+                if let Some(h) = self.logs.take() {
+                    h.abort();
+                }
+                self.logs = Some(tokio::spawn(stream_logs(
+                    conn.client.clone(),
+                    key,
+                    LogParams {
+                        container,
+                        follow: !previous,
+                        previous,
+                        timestamps,
+                        tail_lines: Some(500),
+                        ..Default::default()
+                    },
+                    self.msg_tx.clone(),
+                )));
+            }
+            other => spawn_effect(other, self.opts, &conn.client, &self.msg_tx),
         }
-        if app.quit {
-            break;
+        Ok(())
+    }
+
+    /// Connects to context `name`: the app starts over on its overview, or stays where it
+    /// was and says why it could not.
+    async fn switch_context(&mut self, conn: &mut Connection, name: String) {
+        match connect(self.opts, Some(&name)).await {
+            Ok((c, ctx)) => {
+                *conn = c;
+                let app = &mut self.app;
+                app.state = Default::default();
+                app.readonly = self.opts.readonly || self.opts.config.is_readonly(&ctx);
+                app.context = ctx;
+                app.detail = None;
+                app.screen = crate::tui::keymap::Screen::Overview;
+            }
+            Err(e) => {
+                let _ = self.msg_tx.send(Msg::Done {
+                    what: format!("switch to {name}"),
+                    result: Err(format!("{e:#}")),
+                });
+            }
         }
     }
-    if let Some(h) = logs.take() {
-        h.abort();
+
+    /// The editor gets the terminal: no key reader, the screen restored.
+    fn edit_values(&mut self, tui: &mut Tui, yaml: &str) -> anyhow::Result<()> {
+        self.keys = None;
+        let result = match tui.exit() {
+            Ok(()) => crate::tui::changes::edit_in_editor(yaml),
+            Err(e) => Err(format!("cannot hand the terminal to the editor: {e}")),
+        };
+        tui.resume()?;
+        self.keys = Some(EventStream::new());
+        self.dirty = true;
+        let _ = self.msg_tx.send(Msg::ValuesEdited(result));
+        Ok(())
     }
-    if let Some(h) = topics_task {
-        h.abort();
+
+    /// Copies a link with OSC 52, through the backend, between frames: never mixed into a
+    /// drawn frame.
+    fn copy_link(&mut self, tui: &mut Tui, url: &str) {
+        use std::io::Write as _;
+        let backend = tui.backend_mut();
+        let written = backend
+            .write_all(crate::core::links::osc52(url).as_bytes())
+            .and_then(|()| backend.flush());
+        if let Err(e) = written {
+            let _ = self.msg_tx.send(Msg::Done {
+                what: "copy the link".into(),
+                result: Err(e.to_string()),
+            });
+        }
     }
-    if let Some(h) = backups_task {
-        h.abort();
+}
+
+/// Runs `work` on a background task and sends its message back to the loop.
+fn reply(tx: &mpsc::UnboundedSender<Msg>, work: impl Future<Output = Msg> + Send + 'static) {
+    let tx = tx.clone();
+    tokio::spawn(async move {
+        let _ = tx.send(work.await);
+    });
+}
+
+/// Starts an effect that needs neither the terminal nor the loop: each runs on its own
+/// task and reports through `tx`.
+fn spawn_effect(
+    effect: Effect,
+    opts: &Options,
+    client: &kube::Client,
+    tx: &mpsc::UnboundedSender<Msg>,
+) {
+    let (client, cs) = (client.clone(), opts.changes.clone());
+    match effect {
+        Effect::BlueGreen {
+            namespace,
+            workload,
+            step,
+        } => start_bluegreen(opts, client, namespace, workload, step, tx),
+        Effect::LoadInventory => {
+            tokio::spawn(crate::tui::inventory::load(
+                inventory_config(opts),
+                opts.kubeconfig.clone(),
+                cs.chart_repo.clone(),
+                tx.clone(),
+            ));
+        }
+        Effect::UpgradeVersions { namespace, name } => reply(tx, async move {
+            crate::tui::changes::versions(&client, &cs, namespace, name).await
+        }),
+        Effect::PrepareChange {
+            namespace,
+            name,
+            target,
+            topics,
+            values,
+        } => reply(tx, async move {
+            crate::tui::changes::prepare(&client, &cs, namespace, name, target, topics, values)
+                .await
+        }),
+        Effect::RecoverVerify { namespace, name } => reply(tx, async move {
+            crate::tui::changes::recover_verify(&client, &cs, namespace, name).await
+        }),
+        Effect::RecoverRollback { namespace, name } => reply(tx, async move {
+            crate::tui::changes::recover_abandon(&client, &cs, namespace, name).await
+        }),
+        Effect::PreparePromotion(ask) => {
+            let config = inventory_config(opts);
+            let (kubeconfig, readonly) = (opts.kubeconfig.clone(), opts.readonly);
+            reply(tx, async move {
+                let rt = crate::tui::promote::Runtime {
+                    config: &config,
+                    kubeconfig: kubeconfig.as_deref(),
+                    readonly,
+                    changes: &cs,
+                };
+                crate::tui::promote::prepare(rt, ask).await
+            });
+        }
+        Effect::RunPromotion { context, plan } => {
+            tokio::spawn(crate::tui::promote::run(
+                opts.kubeconfig.clone(),
+                cs,
+                context,
+                plan,
+                tx.clone(),
+            ));
+        }
+        Effect::RunChange(plan) => {
+            tokio::spawn(crate::tui::changes::run(client, cs, plan, tx.clone()));
+        }
+        Effect::ReleaseHistory { namespace, name } => {
+            let (ns, n) = (namespace.clone(), name.clone());
+            reply(tx, async move { release_history(&client, ns, n).await });
+            let tx = tx.clone();
+            tokio::task::spawn_blocking(move || {
+                let _ = tx.send(crate::tui::changes::values_log(&cs, namespace, name));
+            });
+        }
+        Effect::ListBackups { namespace, name } => reply(tx, async move {
+            crate::tui::changes::backups(&cs, namespace, name).await
+        }),
+        Effect::CreateTopics { topics, refused } => create_topics_in(opts, topics, refused, tx),
+        other => {
+            tokio::spawn(execute(other, client, tx.clone()));
+        }
     }
-    Ok(())
+}
+
+/// Starts a blue/green step of `workload` (the console's `:bg`).
+fn start_bluegreen(
+    opts: &Options,
+    client: kube::Client,
+    namespace: String,
+    workload: String,
+    step: Option<crate::tui::bluegreen::BgStep>,
+    tx: &mpsc::UnboundedSender<Msg>,
+) {
+    let hold = opts.config.bluegreen.hold();
+    let settings =
+        opts.changes
+            .settings
+            .clone()
+            .map(|s| crate::core::workflows::bluegreen::Settings {
+                journal_dir: s.journal_dir,
+                values_repo: s.values_repo,
+                hold,
+                environment: s.environment,
+            });
+    let target = crate::core::workflows::bluegreen::Target {
+        namespace,
+        workload,
+        service: None,
+    };
+    tokio::spawn(crate::tui::bluegreen::run(
+        client,
+        settings,
+        target,
+        step,
+        tx.clone(),
+    ));
+}
+
+/// Creates topics through the console's topic source, each result a message; without a
+/// source, says so.
+fn create_topics_in(
+    opts: &Options,
+    topics: Vec<crate::core::topics::NewTopicSpec>,
+    refused: Vec<String>,
+    tx: &mpsc::UnboundedSender<Msg>,
+) {
+    match &opts.topics {
+        Some(feed) => {
+            let (source, tx) = (feed.source.clone(), tx.clone());
+            tokio::spawn(async move {
+                for m in create_topics(source, topics, refused).await {
+                    let _ = tx.send(m);
+                }
+            });
+        }
+        None => {
+            let _ = tx.send(Msg::TopicsCreated {
+                result: Err("no topic source".into()),
+                refused,
+            });
+        }
+    }
 }
 
 /// Ctrl-Z (raw mode delivers it as a key, not as SIGTSTP).
