@@ -779,6 +779,19 @@ pub async fn create_topics(
     msgs
 }
 
+/// Tells the app how an action ended: what it was, and its message or its error (with
+/// causes). True when it succeeded.
+fn send_done<E: std::fmt::Display>(
+    tx: &mpsc::UnboundedSender<Msg>,
+    what: String,
+    result: Result<String, E>,
+) -> bool {
+    let ok = result.is_ok();
+    let result = result.map_err(|e| format!("{e:#}"));
+    let _ = tx.send(Msg::Done { what, result });
+    ok
+}
+
 /// Runs one effect on a background task, reporting back through `tx`.
 async fn execute(effect: Effect, client: kube::Client, tx: mpsc::UnboundedSender<Msg>) {
     match effect {
@@ -812,22 +825,11 @@ async fn execute(effect: Effect, client: kube::Client, tx: mpsc::UnboundedSender
             replicas,
         } => {
             let what = format!("scale {namespace}/{name}");
-            match actions::scale(&client, kind, &namespace, &name, replicas).await {
-                Err(e) => {
-                    let _ = tx.send(Msg::Done {
-                        what,
-                        result: Err(format!("{e:#}")),
-                    });
-                }
-                Ok(_) => {
-                    let _ = tx.send(Msg::Done {
-                        what,
-                        result: Ok(format!(
-                            "{namespace}/{name} scaled to {replicas}; converging…"
-                        )),
-                    });
-                    follow_rollout(client, kind, namespace, name, tx).await;
-                }
+            let result = actions::scale(&client, kind, &namespace, &name, replicas)
+                .await
+                .map(|_| format!("{namespace}/{name} scaled to {replicas}; converging…"));
+            if send_done(&tx, what, result) {
+                follow_rollout(client, kind, namespace, name, tx).await;
             }
         }
         Effect::SetHpaRange {
@@ -836,32 +838,22 @@ async fn execute(effect: Effect, client: kube::Client, tx: mpsc::UnboundedSender
             min,
             max,
         } => {
-            let what = format!("scale {namespace}/{name}");
             let result = actions::set_hpa_range(&client, &namespace, &name, min, max)
                 .await
-                .map(|_| format!("HPA {namespace}/{name} now scales between {min} and {max}"))
-                .map_err(|e| format!("{e:#}"));
-            let _ = tx.send(Msg::Done { what, result });
+                .map(|_| format!("HPA {namespace}/{name} now scales between {min} and {max}"));
+            send_done(&tx, format!("scale {namespace}/{name}"), result);
         }
         Effect::Cordon(node) => {
             let result = actions::cordon(&client, &node)
                 .await
-                .map(|_| format!("{node} cordoned"))
-                .map_err(|e| format!("{e:#}"));
-            let _ = tx.send(Msg::Done {
-                what: format!("cordon {node}"),
-                result,
-            });
+                .map(|_| format!("{node} cordoned"));
+            send_done(&tx, format!("cordon {node}"), result);
         }
         Effect::Uncordon(node) => {
             let result = actions::uncordon(&client, &node)
                 .await
-                .map(|_| format!("{node} uncordoned"))
-                .map_err(|e| format!("{e:#}"));
-            let _ = tx.send(Msg::Done {
-                what: format!("uncordon {node}"),
-                result,
-            });
+                .map(|_| format!("{node} uncordoned"));
+            send_done(&tx, format!("uncordon {node}"), result);
         }
         Effect::Drain(node) => drain(client, node, tx).await,
         Effect::ListResource {
@@ -904,12 +896,8 @@ async fn execute(effect: Effect, client: kube::Client, tx: mpsc::UnboundedSender
             let (namespace, name) = key;
             let result = actions::delete_pod(&client, &namespace, &name)
                 .await
-                .map(|_| format!("pod {namespace}/{name} deleted"))
-                .map_err(|e| format!("{e:#}"));
-            let _ = tx.send(Msg::Done {
-                what: format!("delete pod {namespace}/{name}"),
-                result,
-            });
+                .map(|_| format!("pod {namespace}/{name} deleted"));
+            send_done(&tx, format!("delete pod {namespace}/{name}"), result);
         }
         Effect::Restart {
             kind,
@@ -917,23 +905,16 @@ async fn execute(effect: Effect, client: kube::Client, tx: mpsc::UnboundedSender
             name,
         } => {
             let what = format!("restart {namespace}/{name}");
-            match actions::rollout_restart(&client, kind, &namespace, &name).await {
-                Err(e) => {
-                    let _ = tx.send(Msg::Done {
-                        what,
-                        result: Err(format!("{e:#}")),
-                    });
-                }
-                Ok(at) => {
-                    let _ = tx.send(Msg::Done {
-                        what,
-                        result: Ok(format!(
-                            "{} {namespace}/{name} restarted at {at}; rolling out…",
-                            kind.name()
-                        )),
-                    });
-                    follow_rollout(client, kind, namespace, name, tx).await;
-                }
+            let result = actions::rollout_restart(&client, kind, &namespace, &name)
+                .await
+                .map(|at| {
+                    format!(
+                        "{} {namespace}/{name} restarted at {at}; rolling out…",
+                        kind.name()
+                    )
+                });
+            if send_done(&tx, what, result) {
+                follow_rollout(client, kind, namespace, name, tx).await;
             }
         }
         Effect::SaveLog {
