@@ -7,7 +7,7 @@ use crate::tui::theme::{Role, Theme};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Paragraph, Wrap};
 
 /// The lines of a read cutover.
 fn status_lines(view: &BlueGreenView, st: &Status, theme: &Theme) -> Vec<Line<'static>> {
@@ -115,30 +115,11 @@ pub fn draw(f: &mut Frame, view: &BlueGreenView, theme: &Theme, area: Rect) {
         theme.style(Role::KeyHint),
     )));
     let w = area.width.saturating_sub(4).max(1);
-    let h = (lines.len() as u16 + 6).min(area.height.max(1));
-    let r = Rect {
-        x: area.x + (area.width.saturating_sub(w)) / 2,
-        y: area.y + (area.height.saturating_sub(h)) / 2,
-        width: w.min(area.width),
-        height: h,
-    };
-    f.render_widget(Clear, r);
-    f.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .style(theme.style(Role::Dialog))
-            .block(
-                Block::default()
-                    .borders(Borders::ALL)
-                    .border_style(theme.style(Role::Border))
-                    .title(Span::styled(
-                        format!(
-                            " Blue/green — deploy/{} -n {} ",
-                            view.workload, view.namespace
-                        ),
-                        theme.style(Role::Title),
-                    )),
-            ),
-        r,
+    let h = lines.len() as u16 + 6;
+    let title = format!(
+        " Blue/green — deploy/{} -n {} ",
+        view.workload, view.namespace
     );
+    let body = Paragraph::new(lines).wrap(Wrap { trim: false });
+    super::draw_overlay(f, theme, area, (w, h), title, body);
 }

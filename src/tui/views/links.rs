@@ -5,7 +5,7 @@ use crate::tui::theme::{Role, Theme};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use ratatui::widgets::Paragraph;
 
 /// Draws `view` centred in `area`: one line per link (name, then the URL), the cursor on
 /// the chosen one, the templates not offered here (and what they need) dimmed below, and
@@ -52,26 +52,7 @@ pub fn draw(f: &mut Frame, view: &LinksView, theme: &Theme, area: Rect) {
     )));
     let widest = lines.iter().map(Line::width).max().unwrap_or(0) as u16;
     let w = (widest + 4).clamp(40, area.width.max(1));
-    let h = (lines.len() as u16 + 2).min(area.height.max(1));
-    let r = Rect {
-        x: area.x + (area.width.saturating_sub(w)) / 2,
-        y: area.y + (area.height.saturating_sub(h)) / 2,
-        width: w.min(area.width),
-        height: h,
-    };
-    f.render_widget(Clear, r);
-    f.render_widget(
-        Paragraph::new(lines)
-            .style(theme.style(Role::Dialog))
-            .block(
-                Block::default()
-                    .borders(Borders::ALL)
-                    .border_style(theme.style(Role::Border))
-                    .title(Span::styled(
-                        format!(" Links — {} ", view.title),
-                        theme.style(Role::Title),
-                    )),
-            ),
-        r,
-    );
+    let h = lines.len() as u16 + 2;
+    let title = format!(" Links — {} ", view.title);
+    super::draw_overlay(f, theme, area, (w, h), title, Paragraph::new(lines));
 }

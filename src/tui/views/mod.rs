@@ -843,6 +843,29 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
     }
 }
 
+/// Draws `body` as an overlay: a box of `w`×`h` (at most `area`) centred over `area`, cleared
+/// beneath, bordered and titled `title`, in the dialogs' colours.
+fn draw_overlay(
+    f: &mut Frame,
+    theme: &crate::tui::theme::Theme,
+    area: Rect,
+    (w, h): (u16, u16),
+    title: String,
+    body: Paragraph,
+) {
+    let r = centered(area, w, h);
+    f.render_widget(Clear, r);
+    f.render_widget(
+        body.style(theme.style(Role::Dialog)).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(theme.style(Role::Border))
+                .title(Span::styled(title, theme.style(Role::Title))),
+        ),
+        r,
+    );
+}
+
 /// The keys of the current screen (only those that act there) and the `:` commands. Taller
 /// than the terminal, it scrolls (j/k, pgup/pgdn, g/G) and says which lines it shows.
 /// `:svc`, `:cm`, `:job`, a custom resource…: the server's Table columns of the kind, over
