@@ -501,12 +501,23 @@ fn spawn_effect(
             namespace,
             workload,
             step,
-        } => start_bluegreen(opts, client, namespace, workload, step, tx),
+        } => {
+            let hold = opts.config.bluegreen.hold();
+            let settings = cs
+                .settings
+                .map(|s| crate::core::workflows::bluegreen::Settings {
+                    journal_dir: s.journal_dir,
+                    values_repo: s.values_repo,
+                    hold,
+                    environment: s.environment,
+                });
+            start_bluegreen(client, settings, namespace, workload, step, tx);
+        }
         Effect::LoadInventory => {
             tokio::spawn(crate::tui::inventory::load(
                 inventory_config(opts),
                 opts.kubeconfig.clone(),
-                cs.chart_repo.clone(),
+                cs.chart_repo,
                 tx.clone(),
             ));
         }
@@ -574,24 +585,13 @@ fn spawn_effect(
 
 /// Starts a blue/green step of `workload` (the console's `:bg`).
 fn start_bluegreen(
-    opts: &Options,
     client: kube::Client,
+    settings: Result<crate::core::workflows::bluegreen::Settings, String>,
     namespace: String,
     workload: String,
     step: Option<crate::tui::bluegreen::BgStep>,
     tx: &mpsc::UnboundedSender<Msg>,
 ) {
-    let hold = opts.config.bluegreen.hold();
-    let settings =
-        opts.changes
-            .settings
-            .clone()
-            .map(|s| crate::core::workflows::bluegreen::Settings {
-                journal_dir: s.journal_dir,
-                values_repo: s.values_repo,
-                hold,
-                environment: s.environment,
-            });
     let target = crate::core::workflows::bluegreen::Target {
         namespace,
         workload,
