@@ -1037,3 +1037,74 @@ fn label_and_field_selectors() {
         "{err}"
     );
 }
+
+/// kubectl's typed client (describe, logs, drain, exec) asks for pods in protobuf, and the
+/// sandbox gives it protobuf as the API server does; what kubectl decodes from it is the
+/// pod its JSON shows.
+#[test]
+fn describe_reads_a_pod_in_protobuf() {
+    let sb = Sandbox::start();
+    let pod = router_pods(&sb)[0].clone();
+    let pod_name = name(&pod).to_string();
+    let out = sb.kubectl(&["describe", "pod", &pod_name, "-n", "mr-ee", "-v=8"]);
+    assert!(out.ok, "describe: {}", out.stderr);
+    // The request and the answer, as kubectl logs them at -v=8.
+    assert!(
+        out.stderr
+            .contains("Accept: application/vnd.kubernetes.protobuf,application/json"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("Content-Type: application/vnd.kubernetes.protobuf"),
+        "{}",
+        out.stderr
+    );
+    let text = out.stdout;
+    let field = |label: &str| -> String {
+        text.lines()
+            .find_map(|l| l.trim_start().strip_prefix(label))
+            .unwrap_or_else(|| panic!("no {label} in:\n{text}"))
+            .trim()
+            .to_string()
+    };
+    let json = sb.json(&["get", "pod", &pod_name, "-n", "mr-ee", "-o", "json"]);
+    let node = json["spec"]["nodeName"].as_str().unwrap();
+    assert!(field("Node:").starts_with(&format!("{node}/")), "{text}");
+    assert_eq!(field("IP:"), json["status"]["podIP"].as_str().unwrap());
+    assert_eq!(field("Status:"), json["status"]["phase"].as_str().unwrap());
+    let container = &json["spec"]["containers"][0];
+    assert_eq!(field("Image:"), container["image"].as_str().unwrap());
+    assert_eq!(
+        field("Restart Count:"),
+        json["status"]["containerStatuses"][0]["restartCount"].to_string()
+    );
+    assert_eq!(field("State:"), "Running");
+    assert_eq!(
+        field("Controlled By:"),
+        format!(
+            "ReplicaSet/{}",
+            json["metadata"]["ownerReferences"][0]["name"]
+                .as_str()
+                .unwrap()
+        )
+    );
+    for (k, v) in json["metadata"]["labels"].as_object().unwrap() {
+        assert!(
+            text.contains(&format!("{k}={}", v.as_str().unwrap())),
+            "{k}: {text}"
+        );
+    }
+    assert!(
+        text.contains("node.kubernetes.io/not-ready:NoExecute op=Exists for 300s"),
+        "the tolerations with their seconds: {text}"
+    );
+    for c in json["status"]["conditions"].as_array().unwrap() {
+        let t = c["type"].as_str().unwrap();
+        assert!(
+            text.lines().any(|l| l.trim_start().starts_with(t)),
+            "{t}: {text}"
+        );
+    }
+}

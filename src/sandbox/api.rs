@@ -8,7 +8,7 @@ use super::resources::{self, RESOURCES, ResourceType, Storage};
 use super::selector::{FieldSelector, LabelSelector};
 use super::store::{EventType, Obj, Store, UpdateScope, WatchEvent, now_rfc3339};
 use super::table::{self, TableOpts};
-use super::{apply, convert, defaults, logs, metrics};
+use super::{apply, convert, defaults, logs, metrics, protobuf};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
@@ -64,6 +64,22 @@ fn json_response(code: StatusCode, body: impl Into<Body>) -> Response {
         HeaderValue::from_static("application/json"),
     );
     r
+}
+
+/// A 200 with the given content type.
+fn response_as(content_type: &'static str, body: impl Into<Body>) -> Response {
+    let mut r = Response::new(body.into());
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+/// What a read's client asked the answer to be: the server's Table, or (for the kinds the
+/// sandbox encodes, Pods) protobuf, else JSON.
+#[derive(Clone, Copy)]
+struct Wants {
+    table: Option<TableOpts>,
+    protobuf: bool,
 }
 
 impl IntoResponse for ApiError {
@@ -172,7 +188,10 @@ async fn route(
     accept: &str,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let as_table = table::wanted(accept, q);
+    let wants = Wants {
+        table: table::wanted(accept, q),
+        protobuf: protobuf::preferred(accept),
+    };
     let segs: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
     match segs.as_slice() {
         ["version"] => Ok(ok_json(&json!({
@@ -220,10 +239,10 @@ async fn route(
                 .ok_or_else(|| ApiError::no_route(path))
         }
         ["api", "v1", rest @ ..] => {
-            resource(s, method, "", "v1", rest, q, ct, body, path, as_table).await
+            resource(s, method, "", "v1", rest, q, ct, body, path, wants).await
         }
         ["apis", g, v, rest @ ..] => {
-            resource(s, method, g, v, rest, q, ct, body, path, as_table).await
+            resource(s, method, g, v, rest, q, ct, body, path, wants).await
         }
         _ => Err(ApiError::no_route(path)),
     }
@@ -342,7 +361,7 @@ async fn resource(
     ct: &str,
     body: Bytes,
     path: &str,
-    as_table: Option<TableOpts>,
+    wants: Wants,
 ) -> Result<Response, ApiError> {
     // /namespaces/NS/<plural>/... or /<plural>/...
     let (ns, rest): (Option<&str>, &[&str]) = if segs.len() >= 3
@@ -389,9 +408,9 @@ async fn resource(
     match (method.clone(), name, sub) {
         (Method::GET, None, None) => {
             if flag(q, "watch") {
-                watch(s, rt, ns, q, as_table)
+                watch(s, rt, ns, q, wants)
             } else {
-                list(s, rt, ns, q, as_table)
+                list(s, rt, ns, q, wants)
             }
         }
         (Method::GET, Some(n), None | Some("status")) => {
@@ -399,9 +418,15 @@ async fn resource(
                 .store
                 .get(rt.storage, ns_key, n)
                 .ok_or_else(|| ApiError::not_found(rt, n))?;
-            if let Some(t) = as_table {
+            if let Some(t) = wants.table {
                 let meta = json!({"resourceVersion": obj.rv.to_string()});
                 return Ok(ok_json(&table::table(rt, &[obj], meta, t)));
+            }
+            if wants.protobuf
+                && let Some(pb) = &obj.pb
+            {
+                let body = protobuf::envelope(&rt.api_version(), rt.kind, pb);
+                return Ok(response_as(protobuf::CONTENT_TYPE, body));
             }
             Ok(json_response(StatusCode::OK, convert::out(rt, &obj)))
         }
@@ -954,7 +979,7 @@ fn list(
     rt: &ResourceType,
     ns: Option<&str>,
     q: &Query,
-    as_table: Option<TableOpts>,
+    wants: Wants,
 ) -> Result<Response, ApiError> {
     let labels = LabelSelector::parse(q.get("labelSelector").map_or("", |s| s))?;
     let fields = FieldSelector::parse(q.get("fieldSelector").map_or("", |s| s), rt)?;
@@ -978,8 +1003,18 @@ fn list(
             meta["remainingItemCount"] = json!(r);
         }
     }
-    if let Some(t) = as_table {
+    if let Some(t) = wants.table {
         return Ok(ok_json(&table::table(rt, &page.items, meta, t)));
+    }
+    let encoded: Option<Vec<&[u8]>> = wants
+        .protobuf
+        .then(|| page.items.iter().map(|o| o.pb.as_deref()).collect())
+        .flatten();
+    if let Some(items) = encoded {
+        let kind = format!("{}List", rt.kind);
+        let body = protobuf::list(&rt.api_version(), &kind, &meta, items.into_iter())
+            .map_err(|e| ApiError::internal(format!("list metadata{}", e.0)))?;
+        return Ok(response_as(protobuf::CONTENT_TYPE, body));
     }
     let mut out =
         Vec::with_capacity(page.items.iter().map(|o| o.json.len() + 1).sum::<usize>() + 256);
@@ -1026,21 +1061,91 @@ fn decode_continue(token: &str) -> Result<(String, String), ApiError> {
 /// One line of a watch stream.
 fn event_line(kind: &str, obj: &[u8]) -> Bytes {
     let mut out = Vec::with_capacity(obj.len() + 32);
+    write_event_line(&mut out, kind, obj);
+    Bytes::from(out)
+}
+
+fn write_event_line(out: &mut Vec<u8>, kind: &str, obj: &[u8]) {
+    out.reserve(obj.len() + 32);
     out.extend_from_slice(b"{\"type\":\"");
     out.extend_from_slice(kind.as_bytes());
     out.extend_from_slice(b"\",\"object\":");
     out.extend_from_slice(obj);
     out.extend_from_slice(b"}\n");
-    Bytes::from(out)
 }
 
-fn bookmark_line(rt: &ResourceType, rv: u64, initial_end: bool) -> Bytes {
-    let mut meta = json!({"resourceVersion": rv.to_string()});
-    if initial_end {
-        meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+/// How many bytes of a watch's initial events go out together. The API server flushes a
+/// watch only when no more events are queued, so a list's events leave in large writes,
+/// not one small chunk each.
+const INITIAL_CHUNK: usize = 64 * 1024;
+
+/// How a watch's events are written: JSON lines, or protobuf frames for a client that
+/// prefers protobuf watching Pods.
+#[derive(Clone, Copy)]
+enum Framing {
+    Json(Option<TableOpts>),
+    Protobuf,
+}
+
+impl Framing {
+    fn of(rt: &ResourceType, wants: Wants) -> Framing {
+        match wants.table {
+            None if wants.protobuf && rt.kind == "Pod" && rt.group.is_empty() => Framing::Protobuf,
+            table => Framing::Json(table),
+        }
     }
-    let obj = json!({"kind": rt.kind, "apiVersion": rt.api_version(), "metadata": meta});
-    event_line("BOOKMARK", obj.to_string().as_bytes())
+
+    fn content_type(self) -> &'static str {
+        match self {
+            Framing::Json(_) => "application/json",
+            Framing::Protobuf => protobuf::WATCH_CONTENT_TYPE,
+        }
+    }
+
+    /// Appends an event for `o`: its object, or a one-row Table when the client asked for
+    /// Tables. False for a pod that has no protobuf encoding ([`Obj::pb`]), which ends the
+    /// stream.
+    fn write_event(self, rt: &ResourceType, kind: &str, o: &Arc<Obj>, out: &mut Vec<u8>) -> bool {
+        match self {
+            Framing::Json(Some(t)) => {
+                let table = table::table(rt, std::slice::from_ref(o), json!({}), t);
+                write_event_line(out, kind, table.to_string().as_bytes());
+            }
+            Framing::Json(None) => write_event_line(out, kind, &convert::out(rt, o)),
+            Framing::Protobuf => match o.pb.as_deref() {
+                Some(pb) => protobuf::write_watch_event(out, kind, &rt.api_version(), rt.kind, pb),
+                None => return false,
+            },
+        }
+        true
+    }
+
+    /// An ERROR event carrying `status`.
+    fn error(self, status: &Value) -> Bytes {
+        match self {
+            Framing::Json(_) => event_line("ERROR", status.to_string().as_bytes()),
+            Framing::Protobuf => {
+                Bytes::from(protobuf::watch_frame("ERROR", &protobuf::status(status)))
+            }
+        }
+    }
+
+    fn bookmark(self, rt: &ResourceType, rv: u64, initial_end: bool) -> Bytes {
+        let mut meta = json!({"resourceVersion": rv.to_string()});
+        if initial_end {
+            meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+        }
+        let obj = json!({"kind": rt.kind, "apiVersion": rt.api_version(), "metadata": meta});
+        match self {
+            Framing::Json(_) => event_line("BOOKMARK", obj.to_string().as_bytes()),
+            Framing::Protobuf => {
+                let pod = protobuf::encode_pod(&obj, protobuf::Mode::Strict)
+                    .expect("a bookmark's metadata encodes");
+                let object = protobuf::envelope(&rt.api_version(), rt.kind, &pod);
+                Bytes::from(protobuf::watch_frame("BOOKMARK", &object))
+            }
+        }
+    }
 }
 
 struct WatchFilter {
@@ -1081,8 +1186,9 @@ fn watch(
     rt: &'static ResourceType,
     ns: Option<&str>,
     q: &Query,
-    as_table: Option<TableOpts>,
+    wants: Wants,
 ) -> Result<Response, ApiError> {
+    let framing = Framing::of(rt, wants);
     let filter = WatchFilter {
         ns: ns.map(String::from),
         labels: LabelSelector::parse(q.get("labelSelector").map_or("", |s| s))?,
@@ -1109,43 +1215,55 @@ fn watch(
             Ok(sub) => (Vec::new(), sub),
             Err(gone) => {
                 // As the API server does: a 200 whose one event is an ERROR carrying 410.
-                let line = event_line("ERROR", gone.status().to_string().as_bytes());
-                return Ok(json_response(StatusCode::OK, line));
+                let event = framing.error(&gone.status());
+                return Ok(response_as(framing.content_type(), event));
             }
         }
     };
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(256);
     let faults = s.faults.clone();
     let bookmark_every = s.bookmark_every;
-    // What an event carries: the object, or a one-row Table when the client asked for Tables.
-    let render = move |o: &Arc<Obj>| -> Bytes {
-        match as_table {
-            Some(t) => {
-                Bytes::from(table::table(rt, std::slice::from_ref(o), json!({}), t).to_string())
-            }
-            None => convert::out(rt, o),
+    // Appends the event for a change; false when the stream must end (see
+    // `Framing::write_event`).
+    let write = move |kind: &str, o: &Arc<Obj>, out: &mut Vec<u8>| -> bool {
+        let written = framing.write_event(rt, kind, o, out);
+        if !written {
+            tracing::warn!(pod = %o.name, "a pod without a protobuf encoding ends a watch");
         }
+        written
+    };
+    let event = move |kind: &str, o: &Arc<Obj>| -> Option<Bytes> {
+        let mut out = Vec::new();
+        write(kind, o, &mut out).then(|| Bytes::from(out))
     };
     tokio::spawn(async move {
         let mut sub = sub;
         let mut last_rv = sub.rv;
+        let mut chunk = Vec::with_capacity(INITIAL_CHUNK + 4096);
         for o in &initial {
-            if tx.send(Ok(event_line("ADDED", &render(o)))).await.is_err() {
+            if !write("ADDED", o, &mut chunk) {
                 return;
+            }
+            if chunk.len() >= INITIAL_CHUNK {
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(INITIAL_CHUNK + 4096));
+                if tx.send(Ok(Bytes::from(full))).await.is_err() {
+                    return;
+                }
             }
         }
         if send_initial {
-            let _ = tx.send(Ok(bookmark_line(rt, last_rv, true))).await;
+            chunk.extend_from_slice(&framing.bookmark(rt, last_rv, true));
+        }
+        if !chunk.is_empty() && tx.send(Ok(Bytes::from(chunk))).await.is_err() {
+            return;
         }
         for e in sub.replay.drain(..) {
             last_rv = e.rv;
-            if let Some(kind) = filter.translate(&e)
-                && tx
-                    .send(Ok(event_line(kind, &render(&e.obj))))
-                    .await
-                    .is_err()
-            {
-                return;
+            if let Some(kind) = filter.translate(&e) {
+                let Some(e) = event(kind, &e.obj) else { return };
+                if tx.send(Ok(e)).await.is_err() {
+                    return;
+                }
             }
         }
         let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
@@ -1158,10 +1276,11 @@ fn watch(
                 r = sub.rx.recv() => match r {
                     Ok(e) => {
                         last_rv = e.rv;
-                        if let Some(kind) = filter.translate(&e)
-                            && tx.send(Ok(event_line(kind, &render(&e.obj)))).await.is_err()
-                        {
-                            return;
+                        if let Some(kind) = filter.translate(&e) {
+                            let Some(e) = event(kind, &e.obj) else { return };
+                            if tx.send(Ok(e)).await.is_err() {
+                                return;
+                            }
                         }
                         if faults.drop_watch_now() {
                             tracing::debug!("fault injection: dropping a watch");
@@ -1175,7 +1294,9 @@ fn watch(
                     if faults.drop_watch_now() {
                         return;
                     }
-                    if bookmarks && tx.send(Ok(bookmark_line(rt, last_rv, false))).await.is_err() {
+                    if bookmarks
+                        && tx.send(Ok(framing.bookmark(rt, last_rv, false))).await.is_err()
+                    {
                         return;
                     }
                     if tx.is_closed() {
@@ -1188,7 +1309,10 @@ fn watch(
         }
     });
     let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
-    Ok(json_response(StatusCode::OK, Body::from_stream(stream)))
+    Ok(response_as(
+        framing.content_type(),
+        Body::from_stream(stream),
+    ))
 }
 
 /// The autoscaling/v1 Scale of a workload.

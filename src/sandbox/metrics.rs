@@ -431,6 +431,7 @@ mod tests {
             rv,
             labels: [("app".to_string(), "a".to_string())].into(),
             fields: Vec::new(),
+            pb: None,
         })
     }
 

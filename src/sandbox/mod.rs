@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod patch;
 pub mod protobuf;
+mod protobuf_schema;
 pub mod resources;
 pub mod scenario;
 pub mod selector;

@@ -1,9 +1,14 @@
-//! Decoding of the Kubernetes protobuf request bodies that kubectl's typed clients send
-//! (`application/vnd.kubernetes.protobuf`: the `k8s\0` magic, a `runtime.Unknown` envelope,
-//! then the object). Only the types kubectl creates that way are known: Namespace,
-//! ConfigMap, Secret, Service, Deployment, Job, CronJob, Eviction, DeleteOptions and
-//! HorizontalPodAutoscaler (autoscaling/v1 and v2).
-//! Responses are always JSON, which every client accepts.
+//! The Kubernetes protobuf encoding (`application/vnd.kubernetes.protobuf`: the `k8s\0`
+//! magic, a `runtime.Unknown` envelope, then the object), both ways:
+//! - request bodies that kubectl's typed clients send are decoded. Only the types kubectl
+//!   creates that way are known: Namespace, ConfigMap, Secret, Service, Deployment, Job,
+//!   CronJob, Eviction, DeleteOptions and HorizontalPodAutoscaler (autoscaling/v1 and v2),
+//!   and Pod;
+//! - Pods are encoded for the clients that prefer protobuf (client-go's typed clients, the
+//!   console): a Pod, a PodList, and a watch's events, framed as the API server frames them
+//!   (a 4-byte big-endian length, then a `WatchEvent` whose object is an enveloped Pod).
+//!   Every other response is JSON, which those clients accept too. The Pod's tables
+//!   (`protobuf_schema.rs`) are generated from Kubernetes' own `.proto` files.
 
 use super::error::ApiError;
 use serde_json::{Map, Value, json};
@@ -12,7 +17,7 @@ use serde_json::{Map, Value, json};
 pub const CONTENT_TYPE: &str = "application/vnd.kubernetes.protobuf";
 
 #[derive(Clone, Copy)]
-enum T {
+pub(super) enum T {
     Str,
     I32,
     I64,
@@ -30,10 +35,17 @@ enum T {
     Qty,
     /// An IntOrString (a Service's targetPort): its number or its string.
     IntOrStr,
+    /// `bytes`, which JSON shows as base64.
+    Bytes,
+    /// A `metav1.FieldsV1` (managed fields): any JSON, carried as its bytes.
+    Fields,
+    /// A Go struct embedded in its parent: JSON puts its fields in the parent's object,
+    /// protobuf in a message of its own under this field's number.
+    Inline(&'static [F]),
 }
 
 /// A field: number, JSON name, type.
-type F = (u32, &'static str, T);
+pub(super) type F = (u32, &'static str, T);
 
 const OWNER_REF: &[F] = &[
     (1, "kind", T::Str),
@@ -238,6 +250,7 @@ fn schema(api_version: &str, kind: &str) -> Option<&'static [F]> {
         ("apps/v1", "Deployment") => DEPLOYMENT,
         ("batch/v1", "Job") => JOB,
         ("batch/v1", "CronJob") => CRONJOB,
+        ("v1", "Pod") => super::protobuf_schema::POD,
         _ => return None,
     })
 }
@@ -340,6 +353,19 @@ fn scalar(r: &mut Reader, t: T, wire: u8) -> Result<Value, ApiError> {
                 m.get("intVal").cloned().unwrap_or_else(|| json!(0))
             }
         }
+        T::Bytes => {
+            use base64::Engine;
+            json!(base64::engine::general_purpose::STANDARD.encode(r.bytes()?))
+        }
+        T::Fields => {
+            let m = message(r.bytes()?, &[(1, "raw", T::Bytes)])?;
+            use base64::Engine;
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(m["raw"].as_str().unwrap_or(""))
+                .map_err(|_| malformed())?;
+            serde_json::from_slice(&raw).map_err(|_| malformed())?
+        }
+        T::Inline(fields) => message(r.bytes()?, fields)?,
         T::Rep(_) | T::MapStr | T::MapQty | T::MapBytes => {
             r.skip(wire)?;
             Value::Null
@@ -371,6 +397,11 @@ fn message(buf: &[u8], fields: &[F]) -> Result<Value, ApiError> {
                     .as_object_mut()
                     .expect("object")
                     .insert(k, v);
+            }
+            T::Inline(_) => {
+                if let Value::Object(inner) = scalar(&mut r, *t, wire)? {
+                    out.extend(inner);
+                }
             }
             _ => {
                 let v = scalar(&mut r, *t, wire)?;
@@ -429,6 +460,332 @@ pub fn decode(body: &[u8]) -> Result<Value, ApiError> {
     v["apiVersion"] = json!(api_version);
     v["kind"] = json!(kind);
     Ok(v)
+}
+
+/// Why an object was not encoded: the JSON path of what the tables cannot carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotEncodable(pub String);
+
+impl NotEncodable {
+    /// The path, one step further out (paths are built as the error returns, so that an
+    /// object that encodes builds none).
+    fn within(self, step: &str) -> NotEncodable {
+        NotEncodable(format!("{step}{}", self.0))
+    }
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn put_key(out: &mut Vec<u8>, num: u32, wire: u8) {
+    put_varint(out, (u64::from(num) << 3) | u64::from(wire));
+}
+
+fn put_bytes(out: &mut Vec<u8>, num: u32, b: &[u8]) {
+    put_key(out, num, 2);
+    put_varint(out, b.len() as u64);
+    out.extend_from_slice(b);
+}
+
+/// A nested message under `num`: written in place, then its length put before it.
+fn put_message(
+    out: &mut Vec<u8>,
+    num: u32,
+    body: impl FnOnce(&mut Vec<u8>) -> Result<(), NotEncodable>,
+) -> Result<(), NotEncodable> {
+    put_key(out, num, 2);
+    let start = out.len();
+    body(out)?;
+    let mut len = Vec::with_capacity(5);
+    put_varint(&mut len, (out.len() - start) as u64);
+    out.splice(start..start, len);
+    Ok(())
+}
+
+/// Whether `key` is a field of `fields`, or of a struct they embed.
+fn known(fields: &[F], key: &str) -> bool {
+    fields.iter().any(|(_, name, t)| match t {
+        T::Inline(inner) => known(inner, key),
+        _ => *name == key,
+    })
+}
+
+/// Writes the fields of `obj` that `fields` describe, in field-number order; a key they do
+/// not describe refuses the whole object.
+fn put_fields(
+    out: &mut Vec<u8>,
+    obj: &Map<String, Value>,
+    fields: &[F],
+    mode: Mode,
+) -> Result<(), NotEncodable> {
+    if mode == Mode::Strict
+        && let Some(key) = obj.keys().find(|k| !known(fields, k))
+    {
+        return Err(NotEncodable(format!(".{key}")));
+    }
+    put_known(out, obj, fields, mode)
+}
+
+fn put_known(
+    out: &mut Vec<u8>,
+    obj: &Map<String, Value>,
+    fields: &[F],
+    mode: Mode,
+) -> Result<(), NotEncodable> {
+    for &(num, name, t) in fields {
+        match t {
+            T::Inline(inner) => {
+                if obj.keys().any(|k| known(inner, k)) {
+                    put_message(out, num, |o| put_known(o, obj, inner, mode))?;
+                }
+            }
+            _ => {
+                if let Some(v) = obj.get(name) {
+                    put_value(out, num, t, v, mode).map_err(|e| e.within(&format!(".{name}")))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One field's value: a repeated field as one entry per element, as Go writes them.
+fn put_value(out: &mut Vec<u8>, num: u32, t: T, v: &Value, mode: Mode) -> Result<(), NotEncodable> {
+    use base64::Engine;
+    let refuse = || NotEncodable(String::new());
+    if v.is_null() {
+        return Ok(());
+    }
+    match t {
+        T::Str => put_bytes(out, num, v.as_str().ok_or_else(refuse)?.as_bytes()),
+        T::I32 | T::I64 => {
+            put_key(out, num, 0);
+            put_varint(out, v.as_i64().ok_or_else(refuse)? as u64);
+        }
+        T::Bool => {
+            put_key(out, num, 0);
+            put_varint(out, u64::from(v.as_bool().ok_or_else(refuse)?));
+        }
+        T::Msg(fields) => {
+            let obj = v.as_object().ok_or_else(refuse)?;
+            put_message(out, num, |o| put_fields(o, obj, fields, mode))?;
+        }
+        T::Rep(inner) => {
+            for (i, el) in v.as_array().ok_or_else(refuse)?.iter().enumerate() {
+                put_value(out, num, *inner, el, mode).map_err(|e| e.within(&format!("[{i}]")))?;
+            }
+        }
+        T::MapStr | T::MapQty | T::MapBytes => {
+            for (k, val) in v.as_object().ok_or_else(refuse)? {
+                put_message(out, num, |o| {
+                    put_bytes(o, 1, k.as_bytes());
+                    match t {
+                        T::MapQty => put_value(o, 2, T::Qty, val, mode),
+                        T::MapBytes => put_value(o, 2, T::Bytes, val, mode),
+                        _ => put_value(o, 2, T::Str, val, mode),
+                    }
+                    .map_err(|e| e.within(&format!(".{k}")))
+                })?;
+            }
+        }
+        T::Time => {
+            let ts: jiff::Timestamp = v.as_str().and_then(|s| s.parse().ok()).ok_or_else(refuse)?;
+            put_message(out, num, |o| {
+                put_key(o, 1, 0);
+                put_varint(o, ts.as_second() as u64);
+                if ts.subsec_nanosecond() != 0 {
+                    put_key(o, 2, 0);
+                    put_varint(o, ts.subsec_nanosecond() as u64);
+                }
+                Ok(())
+            })?;
+        }
+        T::Qty => {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                _ => return Err(refuse()),
+            };
+            put_message(out, num, |o| {
+                put_bytes(o, 1, text.as_bytes());
+                Ok(())
+            })?;
+        }
+        T::IntOrStr => put_message(out, num, |o| {
+            match v {
+                Value::Number(n) => {
+                    put_key(o, 1, 0);
+                    put_varint(o, 0);
+                    put_key(o, 2, 0);
+                    put_varint(o, n.as_i64().ok_or_else(refuse)? as u64);
+                }
+                Value::String(s) => {
+                    put_key(o, 1, 0);
+                    put_varint(o, 1);
+                    put_bytes(o, 3, s.as_bytes());
+                }
+                _ => return Err(refuse()),
+            }
+            Ok(())
+        })?,
+        T::Bytes => {
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(v.as_str().ok_or_else(refuse)?)
+                .map_err(|_| refuse())?;
+            put_bytes(out, num, &raw);
+        }
+        T::Fields => {
+            let raw = serde_json::to_vec(v).map_err(|_| refuse())?;
+            put_message(out, num, |o| {
+                put_bytes(o, 1, &raw);
+                Ok(())
+            })?;
+        }
+        T::Inline(_) => return Err(refuse()),
+    }
+    Ok(())
+}
+
+/// How the encoder meets a field its tables do not carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// It refuses the object: for tests, which check the tables cover what pods hold.
+    Strict,
+    /// It leaves the field out, as the API server's Go types drop a field they lack.
+    Lenient,
+}
+
+/// A Pod's message, without the envelope; in [`Mode::Strict`], the first of its fields the
+/// tables cannot carry refuses it.
+pub fn encode_pod(v: &Value, mode: Mode) -> Result<Vec<u8>, NotEncodable> {
+    use super::protobuf_schema::POD;
+    let obj = v.as_object().ok_or_else(|| NotEncodable(String::new()))?;
+    let type_meta = |k: &str| k == "apiVersion" || k == "kind";
+    if mode == Mode::Strict
+        && let Some(key) = obj.keys().find(|k| !type_meta(k) && !known(POD, k))
+    {
+        return Err(NotEncodable(format!(".{key}")));
+    }
+    let mut out = Vec::with_capacity(2048);
+    put_known(&mut out, obj, POD, mode)?;
+    Ok(out)
+}
+
+/// An object's message in the envelope a whole response body (or a watch event's object)
+/// carries: the magic, then `runtime.Unknown` with its type and its bytes.
+pub fn envelope(api_version: &str, kind: &str, raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len() + 32);
+    out.extend_from_slice(b"k8s\0");
+    let _ = put_message(&mut out, 1, |o| {
+        put_bytes(o, 1, api_version.as_bytes());
+        put_bytes(o, 2, kind.as_bytes());
+        Ok(())
+    });
+    put_bytes(&mut out, 2, raw);
+    out
+}
+
+/// A list (`PodList`) of items already encoded, enveloped; `meta` is the list's JSON
+/// `metadata` (resourceVersion, continue, remainingItemCount).
+pub fn list<'a>(
+    api_version: &str,
+    kind: &str,
+    meta: &Value,
+    items: impl Iterator<Item = &'a [u8]>,
+) -> Result<Vec<u8>, NotEncodable> {
+    use super::protobuf_schema::LIST_META;
+    let mut body = Vec::new();
+    let meta = meta
+        .as_object()
+        .ok_or_else(|| NotEncodable(".metadata".into()))?;
+    put_message(&mut body, 1, |o| {
+        put_fields(o, meta, LIST_META, Mode::Strict)
+    })?;
+    for item in items {
+        put_bytes(&mut body, 2, item);
+    }
+    Ok(envelope(api_version, kind, &body))
+}
+
+/// A `Status` (an error) enveloped, as an error event of a protobuf watch carries it.
+pub fn status(v: &Value) -> Vec<u8> {
+    use super::protobuf_schema::STATUS;
+    let mut body = Vec::new();
+    if let Some(obj) = v.as_object() {
+        let _ = put_known(&mut body, obj, STATUS, Mode::Lenient);
+    }
+    envelope("v1", "Status", &body)
+}
+
+/// One event of a watch stream: its length, then a `WatchEvent` whose object is `object`
+/// enveloped ([`envelope`]).
+pub fn watch_frame(event_type: &str, object: &[u8]) -> Vec<u8> {
+    let mut event = Vec::with_capacity(object.len() + 24);
+    put_bytes(&mut event, 1, event_type.as_bytes());
+    let _ = put_message(&mut event, 2, |o| {
+        put_bytes(o, 1, object);
+        Ok(())
+    });
+    let mut out = Vec::with_capacity(event.len() + 4);
+    out.extend_from_slice(&(event.len() as u32).to_be_bytes());
+    out.extend_from_slice(&event);
+    out
+}
+
+fn varint_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// Appends one event of a watch stream for an object whose message is `raw` (as
+/// [`watch_frame`] of its [`envelope`] would), copying `raw` once: a streaming list is
+/// thousands of these.
+pub fn write_watch_event(
+    out: &mut Vec<u8>,
+    event_type: &str,
+    api_version: &str,
+    kind: &str,
+    raw: &[u8],
+) {
+    let field = |len: usize| 1 + varint_len(len as u64) + len;
+    let type_meta = field(api_version.len()) + field(kind.len());
+    let envelope = 4 + field(type_meta) + field(raw.len());
+    let event = field(event_type.len()) + field(field(envelope));
+    out.reserve(4 + event);
+    out.extend_from_slice(&(event as u32).to_be_bytes());
+    put_bytes(out, 1, event_type.as_bytes());
+    put_key(out, 2, 2);
+    put_varint(out, field(envelope) as u64);
+    put_key(out, 1, 2);
+    put_varint(out, envelope as u64);
+    out.extend_from_slice(b"k8s\0");
+    put_key(out, 1, 2);
+    put_varint(out, type_meta as u64);
+    put_bytes(out, 1, api_version.as_bytes());
+    put_bytes(out, 2, kind.as_bytes());
+    put_bytes(out, 2, raw);
+}
+
+/// The watch stream's content type, as the API server names it.
+pub const WATCH_CONTENT_TYPE: &str = "application/vnd.kubernetes.protobuf;stream=watch";
+
+/// Whether a client's `Accept` prefers protobuf: its first media range the server can
+/// give is protobuf (client-go's typed clients send `application/vnd.kubernetes.protobuf,
+/// application/json`; kube-rs and kubectl's printers send JSON).
+pub fn preferred(accept: &str) -> bool {
+    for range in accept.split(',') {
+        let base = range.split(';').next().unwrap_or("").trim();
+        match base {
+            CONTENT_TYPE => return true,
+            "application/json" | "application/*" | "*/*" | "application/yaml" => return false,
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Go's protobuf writes empty strings and zero times for unset non-pointer fields; JSON omits them.
@@ -519,13 +876,141 @@ mod tests {
         assert_eq!(v["stringData"]["note"], "");
     }
 
+    /// Drops what protobuf cannot tell from absent: nulls, empty lists and empty maps of
+    /// strings.
+    fn without_empties(v: &mut Value) {
+        match v {
+            Value::Object(m) => {
+                m.retain(|k, x| {
+                    !(x.is_null()
+                        || x.as_array().is_some_and(Vec::is_empty)
+                        || (["labels", "annotations", "nodeSelector"].contains(&k.as_str())
+                            && x.as_object().is_some_and(Map::is_empty)))
+                });
+                m.values_mut().for_each(without_empties);
+            }
+            Value::Array(a) => a.iter_mut().for_each(without_empties),
+            _ => {}
+        }
+    }
+
+    /// The path of the first place where `a` and `b` differ.
+    fn first_difference(a: &Value, b: &Value, path: String) -> Option<String> {
+        match (a, b) {
+            (Value::Object(x), Value::Object(y)) => {
+                let keys: std::collections::BTreeSet<_> = x.keys().chain(y.keys()).collect();
+                keys.into_iter().find_map(|k| match (x.get(k), y.get(k)) {
+                    (Some(p), Some(q)) => first_difference(p, q, format!("{path}.{k}")),
+                    (p, q) => Some(format!("{path}.{k}: {p:?} / {q:?}")),
+                })
+            }
+            (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+                .iter()
+                .zip(y)
+                .enumerate()
+                .find_map(|(i, (p, q))| first_difference(p, q, format!("{path}[{i}]"))),
+            _ => (a != b).then(|| format!("{path}: {a} / {b}")),
+        }
+    }
+
+    #[test]
+    fn every_fixture_pod_encodes_and_decodes_to_itself() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pods");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                continue;
+            }
+            let mut pod: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            let bytes = encode_pod(&pod, Mode::Strict)
+                .unwrap_or_else(|e| panic!("{}: {} is not in the tables", path.display(), e.0));
+            let mut back = decode(&envelope("v1", "Pod", &bytes)).unwrap();
+            prune_zero_values(&mut pod);
+            without_empties(&mut pod);
+            without_empties(&mut back);
+            assert_eq!(
+                back,
+                pod,
+                "{}: first difference at {:?}",
+                path.display(),
+                first_difference(&back, &pod, String::new())
+            );
+            seen += 1;
+        }
+        assert!(seen >= 9, "only {seen} fixture pods");
+    }
+
+    #[test]
+    fn a_field_the_tables_lack_refuses_a_strict_encoding_only() {
+        let pod = json!({"metadata": {"name": "p"}, "spec": {"containers": [
+            {"name": "app", "sidecarMagic": true}]}});
+        assert_eq!(
+            encode_pod(&pod, Mode::Strict).unwrap_err().0,
+            ".spec.containers[0].sidecarMagic"
+        );
+        let lenient = encode_pod(&pod, Mode::Lenient).unwrap();
+        let back = decode(&envelope("v1", "Pod", &lenient)).unwrap();
+        assert_eq!(back["spec"]["containers"][0], json!({"name": "app"}));
+        let wrong = json!({"spec": {"containers": [{"name": 7}]}});
+        assert!(
+            encode_pod(&wrong, Mode::Lenient).is_err(),
+            "a number for a string"
+        );
+    }
+
+    #[test]
+    fn a_watch_event_written_in_one_pass_is_the_frame_of_its_envelope() {
+        for size in [0, 5, 127, 128, 300, 20_000] {
+            let raw = vec![7u8; size];
+            let mut out = b"before".to_vec();
+            write_watch_event(&mut out, "MODIFIED", "v1", "Pod", &raw);
+            let frame = watch_frame("MODIFIED", &envelope("v1", "Pod", &raw));
+            assert_eq!(&out[6..], &frame[..], "{size} bytes");
+        }
+    }
+
+    #[test]
+    fn inlined_structs_nest_under_their_own_field() {
+        // A Volume's source is inline in JSON, field 2 (`volumeSource`) in protobuf.
+        let pod = json!({"spec": {"volumes": [{"name": "cfg", "configMap": {"name": "app"}}]}});
+        let bytes = encode_pod(&pod, Mode::Strict).unwrap();
+        let back = decode(&envelope("v1", "Pod", &bytes)).unwrap();
+        assert_eq!(back["spec"]["volumes"][0], pod["spec"]["volumes"][0]);
+        let spec = Reader {
+            buf: &bytes,
+            pos: 0,
+        }
+        .bytes_of(2);
+        let volume = Reader { buf: &spec, pos: 0 }.bytes_of(1);
+        let source = Reader {
+            buf: &volume,
+            pos: 0,
+        }
+        .bytes_of(2);
+        assert!(!source.is_empty(), "the source is its own message");
+    }
+
+    impl Reader<'_> {
+        /// The first occurrence of a length-delimited field.
+        fn bytes_of(&mut self, want: u32) -> Vec<u8> {
+            while let Some((num, wire)) = self.next().unwrap() {
+                if num == want {
+                    return self.bytes().unwrap().to_vec();
+                }
+                self.skip(wire).unwrap();
+            }
+            panic!("no field {want}")
+        }
+    }
+
     #[test]
     fn refuses_garbage_and_unknown_kinds() {
         assert_eq!(decode(b"nope").unwrap_err().code, 400);
         assert_eq!(decode(b"k8s\0\x0a\xff").unwrap_err().code, 400);
         let mut tm = Vec::new();
         field(1, b"v1", &mut tm);
-        field(2, b"Pod", &mut tm);
+        field(2, b"PersistentVolume", &mut tm);
         let mut body = b"k8s\0".to_vec();
         field(1, &tm, &mut body);
         assert_eq!(decode(&body).unwrap_err().code, 415);

@@ -29,6 +29,10 @@ pub struct Obj {
     pub labels: BTreeMap<String, String>,
     /// Values of the resource's indexed fields (for field selectors), by field path.
     pub fields: Vec<(&'static str, String)>,
+    /// A Pod's protobuf message (no envelope), made when it is written, as the API server's
+    /// watch cache keeps each object's encoding: for the clients that prefer protobuf.
+    /// None for other kinds and for a pod the tables cannot carry (it is served as JSON).
+    pub pb: Option<Bytes>,
 }
 
 impl Obj {
@@ -52,6 +56,20 @@ impl Obj {
                 .iter()
                 .find(|(p, _)| *p == path)
                 .map(|(_, v)| v.as_str()),
+        }
+    }
+}
+
+/// A Pod's protobuf message ([`Obj::pb`]).
+fn protobuf_of(rt: &ResourceType, v: &Value) -> Option<Bytes> {
+    if rt.kind != "Pod" || !rt.group.is_empty() {
+        return None;
+    }
+    match super::protobuf::encode_pod(v, super::protobuf::Mode::Lenient) {
+        Ok(b) => Some(Bytes::from(b)),
+        Err(e) => {
+            tracing::warn!(field = %e.0, "a pod cannot be encoded in protobuf: served as JSON");
+            None
         }
     }
 }
@@ -426,6 +444,7 @@ impl Store {
             rv,
             labels,
             fields,
+            pb: protobuf_of(rt, v),
         })
     }
 
