@@ -642,3 +642,75 @@ fn status_on_an_unreachable_cluster_exits_2() -> anyhow::Result<()> {
     assert!(stderr.contains("no kubeconfig found"), "{stderr}");
     Ok(())
 }
+
+/// The console reads pods in protobuf, as client-go's typed clients do (it is what the API
+/// server sends those clients), and every row is what the pod's JSON makes.
+#[tokio::test(flavor = "multi_thread")]
+async fn pods_come_in_protobuf_and_make_the_rows_of_their_json() -> anyhow::Result<()> {
+    use axum::http::{Request, header};
+    use helmdeck::core::cluster::slim::SlimPod;
+    use helmdeck::sandbox::protobuf::{Mode, encode_pod};
+    let (sb, client) = start("trouble", None).await?;
+
+    // A client that prefers protobuf gets a protobuf watch; one that asks JSON gets JSON.
+    for (accept, answer) in [
+        (
+            "application/vnd.kubernetes.protobuf, application/json",
+            "application/vnd.kubernetes.protobuf;stream=watch",
+        ),
+        ("application/json", "application/json"),
+    ] {
+        let request = Request::get(
+            "/api/v1/pods?watch=true&sendInitialEvents=true&allowWatchBookmarks=true\
+             &resourceVersionMatch=NotOlderThan&timeoutSeconds=1",
+        )
+        .header(header::ACCEPT, accept)
+        .body(kube::client::Body::empty())?;
+        let response = client.send(request).await?;
+        assert_eq!(response.headers()[header::CONTENT_TYPE], answer, "{accept}");
+    }
+
+    // Every pod the sandbox holds is encoded whole: no field its tables lack.
+    for o in sb.store.all(Storage::Pods) {
+        let v: serde_json::Value = serde_json::from_slice(&o.json)?;
+        if let Err(e) = encode_pod(&v, Mode::Strict) {
+            anyhow::bail!(
+                "{}/{}: {} is not in the protobuf tables",
+                o.namespace,
+                o.name,
+                e.0
+            );
+        }
+    }
+
+    // The rows the watch made equal the rows of the stored pods' JSON. The simulated
+    // kubelet keeps changing pods, so compare once the watch has caught up.
+    let mut w = Watched::start(client, None);
+    w.synced().await?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        while let Ok(Some(u)) = tokio::time::timeout(Duration::from_millis(300), w.rx.recv()).await
+        {
+            w.state.apply(u);
+        }
+        let mut expected = std::collections::BTreeMap::new();
+        for o in sb.store.all(Storage::Pods) {
+            let row = serde_json::from_slice::<SlimPod>(&o.json)?.into_row();
+            expected.insert((o.namespace.clone(), o.name.clone()), row);
+        }
+        if w.state.pods == expected {
+            break;
+        }
+        if Instant::now() > deadline {
+            let differ: Vec<_> = expected
+                .iter()
+                .filter(|(k, row)| w.state.pods.get(*k) != Some(row))
+                .map(|(k, _)| k)
+                .collect();
+            anyhow::bail!("rows differ from the JSON's for {differ:?}");
+        }
+    }
+    assert!(w.state.pods.len() >= 10, "{} pods", w.state.pods.len());
+    sb.stop().await;
+    Ok(())
+}

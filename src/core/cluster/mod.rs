@@ -5,6 +5,8 @@ pub mod actions;
 pub mod convert;
 pub mod model;
 pub mod object;
+pub mod pb;
+mod pod_watch;
 pub mod rollup;
 pub mod slim;
 pub mod table;

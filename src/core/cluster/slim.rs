@@ -287,12 +287,11 @@ impl<'de> Deserialize<'de> for PodForRow {
     }
 }
 
-impl<'de> Deserialize<'de> for SlimPod {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let PodForRow(pod) = PodForRow::deserialize(d)?;
+impl From<PodForRow> for SlimPod {
+    fn from(PodForRow(pod): PodForRow) -> SlimPod {
         let row = PodRow::from_pod(&pod);
         let m = pod.metadata;
-        Ok(SlimPod(Box::new(PodItem {
+        SlimPod(Box::new(PodItem {
             meta: ObjectMeta {
                 name: m.name,
                 namespace: m.namespace,
@@ -300,7 +299,13 @@ impl<'de> Deserialize<'de> for SlimPod {
                 ..Default::default()
             },
             row,
-        })))
+        }))
+    }
+}
+
+impl<'de> Deserialize<'de> for SlimPod {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        PodForRow::deserialize(d).map(SlimPod::from)
     }
 }
 

@@ -11,6 +11,7 @@ use super::model::{
     Change, ClusterUpdate, EventRow, HpaRow, Key, NodeRow, PodRow, ReleaseRevision, Resource,
     Usage, WorkloadKind, WorkloadRow,
 };
+use super::pod_watch;
 use super::slim::{SlimMetrics, SlimPod};
 use anyhow::Context as _;
 use futures::StreamExt;
@@ -156,7 +157,7 @@ pub fn spawn_watches(
             ),
             tx.clone(),
         ),
-        spawn_feed(
+        spawn_pods_feed(
             scoped::<SlimPod>(&client, ns),
             cfg.clone(),
             pods_feed(Some(pods_listed.clone())),
@@ -256,6 +257,19 @@ where
     tokio::spawn(run_feed(api, cfg, feed, tx))
 }
 
+/// The pods' feed: its streaming list read by [`pod_watch`] (in protobuf when the server
+/// gives it), its paged lists, for a server without streaming lists, by kube's watcher.
+fn spawn_pods_feed(
+    api: Api<SlimPod>,
+    cfg: watcher::Config,
+    feed: Feed<SlimPod, PodRow>,
+    tx: Sender<ClusterUpdate>,
+) -> JoinHandle<()> {
+    let streaming = pod_watch::watch(api.clone().into_client(), api.resource_url().to_string())
+        .default_backoff();
+    tokio::spawn(run_listings(streaming, api, cfg, feed, tx))
+}
+
 /// Drops what the console never reads, as soon as an object arrives.
 fn slim<K: KubeResource>(obj: &mut K) {
     obj.managed_fields_mut().clear();
@@ -293,13 +307,29 @@ async fn run_feed<K, T>(
     K::DynamicType: Default,
     T: Send + 'static,
 {
+    let streaming = watcher(api.clone(), cfg.clone().streaming_lists())
+        .default_backoff()
+        .modify(slim::<K>);
+    run_listings(streaming, api, cfg, feed, tx).await
+}
+
+/// Pumps a feed's streaming list-watch, or its paged lists if the server refuses that.
+async fn run_listings<S, K, T>(
+    streaming: S,
+    api: Api<K>,
+    cfg: watcher::Config,
+    feed: Feed<K, T>,
+    tx: Sender<ClusterUpdate>,
+) where
+    S: futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send,
+    K: KubeResource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K::DynamicType: Default,
+    T: Send + 'static,
+{
     // A streaming list (a watch that sends the current objects first, `sendInitialEvents`)
     // lets the console read objects while the server is still writing them; paged lists
     // wait for each page. A server without it (before Kubernetes 1.27, or with the
     // WatchList feature off) refuses the request, and the feed lists in pages instead.
-    let streaming = watcher(api.clone(), cfg.clone().streaming_lists())
-        .default_backoff()
-        .modify(slim::<K>);
     if pump(streaming, &feed, &tx, Listing::Streaming).await == Ended::StreamingRefused {
         tracing::info!(
             resource = feed.resource.name(),
