@@ -480,25 +480,8 @@ pub fn bookmark(raw: &[u8]) -> Result<(String, BTreeMap<String, String>)> {
 mod tests {
     use super::*;
     use crate::core::cluster::PodRow;
-    use crate::core::cluster::slim::SlimPod;
+    use crate::core::cluster::slim::{SlimPod, fixture_pods};
     use crate::sandbox::protobuf::{Mode, encode_pod, envelope, watch_frame};
-
-    fn fixture_pods() -> Vec<(String, String)> {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pods");
-        let mut out: Vec<(String, String)> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("json"))
-            .map(|p| {
-                (
-                    p.display().to_string(),
-                    std::fs::read_to_string(&p).unwrap(),
-                )
-            })
-            .collect();
-        out.sort();
-        out
-    }
 
     #[test]
     fn every_fixture_pod_reads_the_same_from_protobuf_as_from_json() {

@@ -303,6 +303,26 @@ impl From<PodForRow> for SlimPod {
     }
 }
 
+/// Every fixture pod (`tests/fixtures/pods/*.json`): its path and its JSON, by path.
+#[cfg(test)]
+pub(crate) fn fixture_pods() -> Vec<(String, String)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pods");
+    let mut out: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("json"))
+        .map(|p| {
+            (
+                p.display().to_string(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
+        })
+        .collect();
+    out.sort();
+    assert!(out.len() >= 9, "only {} fixture pods", out.len());
+    out
+}
+
 impl<'de> Deserialize<'de> for SlimPod {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         PodForRow::deserialize(d).map(SlimPod::from)
@@ -470,20 +490,11 @@ mod tests {
 
     #[test]
     fn every_fixture_pod_makes_the_same_row_slim_as_whole() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pods");
-        let mut seen = 0;
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().and_then(|e| e.to_str()) != Some("json") {
-                continue;
-            }
-            let text = std::fs::read_to_string(&path).unwrap();
+        for (path, text) in fixture_pods() {
             let whole: Pod = serde_json::from_str(&text).unwrap();
             let slim: SlimPod = serde_json::from_str(&text).unwrap();
-            assert_eq!(slim.row(), &PodRow::from_pod(&whole), "{}", path.display());
-            seen += 1;
+            assert_eq!(slim.row(), &PodRow::from_pod(&whole), "{path}");
         }
-        assert!(seen >= 9, "only {seen} fixture pods");
     }
 
     #[test]
