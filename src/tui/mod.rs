@@ -7,6 +7,7 @@ pub mod format;
 pub mod history;
 pub mod inventory;
 pub mod keymap;
+pub mod keys;
 pub mod links;
 pub mod logview;
 pub mod object_events;

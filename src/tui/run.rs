@@ -6,10 +6,11 @@ use crate::core::cluster::watch::{WatchHandle, client_for, spawn_watches};
 use crate::core::cluster::{ClusterUpdate, Key, WorkloadKind, actions};
 use crate::tui::app::{App, ContainerInfo, Effect, Msg, ScaleInfo};
 use crate::tui::keymap::KeyMap;
+use crate::tui::keys::Keys;
 use crate::tui::terminal::{Tui, install_panic_hook};
 use crate::tui::theme::Theme;
 use crate::tui::views;
-use crossterm::event::{Event, EventStream};
+use crossterm::event::Event;
 use futures::{AsyncBufReadExt, StreamExt};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, LogParams};
@@ -229,7 +230,7 @@ struct Console<'a> {
     app: App,
     msg_tx: mpsc::UnboundedSender<Msg>,
     /// None while the terminal is handed to the shell or an editor.
-    keys: Option<EventStream>,
+    keys: Keys,
     /// The pod log being streamed.
     logs: Option<tokio::task::JoinHandle<()>>,
     /// The topic and backup pollers.
@@ -303,7 +304,7 @@ impl<'a> Console<'a> {
             opts,
             app,
             msg_tx,
-            keys: Some(EventStream::new()),
+            keys: Keys::start(),
             logs: None,
             feeds,
             dirty: true,
@@ -320,7 +321,7 @@ impl<'a> Console<'a> {
         trimmer: &mut MemoryTrimmer,
     ) -> anyhow::Result<Input> {
         let app = &mut self.app;
-        let keys = self.keys.get_or_insert_with(EventStream::new);
+        let keys = &mut self.keys;
         let mut effects = Vec::new();
         let mut suspend = false;
         tokio::select! {
@@ -374,9 +375,10 @@ impl<'a> Console<'a> {
 
     /// Ctrl-Z: the shell gets the terminal back until `fg`; no key reader meanwhile.
     fn suspend(&mut self, tui: &mut Tui) -> anyhow::Result<()> {
-        self.keys = None;
-        tui.suspend()?;
-        self.keys = Some(EventStream::new());
+        self.keys.pause();
+        let suspended = tui.suspend();
+        self.keys.resume();
+        suspended?;
         self.dirty = true;
         Ok(())
     }
@@ -450,13 +452,14 @@ impl<'a> Console<'a> {
 
     /// The editor gets the terminal: no key reader, the screen restored.
     fn edit_values(&mut self, tui: &mut Tui, yaml: &str) -> anyhow::Result<()> {
-        self.keys = None;
+        self.keys.pause();
         let result = match tui.exit() {
             Ok(()) => crate::tui::changes::edit_in_editor(yaml),
             Err(e) => Err(format!("cannot hand the terminal to the editor: {e}")),
         };
-        tui.resume()?;
-        self.keys = Some(EventStream::new());
+        let resumed = tui.resume();
+        self.keys.resume();
+        resumed?;
         self.dirty = true;
         let _ = self.msg_tx.send(Msg::ValuesEdited(result));
         Ok(())

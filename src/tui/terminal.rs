@@ -112,7 +112,7 @@ impl Tui {
             setup()?;
         }
         // Not `Terminal::clear`: it asks the terminal for the cursor position, and while the
-        // key reader (crossterm's EventStream) is alive the answer can be swallowed, so the
+        // key reader (`tui::keys`) is reading the answer can be taken by it, so the
         // query times out. Clearing the screen and drawing a blank frame needs no answer and
         // leaves ratatui's buffer matching the screen, so the next draw is a full one.
         ratatui::backend::Backend::clear_region(
