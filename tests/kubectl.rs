@@ -1038,6 +1038,47 @@ fn label_and_field_selectors() {
     );
 }
 
+/// kubectl's typed client reads a Helm release Secret in protobuf too (its data as raw
+/// bytes, where JSON has base64): describe shows the type, labels and the payload's size
+/// that the Secret's JSON gives.
+#[test]
+fn describe_reads_a_release_secret_in_protobuf() {
+    use base64::Engine as _;
+    let sb = Sandbox::start();
+    let list = sb.json(&["get", "secrets", "-A", "-l", "owner=helm", "-o", "json"]);
+    let secret = &list["items"][0];
+    let (secret_name, ns) = (
+        secret["metadata"]["name"].as_str().unwrap(),
+        secret["metadata"]["namespace"].as_str().unwrap(),
+    );
+    let out = sb.kubectl(&["describe", "secret", secret_name, "-n", ns, "-v=8"]);
+    assert!(out.ok, "describe: {}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("Content-Type: application/vnd.kubernetes.protobuf"),
+        "{}",
+        out.stderr
+    );
+    let text = out.stdout;
+    assert!(text.contains("helm.sh/release.v1"), "{text}");
+    for (k, v) in secret["metadata"]["labels"].as_object().unwrap() {
+        assert!(
+            text.contains(&format!("{k}={}", v.as_str().unwrap())),
+            "{k}: {text}"
+        );
+    }
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(secret["data"]["release"].as_str().unwrap())
+        .unwrap();
+    let size = text
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("release:"))
+        .unwrap_or_else(|| panic!("no release: in\n{text}"))
+        .trim()
+        .to_string();
+    assert_eq!(size, format!("{} bytes", payload.len()), "{text}");
+}
+
 /// kubectl's typed client (describe, logs, drain, exec) asks for pods in protobuf, and the
 /// sandbox gives it protobuf as the API server does; what kubectl decodes from it is the
 /// pod its JSON shows.

@@ -714,3 +714,67 @@ async fn pods_come_in_protobuf_and_make_the_rows_of_their_json() -> anyhow::Resu
     sb.stop().await;
     Ok(())
 }
+
+/// The console reads release Secrets in protobuf too (their data as bytes, not base64), and
+/// every revision is what the Secret's JSON makes: release, revision, status, time, and
+/// once decoded, chart, versions and description.
+#[tokio::test(flavor = "multi_thread")]
+async fn release_secrets_come_in_protobuf_and_make_the_revisions_of_their_json()
+-> anyhow::Result<()> {
+    use axum::http::{Request, header};
+    use helmdeck::core::cluster::ReleaseRevision;
+    use helmdeck::sandbox::protobuf::{Mode, encode};
+    use k8s_openapi::api::core::v1::Secret;
+    let (sb, client) = start("trouble", None).await?;
+
+    let request = Request::get(
+        "/api/v1/secrets?labelSelector=owner%3Dhelm&watch=true&sendInitialEvents=true\
+         &allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan&timeoutSeconds=1",
+    )
+    .header(
+        header::ACCEPT,
+        "application/vnd.kubernetes.protobuf, application/json",
+    )
+    .body(kube::client::Body::empty())?;
+    let response = client.send(request).await?;
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "application/vnd.kubernetes.protobuf;stream=watch"
+    );
+
+    let mut expected = std::collections::BTreeMap::new();
+    for o in sb.store.all(Storage::Secrets) {
+        let v: serde_json::Value = serde_json::from_slice(&o.json)?;
+        if let Err(e) = encode("v1", "Secret", &v, Mode::Strict) {
+            anyhow::bail!(
+                "{}/{}: {} is not in the protobuf tables",
+                o.namespace,
+                o.name,
+                e.0
+            );
+        }
+        let secret: Secret = serde_json::from_value(v)?;
+        if secret.metadata.labels.as_ref().and_then(|l| l.get("owner")) == Some(&"helm".into()) {
+            let mut revision = ReleaseRevision::from_secret_lazy(&secret);
+            revision.decode();
+            expected.insert((o.namespace.clone(), o.name.clone()), revision);
+        }
+    }
+    assert!(expected.len() >= 3, "{} release Secrets", expected.len());
+
+    let mut w = Watched::start(client, None);
+    w.synced().await?;
+    let read: std::collections::BTreeMap<_, _> = w
+        .state
+        .revisions
+        .iter()
+        .map(|(k, r)| {
+            let mut r = r.clone();
+            r.decode();
+            (k.clone(), r)
+        })
+        .collect();
+    assert_eq!(read, expected);
+    sb.stop().await;
+    Ok(())
+}

@@ -380,7 +380,7 @@ pub fn decode_release(payload: &[u8]) -> Result<Release, ReleaseDecodeError> {
 pub fn unbase64_payload(payload: &[u8]) -> Result<Vec<u8>, ReleaseDecodeError> {
     // Go's base64 decoder skips CR and LF; do the same.
     let compact: Vec<u8>;
-    let text = if payload.iter().any(|b| matches!(b, b'\r' | b'\n')) {
+    let text = if memchr::memchr2(b'\r', b'\n', payload).is_some() {
         compact = payload
             .iter()
             .copied()

@@ -75,7 +75,7 @@ fn response_as(content_type: &'static str, body: impl Into<Body>) -> Response {
 }
 
 /// What a read's client asked the answer to be: the server's Table, or (for the kinds the
-/// sandbox encodes, Pods) protobuf, else JSON.
+/// sandbox encodes, Pods and Secrets) protobuf, else JSON.
 #[derive(Clone, Copy)]
 struct Wants {
     table: Option<TableOpts>,
@@ -1090,7 +1090,9 @@ enum Framing {
 impl Framing {
     fn of(rt: &ResourceType, wants: Wants) -> Framing {
         match wants.table {
-            None if wants.protobuf && rt.kind == "Pod" && rt.group.is_empty() => Framing::Protobuf,
+            None if wants.protobuf && protobuf::serves(&rt.api_version(), rt.kind) => {
+                Framing::Protobuf
+            }
             table => Framing::Json(table),
         }
     }
@@ -1103,7 +1105,7 @@ impl Framing {
     }
 
     /// Appends an event for `o`: its object, or a one-row Table when the client asked for
-    /// Tables. False for a pod that has no protobuf encoding ([`Obj::pb`]), which ends the
+    /// Tables. False for an object that has no protobuf encoding ([`Obj::pb`]), which ends the
     /// stream.
     fn write_event(self, rt: &ResourceType, kind: &str, o: &Arc<Obj>, out: &mut Vec<u8>) -> bool {
         match self {
@@ -1139,9 +1141,10 @@ impl Framing {
         match self {
             Framing::Json(_) => event_line("BOOKMARK", obj.to_string().as_bytes()),
             Framing::Protobuf => {
-                let pod = protobuf::encode_pod(&obj, protobuf::Mode::Strict)
-                    .expect("a bookmark's metadata encodes");
-                let object = protobuf::envelope(&rt.api_version(), rt.kind, &pod);
+                let raw =
+                    protobuf::encode(&rt.api_version(), rt.kind, &obj, protobuf::Mode::Strict)
+                        .expect("a bookmark's metadata encodes");
+                let object = protobuf::envelope(&rt.api_version(), rt.kind, &raw);
                 Bytes::from(protobuf::watch_frame("BOOKMARK", &object))
             }
         }
@@ -1228,7 +1231,7 @@ fn watch(
     let write = move |kind: &str, o: &Arc<Obj>, out: &mut Vec<u8>| -> bool {
         let written = framing.write_event(rt, kind, o, out);
         if !written {
-            tracing::warn!(pod = %o.name, "a pod without a protobuf encoding ends a watch");
+            tracing::warn!(name = %o.name, "an object without a protobuf encoding ends a watch");
         }
         written
     };

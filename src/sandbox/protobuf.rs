@@ -89,7 +89,7 @@ const CONFIG_MAP: &[F] = &[
     (4, "immutable", T::Bool),
 ];
 const SECRET: &[F] = &[
-    (1, "metadata", T::Msg(META)),
+    (1, "metadata", T::Msg(super::protobuf_schema::OBJECT_META)),
     (2, "data", T::MapBytes),
     (3, "type", T::Str),
     (4, "stringData", T::MapStr),
@@ -666,20 +666,48 @@ pub enum Mode {
     Lenient,
 }
 
-/// A Pod's message, without the envelope; in [`Mode::Strict`], the first of its fields the
-/// tables cannot carry refuses it.
-pub fn encode_pod(v: &Value, mode: Mode) -> Result<Vec<u8>, NotEncodable> {
-    use super::protobuf_schema::POD;
+/// The tables of the kinds the sandbox serves in protobuf (and stores encoded): Pods, which
+/// the console reads by the thousand, and Secrets, which carry Helm's releases.
+fn served(api_version: &str, kind: &str) -> Option<&'static [F]> {
+    match (api_version, kind) {
+        ("v1", "Pod") => Some(super::protobuf_schema::POD),
+        ("v1", "Secret") => Some(SECRET),
+        _ => None,
+    }
+}
+
+/// Whether objects of this kind are served in protobuf to a client that prefers it.
+pub fn serves(api_version: &str, kind: &str) -> bool {
+    served(api_version, kind).is_some()
+}
+
+/// An object's message, without the envelope, for a kind the sandbox [`serves`] in
+/// protobuf; in [`Mode::Strict`], the first of its fields the tables cannot carry refuses
+/// it.
+pub fn encode(
+    api_version: &str,
+    kind: &str,
+    v: &Value,
+    mode: Mode,
+) -> Result<Vec<u8>, NotEncodable> {
+    let fields = served(api_version, kind).ok_or_else(|| {
+        NotEncodable(format!(" ({api_version} {kind} is not served in protobuf)"))
+    })?;
     let obj = v.as_object().ok_or_else(|| NotEncodable(String::new()))?;
     let type_meta = |k: &str| k == "apiVersion" || k == "kind";
     if mode == Mode::Strict
-        && let Some(key) = obj.keys().find(|k| !type_meta(k) && !known(POD, k))
+        && let Some(key) = obj.keys().find(|k| !type_meta(k) && !known(fields, k))
     {
         return Err(NotEncodable(format!(".{key}")));
     }
     let mut out = Vec::with_capacity(2048);
-    put_known(&mut out, obj, POD, mode)?;
+    put_known(&mut out, obj, fields, mode)?;
     Ok(out)
+}
+
+/// A Pod's message ([`encode`]).
+pub fn encode_pod(v: &Value, mode: Mode) -> Result<Vec<u8>, NotEncodable> {
+    encode("v1", "Pod", v, mode)
 }
 
 /// An object's message in the envelope a whole response body (or a watch event's object)

@@ -29,9 +29,10 @@ pub struct Obj {
     pub labels: BTreeMap<String, String>,
     /// Values of the resource's indexed fields (for field selectors), by field path.
     pub fields: Vec<(&'static str, String)>,
-    /// A Pod's protobuf message (no envelope), made when it is written, as the API server's
-    /// watch cache keeps each object's encoding: for the clients that prefer protobuf.
-    /// None for other kinds and for a pod the tables cannot carry (it is served as JSON).
+    /// A Pod's or a Secret's protobuf message (no envelope), made when it is written, as the
+    /// API server's watch cache keeps each object's encoding: for the clients that prefer
+    /// protobuf. None for other kinds and for an object the tables cannot carry (it is
+    /// served as JSON).
     pub pb: Option<Bytes>,
 }
 
@@ -62,13 +63,18 @@ impl Obj {
 
 /// A Pod's protobuf message ([`Obj::pb`]).
 fn protobuf_of(rt: &ResourceType, v: &Value) -> Option<Bytes> {
-    if rt.kind != "Pod" || !rt.group.is_empty() {
+    use super::protobuf::{Mode, encode, serves};
+    if !rt.group.is_empty() {
         return None;
     }
-    match super::protobuf::encode_pod(v, super::protobuf::Mode::Lenient) {
+    let api_version = rt.api_version();
+    if !serves(&api_version, rt.kind) {
+        return None;
+    }
+    match encode(&api_version, rt.kind, v, Mode::Lenient) {
         Ok(b) => Some(Bytes::from(b)),
         Err(e) => {
-            tracing::warn!(field = %e.0, "a pod cannot be encoded in protobuf: served as JSON");
+            tracing::warn!(kind = rt.kind, field = %e.0, "an object cannot be encoded in protobuf: served as JSON");
             None
         }
     }

@@ -6,7 +6,7 @@ pub mod convert;
 pub mod model;
 pub mod object;
 pub mod pb;
-mod pod_watch;
+mod pb_watch;
 pub mod rollup;
 pub mod slim;
 pub mod table;

@@ -13,10 +13,11 @@
 //! empty (`""`, `0`, an empty time), where JSON leaves it out: those read as absent here.
 
 use super::slim::PodForRow;
+use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{
     Container, ContainerState, ContainerStateRunning, ContainerStateTerminated,
     ContainerStateWaiting, ContainerStatus, Pod, PodCondition, PodSpec, PodStatus,
-    ResourceRequirements,
+    ResourceRequirements, Secret,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
@@ -452,6 +453,29 @@ fn terminated(buf: &[u8]) -> Result<ContainerStateTerminated> {
     Ok(t)
 }
 
+/// A Secret's message: its metadata as [`pod`] reads a pod's, its `type` and its data
+/// (raw bytes, where JSON has them in base64).
+pub fn secret(raw: &[u8]) -> Result<Secret> {
+    let mut secret = Secret::default();
+    each_field(raw, |num, v| {
+        match num {
+            1 => secret.metadata = object_meta(bytes(v)?)?,
+            2 => {
+                let (k, val) = map_entry(v)?;
+                let val = val.map(bytes).transpose()?.unwrap_or_default();
+                secret
+                    .data
+                    .get_or_insert_with(BTreeMap::new)
+                    .insert(k, ByteString(val.to_vec()));
+            }
+            3 => secret.type_ = some_string(v)?,
+            _ => {}
+        }
+        Ok(())
+    })?;
+    Ok(secret)
+}
+
 /// A bookmark's Pod: its resourceVersion and annotations (the one that ends a streaming
 /// list's initial events is among them).
 pub fn bookmark(raw: &[u8]) -> Result<(String, BTreeMap<String, String>)> {
@@ -500,6 +524,27 @@ mod tests {
             );
             assert_eq!(row_pb, row_json, "{path}");
         }
+    }
+
+    #[test]
+    fn a_secret_reads_its_data_as_the_bytes_json_has_in_base64() {
+        use crate::sandbox::protobuf::encode;
+        let value = serde_json::json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "sh.helm.release.v1.web.v3", "namespace": "ee",
+                "resourceVersion": "41", "creationTimestamp": "2026-11-30T10:00:00Z",
+                "labels": {"owner": "helm", "name": "web", "status": "deployed", "version": "3"},
+                "annotations": {"note": "not read"}},
+            "type": "helm.sh/release.v1",
+            "data": {"release": "SDRzSUFBQUFBQUFB", "empty": ""}});
+        let bytes = encode("v1", "Secret", &value, Mode::Strict).unwrap();
+        let mut from_json: Secret = serde_json::from_value(value).unwrap();
+        from_json.metadata.annotations = None;
+        assert_eq!(secret(&bytes).unwrap(), from_json);
+        assert_eq!(
+            from_json.data.unwrap()["release"].0,
+            b"H4sIAAAAAAAA".to_vec(),
+            "the test's data is Helm's base64 text"
+        );
     }
 
     fn varint(mut v: u64, out: &mut Vec<u8>) {

@@ -11,7 +11,7 @@ use super::model::{
     Change, ClusterUpdate, EventRow, HpaRow, Key, NodeRow, PodRow, ReleaseRevision, Resource,
     Usage, WorkloadKind, WorkloadRow,
 };
-use super::pod_watch;
+use super::pb_watch;
 use super::slim::{SlimMetrics, SlimPod};
 use anyhow::Context as _;
 use futures::StreamExt;
@@ -157,7 +157,7 @@ pub fn spawn_watches(
             ),
             tx.clone(),
         ),
-        spawn_pods_feed(
+        spawn_pb_feed(
             scoped::<SlimPod>(&client, ns),
             cfg.clone(),
             pods_feed(Some(pods_listed.clone())),
@@ -213,7 +213,7 @@ pub fn spawn_watches(
             ),
             tx.clone(),
         ),
-        spawn_feed(
+        spawn_pb_feed(
             scoped::<Secret>(&client, ns),
             watcher::Config::default()
                 .page_size(SECRET_PAGE_SIZE)
@@ -257,16 +257,26 @@ where
     tokio::spawn(run_feed(api, cfg, feed, tx))
 }
 
-/// The pods' feed: its streaming list read by [`pod_watch`] (in protobuf when the server
-/// gives it), its paged lists, for a server without streaming lists, by kube's watcher.
-fn spawn_pods_feed(
-    api: Api<SlimPod>,
+/// A feed of pods or release Secrets: its streaming list read by [`pb_watch`] (in
+/// protobuf when the server gives it), its paged lists, for a server without streaming
+/// lists, by kube's watcher.
+fn spawn_pb_feed<K, T>(
+    api: Api<K>,
     cfg: watcher::Config,
-    feed: Feed<SlimPod, PodRow>,
+    feed: Feed<K, T>,
     tx: Sender<ClusterUpdate>,
-) -> JoinHandle<()> {
-    let streaming = pod_watch::watch(api.clone().into_client(), api.resource_url().to_string())
-        .default_backoff();
+) -> JoinHandle<()>
+where
+    K: pb_watch::Watched + Clone + Debug + Sync,
+    K::DynamicType: Default,
+    T: Send + 'static,
+{
+    let streaming = pb_watch::watch(
+        api.clone().into_client(),
+        api.resource_url().to_string(),
+        cfg.label_selector.clone(),
+    )
+    .default_backoff();
     tokio::spawn(run_listings(streaming, api, cfg, feed, tx))
 }
 

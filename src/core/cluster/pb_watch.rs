@@ -1,14 +1,16 @@
-//! The pods' streaming list-watch, read in protobuf when the API server gives it.
+//! A streaming list-watch read in protobuf when the API server gives it: the pods' and the
+//! release Secrets'.
 //!
 //! kube-runtime's watcher reads JSON only. At 10,000 pods, decoding their JSON (25 MB) is
 //! most of the time from launch to the list on screen; in protobuf each field carries its
-//! length, so a pod's row is read without scanning the rest of it ([`super::pb`]). This
-//! watch asks for protobuf first and JSON second, as client-go's typed clients do, and
-//! reads whichever the server answers: protobuf frames, or JSON lines (a server that does
-//! not encode pods in protobuf, like the sandbox before it did).
+//! length, so a pod's row is read without scanning the rest of it ([`super::pb`]), and a
+//! Secret's data comes as bytes, not as base64 to decode. This watch asks for protobuf
+//! first and JSON second, as client-go's typed clients do, and reads whichever the server
+//! answers: protobuf frames, or JSON lines (a server that does not encode the kind in
+//! protobuf, like the sandbox before it did).
 //!
 //! The events mean what they mean to kube-runtime's watcher with streaming lists: a watch
-//! with `sendInitialEvents=true` gives `Init`, an `InitApply` per pod and `InitDone` at
+//! with `sendInitialEvents=true` gives `Init`, an `InitApply` per object and `InitDone` at
 //! the `k8s.io/initial-events-end` bookmark; then `Apply` and `Delete`; a watch that ends
 //! is resumed from the last resourceVersion seen, and a 410 Gone lists again. Errors are
 //! kube-runtime's [`watcher::Error`]s, so the feed reports them, backs off and detects a
@@ -20,6 +22,7 @@ use super::slim::SlimPod;
 use bytes::{Bytes, BytesMut};
 use futures::Stream;
 use http_body_util::BodyExt as _;
+use k8s_openapi::api::core::v1::Secret;
 use kube::Client;
 use kube::ResourceExt as _;
 use kube::api::WatchParams;
@@ -27,6 +30,8 @@ use kube::client::Body;
 use kube::core::watch::{Bookmark, BookmarkMeta};
 use kube::core::{Status, TypeMeta, WatchEvent};
 use kube::runtime::watcher::{self, Event};
+use serde::de::DeserializeOwned;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -43,48 +48,69 @@ const ACCEPT: &str = "application/vnd.kubernetes.protobuf, application/json";
 /// an object is 1.5 MiB; this leaves room).
 const MAX_FRAME: usize = 16 << 20;
 
-type Decoded = Result<WatchEvent<SlimPod>, kube::Error>;
+type Decoded<K> = Result<WatchEvent<K>, kube::Error>;
 
-/// The pods at `url` (a collection's path, e.g. `/api/v1/pods`), as kube-runtime's
-/// watcher events.
-pub fn watch(
+/// A kind this watch reads: from JSON as serde does, or from its protobuf message.
+pub trait Watched: kube::Resource + DeserializeOwned + Send + 'static {
+    /// The object from its message (without the envelope).
+    fn from_protobuf(raw: &[u8]) -> Result<Self, pb::Malformed>;
+}
+
+impl Watched for SlimPod {
+    fn from_protobuf(raw: &[u8]) -> Result<Self, pb::Malformed> {
+        pb::pod(raw).map(SlimPod::from)
+    }
+}
+
+impl Watched for Secret {
+    fn from_protobuf(raw: &[u8]) -> Result<Self, pb::Malformed> {
+        pb::secret(raw)
+    }
+}
+
+/// The objects at `url` (a collection's path, e.g. `/api/v1/pods`) that `labels` selects,
+/// as kube-runtime's watcher events.
+pub fn watch<K: Watched>(
     client: Client,
     url: String,
-) -> impl Stream<Item = watcher::Result<Event<SlimPod>>> + Send {
+    labels: Option<String>,
+) -> impl Stream<Item = watcher::Result<Event<K>>> + Send {
     futures::stream::unfold(State::Empty, move |state| {
         let client = client.clone();
         let url = url.clone();
-        async move { Some(step(&client, &url, state).await) }
+        let labels = labels.clone();
+        async move { Some(step(&client, &url, labels.as_deref(), state).await) }
     })
 }
 
 /// Where the watch stands.
-enum State {
+enum State<K> {
     /// Nothing listed, or a list is due again: open a watch with the initial events.
     Empty,
     /// Reading the initial events.
-    Initial(Events),
+    Initial(Events<K>),
     /// Listed: reading changes, the last one seen at `rv`.
-    Watching { rv: String, events: Events },
+    Watching { rv: String, events: Events<K> },
     /// The watch ended: open another from `rv`.
     Resume { rv: String },
 }
 
 /// Moves the watch on until it has an event or an error to give.
-async fn step(
+async fn step<K: Watched>(
     client: &Client,
     url: &str,
-    mut state: State,
-) -> (watcher::Result<Event<SlimPod>>, State) {
+    labels: Option<&str>,
+    mut state: State<K>,
+) -> (watcher::Result<Event<K>>, State<K>) {
     loop {
         state = match state {
-            State::Empty => match open(client, url, None).await {
+            State::Empty => match open(client, url, labels, None).await {
                 Ok(events) => return (Ok(Event::Init), State::Initial(events)),
                 Err(e) => return (Err(watcher::Error::WatchStartFailed(e)), State::Empty),
             },
             State::Initial(mut events) => match events.next().await {
-                Some(Ok(WatchEvent::Added(pod) | WatchEvent::Modified(pod))) => {
-                    return (Ok(Event::InitApply(pod)), State::Initial(events));
+                Some(Ok(WatchEvent::Added(obj) | WatchEvent::Modified(obj))) => {
+                    return (Ok(Event::InitApply(obj)), State::Initial(events));
                 }
                 // The API server never sends these among the initial events.
                 Some(Ok(WatchEvent::Deleted(_))) => State::Initial(events),
@@ -109,7 +135,7 @@ async fn step(
                 // Ended before the list was whole: list again.
                 None => State::Empty,
             },
-            State::Resume { rv } => match open(client, url, Some(&rv)).await {
+            State::Resume { rv } => match open(client, url, labels, Some(&rv)).await {
                 Ok(events) => State::Watching { rv, events },
                 Err(e) => {
                     return (
@@ -119,10 +145,10 @@ async fn step(
                 }
             },
             State::Watching { rv, mut events } => match events.next().await {
-                Some(Ok(WatchEvent::Added(pod) | WatchEvent::Modified(pod))) => {
-                    return changed(pod, Event::Apply, events);
+                Some(Ok(WatchEvent::Added(obj) | WatchEvent::Modified(obj))) => {
+                    return changed(obj, Event::Apply, events);
                 }
-                Some(Ok(WatchEvent::Deleted(pod))) => return changed(pod, Event::Delete, events),
+                Some(Ok(WatchEvent::Deleted(obj))) => return changed(obj, Event::Delete, events),
                 Some(Ok(WatchEvent::Bookmark(b))) => State::Watching {
                     rv: b.metadata.resource_version,
                     events,
@@ -147,25 +173,31 @@ async fn step(
     }
 }
 
-/// A change read while watching: the watch goes on from the pod's resourceVersion.
-fn changed(
-    pod: SlimPod,
-    event: fn(SlimPod) -> Event<SlimPod>,
-    events: Events,
-) -> (watcher::Result<Event<SlimPod>>, State) {
-    match pod.resource_version().filter(|rv| !rv.is_empty()) {
-        Some(rv) => (Ok(event(pod)), State::Watching { rv, events }),
+/// A change read while watching: the watch goes on from the object's resourceVersion.
+fn changed<K: Watched>(
+    obj: K,
+    event: fn(K) -> Event<K>,
+    events: Events<K>,
+) -> (watcher::Result<Event<K>>, State<K>) {
+    match obj.resource_version().filter(|rv| !rv.is_empty()) {
+        Some(rv) => (Ok(event(obj)), State::Watching { rv, events }),
         None => (Err(watcher::Error::NoResourceVersion), State::Empty),
     }
 }
 
 /// Opens a watch: with the initial events when `from` is None, else from that
 /// resourceVersion.
-async fn open(client: &Client, url: &str, from: Option<&str>) -> Result<Events, kube::Error> {
+async fn open<K: Watched>(
+    client: &Client,
+    url: &str,
+    labels: Option<&str>,
+    from: Option<&str>,
+) -> Result<Events<K>, kube::Error> {
     use axum::http::header;
     let params = WatchParams {
         timeout: Some(WATCH_TIMEOUT_SECS),
         send_initial_events: from.is_none(),
+        label_selector: labels.map(str::to_string),
         ..WatchParams::default()
     };
     let mut request = kube::core::Request::new(url)
@@ -205,7 +237,7 @@ fn api_status(code: u16, body: &[u8]) -> Status {
 }
 
 /// A watch's body as decoded events, in order.
-struct Events {
+struct Events<K> {
     body: Body,
     /// The rest of the latest chunk read, not yet decoded: events wholly inside it are
     /// decoded where they lie, without a copy.
@@ -221,10 +253,11 @@ struct Events {
     active: bool,
     /// The body has ended (or failed, or went idle).
     ended: bool,
+    kind: PhantomData<fn() -> K>,
 }
 
-impl Events {
-    fn new(body: Body, protobuf: bool) -> Events {
+impl<K: Watched> Events<K> {
+    fn new(body: Body, protobuf: bool) -> Events<K> {
         Events {
             body,
             pending: Bytes::new(),
@@ -233,11 +266,12 @@ impl Events {
             idle: Box::pin(tokio::time::sleep(idle_limit())),
             active: false,
             ended: false,
+            kind: PhantomData,
         }
     }
 
     /// The next event, None once the body has ended and every event is given.
-    async fn next(&mut self) -> Option<Decoded> {
+    async fn next(&mut self) -> Option<Decoded<K>> {
         loop {
             if let Some(event) = self.decode_next() {
                 return Some(event);
@@ -257,7 +291,7 @@ impl Events {
                         let next = tokio::time::Instant::now() + idle_limit();
                         self.idle.as_mut().reset(next);
                     } else {
-                        tracing::debug!("pod watch idle too long: reconnecting");
+                        tracing::debug!("watch idle too long: reconnecting");
                         self.ended = true;
                     }
                     continue;
@@ -267,7 +301,7 @@ impl Events {
             match frame {
                 None => self.ended = true,
                 Some(Err(e)) if ends_resumably(&e) => {
-                    tracing::debug!("pod watch ended early: {e}");
+                    tracing::debug!("watch ended early: {e}");
                     self.ended = true;
                 }
                 Some(Err(e)) => {
@@ -284,7 +318,7 @@ impl Events {
     }
 
     /// Decodes the next whole event from what has been read, if one is there.
-    fn decode_next(&mut self) -> Option<Decoded> {
+    fn decode_next(&mut self) -> Option<Decoded<K>> {
         loop {
             let event = if self.carry.is_empty() {
                 if self.pending.is_empty() {
@@ -379,14 +413,14 @@ fn malformed(e: pb::Malformed) -> kube::Error {
 }
 
 /// One protobuf watch event.
-fn decode_frame(frame: &[u8]) -> Result<WatchEvent<SlimPod>, pb::Malformed> {
+fn decode_frame<K: Watched>(frame: &[u8]) -> Result<WatchEvent<K>, pb::Malformed> {
     let (kind, object) = pb::watch_event(frame)?;
     let (api_version, object_kind, raw) = pb::unwrap(object)?;
-    let pod = || pb::pod(raw).map(SlimPod::from);
+    let obj = || K::from_protobuf(raw);
     Ok(match kind.as_str() {
-        "ADDED" => WatchEvent::Added(pod()?),
-        "MODIFIED" => WatchEvent::Modified(pod()?),
-        "DELETED" => WatchEvent::Deleted(pod()?),
+        "ADDED" => WatchEvent::Added(obj()?),
+        "MODIFIED" => WatchEvent::Modified(obj()?),
+        "DELETED" => WatchEvent::Deleted(obj()?),
         "BOOKMARK" => {
             let (resource_version, annotations) = pb::bookmark(raw)?;
             WatchEvent::Bookmark(Bookmark {
@@ -407,11 +441,11 @@ fn decode_frame(frame: &[u8]) -> Result<WatchEvent<SlimPod>, pb::Malformed> {
 
 /// Decodes one line as kube's watch stream does: a watch event, else an API error
 /// Status, else the decoding error. Blank lines and a line cut short give nothing.
-fn decode_line(line: &[u8]) -> Option<Decoded> {
+fn decode_line<K: Watched>(line: &[u8]) -> Option<Decoded<K>> {
     if line.iter().all(u8::is_ascii_whitespace) {
         return None;
     }
-    match serde_json::from_slice::<WatchEvent<SlimPod>>(line) {
+    match serde_json::from_slice::<WatchEvent<K>>(line) {
         Ok(event) => Some(Ok(event)),
         // A line cut short where the body ended, which kube's watch stream skips too.
         Err(e) if e.is_eof() => None,
@@ -484,7 +518,7 @@ mod tests {
 
     /// What a stream cut into chunks of `size` bytes decodes to: each event's type and name.
     fn read_in_chunks(stream: &[u8], size: usize, protobuf: bool) -> Vec<String> {
-        let mut events = Events::new(Body::empty(), protobuf);
+        let mut events = Events::<SlimPod>::new(Body::empty(), protobuf);
         let mut seen = Vec::new();
         for chunk in stream.chunks(size) {
             events.pending = Bytes::copy_from_slice(chunk);
@@ -560,7 +594,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_frame_longer_than_any_object_breaks_the_stream() {
-        let mut events = Events::new(Body::empty(), true);
+        let mut events = Events::<SlimPod>::new(Body::empty(), true);
         events.pending = Bytes::from_static(&[0x7f, 0xff, 0xff, 0xff, 1, 2, 3]);
         assert!(matches!(events.decode_next(), Some(Err(_))));
         assert!(events.ended && events.decode_next().is_none());
@@ -570,6 +604,6 @@ mod tests {
     fn an_unknown_event_type_is_an_error() {
         let bytes = encode_pod(&json!({"metadata": {"name": "p"}}), Mode::Strict).unwrap();
         let frame = watch_frame("SHRUGGED", &envelope("v1", "Pod", &bytes));
-        assert!(decode_frame(&frame[4..]).is_err());
+        assert!(decode_frame::<SlimPod>(&frame[4..]).is_err());
     }
 }
