@@ -89,15 +89,22 @@ pub struct Keys {
 }
 
 impl Keys {
-    /// Starts the reader thread.
+    /// Starts the reader thread. If it cannot start, the first event is that error, which
+    /// ends the console with it.
     pub fn start() -> Keys {
         let (tx, rx) = mpsc::unbounded_channel();
         let gate = Arc::new(Gate::default());
         let reader = gate.clone();
-        thread::Builder::new()
+        let failed = tx.clone();
+        if let Err(e) = thread::Builder::new()
             .name("keys".into())
             .spawn(move || read_keys(&reader, &tx))
-            .expect("cannot start the key reader thread");
+        {
+            let _ = failed.send(Err(io::Error::new(
+                e.kind(),
+                format!("cannot start the key reader: {e}"),
+            )));
+        }
         Keys { rx, gate }
     }
 
