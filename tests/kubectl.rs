@@ -1038,6 +1038,39 @@ fn label_and_field_selectors() {
     );
 }
 
+/// `kubectl describe KIND NAME -n NS`, checked to have asked for protobuf and been answered
+/// in it (the request and the answer, as kubectl logs them at -v=8): what it prints.
+fn describe_in_protobuf(sb: &Sandbox, kind: &str, name: &str, ns: &str) -> String {
+    let out = sb.kubectl(&["describe", kind, name, "-n", ns, "-v=8"]);
+    assert!(out.ok, "describe: {}", out.stderr);
+    for logged in [
+        "Accept: application/vnd.kubernetes.protobuf,application/json",
+        "Content-Type: application/vnd.kubernetes.protobuf",
+    ] {
+        assert!(out.stderr.contains(logged), "{logged}: {}", out.stderr);
+    }
+    out.stdout
+}
+
+/// The value describe prints after `label` (its first line that starts so).
+fn described(text: &str, label: &str) -> String {
+    text.lines()
+        .find_map(|l| l.trim_start().strip_prefix(label))
+        .unwrap_or_else(|| panic!("no {label} in:\n{text}"))
+        .trim()
+        .to_string()
+}
+
+/// Every label of `labels` (a JSON object) is shown as `key=value`.
+fn assert_labels_shown(text: &str, labels: &serde_json::Value) {
+    for (k, v) in labels.as_object().unwrap() {
+        assert!(
+            text.contains(&format!("{k}={}", v.as_str().unwrap())),
+            "{k}: {text}"
+        );
+    }
+}
+
 /// kubectl's typed client reads a Helm release Secret in protobuf too (its data as raw
 /// bytes, where JSON has base64): describe shows the type, labels and the payload's size
 /// that the Secret's JSON gives.
@@ -1047,36 +1080,22 @@ fn describe_reads_a_release_secret_in_protobuf() {
     let sb = Sandbox::start();
     let list = sb.json(&["get", "secrets", "-A", "-l", "owner=helm", "-o", "json"]);
     let secret = &list["items"][0];
-    let (secret_name, ns) = (
+    let text = describe_in_protobuf(
+        &sb,
+        "secret",
         secret["metadata"]["name"].as_str().unwrap(),
         secret["metadata"]["namespace"].as_str().unwrap(),
     );
-    let out = sb.kubectl(&["describe", "secret", secret_name, "-n", ns, "-v=8"]);
-    assert!(out.ok, "describe: {}", out.stderr);
-    assert!(
-        out.stderr
-            .contains("Content-Type: application/vnd.kubernetes.protobuf"),
-        "{}",
-        out.stderr
-    );
-    let text = out.stdout;
     assert!(text.contains("helm.sh/release.v1"), "{text}");
-    for (k, v) in secret["metadata"]["labels"].as_object().unwrap() {
-        assert!(
-            text.contains(&format!("{k}={}", v.as_str().unwrap())),
-            "{k}: {text}"
-        );
-    }
+    assert_labels_shown(&text, &secret["metadata"]["labels"]);
     let payload = base64::engine::general_purpose::STANDARD
         .decode(secret["data"]["release"].as_str().unwrap())
         .unwrap();
-    let size = text
-        .lines()
-        .find_map(|l| l.trim_start().strip_prefix("release:"))
-        .unwrap_or_else(|| panic!("no release: in\n{text}"))
-        .trim()
-        .to_string();
-    assert_eq!(size, format!("{} bytes", payload.len()), "{text}");
+    assert_eq!(
+        described(&text, "release:"),
+        format!("{} bytes", payload.len()),
+        "{text}"
+    );
 }
 
 /// kubectl's typed client (describe, logs, drain, exec) asks for pods in protobuf, and the
@@ -1087,29 +1106,8 @@ fn describe_reads_a_pod_in_protobuf() {
     let sb = Sandbox::start();
     let pod = router_pods(&sb)[0].clone();
     let pod_name = name(&pod).to_string();
-    let out = sb.kubectl(&["describe", "pod", &pod_name, "-n", "mr-ee", "-v=8"]);
-    assert!(out.ok, "describe: {}", out.stderr);
-    // The request and the answer, as kubectl logs them at -v=8.
-    assert!(
-        out.stderr
-            .contains("Accept: application/vnd.kubernetes.protobuf,application/json"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr
-            .contains("Content-Type: application/vnd.kubernetes.protobuf"),
-        "{}",
-        out.stderr
-    );
-    let text = out.stdout;
-    let field = |label: &str| -> String {
-        text.lines()
-            .find_map(|l| l.trim_start().strip_prefix(label))
-            .unwrap_or_else(|| panic!("no {label} in:\n{text}"))
-            .trim()
-            .to_string()
-    };
+    let text = describe_in_protobuf(&sb, "pod", &pod_name, "mr-ee");
+    let field = |label: &str| described(&text, label);
     let json = sb.json(&["get", "pod", &pod_name, "-n", "mr-ee", "-o", "json"]);
     let node = json["spec"]["nodeName"].as_str().unwrap();
     assert!(field("Node:").starts_with(&format!("{node}/")), "{text}");
@@ -1131,12 +1129,7 @@ fn describe_reads_a_pod_in_protobuf() {
                 .unwrap()
         )
     );
-    for (k, v) in json["metadata"]["labels"].as_object().unwrap() {
-        assert!(
-            text.contains(&format!("{k}={}", v.as_str().unwrap())),
-            "{k}: {text}"
-        );
-    }
+    assert_labels_shown(&text, &json["metadata"]["labels"]);
     assert!(
         text.contains("node.kubernetes.io/not-ready:NoExecute op=Exists for 300s"),
         "the tolerations with their seconds: {text}"

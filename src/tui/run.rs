@@ -229,7 +229,7 @@ struct Console<'a> {
     opts: &'a Options,
     app: App,
     msg_tx: mpsc::UnboundedSender<Msg>,
-    /// None while the terminal is handed to the shell or an editor.
+    /// The key reader: paused while the terminal is handed to the shell or an editor.
     keys: Keys,
     /// The pod log being streamed.
     logs: Option<tokio::task::JoinHandle<()>>,

@@ -112,9 +112,10 @@ impl Tui {
             setup()?;
         }
         // Not `Terminal::clear`: it asks the terminal for the cursor position, and while the
-        // key reader (`tui::keys`) is reading the answer can be taken by it, so the
-        // query times out. Clearing the screen and drawing a blank frame needs no answer and
-        // leaves ratatui's buffer matching the screen, so the next draw is a full one.
+        // key reader (`tui::keys`) is polling the terminal the answer can be read there
+        // first, so the query times out. Clearing the screen and drawing a blank frame needs
+        // no answer and leaves ratatui's buffer matching the screen, so the next draw is a
+        // full one.
         ratatui::backend::Backend::clear_region(
             self.terminal.backend_mut(),
             ratatui::backend::ClearType::All,
