@@ -49,7 +49,8 @@ enum Command {
         /// benchmarks (at most 10,000).
         #[arg(long, value_parser = cli::sandbox_releases)]
         releases: Option<usize>,
-        /// Fault injection, e.g. "5xx=0.05,slow=0.1,slow-ms=1500,drop-watch=0.01".
+        /// Fault injection, e.g. "5xx=0.05,slow=0.1,slow-ms=1500,drop-watch=0.01";
+        /// "5xx-for-ms=5000" ends the errors that long after start (an outage, then recovery).
         #[arg(long, default_value = "")]
         faults: String,
     },

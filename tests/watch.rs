@@ -261,10 +261,14 @@ async fn a_large_initial_list_is_one_update() -> anyhow::Result<()> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn watches_survive_server_errors_and_dropped_watches() -> anyhow::Result<()> {
-    // Half the requests fail: a streaming list makes one request per resource where paged
-    // lists made many, and the test must see the faults happen.
+    // An outage: for its first 5 s the server fails 70 % of requests, so every feed's first
+    // requests almost surely fail; watches are dropped all along. The errors have an end so
+    // that the time to recover has a bound: kube's backoff (0.8 s doubling, up to twice that
+    // with jitter) lets a feed fail at most 3 times in 5 s and retries within 6.4 s after.
+    // With errors that never end, a feed that fails 6 times in a row waits past a minute
+    // (as one CI run of this test did, when half of all requests failed).
     let sb = Sandbox::start(Options {
-        faults: helmdeck::sandbox::faults::Faults::parse("5xx=0.5,drop-watch=0.05")
+        faults: helmdeck::sandbox::faults::Faults::parse("5xx=0.7,5xx-for-ms=5000,drop-watch=0.05")
             .map_err(anyhow::Error::msg)?,
         ..Default::default()
     })
@@ -274,7 +278,7 @@ async fn watches_survive_server_errors_and_dropped_watches() -> anyhow::Result<(
     let _watches = spawn_watches(client, None, tx);
     let mut state = ClusterState::default();
     let mut errors = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
     // Until the faults have shown, and the state has caught up with the store anyway.
     while !(state.synced() && !errors.is_empty() && state_pods(&state) == store_pods(&sb, None)) {
         match tokio::time::timeout_at(deadline, rx.recv()).await {

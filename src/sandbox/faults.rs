@@ -1,7 +1,8 @@
-//! Fault injection for resilience tests: `--faults 5xx=0.05,slow=0.1,slow-ms=1500,drop-watch=0.01`.
+//! Fault injection for resilience tests: `--faults 5xx=0.05,slow=0.1,slow-ms=1500,drop-watch=0.01`,
+//! with `5xx-for-ms=5000` to give the errors an end (an outage, then recovery).
 
 use super::error::ApiError;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Rates (0.0–1.0) at which the server misbehaves.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -13,6 +14,10 @@ pub struct Faults {
     pub slow_ms: u64,
     /// Chance, per event or bookmark tick, that a watch is dropped.
     pub drop_watch_rate: f64,
+    /// How long after the server starts `error_rate` applies; always when `None`.
+    pub error_for: Option<Duration>,
+    /// When the server started serving: set by [`Faults::started`].
+    pub since: Option<Instant>,
 }
 
 impl Faults {
@@ -45,9 +50,15 @@ impl Faults {
                         .map_err(|_| format!("slow-ms needs milliseconds, got '{v}'"))?
                 }
                 "drop-watch" => f.drop_watch_rate = rate()?,
+                "5xx-for-ms" => {
+                    f.error_for =
+                        Some(Duration::from_millis(v.parse().map_err(|_| {
+                            format!("5xx-for-ms needs milliseconds, got '{v}'")
+                        })?))
+                }
                 _ => {
                     return Err(format!(
-                        "unknown fault '{k}' (known: 5xx, slow, slow-ms, drop-watch)"
+                        "unknown fault '{k}' (known: 5xx, 5xx-for-ms, slow, slow-ms, drop-watch)"
                     ));
                 }
             }
@@ -55,12 +66,28 @@ impl Faults {
         Ok(f)
     }
 
+    /// The same faults, their clock started now: the server calls it when it starts.
+    pub fn started(self) -> Self {
+        Faults {
+            since: Some(Instant::now()),
+            ..self
+        }
+    }
+
+    /// Whether errors are still being injected: always, or until `error_for` has passed.
+    fn erring(&self) -> bool {
+        match (self.error_for, self.since) {
+            (Some(window), Some(since)) => since.elapsed() < window,
+            _ => true,
+        }
+    }
+
     /// Called before each API request: maybe sleeps, maybe fails it.
     pub async fn before_request(&self) -> Option<ApiError> {
         if self.slow_rate > 0.0 && fastrand::f64() < self.slow_rate {
             tokio::time::sleep(Duration::from_millis(self.slow_ms)).await;
         }
-        if self.error_rate > 0.0 && fastrand::f64() < self.error_rate {
+        if self.error_rate > 0.0 && self.erring() && fastrand::f64() < self.error_rate {
             return Some(if fastrand::bool() {
                 ApiError::internal("injected fault")
             } else {
@@ -90,5 +117,18 @@ mod tests {
         assert!(Faults::parse("5xx=2").is_err());
         assert!(Faults::parse("bogus=0.1").is_err());
         assert!(Faults::parse("5xx").is_err());
+        assert!(Faults::parse("5xx-for-ms=soon").is_err());
+    }
+
+    #[tokio::test]
+    async fn errors_stop_when_their_window_ends() {
+        let f = Faults::parse("5xx=1,5xx-for-ms=200").unwrap().started();
+        assert!(f.before_request().await.is_some(), "inside the window");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        for _ in 0..100 {
+            assert!(f.before_request().await.is_none(), "after the window");
+        }
+        let always = Faults::parse("5xx=1").unwrap().started();
+        assert!(always.before_request().await.is_some(), "no window: always");
     }
 }

@@ -35,7 +35,7 @@ impl Server {
         let addr = listener.local_addr()?;
         let state = ApiState {
             store: store.clone(),
-            faults: Arc::new(faults),
+            faults: Arc::new(faults.started()),
             load: load.clone(),
             pod_shapes: Default::default(),
             bookmark_every: Duration::from_secs(5),
