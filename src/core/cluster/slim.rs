@@ -288,18 +288,16 @@ impl<'de> Deserialize<'de> for PodForRow {
 }
 
 impl From<PodForRow> for SlimPod {
-    fn from(PodForRow(pod): PodForRow) -> SlimPod {
-        let row = PodRow::from_pod(&pod);
-        let m = pod.metadata;
-        SlimPod(Box::new(PodItem {
-            meta: ObjectMeta {
-                name: m.name,
-                namespace: m.namespace,
-                resource_version: m.resource_version,
-                ..Default::default()
-            },
-            row,
-        }))
+    fn from(PodForRow(mut pod): PodForRow) -> SlimPod {
+        let m = &mut pod.metadata;
+        let meta = ObjectMeta {
+            name: m.name.clone(),
+            namespace: m.namespace.clone(),
+            resource_version: m.resource_version.take(),
+            ..Default::default()
+        };
+        let row = PodRow::from_owned_pod(pod);
+        SlimPod(Box::new(PodItem { meta, row }))
     }
 }
 
