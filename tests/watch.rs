@@ -3,7 +3,7 @@
 
 use helmdeck::core::cluster::rollup::{AreaKind, Level, Problem, Rollup, TargetKind, rollup};
 use helmdeck::core::cluster::watch::{WatchHandle, spawn_watches};
-use helmdeck::core::cluster::{Change, ClusterState, ClusterUpdate, WorkloadKind};
+use helmdeck::core::cluster::{Change, ClusterState, ClusterUpdate, Resource, WorkloadKind};
 use helmdeck::core::release::ReleaseStatus;
 use helmdeck::sandbox::resources::Storage;
 use helmdeck::sandbox::{Options, Sandbox};
@@ -236,25 +236,45 @@ async fn pod_changes_show_up() -> anyhow::Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_large_initial_list_is_one_update() -> anyhow::Result<()> {
-    let (sb, client) = start("default", Some(1500)).await?;
-    let expected = store_pods(&sb, None).len();
-    assert!(expected >= 1500, "{expected} pods");
+async fn a_large_initial_list_comes_in_parts_and_shows_once_whole() -> anyhow::Result<()> {
+    let (sb, client) = start("default", Some(5000)).await?;
+    let expected = store_pods(&sb, None);
+    assert!(expected.len() >= 5000, "{} pods", expected.len());
     let (tx, mut rx) = mpsc::channel(64);
     let _watches = spawn_watches(client, None, tx);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let first_pods = loop {
-        match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Some(ClusterUpdate::Pods(changes))) => break changes,
-            Ok(Some(_)) => continue,
-            other => anyhow::bail!("no pods update: {other:?}"),
+    let mut state = ClusterState::default();
+    let mut parts = Vec::new();
+    loop {
+        let update = match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(u)) => u,
+            other => anyhow::bail!("the list did not end: {other:?}"),
+        };
+        let ClusterUpdate::Pods(changes) = &update else {
+            state.apply(update);
+            continue;
+        };
+        let [change] = &changes[..] else {
+            anyhow::bail!("one change an update while listing, got {}", changes.len())
+        };
+        match change {
+            Change::Part { first, rows } => parts.push((*first, rows.len())),
+            Change::EndParts(_) => {
+                state.apply(update);
+                break;
+            }
+            other => anyhow::bail!("a part or the end of the parts, got {other:?}"),
         }
-    };
-    assert_eq!(first_pods.len(), 1, "one change: the reset");
-    match &first_pods[0] {
-        Change::Reset(rows) => assert!(rows.len() >= 1500, "{} rows", rows.len()),
-        other => anyhow::bail!("expected a reset, got {other:?}"),
+        state.apply(update);
+        // Out of sight until the list ends: no pods, and the source not yet listed.
+        assert!(state.pods.is_empty());
+        assert!(!state.sources.get(&Resource::Pods).is_some_and(|s| s.synced));
     }
+    let firsts: Vec<bool> = parts.iter().map(|p| p.0).collect();
+    assert!(parts.len() >= 2, "{parts:?}");
+    assert!(firsts[0] && !firsts[1..].iter().any(|f| *f), "{firsts:?}");
+    assert_eq!(state_pods(&state), expected, "the whole list, once");
+    assert!(state.sources[&Resource::Pods].synced);
     sb.stop().await;
     Ok(())
 }

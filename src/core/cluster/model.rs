@@ -260,6 +260,24 @@ pub enum Change<T> {
     Delete(Key),
     /// A full (re)list: replaces every row of the kind.
     Reset(Vec<T>),
+    /// Part of a long (re)list, sent while the rest is still being read so that the state
+    /// files it meanwhile, out of sight: nothing changes on screen until the
+    /// [`Change::EndParts`] that ends the list. `first` starts a list (the parts of an
+    /// earlier one that never ended are dropped).
+    Part {
+        first: bool,
+        rows: Vec<T>,
+    },
+    /// The last rows of a list sent in parts: with the parts, they replace every row of the
+    /// kind, as a [`Change::Reset`] of them all would.
+    EndParts(Vec<T>),
+}
+
+impl<T> Change<T> {
+    /// Whether the change only files a part of a list, which shows nothing yet.
+    pub fn is_part(&self) -> bool {
+        matches!(self, Change::Part { .. })
+    }
 }
 
 /// What the watch layer sends to the state's owner.
@@ -281,13 +299,30 @@ pub enum ClusterUpdate {
 }
 
 impl ClusterUpdate {
+    /// Whether the update only files parts of a list ([`Change::Part`]).
+    pub fn is_parts_only(&self) -> bool {
+        fn parts<T>(changes: &[Change<T>]) -> bool {
+            !changes.is_empty() && changes.iter().all(Change::is_part)
+        }
+        match self {
+            ClusterUpdate::Nodes(c) => parts(c),
+            ClusterUpdate::Pods(c) => parts(c),
+            ClusterUpdate::Workloads(_, c) => parts(c),
+            ClusterUpdate::Hpas(c) => parts(c),
+            ClusterUpdate::Events(c) => parts(c),
+            ClusterUpdate::Releases(c) => parts(c),
+            ClusterUpdate::Metrics { .. } | ClusterUpdate::Error(..) => false,
+        }
+    }
+
     /// How many rows the update adds, changes or removes (a re-list counts its rows).
     pub fn rows(&self) -> usize {
         fn count<T>(changes: &[Change<T>]) -> usize {
             changes
                 .iter()
                 .map(|c| match c {
-                    Change::Reset(rows) => rows.len().max(1),
+                    Change::Reset(rows) | Change::EndParts(rows) => rows.len().max(1),
+                    Change::Part { rows, .. } => rows.len(),
                     _ => 1,
                 })
                 .sum()
@@ -320,6 +355,19 @@ pub struct ClusterState {
     pub sources: BTreeMap<Resource, SourceStatus>,
     /// Bumped on every change, so views know when to rebuild their rows.
     pub generation: u64,
+    /// Parts of lists still being read ([`Change::Part`]), by kind.
+    pub staged: Staged,
+}
+
+/// The rows of lists still being read, filed as their parts came, shown when they end.
+#[derive(Debug, Default, Clone)]
+pub struct Staged {
+    pub nodes: Option<Vec<(String, NodeRow)>>,
+    pub pods: Option<Vec<(Key, PodRow)>>,
+    pub workloads: BTreeMap<WorkloadKind, Vec<WorkloadRow>>,
+    pub hpas: Option<Vec<(Key, HpaRow)>>,
+    pub events: Option<Vec<(Key, EventRow)>>,
+    pub revisions: Option<Vec<(Key, ReleaseRevision)>>,
 }
 
 /// Fewest revisions worth decoding on more than one thread (a small one takes ~30 µs).
@@ -346,6 +394,7 @@ fn decode_in_parallel(rows: &mut [&mut ReleaseRevision]) {
 
 fn apply<K: Ord + Clone, T: Clone>(
     map: &mut BTreeMap<K, T>,
+    staged: &mut Option<Vec<(K, T)>>,
     changes: Vec<Change<T>>,
     key_of: impl Fn(&T) -> K,
     key_from: impl Fn(Key) -> K,
@@ -360,24 +409,67 @@ fn apply<K: Ord + Clone, T: Clone>(
             }
             // Built in bulk (sorted, then filled leaf by leaf) rather than one insert at a
             // time. Of equal keys the last one stays, as inserting would leave it.
-            Change::Reset(rows) => *map = rows.into_iter().map(|r| (key_of(&r), r)).collect(),
+            Change::Reset(rows) => {
+                *staged = None;
+                *map = rows.into_iter().map(|r| (key_of(&r), r)).collect();
+            }
+            // Keyed while the watch reads the rest of the list, off the way to the screen;
+            // the tree is built in bulk at the end, from rows a list gives in order (not
+            // inserted one at a time, which leaves its nodes half full).
+            Change::Part { first, rows } => {
+                if first {
+                    *staged = None;
+                }
+                let parts = staged.get_or_insert_with(Vec::new);
+                parts.extend(rows.into_iter().map(|r| (key_of(&r), r)));
+            }
+            Change::EndParts(rows) => {
+                let mut all = staged.take().unwrap_or_default();
+                all.extend(rows.into_iter().map(|r| (key_of(&r), r)));
+                *map = all.into_iter().collect();
+            }
         }
+    }
+}
+
+/// Replaces the workloads of one kind (the others stay) with `rows`.
+fn reset_workloads(
+    workloads: &mut BTreeMap<(WorkloadKind, String, String), WorkloadRow>,
+    kind: WorkloadKind,
+    rows: Vec<WorkloadRow>,
+) {
+    workloads.retain(|k, _| k.0 != kind);
+    for row in rows {
+        workloads.insert((row.kind, row.namespace.clone(), row.name.clone()), row);
     }
 }
 
 impl ClusterState {
     /// Takes in one update from the watch layer.
     pub fn apply(&mut self, update: ClusterUpdate) {
-        self.generation += 1;
+        // Parts of a list change nothing in sight, and a kind is not listed until its list
+        // ends: neither the generation nor the source moves for them.
+        let parts_only = update.is_parts_only();
+        if !parts_only {
+            self.generation += 1;
+        }
         let now = Some(Instant::now());
+        let staged = &mut self.staged;
         let resource = match update {
             ClusterUpdate::Nodes(c) => {
-                apply(&mut self.nodes, c, |r| r.name.clone(), |k| k.1);
+                apply(
+                    &mut self.nodes,
+                    &mut staged.nodes,
+                    c,
+                    |r| r.name.clone(),
+                    |k| k.1,
+                );
                 Resource::Nodes
             }
             ClusterUpdate::Pods(c) => {
                 apply(
                     &mut self.pods,
+                    &mut staged.pods,
                     c,
                     |r| (r.namespace.clone(), r.name.clone()),
                     |k| k,
@@ -394,15 +486,21 @@ impl ClusterState {
                         Change::Delete((ns, name)) => {
                             self.workloads.remove(&(kind, ns, name));
                         }
-                        Change::Reset(rows) => {
-                            // Workloads of this kind only: the others stay.
-                            self.workloads.retain(|k, _| k.0 != kind);
-                            for row in rows {
-                                self.workloads.insert(
-                                    (row.kind, row.namespace.clone(), row.name.clone()),
-                                    row,
-                                );
+                        Change::Part { first, rows } => {
+                            let parts = staged.workloads.entry(kind).or_default();
+                            if first {
+                                parts.clear();
                             }
+                            parts.extend(rows);
+                        }
+                        Change::Reset(rows) => {
+                            staged.workloads.remove(&kind);
+                            reset_workloads(&mut self.workloads, kind, rows);
+                        }
+                        Change::EndParts(mut rows) => {
+                            let mut all = staged.workloads.remove(&kind).unwrap_or_default();
+                            all.append(&mut rows);
+                            reset_workloads(&mut self.workloads, kind, all);
                         }
                     }
                 }
@@ -415,6 +513,7 @@ impl ClusterState {
             ClusterUpdate::Hpas(c) => {
                 apply(
                     &mut self.hpas,
+                    &mut staged.hpas,
                     c,
                     |r| (r.namespace.clone(), r.name.clone()),
                     |k| k,
@@ -424,6 +523,7 @@ impl ClusterState {
             ClusterUpdate::Events(c) => {
                 apply(
                     &mut self.events,
+                    &mut staged.events,
                     c,
                     |r| (r.namespace.clone(), r.name.clone()),
                     |k| k,
@@ -433,6 +533,7 @@ impl ClusterState {
             ClusterUpdate::Releases(c) => {
                 apply(
                     &mut self.revisions,
+                    &mut staged.revisions,
                     c,
                     |r| (r.namespace.clone(), r.secret.clone()),
                     |k| k,
@@ -451,6 +552,9 @@ impl ClusterState {
                 return;
             }
         };
+        if parts_only {
+            return;
+        }
         let s = self.sources.entry(resource).or_default();
         s.synced = true;
         s.error = None;
@@ -599,6 +703,7 @@ mod tests {
         let rows = vec![row("b", 1), row("a", 2), row("b", 3)];
         apply(
             &mut map,
+            &mut None,
             vec![Change::Reset(rows)],
             |r: &(String, i32)| r.0.clone(),
             |k| k.1,
@@ -608,5 +713,102 @@ mod tests {
             ("b".to_string(), row("b", 3)),
         ]);
         assert_eq!(map, expected);
+    }
+
+    fn pod(name: &str) -> PodRow {
+        crate::core::cluster::PodRow::from_owned_pod(
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": name, "namespace": "ns"},
+                "status": {"phase": "Running"}
+            }))
+            .unwrap(),
+        )
+    }
+
+    fn names(state: &ClusterState) -> Vec<&str> {
+        state.pods.values().map(|p| p.name.as_str()).collect()
+    }
+
+    #[test]
+    fn a_list_in_parts_shows_nothing_until_it_ends_then_all_of_it() {
+        let mut state = ClusterState::default();
+        state.apply(ClusterUpdate::Pods(vec![Change::Reset(vec![pod("old")])]));
+        let (generation, updated) = (state.generation, state.sources[&Resource::Pods].updated);
+        for (first, rows) in [(true, vec![pod("a"), pod("b")]), (false, vec![pod("c")])] {
+            let part = ClusterUpdate::Pods(vec![Change::Part { first, rows }]);
+            assert!(part.is_parts_only());
+            state.apply(part);
+            assert_eq!(names(&state), ["old"], "a part shows nothing");
+            assert_eq!(state.generation, generation, "nor redraws anything");
+            assert_eq!(state.sources[&Resource::Pods].updated, updated);
+        }
+        state.apply(ClusterUpdate::Pods(vec![Change::EndParts(vec![pod("d")])]));
+        assert_eq!(names(&state), ["a", "b", "c", "d"]);
+        assert!(state.generation > generation);
+        assert!(state.staged.pods.is_none(), "nothing left staged");
+    }
+
+    #[test]
+    fn a_list_that_never_ended_leaves_nothing_in_the_next() {
+        let mut state = ClusterState::default();
+        let part = |first, name| {
+            ClusterUpdate::Pods(vec![Change::Part {
+                first,
+                rows: vec![pod(name)],
+            }])
+        };
+        // Parts of a list whose watch failed, then a list short enough to come whole.
+        state.apply(part(true, "stale"));
+        state.apply(ClusterUpdate::Pods(vec![Change::Reset(vec![pod("x")])]));
+        assert_eq!(names(&state), ["x"]);
+        // Parts again, then a list in parts anew.
+        state.apply(part(true, "stale"));
+        state.apply(part(true, "y"));
+        state.apply(ClusterUpdate::Pods(vec![Change::EndParts(vec![pod("z")])]));
+        assert_eq!(names(&state), ["y", "z"]);
+    }
+
+    #[test]
+    fn workloads_in_parts_replace_their_kind_only() {
+        let workload = |kind, name: &str| WorkloadRow {
+            kind,
+            namespace: "ns".into(),
+            name: name.into(),
+            desired: 1,
+            ready: 1,
+            updated: 1,
+            available: 1,
+            health: crate::core::health::Health::new(
+                crate::core::health::HealthStatus::Healthy,
+                "",
+            ),
+            images: Vec::new(),
+            selector: BTreeMap::new(),
+            created: None,
+            release: None,
+        };
+        let mut state = ClusterState::default();
+        state.apply(ClusterUpdate::Workloads(
+            WorkloadKind::StatefulSet,
+            vec![Change::Reset(vec![workload(
+                WorkloadKind::StatefulSet,
+                "db",
+            )])],
+        ));
+        let deploy = |name| workload(WorkloadKind::Deployment, name);
+        state.apply(ClusterUpdate::Workloads(
+            WorkloadKind::Deployment,
+            vec![Change::Part {
+                first: true,
+                rows: vec![deploy("a")],
+            }],
+        ));
+        assert_eq!(state.workloads.len(), 1, "a part shows nothing");
+        state.apply(ClusterUpdate::Workloads(
+            WorkloadKind::Deployment,
+            vec![Change::EndParts(vec![deploy("b")])],
+        ));
+        let names: Vec<_> = state.workloads.keys().map(|k| k.2.as_str()).collect();
+        assert_eq!(names, ["a", "b", "db"]);
     }
 }

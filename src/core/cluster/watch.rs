@@ -4,7 +4,10 @@
 //!
 //! Batching: changes of one kind are sent together at most every [`BATCH_INTERVAL`] or
 //! every [`BATCH_MAX`] changes, and a full (re)list goes out as a single
-//! [`Change::Reset`], so a 50,000-pod initial list is one message, not 50,000.
+//! [`Change::Reset`], so a 50,000-pod initial list is one message, not 50,000 — or, when
+//! longer than [`PART_ROWS`], as [`Change::Part`]s while it is read and a
+//! [`Change::EndParts`] when it ends: the state files the parts as they come, out of sight,
+//! and shows the whole list at its end, as it would a reset.
 
 use super::convert::key_of;
 use super::model::{
@@ -39,6 +42,9 @@ use tokio::time::Instant;
 pub const BATCH_INTERVAL: Duration = Duration::from_millis(50);
 /// Most changes in one update (a [`Change::Reset`] counts as one).
 pub const BATCH_MAX: usize = 1_000;
+/// Rows of a list in progress sent together as a [`Change::Part`]: the state's owner files
+/// them while the rest is read, instead of all of them once the list has ended.
+pub const PART_ROWS: usize = 2_000;
 /// Page size of the watchers' initial lists.
 pub const PAGE_SIZE: u32 = 500;
 /// Release Secrets carry whole charts and manifests (up to 1 MiB each): list them in
@@ -397,8 +403,10 @@ where
         changes: Vec::new(),
         due: None,
     };
-    // Rows of a (re)list in progress.
+    // Rows of a (re)list in progress, not yet sent.
     let mut listing: Option<Vec<T>> = None;
+    // Parts of the list in progress have been sent.
+    let mut parted = false;
     // An error was sent: the next good event clears it at once.
     let mut failing = false;
     // The first list has been sent.
@@ -442,15 +450,32 @@ where
                 // Data flows again: an empty update clears the error (once listed, so
                 // that it cannot mark the resource synced before its first list).
                 let mut flush_now = std::mem::take(&mut failing) && listed;
+                // A part sent does not tell the metrics poller the pods are listed.
+                let mut part = false;
                 match event {
-                    watcher::Event::Init => listing = Some(Vec::new()),
+                    watcher::Event::Init => {
+                        listing = Some(Vec::new());
+                        parted = false;
+                    }
                     watcher::Event::InitApply(obj) => {
-                        listing
-                            .get_or_insert_with(Vec::new)
-                            .push((feed.convert)(obj));
+                        let rows = listing.get_or_insert_with(Vec::new);
+                        rows.push((feed.convert)(obj));
+                        if rows.len() >= PART_ROWS {
+                            let rows = std::mem::take(rows);
+                            batch.push(Change::Part {
+                                first: !std::mem::replace(&mut parted, true),
+                                rows,
+                            });
+                            part = true;
+                        }
                     }
                     watcher::Event::InitDone => {
-                        batch.push(Change::Reset(listing.take().unwrap_or_default()));
+                        let rows = listing.take().unwrap_or_default();
+                        batch.push(if std::mem::take(&mut parted) {
+                            Change::EndParts(rows)
+                        } else {
+                            Change::Reset(rows)
+                        });
                         listed = true;
                         flush_now = true;
                     }
@@ -459,7 +484,7 @@ where
                         batch.push(Change::Delete(key_of(obj.meta())));
                     }
                 }
-                if (flush_now || batch.changes.len() >= BATCH_MAX)
+                if (flush_now || part || batch.changes.len() >= BATCH_MAX)
                     && tx.send((feed.wrap)(batch.take())).await.is_err()
                 {
                     return Ended::Done;
@@ -870,7 +895,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn lists_are_one_reset_and_changes_are_batched() {
+    async fn long_lists_come_in_parts_and_changes_are_batched() {
         type Item = Result<watcher::Event<Pod>, watcher::Error>;
         let mut events: Vec<Item> = vec![Ok(watcher::Event::Init)];
         events.extend((0..2500).map(|i| Ok(watcher::Event::InitApply(pod(&format!("p{i}"))))));
@@ -884,14 +909,20 @@ mod tests {
                 async move { pump(stream, &whole_pods_feed(), &tx, Listing::Paged).await },
             );
 
-        let first = next(&mut rx).await;
-        assert_eq!(first.len(), 1);
-        match &first[0] {
-            Change::Reset(rows) => {
-                assert_eq!(rows.len(), 2500);
+        // 2,500 rows: a part of PART_ROWS as soon as it is read, then the end of the list.
+        match &next(&mut rx).await[..] {
+            [Change::Part { first: true, rows }] => {
+                assert_eq!(rows.len(), PART_ROWS);
                 assert_eq!(rows[0].name, "p0");
             }
-            other => panic!("expected a reset, got {other:?}"),
+            other => panic!("expected the first part, got {other:?}"),
+        }
+        match &next(&mut rx).await[..] {
+            [Change::EndParts(rows)] => {
+                assert_eq!(rows.len(), 2500 - PART_ROWS);
+                assert_eq!(rows[0].name, format!("p{PART_ROWS}"));
+            }
+            other => panic!("expected the end of the parts, got {other:?}"),
         }
         assert_eq!(next(&mut rx).await.len(), BATCH_MAX);
         assert_eq!(next(&mut rx).await.len(), BATCH_MAX);
@@ -904,6 +935,32 @@ mod tests {
             last.last(),
             Some(&Change::Delete(("shop".to_string(), "p0".to_string())))
         );
+        task.abort();
+    }
+
+    #[tokio::test]
+    async fn a_list_begun_again_after_a_part_ends_as_a_reset_of_its_own_rows() {
+        type Item = Result<watcher::Event<Pod>, watcher::Error>;
+        let mut events: Vec<Item> = vec![Ok(watcher::Event::Init)];
+        events.extend((0..PART_ROWS).map(|i| Ok(watcher::Event::InitApply(pod(&format!("p{i}"))))));
+        // The watch failed and lists again, this time few rows.
+        events.push(Ok(watcher::Event::Init));
+        events.push(Ok(watcher::Event::InitApply(pod("again"))));
+        events.push(Ok(watcher::Event::InitDone));
+        let stream = futures::stream::iter(events).chain(futures::stream::pending());
+        let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+        let task =
+            tokio::spawn(
+                async move { pump(stream, &whole_pods_feed(), &tx, Listing::Paged).await },
+            );
+        assert!(matches!(
+            &next(&mut rx).await[..],
+            [Change::Part { first: true, .. }]
+        ));
+        match &next(&mut rx).await[..] {
+            [Change::Reset(rows)] => assert_eq!(rows.len(), 1),
+            other => panic!("expected a reset of the new list alone, got {other:?}"),
+        }
         task.abort();
     }
 
