@@ -432,6 +432,42 @@ fn apply<K: Ord + Clone, T: Clone>(
     }
 }
 
+/// The workloads' changes: as [`apply`]'s, for one kind at a time (a kind's list replaces
+/// that kind's rows only).
+fn apply_workloads(
+    workloads: &mut BTreeMap<(WorkloadKind, String, String), WorkloadRow>,
+    staged: &mut BTreeMap<WorkloadKind, Vec<WorkloadRow>>,
+    kind: WorkloadKind,
+    changes: Vec<Change<WorkloadRow>>,
+) {
+    for change in changes {
+        match change {
+            Change::Upsert(row) => {
+                workloads.insert((row.kind, row.namespace.clone(), row.name.clone()), row);
+            }
+            Change::Delete((ns, name)) => {
+                workloads.remove(&(kind, ns, name));
+            }
+            Change::Part { first, rows } => {
+                let parts = staged.entry(kind).or_default();
+                if first {
+                    parts.clear();
+                }
+                parts.extend(rows);
+            }
+            Change::Reset(rows) => {
+                staged.remove(&kind);
+                reset_workloads(workloads, kind, rows);
+            }
+            Change::EndParts(mut rows) => {
+                let mut all = staged.remove(&kind).unwrap_or_default();
+                all.append(&mut rows);
+                reset_workloads(workloads, kind, all);
+            }
+        }
+    }
+}
+
 /// Replaces the workloads of one kind (the others stay) with `rows`.
 fn reset_workloads(
     workloads: &mut BTreeMap<(WorkloadKind, String, String), WorkloadRow>,
@@ -477,33 +513,7 @@ impl ClusterState {
                 Resource::Pods
             }
             ClusterUpdate::Workloads(kind, c) => {
-                for change in c {
-                    match change {
-                        Change::Upsert(row) => {
-                            self.workloads
-                                .insert((row.kind, row.namespace.clone(), row.name.clone()), row);
-                        }
-                        Change::Delete((ns, name)) => {
-                            self.workloads.remove(&(kind, ns, name));
-                        }
-                        Change::Part { first, rows } => {
-                            let parts = staged.workloads.entry(kind).or_default();
-                            if first {
-                                parts.clear();
-                            }
-                            parts.extend(rows);
-                        }
-                        Change::Reset(rows) => {
-                            staged.workloads.remove(&kind);
-                            reset_workloads(&mut self.workloads, kind, rows);
-                        }
-                        Change::EndParts(mut rows) => {
-                            let mut all = staged.workloads.remove(&kind).unwrap_or_default();
-                            all.append(&mut rows);
-                            reset_workloads(&mut self.workloads, kind, all);
-                        }
-                    }
-                }
+                apply_workloads(&mut self.workloads, &mut staged.workloads, kind, c);
                 match kind {
                     WorkloadKind::Deployment => Resource::Deployments,
                     WorkloadKind::StatefulSet => Resource::StatefulSets,

@@ -385,6 +385,72 @@ fn refuses_streaming(e: &watcher::Error) -> bool {
     code == 400 || code == 422
 }
 
+/// A (re)list in progress: its rows not yet sent, and whether parts of it have been.
+struct ListInProgress<T> {
+    rows: Option<Vec<T>>,
+    parted: bool,
+}
+
+impl<T> Default for ListInProgress<T> {
+    fn default() -> Self {
+        ListInProgress {
+            rows: None,
+            parted: false,
+        }
+    }
+}
+
+/// What filing a watcher event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Filed {
+    /// A change went into the batch, or a list's row was kept.
+    Other,
+    /// A part of the list in progress went into the batch: it goes out now.
+    Part,
+    /// The list ended: the batch holds it whole (or its last part).
+    ListEnded,
+}
+
+impl<T> ListInProgress<T> {
+    /// Files one event: a list's rows are kept until it ends or a part is full; a change
+    /// goes into the batch.
+    fn file<K: KubeResource>(
+        &mut self,
+        event: watcher::Event<K>,
+        feed: &Feed<K, T>,
+        batch: &mut Batch<T>,
+    ) -> Filed {
+        match event {
+            watcher::Event::Init => {
+                self.rows = Some(Vec::new());
+                self.parted = false;
+            }
+            watcher::Event::InitApply(obj) => {
+                let rows = self.rows.get_or_insert_with(Vec::new);
+                rows.push((feed.convert)(obj));
+                if rows.len() >= PART_ROWS {
+                    let rows = std::mem::take(rows);
+                    let first = !std::mem::replace(&mut self.parted, true);
+                    batch.push(Change::Part { first, rows });
+                    return Filed::Part;
+                }
+            }
+            watcher::Event::InitDone => {
+                let rows = self.rows.take().unwrap_or_default();
+                batch.push(if std::mem::take(&mut self.parted) {
+                    Change::EndParts(rows)
+                } else {
+                    Change::Reset(rows)
+                });
+                return Filed::ListEnded;
+            }
+            watcher::Event::Apply(obj) => batch.push(Change::Upsert((feed.convert)(obj))),
+            watcher::Event::Delete(obj) => batch.push(Change::Delete(key_of(obj.meta()))),
+        }
+        Filed::Other
+    }
+}
+
 /// Turns a watcher's events into batched updates until the stream ends or the receiver
 /// goes away.
 async fn pump<S, K, T>(
@@ -403,10 +469,7 @@ where
         changes: Vec::new(),
         due: None,
     };
-    // Rows of a (re)list in progress, not yet sent.
-    let mut listing: Option<Vec<T>> = None;
-    // Parts of the list in progress have been sent.
-    let mut parted = false;
+    let mut list = ListInProgress::default();
     // An error was sent: the next good event clears it at once.
     let mut failing = false;
     // The first list has been sent.
@@ -450,41 +513,13 @@ where
                 // Data flows again: an empty update clears the error (once listed, so
                 // that it cannot mark the resource synced before its first list).
                 let mut flush_now = std::mem::take(&mut failing) && listed;
-                // A part sent does not tell the metrics poller the pods are listed.
-                let mut part = false;
-                match event {
-                    watcher::Event::Init => {
-                        listing = Some(Vec::new());
-                        parted = false;
-                    }
-                    watcher::Event::InitApply(obj) => {
-                        let rows = listing.get_or_insert_with(Vec::new);
-                        rows.push((feed.convert)(obj));
-                        if rows.len() >= PART_ROWS {
-                            let rows = std::mem::take(rows);
-                            batch.push(Change::Part {
-                                first: !std::mem::replace(&mut parted, true),
-                                rows,
-                            });
-                            part = true;
-                        }
-                    }
-                    watcher::Event::InitDone => {
-                        let rows = listing.take().unwrap_or_default();
-                        batch.push(if std::mem::take(&mut parted) {
-                            Change::EndParts(rows)
-                        } else {
-                            Change::Reset(rows)
-                        });
-                        listed = true;
-                        flush_now = true;
-                    }
-                    watcher::Event::Apply(obj) => batch.push(Change::Upsert((feed.convert)(obj))),
-                    watcher::Event::Delete(obj) => {
-                        batch.push(Change::Delete(key_of(obj.meta())));
-                    }
+                let filed = list.file(event, feed, &mut batch);
+                if filed == Filed::ListEnded {
+                    listed = true;
+                    flush_now = true;
                 }
-                if (flush_now || part || batch.changes.len() >= BATCH_MAX)
+                // (A part sent does not tell the metrics poller the pods are listed.)
+                if (flush_now || filed == Filed::Part || batch.changes.len() >= BATCH_MAX)
                     && tx.send((feed.wrap)(batch.take())).await.is_err()
                 {
                     return Ended::Done;
