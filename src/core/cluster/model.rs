@@ -364,7 +364,7 @@ pub struct ClusterState {
 pub struct Staged {
     pub nodes: Option<Vec<(String, NodeRow)>>,
     pub pods: Option<Vec<(Key, PodRow)>>,
-    pub workloads: BTreeMap<WorkloadKind, Vec<WorkloadRow>>,
+    pub workloads: BTreeMap<WorkloadKind, Option<Vec<WorkloadRow>>>,
     pub hpas: Option<Vec<(Key, HpaRow)>>,
     pub events: Option<Vec<(Key, EventRow)>>,
     pub revisions: Option<Vec<(Key, ReleaseRevision)>>,
@@ -417,26 +417,36 @@ fn apply<K: Ord + Clone, T: Clone>(
             // the tree is built in bulk at the end, from rows a list gives in order (not
             // inserted one at a time, which leaves its nodes half full).
             Change::Part { first, rows } => {
-                if first {
-                    *staged = None;
-                }
-                let parts = staged.get_or_insert_with(Vec::new);
-                parts.extend(rows.into_iter().map(|r| (key_of(&r), r)));
+                file_part(staged, first, rows.into_iter().map(|r| (key_of(&r), r)));
             }
             Change::EndParts(rows) => {
-                let mut all = staged.take().unwrap_or_default();
-                all.extend(rows.into_iter().map(|r| (key_of(&r), r)));
-                *map = all.into_iter().collect();
+                let rows = rows.into_iter().map(|r| (key_of(&r), r));
+                *map = whole_list(staged, rows).into_iter().collect();
             }
         }
     }
+}
+
+/// Files a part of a list in progress; a first part drops what a list that never ended left.
+fn file_part<R>(staged: &mut Option<Vec<R>>, first: bool, rows: impl IntoIterator<Item = R>) {
+    if first {
+        *staged = None;
+    }
+    staged.get_or_insert_with(Vec::new).extend(rows);
+}
+
+/// A list sent in parts, whole: the parts filed, then its last rows.
+fn whole_list<R>(staged: &mut Option<Vec<R>>, rows: impl IntoIterator<Item = R>) -> Vec<R> {
+    let mut all = staged.take().unwrap_or_default();
+    all.extend(rows);
+    all
 }
 
 /// The workloads' changes: as [`apply`]'s, for one kind at a time (a kind's list replaces
 /// that kind's rows only).
 fn apply_workloads(
     workloads: &mut BTreeMap<(WorkloadKind, String, String), WorkloadRow>,
-    staged: &mut BTreeMap<WorkloadKind, Vec<WorkloadRow>>,
+    staged: &mut BTreeMap<WorkloadKind, Option<Vec<WorkloadRow>>>,
     kind: WorkloadKind,
     changes: Vec<Change<WorkloadRow>>,
 ) {
@@ -448,20 +458,14 @@ fn apply_workloads(
             Change::Delete((ns, name)) => {
                 workloads.remove(&(kind, ns, name));
             }
-            Change::Part { first, rows } => {
-                let parts = staged.entry(kind).or_default();
-                if first {
-                    parts.clear();
-                }
-                parts.extend(rows);
-            }
+            Change::Part { first, rows } => file_part(staged.entry(kind).or_default(), first, rows),
             Change::Reset(rows) => {
                 staged.remove(&kind);
                 reset_workloads(workloads, kind, rows);
             }
-            Change::EndParts(mut rows) => {
-                let mut all = staged.remove(&kind).unwrap_or_default();
-                all.append(&mut rows);
+            Change::EndParts(rows) => {
+                let all = whole_list(staged.entry(kind).or_default(), rows);
+                staged.remove(&kind);
                 reset_workloads(workloads, kind, all);
             }
         }
@@ -548,7 +552,10 @@ impl ClusterState {
                     |r| (r.namespace.clone(), r.secret.clone()),
                     |k| k,
                 );
-                self.decode_current_revisions();
+                // A part changes no release in sight: nothing new to decode.
+                if !parts_only {
+                    self.decode_current_revisions();
+                }
                 Resource::Releases
             }
             ClusterUpdate::Metrics { pods, nodes } => {
